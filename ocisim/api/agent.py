@@ -1,0 +1,3 @@
+"""agent API routes (to be filled in)."""
+
+ROUTES: list = []

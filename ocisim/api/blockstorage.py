@@ -1,0 +1,3 @@
+"""blockstorage API routes (to be filled in)."""
+
+ROUTES: list = []

@@ -1,0 +1,3 @@
+"""compute API routes (to be filled in)."""
+
+ROUTES: list = []

@@ -1,0 +1,3 @@
+"""objectstorage API routes (to be filled in)."""
+
+ROUTES: list = []

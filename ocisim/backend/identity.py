@@ -1,0 +1,53 @@
+"""Identity: the tenancy, compartments, availability domains and regions a client discovers first."""
+
+from __future__ import annotations
+
+from ..clock import iso
+from ..ids import new_ocid
+from .base import Backend
+
+
+class IdentityBackend(Backend):
+    def tenancy(self) -> dict | None:
+        found = self.store.list("tenancy")
+        return found[0] if found else None
+
+    def create_tenancy(self, name: str = "ocisim", home_region: str | None = None,
+                       ads: tuple[str, ...] = ("AD-1", "AD-2", "AD-3")) -> dict:
+        home = home_region or self.sim.regions[0].name
+        tenancy = {"id": new_ocid("tenancy"), "name": name, "description": "ocisim tenancy",
+                   "home_region_key": self.sim.region(home).key, "lifecycle_state": "ACTIVE",
+                   "time_created": iso(self.sim.now()), "_kind": "tenancy", "_region": home,
+                   "_ads": list(ads), "_ad_prefix": "Uocm"}
+        return self.store.put(tenancy)
+
+    def create_compartment(self, parent_id: str, name: str, description: str = "") -> dict:
+        comp = {"id": new_ocid("compartment"), "compartment_id": parent_id, "name": name,
+                "description": description or name, "lifecycle_state": "ACTIVE", "is_accessible": True,
+                "time_created": iso(self.sim.now()), "freeform_tags": {}, "defined_tags": {},
+                "_kind": "compartment", "_region": self.sim.regions[0].name}
+        return self.store.put(comp)
+
+    def get_compartment(self, compartment_id: str) -> dict:
+        res = self.store.get(("compartment", "tenancy"), compartment_id)
+        if res["_kind"] == "tenancy":  # the tenancy is the root compartment
+            return {**res, "compartment_id": res["id"], "is_accessible": True}
+        return res
+
+    def availability_domains(self, region: str, compartment_id: str) -> list[dict]:
+        self.compartment(compartment_id)
+        tenancy = self.tenancy()
+        return [{"name": self.ad_name(region, ad), "id": f"ocid1.availabilitydomain.oc1..{region}{i}",
+                 "compartment_id": tenancy["id"]}
+                for i, ad in enumerate(tenancy["_ads"], start=1)]
+
+    def ad_name(self, region: str, ad: str) -> str:
+        """OCI's tenancy-specific AD name, e.g. 'Uocm:US-ASHBURN-AD-1'."""
+        prefix = self.tenancy()["_ad_prefix"]
+        return f"{prefix}:{region.rsplit('-', 1)[0].upper()}-{ad}"
+
+    def ad_names(self, region: str) -> list[str]:
+        return [self.ad_name(region, ad) for ad in self.tenancy()["_ads"]]
+
+    def regions(self) -> list[dict]:
+        return [{"key": r.key, "name": r.name} for r in self.sim.regions]
