@@ -56,8 +56,21 @@ class Header:
         """Decode the header and refuse features an import cannot honour."""
         if len(raw) < _HEADER_V2.size:
             raise corrupt("the QCOW2 header is truncated")
-        (magic, version, backing_offset, _backing_len, cluster_bits, size, crypt, l1_size,
-         l1_offset, _rt_offset, _rt_clusters, _snapshots, _snap_offset) = _HEADER_V2.unpack_from(raw)
+        (
+            magic,
+            version,
+            backing_offset,
+            _backing_len,
+            cluster_bits,
+            size,
+            crypt,
+            l1_size,
+            l1_offset,
+            _rt_offset,
+            _rt_clusters,
+            _snapshots,
+            _snap_offset,
+        ) = _HEADER_V2.unpack_from(raw)
         if magic != MAGIC:
             raise corrupt("the QCOW2 header magic is missing")
         if version == 1:
@@ -204,10 +217,9 @@ def _write_refcounts(out: BinaryIO, used: int, cs: int) -> tuple[int, int]:
         if (need_blocks, need_table) == (blocks, table):
             break
         blocks, table = need_blocks, need_table
-    full = b"\0\1" * per_block
     for j in range(blocks):
         count = min(per_block, total - j * per_block)
-        out.write(full if count == per_block else (b"\0\1" * count).ljust(cs, b"\0"))
+        out.write((b"\0\1" * count).ljust(cs, b"\0"))
     entries = [(used + j) * cs for j in range(blocks)]
     out.write(struct.pack(f">{blocks}Q", *entries).ljust(table * cs, b"\0"))
     return (used + blocks) * cs, table
@@ -216,7 +228,18 @@ def _write_refcounts(out: BinaryIO, used: int, cs: int) -> tuple[int, int]:
 def _pack_header(size: int, l1_size: int, rt_offset: int, rt_clusters: int) -> bytes:
     """Version 3 header, no features, refcount_order 4, no header extensions."""
     fixed = _HEADER_V2.pack(
-        MAGIC, 3, 0, 0, CLUSTER_BITS, size, 0, l1_size, 1 << CLUSTER_BITS, rt_offset,
-        rt_clusters, 0, 0,
+        MAGIC,
+        3,
+        0,
+        0,
+        CLUSTER_BITS,
+        size,
+        0,
+        l1_size,
+        1 << CLUSTER_BITS,
+        rt_offset,
+        rt_clusters,
+        0,
+        0,
     )
     return fixed + _HEADER_V3.pack(0, 0, 0, 4, _HEADER_V2.size + _HEADER_V3.size)

@@ -67,8 +67,22 @@ class Header:
         """Decode and sanity-check a header sector."""
         if len(raw) < SECTOR:
             raise corrupt("the VMDK header is shorter than 512 bytes")
-        (magic, version, flags, capacity, grain, desc_off, desc_size, gtes, _rgd, gd,
-         overhead, _unclean, nl, compress) = _HEADER.unpack_from(raw)
+        (
+            magic,
+            version,
+            flags,
+            capacity,
+            grain,
+            desc_off,
+            desc_size,
+            gtes,
+            _rgd,
+            gd,
+            overhead,
+            _unclean,
+            nl,
+            compress,
+        ) = _HEADER.unpack_from(raw)
         if magic != MAGIC:
             raise corrupt("the VMDK header magic is missing")
         if version not in (1, 2, 3):
@@ -89,8 +103,19 @@ class Header:
     def pack(self) -> bytes:
         """Encode as one sector; the redundant GD is never written (rgdOffset 0)."""
         raw = _HEADER.pack(
-            MAGIC, self.version, self.flags, self.capacity, self.grain_size, self.desc_offset,
-            self.desc_size, self.gtes_per_gt, 0, self.gd_offset, self.overhead, 0, NL_TEST,
+            MAGIC,
+            self.version,
+            self.flags,
+            self.capacity,
+            self.grain_size,
+            self.desc_offset,
+            self.desc_size,
+            self.gtes_per_gt,
+            0,
+            self.gd_offset,
+            self.overhead,
+            0,
+            NL_TEST,
             self.compress,
         )
         return raw.ljust(SECTOR, b"\0")
@@ -289,9 +314,16 @@ def _write_stream(w: _Counted, capacity: int, grains: Iterator[tuple[int, bytes]
     empty 500 GB disk is a few hundred KiB.
     """
     header = Header(
-        version=3, flags=FLAG_NL_DETECT | FLAG_COMPRESSED | FLAG_MARKERS, capacity=capacity,
-        grain_size=GRAIN_SECTORS, desc_offset=1, desc_size=DESC_SECTORS, gtes_per_gt=GTES_PER_GT,
-        gd_offset=GD_AT_END, overhead=GRAIN_SECTORS, compress=DEFLATE,
+        version=3,
+        flags=FLAG_NL_DETECT | FLAG_COMPRESSED | FLAG_MARKERS,
+        capacity=capacity,
+        grain_size=GRAIN_SECTORS,
+        desc_offset=1,
+        desc_size=DESC_SECTORS,
+        gtes_per_gt=GTES_PER_GT,
+        gd_offset=GD_AT_END,
+        overhead=GRAIN_SECTORS,
+        compress=DEFLATE,
     )
     w.write(header.pack())
     w.write(_descriptor("streamOptimized", capacity))
@@ -337,9 +369,16 @@ def _write_sparse(out: BinaryIO, capacity: int, grains: Iterator[tuple[int, byte
     if overhead > MAX_SECTOR:
         raise ValueError("virtual_size is too large for a monolithicSparse VMDK")
     header = Header(
-        version=1, flags=FLAG_NL_DETECT, capacity=capacity, grain_size=GRAIN_SECTORS,
-        desc_offset=1, desc_size=DESC_SECTORS, gtes_per_gt=GTES_PER_GT, gd_offset=gd_offset,
-        overhead=overhead, compress=0,
+        version=1,
+        flags=FLAG_NL_DETECT,
+        capacity=capacity,
+        grain_size=GRAIN_SECTORS,
+        desc_offset=1,
+        desc_size=DESC_SECTORS,
+        gtes_per_gt=GTES_PER_GT,
+        gd_offset=gd_offset,
+        overhead=overhead,
+        compress=0,
     )
     base = out.tell()
     out.write(header.pack())
