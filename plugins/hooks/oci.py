@@ -1,0 +1,364 @@
+"""OciHook: the one place that knows OCI auth, regions, endpoints, SDK clients, retries, waiting and console URLs.
+
+Operators hold no HTTP or auth logic; the hook holds no task logic. The `oci` SDK is imported lazily so DAG
+files that import operators stay fast to parse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+from hooks.errors import OciInputError, OciWaitError
+
+OCID_RE = re.compile(r"^ocid1\.[a-z0-9]+\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9]{8,}$")
+REGION_RE = re.compile(r"^[a-z]{2}-[a-z]+-[0-9]+$")
+AUTH_MODES = ("api_key", "config_file", "instance_principal", "resource_principal")
+
+# SDK client class by service kind (module path, class name): resolved lazily.
+CLIENTS = {
+    "compute": ("oci.core", "ComputeClient"),
+    "blockstorage": ("oci.core", "BlockstorageClient"),
+    "network": ("oci.core", "VirtualNetworkClient"),
+    "identity": ("oci.identity", "IdentityClient"),
+    "object_storage": ("oci.object_storage", "ObjectStorageClient"),
+    "work_requests": ("oci.work_requests", "WorkRequestClient"),
+    "instance_agent": ("oci.compute_instance_agent", "ComputeInstanceAgentClient"),
+}
+
+
+def validate_ocid(value: Any, field_name: str, resource_type: str | None = None) -> str:
+    """The one OCID check: raises before any API call, naming the field and the rule."""
+    if not isinstance(value, str) or not OCID_RE.match(value):
+        raise OciInputError(f"{field_name} {value!r}: not an OCID (expected ocid1.<type>.<realm>.<region>.<id>)")
+    if resource_type and value.split(".")[1] != resource_type:
+        raise OciInputError(f"{field_name} {value!r}: expected an OCID of type '{resource_type}'")
+    return value
+
+
+def validate_region(value: Any, field_name: str = "region") -> str:
+    if not isinstance(value, str) or not REGION_RE.match(value):
+        raise OciInputError(f"{field_name} {value!r}: not an OCI region identifier (like us-ashburn-1)")
+    return value
+
+
+def retry_token(dag_id: str, run_id: str, task_id: str, map_index: int = -1, purpose: str = "") -> str:
+    """The one opc-retry-token: the same for every try of one task instance, so a retry adopts what an earlier
+    try made (OCI keeps tokens 24 h); `purpose` separates several creates within one task. 64 chars max."""
+    raw = "\x1f".join([dag_id, run_id, task_id, str(map_index), purpose])
+    return hashlib.sha256(raw.encode()).hexdigest()[:64]
+
+
+# What the hook can read, delete and wait on, by OCID resource type: (service, getter, deleter, gone state).
+RESOURCE_API = {
+    "volume": ("blockstorage", "get_volume", "delete_volume", "TERMINATED"),
+    "bootvolume": ("blockstorage", "get_boot_volume", "delete_boot_volume", "TERMINATED"),
+    "volumebackup": ("blockstorage", "get_volume_backup", "delete_volume_backup", "TERMINATED"),
+    "bootvolumebackup": ("blockstorage", "get_boot_volume_backup", "delete_boot_volume_backup", "TERMINATED"),
+    "volumegroup": ("blockstorage", "get_volume_group", "delete_volume_group", "TERMINATED"),
+    "volumegroupbackup": ("blockstorage", "get_volume_group_backup", "delete_volume_group_backup", "TERMINATED"),
+    "image": ("compute", "get_image", "delete_image", "DELETED"),
+    "instance": ("compute", "get_instance", "terminate_instance", "TERMINATED"),
+    "volumeattachment": ("compute", "get_volume_attachment", "detach_volume", "DETACHED"),
+}
+FAILURE_STATES = {"FAULTY", "FAILED", "TERMINATED", "TERMINATING", "DELETED", "DISABLED", "DETACHED"}
+
+
+# -- console URLs ------------------------------------------------------------------------------------------
+CONSOLE = "https://cloud.oracle.com"
+CONSOLE_PATHS = {
+    "instance": "compute/instances/{id}",
+    "image": "compute/images/{id}",
+    "volume": "block-storage/volumes/{id}",
+    "bootvolume": "block-storage/boot-volumes/{id}",
+    "volumebackup": "block-storage/backups/{id}",
+    "bootvolumebackup": "block-storage/boot-volume-backups/{id}",
+    "volumegroup": "block-storage/volume-groups/{id}",
+    "volumegroupbackup": "block-storage/volume-group-backups/{id}",
+    "volumeattachment": "compute/instances/{instance_id}/attached-block-volumes",
+    "instanceagentcommand": "compute/instances/{instance_id}/run-command",
+    "bucket": "object-storage/buckets/{namespace}/{bucket}/objects",
+    "object": "object-storage/buckets/{namespace}/{bucket}/objects",
+    "workrequest": "compute/work-requests/{id}",
+}
+
+
+def ocid_kind(ocid: str) -> str:
+    return ocid.split(".")[1] if ocid.startswith("ocid1.") else ""
+
+
+def console_url(region: str, resource_id: str | None = None, kind: str | None = None, **parts: str) -> str:
+    """The one console-URL builder: every resource kind, always with its region (OCI's console needs it)."""
+    kind = kind or ocid_kind(resource_id or "")
+    template = CONSOLE_PATHS.get(kind)
+    if template is None:
+        return f"{CONSOLE}/?region={region}"
+    return f"{CONSOLE}/{template.format(id=resource_id, **parts)}?region={region}"
+
+
+# -- waiting ----------------------------------------------------------------------------------------------
+@dataclass
+class WaitSpec:
+    """What to wait for, as plain data so a trigger can serialise it: a getter on a client kind, the field
+    that holds the state, the states that end the wait well or badly."""
+
+    service: str
+    getter: str
+    resource_id: str
+    target_states: list[str]
+    failure_states: list[str] = field(default_factory=list)
+    state_field: str = "lifecycle_state"
+    region: str | None = None
+    getter_kwargs: dict = field(default_factory=dict)
+    not_found_ok: bool = False  # waiting for a delete: a 404 means done
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def work_request(cls, wr_id: str, region: str | None = None) -> WaitSpec:
+        return cls("work_requests", "get_work_request", wr_id, ["SUCCEEDED"], ["FAILED", "CANCELED"],
+                   "status", region)
+
+
+@dataclass
+class Poll:
+    """The state of one wait: exponential backoff from `interval` capped at `max_interval`, within `timeout`."""
+
+    interval: float = 5.0
+    max_interval: float = 60.0
+    timeout: float = 3600.0
+    factor: float = 1.5
+    started: float = field(default_factory=time.monotonic)
+
+    def next_delay(self) -> float:
+        delay = self.interval
+        self.interval = min(self.interval * self.factor, self.max_interval)
+        remaining = self.timeout - (time.monotonic() - self.started)
+        if remaining <= 0:
+            raise TimeoutError
+        return min(delay, remaining)
+
+
+@dataclass
+class PollResult:
+    done: bool
+    state: str | None
+    data: dict
+    error: str | None = None
+    percent: float | None = None
+
+
+class OciHook(BaseHook):
+    """Connection `oci_default` (conn_type `oci`); extras choose the auth mode (see README)."""
+
+    conn_name_attr = "oci_conn_id"
+    default_conn_name = "oci_default"
+    conn_type = "oci"
+    hook_name = "Oracle Cloud Infrastructure"
+
+    def __init__(self, oci_conn_id: str = default_conn_name, region: str | None = None):
+        super().__init__()
+        self.oci_conn_id = oci_conn_id
+        self._region = region
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._config: dict | None = None
+        self._signer = None
+        self._extras: dict | None = None
+
+    # -- connection and auth ---------------------------------------------------------------------------
+    @property
+    def extras(self) -> dict:
+        if self._extras is None:
+            conn = self.get_connection(self.oci_conn_id)
+            self._extras = dict(conn.extra_dejson)
+        return self._extras
+
+    @property
+    def region(self) -> str:
+        region = self._region or self.extras.get("region") or self._sdk_config().get("region")
+        if not region:
+            raise OciInputError(f"connection {self.oci_conn_id!r}: no region in the extras and none given")
+        return region
+
+    def _sdk_config(self) -> dict:
+        if self._config is None:
+            self._config, self._signer = self._build_auth()
+        return self._config
+
+    def _build_auth(self) -> tuple[dict, Any]:
+        import oci
+
+        from hooks.secrets import mask
+
+        extras = self.extras
+        mode = extras.get("auth", "api_key")
+        if mode not in AUTH_MODES:
+            raise OciInputError(f"connection {self.oci_conn_id!r} extra 'auth' {mode!r}: one of {AUTH_MODES}")
+        if mode == "config_file":
+            config = oci.config.from_file(extras.get("config_file", oci.config.DEFAULT_LOCATION),
+                                          extras.get("profile", "DEFAULT"))
+            mask(config.get("key_content"), config.get("pass_phrase"))
+            return config, None
+        if mode == "api_key":
+            missing = [k for k in ("tenancy", "user", "fingerprint") if not extras.get(k)]
+            if not (extras.get("key_content") or extras.get("key_file")):
+                missing.append("key_content or key_file")
+            if missing:
+                raise OciInputError(f"connection {self.oci_conn_id!r}: auth api_key needs extras {missing}")
+            mask(extras.get("key_content"), extras.get("pass_phrase"))
+            config = {k: extras[k] for k in ("tenancy", "user", "fingerprint", "key_content", "key_file",
+                                              "pass_phrase", "region") if extras.get(k)}
+            oci.config.validate_config(config)
+            return config, None
+        if mode == "instance_principal":
+            signer = oci.auth.signers.InstancePrincipalsSecurityTokenSigner()
+        else:
+            signer = oci.auth.signers.get_resource_principals_signer()
+        return {"region": extras.get("region") or signer.region, "tenancy": signer.tenancy_id}, signer
+
+    def endpoint(self, region: str) -> str | None:
+        """`service_endpoints` {region: url} or `service_endpoint`: how tests and the demo reach ocisim."""
+        per_region = self.extras.get("service_endpoints") or {}
+        return per_region.get(region) or (self.extras.get("service_endpoint") if region == self.region else None)
+
+    @property
+    def retry_strategy(self):
+        """429, 5xx, timeouts and 409 IncorrectState are retried on every call, creates included (they carry
+        a retry token, so a retried create cannot duplicate)."""
+        import oci
+
+        return oci.retry.RetryStrategyBuilder(
+            max_attempts_check=True, max_attempts=int(self.extras.get("max_attempts", 8)),
+            total_elapsed_time_check=True, total_elapsed_time_seconds=600,
+            service_error_check=True,
+            service_error_retry_config={429: [], 409: ["IncorrectState"]},
+            service_error_retry_on_any_5xx=True,
+        ).get_retry_strategy()
+
+    def get_client(self, service: str, region: str | None = None):
+        """An SDK client per service and region, made once per hook."""
+        if service not in CLIENTS:
+            raise OciInputError(f"service {service!r}: one of {sorted(CLIENTS)}")
+        region = validate_region(region or self.region)
+        key = (service, region)
+        if key not in self._clients:
+            import importlib
+
+            module, name = CLIENTS[service]
+            cls = getattr(importlib.import_module(module), name)
+            config = dict(self._sdk_config(), region=region)
+            kwargs: dict[str, Any] = {"retry_strategy": self.retry_strategy}
+            if self._signer is not None:
+                kwargs["signer"] = self._signer
+            endpoint = self.endpoint(region)
+            if endpoint:
+                kwargs["service_endpoint"] = endpoint
+            elif self.extras.get("service_endpoint") or self.extras.get("service_endpoints"):
+                raise OciInputError(f"region {region!r}: the connection {self.oci_conn_id!r} has no endpoint "
+                                    f"for it in extra 'service_endpoints'")
+            self._clients[key] = cls(config, **kwargs)
+        return self._clients[key]
+
+    @property
+    def tenancy_id(self) -> str:
+        return self._sdk_config()["tenancy"]
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            regions = self.get_client("identity").list_regions().data
+            self.get_client("identity").get_compartment(self.tenancy_id)
+            return True, f"Connected to {self.region}; {len(regions)} regions visible"
+        except Exception as exc:  # the UI shows the message; never the key
+            return False, f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
+
+    # -- resources by OCID ------------------------------------------------------------------------------
+    def resource_api(self, resource_id: str) -> tuple[str, str, str, str]:
+        kind = ocid_kind(resource_id)
+        if kind not in RESOURCE_API:
+            raise OciInputError(f"resource_id {resource_id!r}: type '{kind}' is not one of {sorted(RESOURCE_API)}")
+        return RESOURCE_API[kind]
+
+    def get_resource(self, resource_id: str, region: str | None = None):
+        service, getter, _, _ = self.resource_api(resource_id)
+        return getattr(self.get_client(service, region), getter)(resource_id).data
+
+    def lifecycle_spec(self, resource_id: str, target_states: list[str], failure_states: list[str] | None = None,
+                       region: str | None = None) -> WaitSpec:
+        """Wait on any resource by OCID; failure states default to those that cannot lead to the targets."""
+        service, getter, _, gone = self.resource_api(resource_id)
+        failures = failure_states if failure_states is not None else sorted(FAILURE_STATES - set(target_states))
+        return WaitSpec(service, getter, resource_id, list(target_states), failures, region=region,
+                        not_found_ok=gone in target_states)
+
+    def delete_resource(self, resource_id: str, region: str | None = None, wait: bool = False,
+                        poll: Poll | None = None) -> bool:
+        """Delete (terminate, detach) by OCID; False when it was already gone. Teardown tasks and on_kill use it."""
+        import oci
+
+        service, _, deleter, gone = self.resource_api(resource_id)
+        try:
+            getattr(self.get_client(service, region), deleter)(resource_id)
+        except oci.exceptions.ServiceError as err:
+            if err.status == 404:
+                return False
+            raise
+        if wait:
+            self.wait(self.lifecycle_spec(resource_id, [gone], [], region), poll or Poll(2, 15, 1800))
+        return True
+
+    # -- waiting ---------------------------------------------------------------------------------------
+    def poll_once(self, spec: WaitSpec) -> PollResult:
+        """One look at the resource: the same code for the blocking wait and the trigger."""
+        import oci
+
+        client = self.get_client(spec.service, spec.region)
+        try:
+            data = getattr(client, spec.getter)(spec.resource_id, **spec.getter_kwargs).data
+        except oci.exceptions.ServiceError as err:
+            if err.status == 404 and spec.not_found_ok:
+                return PollResult(True, "NOT_FOUND", {"id": spec.resource_id})
+            if err.status == 404:
+                return PollResult(True, None, {"id": spec.resource_id},
+                                  f"{spec.resource_id} not found while waiting: {err.message}")
+            raise
+        state = getattr(data, spec.state_field, None)
+        as_dict = oci.util.to_dict(data)
+        percent = getattr(data, "percent_complete", None)
+        if state in spec.failure_states:
+            return PollResult(True, state, as_dict, self._failure_text(spec, data, state), percent)
+        return PollResult(state in spec.target_states, state, as_dict, None, percent)
+
+    def _failure_text(self, spec: WaitSpec, data, state: str) -> str:
+        if spec.service == "work_requests":
+            errors = self.get_client("work_requests", spec.region).list_work_request_errors(spec.resource_id).data
+            text = "; ".join(f"{e.code}: {e.message}" for e in errors) or "no error details"
+            return f"work request {spec.resource_id} ({data.operation_type}) {state}: {text}"
+        return f"{spec.resource_id} reached {spec.state_field} {state} (waiting for {spec.target_states})"
+
+    def wait(self, spec: WaitSpec, poll: Poll | None = None, on_progress: Callable[[PollResult], None] | None = None
+             ) -> dict:
+        """Block until the spec is met; raise OciWaitError with OCI's text on failure or deadline."""
+        poll = poll or Poll()
+        while True:
+            result = self.poll_once(spec)
+            if on_progress:
+                on_progress(result)
+            else:
+                self.log.info("%s %s: %s%s", spec.getter, spec.resource_id, result.state,
+                              f" ({result.percent:.0f}%)" if result.percent is not None else "")
+            if result.error:
+                raise OciWaitError(result.error)
+            if result.done:
+                return result.data
+            try:
+                time.sleep(poll.next_delay())
+            except TimeoutError:
+                raise OciWaitError(f"{spec.resource_id} still {result.state} after {poll.timeout:.0f}s "
+                                   f"(waiting for {spec.target_states})") from None

@@ -1,0 +1,125 @@
+"""The base of every OCI operator, generic over its hook (the amazon provider's pattern).
+
+It owns what all of them share: `oci_conn_id`, `region`, `compartment_id`, waiting or deferring with one
+trigger, the retry token, the console link, and input validation before any API call. Subclasses say only
+what is theirs: `validate_inputs`, `execute` (via `create`/`wait_spec`), and `finish`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any, ClassVar, Generic, TypeVar
+
+from airflow.sdk import BaseOperator, conf
+from hooks.errors import OciInputError, OciWaitError
+from hooks.oci import OciHook, Poll, WaitSpec, console_url, retry_token, validate_ocid, validate_region
+from links.oci import OciConsoleLink
+
+HookT = TypeVar("HookT", bound=OciHook)
+
+BASE_TEMPLATE_FIELDS = ("oci_conn_id", "region", "compartment_id")
+
+
+def oci_template_fields(*fields: str) -> tuple[str, ...]:
+    return (*BASE_TEMPLATE_FIELDS, *fields)
+
+
+class OciBaseOperator(BaseOperator, Generic[HookT]):
+    hook_class: ClassVar[type[OciHook]] = OciHook
+    template_fields: Sequence[str] = BASE_TEMPLATE_FIELDS
+    operator_extra_links = (OciConsoleLink(),)
+    ui_color = "#f80000"
+    ui_fgcolor = "#ffffff"
+
+    def __init__(self, *, oci_conn_id: str = OciHook.default_conn_name, region: str | None = None,
+                 compartment_id: str | None = None, wait_for_completion: bool = True,
+                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+                 poll_interval: float = 10.0, max_interval: float = 60.0, max_wait: float = 3600.0, **kwargs):
+        super().__init__(**kwargs)
+        self.oci_conn_id = oci_conn_id
+        self.region = region
+        self.compartment_id = compartment_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.max_interval = max_interval
+        self.max_wait = max_wait
+        self._made: list[tuple[str, str | None]] = []  # (id, region) this try created, for on_kill
+
+    @cached_property
+    def hook(self) -> HookT:
+        return self.hook_class(self.oci_conn_id, region=self.region)
+
+    # -- validation ------------------------------------------------------------------------------------
+    def validate_common(self) -> None:
+        if self.region is not None:
+            validate_region(self.region)
+        if self.compartment_id is not None:
+            validate_ocid(self.compartment_id, "compartment_id")
+        if self.poll_interval <= 0 or self.max_wait <= 0:
+            raise OciInputError("poll_interval and max_wait: must be greater than 0")
+
+    def validate_inputs(self) -> None:
+        """Subclasses check their own fields here; called after templating, before any API call."""
+
+    def validate(self) -> None:
+        self.validate_common()
+        self.validate_inputs()
+
+    # -- identity, tags and links ----------------------------------------------------------------------
+    def retry_token(self, context, purpose: str = "") -> str:
+        ti = context["ti"]
+        return retry_token(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), purpose)
+
+    def managed_tags(self, context, extra: dict | None = None) -> dict[str, str]:
+        """Freeform tags that name the managing DAG and run: how retention and cleanup know what is ours."""
+        ti = context["ti"]
+        return {**(extra or {}), "managed-by": "airflow-oci", "airflow-dag": ti.dag_id,
+                "airflow-run": ti.run_id[:250], "airflow-task": ti.task_id}
+
+    def link(self, context, resource_id: str | None = None, kind: str | None = None, region: str | None = None,
+             **parts: str) -> str:
+        url = console_url(region or self.hook.region, resource_id, kind, **parts)
+        OciConsoleLink.persist(context, url)
+        return url
+
+    # -- waiting ---------------------------------------------------------------------------------------
+    def poll(self) -> Poll:
+        return Poll(self.poll_interval, self.max_interval, self.max_wait)
+
+    def wait_or_defer(self, context, spec: WaitSpec, result: dict, method_name: str = "execute_complete") -> Any:
+        """Wait (blocking or deferred, by `deferrable`) for `spec`; then `finish(context, result)`."""
+        if not self.wait_for_completion:
+            return result
+        spec.region = spec.region or self.hook.region
+        if self.deferrable:
+            from triggers.oci import OciWaitTrigger
+
+            self.defer(trigger=OciWaitTrigger(spec.to_dict(), self.oci_conn_id, self.poll_interval,
+                                              self.max_interval, self.max_wait),
+                       method_name=method_name, kwargs={"result": result})
+        self.hook.wait(spec, self.poll())
+        return self.finish(context, result)
+
+    def execute_complete(self, context, event: dict[str, Any], result: dict | None = None) -> Any:
+        if not event or event.get("status") != "success":
+            raise OciWaitError((event or {}).get("message", "the trigger ended without an event"))
+        return self.finish(context, result or {})
+
+    def finish(self, context, result: dict) -> Any:
+        """After the wait: subclasses re-read what they need (sizes, final states) into the XCom dict."""
+        return result
+
+    # -- cleanup ---------------------------------------------------------------------------------------
+    def remember(self, resource_id: str, region: str | None = None) -> None:
+        self._made.append((resource_id, region or self.region))
+
+    def on_kill(self) -> None:
+        """Remove what this try made: a killed task must not leave half-made resources behind."""
+        for resource_id, region in reversed(self._made):
+            try:
+                self.hook.delete_resource(resource_id, region)
+                self.log.info("on_kill: deleted %s", resource_id)
+            except Exception as exc:  # best effort: report and continue with the rest
+                self.log.warning("on_kill: could not delete %s: %s", resource_id, exc)

@@ -1,0 +1,45 @@
+"""The real `oci` CLI (its own venv: it pins PyYAML below Airflow's floor) against ocisim."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+CLI = Path(__file__).resolve().parents[2] / ".venv-cli" / "bin" / "oci"
+
+
+def _oci(ocisim, *args: str) -> dict:
+    env = {**os.environ, "OCI_CLI_SUPPRESS_FILE_PERMISSIONS_WARNING": "True"}
+    done = subprocess.run(
+        [str(CLI), "--config-file", str(ocisim.config_file), "--endpoint", ocisim.endpoints["us-ashburn-1"],
+         "--output", "json", *args],
+        capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if done.stdout.strip() else {}
+
+
+@pytest.fixture(autouse=True)
+def _cli_installed():
+    if not CLI.exists():
+        pytest.fail(f"{CLI} missing: run `make cli-venv` (make test does it)")
+
+
+def test_cli_lists_and_creates(ocisim):
+    comp = ocisim.tenancy["compartment_id"]
+    ads = _oci(ocisim, "iam", "availability-domain", "list", "--compartment-id", comp)["data"]
+    assert [a["name"] for a in ads] == ocisim.tenancy["availability_domains"]
+    assert _oci(ocisim, "os", "ns", "get")["data"] == ocisim.tenancy["namespace"]
+    made = _oci(ocisim, "bv", "volume", "create", "--compartment-id", comp, "--availability-domain", ads[0]["name"],
+                "--size-in-gbs", "50", "--display-name", "from-cli", "--wait-for-state", "AVAILABLE",
+                "--max-wait-seconds", "120", "--wait-interval-seconds", "1")["data"]
+    assert made["lifecycle-state"] == "AVAILABLE" and made["display-name"] == "from-cli"
+    listed = _oci(ocisim, "bv", "volume", "list", "--compartment-id", comp, "--all")["data"]
+    assert made["id"] in {v["id"] for v in listed}
+    images = _oci(ocisim, "compute", "image", "list", "--compartment-id", comp, "--all")["data"]
+    assert ocisim.tenancy["images"]["Oracle-Linux-9"] in {i["id"] for i in images}
+    instances = _oci(ocisim, "compute", "instance", "list", "--compartment-id", comp)["data"]
+    assert {i["display-name"] for i in instances} >= {"linux1"}
