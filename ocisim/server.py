@@ -197,7 +197,8 @@ class Running:
         for i, region in enumerate(sim.regions):
             want = port + i if port else 0
             self.servers.append(OciSimServer((host, want), sim, region.name, self.admin_token))
-        self.threads = [threading.Thread(target=s.serve_forever, daemon=True, name=f"ocisim-{s.region}")
+        self.threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                                         name=f"ocisim-{s.region}")
                         for s in self.servers]
         for t in self.threads:
             t.start()

@@ -1,27 +1,421 @@
-"""Object storage backend (to be filled in).
+"""Object Storage: the tenancy's namespace, regional buckets, objects and multipart uploads.
 
-Internal API other backends, the seed and the admin API rely on (keep these signatures):
+Object bytes live in the content store as a block map (1 MiB content-addressed blocks), never in SQLite; the
+object's resource dict (kind "object") holds the map, the size and the MD5. Zero blocks are not stored and
+identical blocks are stored once; committing block-aligned parts joins their maps without copying bytes.
+
+OCI rules honoured: one namespace per tenancy; a bucket belongs to one region (another region's endpoint
+answers 404 BucketNotFound); object names are unique in a bucket (a PUT replaces); ETags are UUIDs, not MD5s;
+a body that does not match its Content-MD5 is refused (400 UnmatchedContentMD5) and nothing is stored; a
+multipart object's MD5 is the MD5 of its parts' MD5s with "-<part count>"; part numbers are 1..10000; a commit
+names each part by the ETag UploadPart returned.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
+import uuid
+from collections.abc import Iterable
+
+from ..errors import OciError, conflict, invalid
 from .base import Backend
+
+BUCKET = "bucket"
+OBJECT = "object"
+UPLOAD = "multipartupload"
+PART = "multipartpart"
+MAX_PART_NUMBER = 10000
+STORAGE_TIERS = ("Standard", "InfrequentAccess", "Archive")
+
+
+def bucket_not_found(namespace: str, bucket: str) -> OciError:
+    return OciError(404, "BucketNotFound", f"Either the bucket named '{bucket}' does not exist in the "
+                                           f"namespace '{namespace}' or you are not authorized to access it")
+
+
+def object_not_found(bucket: str, name: str) -> OciError:
+    return OciError(404, "ObjectNotFound", f"The object '{name}' was not found in the bucket '{bucket}'")
+
+
+def upload_not_found(upload_id: str, bucket: str, name: str) -> OciError:
+    return OciError(404, "NoSuchUpload", f"The upload ID '{upload_id}' does not exist for object '{name}' "
+                                         f"in bucket '{bucket}'")
+
+
+def b64md5(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def check_md5(actual: str, expected: str | None) -> None:
+    """OCI's integrity check of a body against its Content-MD5 header (base64 of the 16 digest bytes)."""
+    if expected is None:
+        return
+    try:
+        valid = len(base64.b64decode(expected, validate=True)) == 16
+    except ValueError:
+        valid = False
+    if not valid:
+        raise OciError(400, "InvalidContentMD5",
+                       f"The Content-MD5 header '{expected}' is not a base64-encoded MD5 digest.")
+    if expected != actual:
+        raise OciError(400, "UnmatchedContentMD5",
+                       f"The computed MD5 of the request body ({actual}) does not match the Content-MD5 "
+                       f"header ({expected})")
+
+
+def multipart_md5(part_md5s: list[str]) -> str:
+    """OCI's multipart object MD5: base64 MD5 over the concatenated raw part MD5s, then '-<part count>'."""
+    joined = b"".join(base64.b64decode(m) for m in part_md5s)
+    return f"{b64md5(hashlib.md5(joined).digest())}-{len(part_md5s)}"
 
 
 class ObjectStorageBackend(Backend):
+    # -- namespace -------------------------------------------------------------------------------------
     def namespace(self) -> str:
-        raise NotImplementedError
+        """The tenancy's one namespace: generated once (12 lower-case characters, as OCI's) and persisted."""
+        with self.sim.lock:
+            name = self.store.meta_get("objectstorage_namespace")
+            if not name:
+                alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+                name = "ax" + "".join(secrets.choice(alphabet) for _ in range(10))
+                self.store.meta_set("objectstorage_namespace", name)
+        return name
+
+    def check_namespace(self, namespace: str) -> str:
+        if namespace != self.namespace():
+            raise OciError(404, "NamespaceNotFound",
+                           f"You do not have authorization to perform this request, or the requested "
+                           f"resource could not be found: namespace '{namespace}'.")
+        return namespace
+
+    # -- buckets ---------------------------------------------------------------------------------------
+    def find_bucket(self, region: str, name: str) -> dict | None:
+        found = self.store.list(BUCKET, region, where=lambda b: b["name"] == name)
+        return found[0] if found else None
+
+    def get_bucket(self, region: str, namespace: str, name: str) -> dict:
+        self.check_namespace(namespace)
+        bucket = self.find_bucket(region, name)
+        if bucket is None:
+            raise bucket_not_found(namespace, name)
+        return bucket
+
+    def create_bucket(self, region: str, namespace: str, details: dict) -> dict:
+        """409 BucketAlreadyExists for a name taken in this region (names are per namespace and region)."""
+        self.check_namespace(namespace)
+        name = details.get("name")
+        if not name:
+            raise OciError(400, "MissingParameter", "Missing required parameter 'name'.")
+        if len(name) > 256 or not all(c.isalnum() or c in "-_." for c in name):
+            raise OciError(400, "InvalidBucketName",
+                           f"The bucket name '{name}' is not valid: use letters, numbers, dashes, "
+                           f"underscores and periods, at most 256.")
+        compartment_id = self.compartment(details.get("compartment_id"))
+        tier = details.get("storage_tier") or "Standard"
+        if tier not in ("Standard", "Archive"):
+            raise invalid(f"Invalid storageTier '{tier}'; must be one of Archive, Standard.")
+        identity = self.store.meta_get("identity") or {}
+        with self.sim.lock:
+            if self.find_bucket(region, name) is not None:
+                raise conflict(f"Either the bucket '{name}' in namespace '{namespace}' already exists or you "
+                               f"are not authorized to create it", code="BucketAlreadyExists")
+            bucket = self.new(
+                BUCKET, "bucket", region, namespace=namespace, name=name, compartment_id=compartment_id,
+                metadata=details.get("metadata") or {}, created_by=identity.get("user"),
+                etag=str(uuid.uuid4()),
+                public_access_type=details.get("public_access_type") or "NoPublicAccess",
+                storage_tier=tier, object_events_enabled=bool(details.get("object_events_enabled")),
+                freeform_tags=details.get("freeform_tags") or {},
+                defined_tags=details.get("defined_tags") or {},
+                kms_key_id=details.get("kms_key_id"), replication_enabled=False, is_read_only=False,
+                versioning=details.get("versioning") or "Disabled",
+                auto_tiering=details.get("auto_tiering") or "Disabled")
+            return self.store.put(bucket)
 
     def ensure_bucket(self, region: str, compartment_id: str, name: str) -> dict:
-        raise NotImplementedError
+        """The bucket of that name in the region, created if absent (seeding, exports)."""
+        return self.find_bucket(region, name) or self.create_bucket(
+            region, self.namespace(), {"name": name, "compartment_id": compartment_id})
+
+    def list_buckets(self, region: str, namespace: str, compartment_id: str | None) -> list[dict]:
+        """Buckets of a compartment in this region, by name (OCI lists them alphabetically)."""
+        self.check_namespace(namespace)
+        self.compartment(compartment_id)
+        items = self.store.list(BUCKET, region, where=lambda b: b["compartment_id"] == compartment_id)
+        return sorted(items, key=lambda b: b["name"])
+
+    def bucket_usage(self, bucket: dict) -> tuple[int, int]:
+        """(approximate object count, approximate size in bytes), shown when asked with fields=..."""
+        objects = self._objects(bucket)
+        return len(objects), sum(o["size"] for o in objects)
+
+    def delete_bucket(self, region: str, namespace: str, name: str) -> None:
+        """OCI refuses to delete a bucket that still holds objects or unfinished multipart uploads."""
+        bucket = self.get_bucket(region, namespace, name)
+        if self._objects(bucket) or self.list_uploads(region, namespace, name):
+            raise conflict(f"Bucket named '{name}' is not empty. Delete all objects and uncommitted "
+                           f"multipart uploads first.", code="BucketNotEmpty")
+        self.store.delete(bucket["id"])
+
+    # -- objects ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _object_key(region: str, bucket: str, name: str) -> str:
+        return f"objectstorage/{region}/{bucket}/{name}"
+
+    def _objects(self, bucket: dict) -> list[dict]:
+        return self.store.list(OBJECT, bucket["_region"], where=lambda o: o["bucket"] == bucket["name"])
 
     def object_info(self, region: str, namespace: str, bucket: str, name: str) -> dict:
         """{'name', 'size', 'md5', 'etag', ...}; 404 OciError (ObjectNotFound/BucketNotFound) if absent."""
-        raise NotImplementedError
+        self.get_bucket(region, namespace, bucket)
+        found = self.store.find(self._object_key(region, bucket, name))
+        if found is None or found["_kind"] != OBJECT:
+            raise object_not_found(bucket, name)
+        return found
 
-    def read_object(self, region: str, namespace: str, bucket: str, name: str, offset: int, length: int) -> bytes:
-        raise NotImplementedError
+    def read_object(self, region: str, namespace: str, bucket: str, name: str, offset: int,
+                    length: int) -> bytes:
+        """Bytes [offset, offset+length) of an object, clipped at its end."""
+        info = self.object_info(region, namespace, bucket, name)
+        offset = max(0, offset)
+        length = max(0, min(length, info["size"] - offset))
+        return self.content.read(info["_blocks"], offset, length) if length else b""
 
-    def write_object(self, region: str, namespace: str, bucket: str, name: str, chunks) -> dict:
-        """Store an object from an iterable of bytes chunks (streams large exports without holding them)."""
-        raise NotImplementedError
+    def iter_object(self, info: dict, offset: int = 0, length: int | None = None,
+                    piece: int = 8 << 20) -> Iterable[bytes]:
+        """Stream an object's bytes without holding them all (large GETs, image imports)."""
+        end = info["size"] if length is None else min(info["size"], offset + length)
+        pos = offset
+        while pos < end:
+            take = min(piece, end - pos)
+            yield self.content.read(info["_blocks"], pos, take)
+            pos += take
+
+    def write_object(self, region: str, namespace: str, bucket: str, name: str, chunks,
+                     content_type: str | None = None, metadata: dict | None = None,
+                     expected_md5: str | None = None, storage_tier: str | None = None) -> dict:
+        """Store an object from an iterable of bytes chunks (streams large exports without holding them).
+
+        `expected_md5` (the request's Content-MD5, base64) is checked before the object becomes visible:
+        400 UnmatchedContentMD5 on mismatch, and the old object, if any, stays."""
+        target = self.get_bucket(region, namespace, bucket)
+        if not name:
+            raise OciError(400, "MissingParameter", "Missing required parameter 'objectName'.")
+        if storage_tier is not None and storage_tier not in STORAGE_TIERS:
+            raise invalid(f"Invalid storage-tier '{storage_tier}'; must be one of {', '.join(STORAGE_TIERS)}.")
+        blocks, size, digest = self._store_stream(chunks)
+        md5 = b64md5(digest)
+        check_md5(md5, expected_md5)
+        return self._save_object(target, name, blocks, size, md5, None, content_type, metadata, storage_tier)
+
+    def _save_object(self, bucket: dict, name: str, blocks: dict, size: int, md5: str, multipart: str | None,
+                     content_type: str | None, metadata: dict | None, storage_tier: str | None) -> dict:
+        now = self.now_iso()
+        obj = {"id": self._object_key(bucket["_region"], bucket["name"], name), "_kind": OBJECT,
+               "_region": bucket["_region"], "namespace": bucket["namespace"], "bucket": bucket["name"],
+               "name": name, "size": size, "md5": md5, "multipart_md5": multipart, "etag": str(uuid.uuid4()),
+               "time_created": now, "time_modified": now,
+               "content_type": content_type or "application/octet-stream",
+               "storage_tier": storage_tier or bucket.get("storage_tier") or "Standard",
+               "opc_meta": metadata or {}, "_blocks": blocks}
+        return self.store.put(obj)
+
+    def _store_stream(self, chunks: Iterable[bytes]) -> tuple[dict, int, bytes]:
+        """Cut a byte stream into blocks as it arrives: (block map, size, raw MD5)."""
+        bs = self.content.block_size
+        blocks: dict = {}
+        md5 = hashlib.md5()
+        buf = bytearray()
+        index = 0
+        size = 0
+        for chunk in chunks:
+            if not chunk:
+                continue
+            md5.update(chunk)
+            size += len(chunk)
+            buf += chunk
+            while len(buf) >= bs:
+                digest = self.content.put_chunk(bytes(buf[:bs]))
+                if digest:
+                    blocks[str(index)] = digest
+                index += 1
+                del buf[:bs]
+        if buf:
+            digest = self.content.put_chunk(bytes(buf))
+            if digest:
+                blocks[str(index)] = digest
+        return blocks, size, md5.digest()
+
+    def delete_object(self, region: str, namespace: str, bucket: str, name: str) -> None:
+        info = self.object_info(region, namespace, bucket, name)
+        self.store.delete(info["id"])
+
+    def list_objects(self, region: str, namespace: str, bucket: str, prefix: str | None = None,
+                     start: str | None = None, end: str | None = None, delimiter: str | None = None,
+                     limit: int = 1000, start_after: str | None = None) -> dict:
+        """OCI's ListObjects: names in lexicographic order from `start` (inclusive) to `end` (exclusive),
+        with `delimiter` folding names into `prefixes`, and `next_start_with` when more remain."""
+        target = self.get_bucket(region, namespace, bucket)
+        if delimiter not in (None, "", "/"):
+            raise invalid("The only supported delimiter is '/'.")
+        names = sorted(self._objects(target), key=lambda o: o["name"])
+        objects: list[dict] = []
+        prefixes: list[str] = []
+        next_start = None
+        for obj in names:
+            name = obj["name"]
+            if prefix and not name.startswith(prefix):
+                continue
+            if start and name < start:
+                continue
+            if start_after and name <= start_after:
+                continue
+            if end and name >= end:
+                break
+            if delimiter:
+                cut = name.find(delimiter, len(prefix or ""))
+                if cut >= 0:
+                    folded = name[:cut + 1]
+                    if folded not in prefixes:
+                        if len(objects) + len(prefixes) >= limit:
+                            next_start = name
+                            break
+                        prefixes.append(folded)
+                    continue
+            if len(objects) + len(prefixes) >= limit:
+                next_start = name
+                break
+            objects.append(obj)
+        return {"objects": objects, "prefixes": prefixes, "next_start_with": next_start}
+
+    # -- multipart uploads -----------------------------------------------------------------------------
+    def create_upload(self, region: str, namespace: str, bucket: str, details: dict) -> dict:
+        target = self.get_bucket(region, namespace, bucket)
+        name = details.get("object")
+        if not name:
+            raise OciError(400, "MissingParameter", "Missing required parameter 'object'.")
+        tier = details.get("storage_tier") or target.get("storage_tier") or "Standard"
+        if tier not in STORAGE_TIERS:
+            raise invalid(f"Invalid storageTier '{tier}'; must be one of {', '.join(STORAGE_TIERS)}.")
+        upload_id = str(uuid.uuid4())
+        upload = {"id": upload_id, "_kind": UPLOAD, "_region": region, "namespace": namespace,
+                  "bucket": bucket, "object": name, "upload_id": upload_id, "time_created": self.now_iso(),
+                  "storage_tier": tier, "_content_type": details.get("content_type"),
+                  "_metadata": details.get("metadata") or {}}
+        return self.store.put(upload)
+
+    def get_upload(self, region: str, namespace: str, bucket: str, name: str, upload_id: str) -> dict:
+        self.get_bucket(region, namespace, bucket)
+        upload = self.store.find(upload_id)
+        if (upload is None or upload["_kind"] != UPLOAD or upload["_region"] != region
+                or upload["bucket"] != bucket or upload["object"] != name):
+            raise upload_not_found(upload_id, bucket, name)
+        return upload
+
+    def list_uploads(self, region: str, namespace: str, bucket: str) -> list[dict]:
+        self.get_bucket(region, namespace, bucket)
+        items = self.store.list(UPLOAD, region, where=lambda u: u["bucket"] == bucket)
+        return sorted(items, key=lambda u: (u["object"], u["time_created"]))
+
+    def upload_part(self, region: str, namespace: str, bucket: str, name: str, upload_id: str, part_num: int,
+                    chunks: Iterable[bytes], expected_md5: str | None = None) -> dict:
+        """Store one part (re-uploading a number replaces it); each part is its own record, so parallel
+        uploads of different parts never race on the upload's record."""
+        self.get_upload(region, namespace, bucket, name, upload_id)
+        if not 1 <= part_num <= MAX_PART_NUMBER:
+            raise OciError(400, "InvalidUploadPartNumber",
+                           f"The part number {part_num} is not valid: it must be between 1 and "
+                           f"{MAX_PART_NUMBER}.")
+        blocks, size, digest = self._store_stream(chunks)
+        md5 = b64md5(digest)
+        check_md5(md5, expected_md5)
+        part = {"id": f"{upload_id}#{part_num:05d}", "_kind": PART, "_region": region,
+                "_upload_id": upload_id, "part_number": part_num, "etag": str(uuid.uuid4()), "md5": md5,
+                "size": size,
+                "_last_modified": self.now_iso(), "_blocks": blocks}
+        return self.store.put(part)
+
+    def list_parts(self, region: str, namespace: str, bucket: str, name: str, upload_id: str) -> list[dict]:
+        self.get_upload(region, namespace, bucket, name, upload_id)
+        parts = self.store.list(PART, region, where=lambda p: p["_upload_id"] == upload_id)
+        return sorted(parts, key=lambda p: p["part_number"])
+
+    def commit_upload(self, region: str, namespace: str, bucket: str, name: str, upload_id: str,
+                      parts_to_commit: list[dict], parts_to_exclude: list[int] | None = None) -> dict:
+        """Assemble the named parts, in part-number order, into the object; each part's ETag must match what
+        UploadPart returned (400 InvalidParameter otherwise). The upload and its parts are gone afterwards."""
+        upload = self.get_upload(region, namespace, bucket, name, upload_id)
+        target = self.get_bucket(region, namespace, bucket)
+        if not parts_to_commit:
+            raise invalid("partsToCommit: at least one part must be committed.")
+        stored = {p["part_number"]: p for p in self.list_parts(region, namespace, bucket, name, upload_id)}
+        chosen = []
+        for item in sorted(parts_to_commit, key=lambda p: int(p.get("part_num") or 0)):
+            num = int(item.get("part_num") or 0)
+            part = stored.get(num)
+            if part is None:
+                raise OciError(400, "InvalidUploadPart",
+                               f"The part number {num} was not uploaded for upload ID '{upload_id}'.")
+            if item.get("etag") != part["etag"]:
+                raise OciError(400, "InvalidUploadPart",
+                               f"The ETag '{item.get('etag')}' of part {num} does not match the uploaded "
+                               f"part's ETag '{part['etag']}'.")
+            chosen.append(part)
+        if len({p["part_number"] for p in chosen}) != len(chosen):
+            raise invalid("partsToCommit: a part number is listed more than once.")
+        blocks, size = self._concat(chosen)
+        md5 = multipart_md5([p["md5"] for p in chosen])
+        obj = self._save_object(target, name, blocks, size, md5, md5, upload.get("_content_type"),
+                                upload.get("_metadata"), upload.get("storage_tier"))
+        self._drop_upload(upload_id, list(stored.values()))
+        return obj
+
+    def _concat(self, parts: list[dict]) -> tuple[dict, int]:
+        """One block map for the parts end to end: shifted maps while parts stay block-aligned, bytes re-cut
+        into blocks from the first unaligned boundary on."""
+        bs = self.content.block_size
+        blocks: dict = {}
+        offset = 0
+        for i, part in enumerate(parts):
+            if offset % bs == 0:
+                base = offset // bs
+                for index, digest in part["_blocks"].items():
+                    blocks[str(base + int(index))] = digest
+                offset += part["size"]
+                continue
+            rest = parts[i:]
+            tail, tail_size = self._recut(blocks, offset, rest)
+            return tail, offset + tail_size
+        return blocks, offset
+
+    def _recut(self, blocks: dict, offset: int, parts: list[dict]) -> tuple[dict, int]:
+        """Append `parts` at an unaligned `offset` by streaming their bytes through a fresh cut."""
+        bs = self.content.block_size
+        head_index = offset // bs
+        head = self.content.read(blocks, head_index * bs, offset - head_index * bs)
+        out = {k: v for k, v in blocks.items() if int(k) < head_index}
+
+        def stream():
+            yield head
+            for part in parts:
+                pos = 0
+                while pos < part["size"]:
+                    take = min(8 * bs, part["size"] - pos)
+                    yield self.content.read(part["_blocks"], pos, take)
+                    pos += take
+
+        tail, tail_size, _ = self._store_stream(stream())
+        for index, digest in tail.items():
+            out[str(head_index + int(index))] = digest
+        return out, tail_size - len(head)
+
+    def abort_upload(self, region: str, namespace: str, bucket: str, name: str, upload_id: str) -> None:
+        parts = self.list_parts(region, namespace, bucket, name, upload_id)
+        self._drop_upload(upload_id, parts)
+
+    def _drop_upload(self, upload_id: str, parts: list[dict]) -> None:
+        for part in parts:
+            self.store.delete(part["id"])
+        self.store.delete(upload_id)
