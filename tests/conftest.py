@@ -1,10 +1,38 @@
-"""Shared fixtures: ocisim on free ports with the real SDK in front of it."""
+"""Shared fixtures: ocisim on free ports with the real SDK in front of it, and a real Airflow (its own home and
+SQLite metadata database per test session) whose `oci_default` connection points at that ocisim."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import pytest
 
-from ocisim.testing import ocisim_running
+ROOT = Path(__file__).resolve().parents[1]
+# Airflow reads its configuration at import: set it before anything imports airflow.
+_HOME = Path(tempfile.mkdtemp(prefix="airflow-test-home-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(_HOME),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps([
+        {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+         "kwargs": {"path": str(ROOT / "dags")}},
+        {"name": "test-dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+         "kwargs": {"path": str(ROOT / "tests" / "dags")}},
+    ]),
+})
+for path in (str(ROOT / "plugins"), str(ROOT)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from ocisim.testing import ocisim_running  # noqa: E402
 
 
 @pytest.fixture
@@ -19,3 +47,39 @@ def ocisim_guest(tmp_path):
     """As `ocisim`, with Run Command executing scripts on this machine."""
     with ocisim_running(tmp_path / "ocisim", time_scale=600.0, guest_exec=True) as handle:
         yield handle
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """The metadata database, migrated once per session."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
+                   env=os.environ.copy())
+    from airflow import settings
+
+    settings.configure_orm()
+    return _HOME
+
+
+def oci_connection_json(handle, key_inline: bool = True) -> str:
+    """The `oci_default` connection for an ocisim: api_key auth, one endpoint per region."""
+    cfg = handle.config()
+    extra = {"auth": "api_key", "tenancy": cfg["tenancy"], "user": cfg["user"], "fingerprint": cfg["fingerprint"],
+             "region": handle.home_region, "service_endpoints": handle.endpoints}
+    if key_inline:
+        extra["key_content"] = Path(cfg["key_file"]).read_text()
+    else:
+        extra["key_file"] = cfg["key_file"]
+    return json.dumps({"conn_type": "oci", "extra": extra})
+
+
+@pytest.fixture
+def airflow_oci(airflow_db, ocisim, monkeypatch):
+    """Airflow ready to run DAGs against `ocisim` through connection `oci_default`."""
+    monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", oci_connection_json(ocisim))
+    return ocisim
+
+
+@pytest.fixture
+def airflow_oci_guest(airflow_db, ocisim_guest, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", oci_connection_json(ocisim_guest))
+    return ocisim_guest

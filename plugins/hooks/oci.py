@@ -195,7 +195,7 @@ class OciHook(BaseHook):
     def _build_auth(self) -> tuple[dict, Any]:
         import oci
 
-        from hooks.secrets import mask
+        from hooks.masking import mask
 
         extras = self.extras
         mode = extras.get("auth", "api_key")

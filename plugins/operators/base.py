@@ -97,15 +97,16 @@ class OciBaseOperator(BaseOperator, Generic[HookT]):
             from triggers.oci import OciWaitTrigger
 
             self.defer(trigger=OciWaitTrigger(spec.to_dict(), self.oci_conn_id, self.poll_interval,
-                                              self.max_interval, self.max_wait),
-                       method_name=method_name, kwargs={"result": result})
+                                              self.max_interval, self.max_wait, result),
+                       method_name=method_name)
         self.hook.wait(spec, self.poll())
         return self.finish(context, result)
 
-    def execute_complete(self, context, event: dict[str, Any], result: dict | None = None) -> Any:
+    def execute_complete(self, context, event: dict[str, Any]) -> Any:
+        """Resume after the trigger: the partial result travels inside the event (see OciWaitTrigger)."""
         if not event or event.get("status") != "success":
             raise OciWaitError((event or {}).get("message", "the trigger ended without an event"))
-        return self.finish(context, result or {})
+        return self.finish(context, event.get("result") or {})
 
     def finish(self, context, result: dict) -> Any:
         """After the wait: subclasses re-read what they need (sizes, final states) into the XCom dict."""

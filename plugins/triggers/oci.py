@@ -15,8 +15,10 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 class OciWaitTrigger(BaseTrigger):
     def __init__(self, spec: dict, oci_conn_id: str = "oci_default", poll_interval: float = 5.0,
-                 max_interval: float = 60.0, timeout: float = 3600.0):
+                 max_interval: float = 60.0, timeout: float = 3600.0, result: dict | None = None):
         super().__init__()
+        # The task's partial XCom dict rides along and comes back in the event: resuming needs nothing else.
+        self.result = result or {}
         self.spec = spec
         self.oci_conn_id = oci_conn_id
         self.poll_interval = poll_interval
@@ -26,7 +28,7 @@ class OciWaitTrigger(BaseTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (f"{type(self).__module__}.{type(self).__qualname__}", {
             "spec": self.spec, "oci_conn_id": self.oci_conn_id, "poll_interval": self.poll_interval,
-            "max_interval": self.max_interval, "timeout": self.timeout})
+            "max_interval": self.max_interval, "timeout": self.timeout, "result": self.result})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from hooks.oci import OciHook, Poll, WaitSpec
@@ -36,25 +38,26 @@ class OciWaitTrigger(BaseTrigger):
         poll = Poll(self.poll_interval, self.max_interval, self.timeout)
         while True:
             try:
-                result = await asyncio.to_thread(hook.poll_once, spec)
+                polled = await asyncio.to_thread(hook.poll_once, spec)
             except Exception as exc:  # a non-retryable API error ends the wait with its text
                 yield TriggerEvent({"status": "error", "resource_id": spec.resource_id,
                                     "message": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"})
                 return
-            self.log.info("%s %s: %s%s", spec.getter, spec.resource_id, result.state,
-                          f" ({result.percent:.0f}%)" if result.percent is not None else "")
-            if result.error:
-                yield TriggerEvent({"status": "error", "resource_id": spec.resource_id, "state": result.state,
-                                    "message": result.error})
+            self.log.info("%s %s: %s%s", spec.getter, spec.resource_id, polled.state,
+                          f" ({polled.percent:.0f}%)" if polled.percent is not None else "")
+            if polled.error:
+                yield TriggerEvent({"status": "error", "resource_id": spec.resource_id, "state": polled.state,
+                                    "message": polled.error})
                 return
-            if result.done:
-                yield TriggerEvent({"status": "success", "resource_id": spec.resource_id, "state": result.state})
+            if polled.done:
+                yield TriggerEvent({"status": "success", "resource_id": spec.resource_id, "state": polled.state,
+                                    "result": self.result})
                 return
             try:
                 delay = poll.next_delay()
             except TimeoutError:
-                yield TriggerEvent({"status": "error", "resource_id": spec.resource_id, "state": result.state,
-                                    "message": f"{spec.resource_id} still {result.state} after {self.timeout:.0f}s "
+                yield TriggerEvent({"status": "error", "resource_id": spec.resource_id, "state": polled.state,
+                                    "message": f"{spec.resource_id} still {polled.state} after {self.timeout:.0f}s "
                                                f"(waiting for {spec.target_states})"})
                 return
             await asyncio.sleep(delay)

@@ -1,0 +1,189 @@
+"""Backups: create (block, boot or volume group; FULL or INCREMENTAL), copy to another region, delete, list.
+
+OCI facts honoured: a backup inherits its volume's tags (we add ours, so retention knows what this project
+made); manual backups never expire, so retention is ours; a copy lives in the destination region and is waited
+for there with that region's client.
+"""
+
+from __future__ import annotations
+
+from hooks.errors import OciInputError
+from hooks.oci import ocid_kind, validate_ocid, validate_region
+
+from operators.base import OciBaseOperator, oci_template_fields
+
+BACKUP_TYPES = ("FULL", "INCREMENTAL")
+# source OCID type → (create method, details model, id field, backup kind)
+SOURCES = {
+    "volume": ("create_volume_backup", "CreateVolumeBackupDetails", "volume_id", "volumebackup"),
+    "bootvolume": ("create_boot_volume_backup", "CreateBootVolumeBackupDetails", "boot_volume_id", "bootvolumebackup"),
+    "volumegroup": ("create_volume_group_backup", "CreateVolumeGroupBackupDetails", "volume_group_id",
+                    "volumegroupbackup"),
+}
+COPIES = {
+    "volumebackup": ("copy_volume_backup", "CopyVolumeBackupDetails"),
+    "bootvolumebackup": ("copy_boot_volume_backup", "CopyBootVolumeBackupDetails"),
+}
+
+
+def backup_result(backup, region: str) -> dict:
+    kind = ocid_kind(backup.id)
+    source = getattr(backup, "volume_id", None) or getattr(backup, "boot_volume_id", None) or \
+        getattr(backup, "volume_group_id", None)
+    return {"backup_id": backup.id, "kind": kind, "source_id": source, "type": backup.type,
+            "display_name": backup.display_name, "lifecycle_state": backup.lifecycle_state,
+            "size_in_gbs": getattr(backup, "size_in_gbs", None),
+            "unique_size_in_gbs": getattr(backup, "unique_size_in_gbs", None),
+            "unique_size_in_mbs": getattr(backup, "unique_size_in_mbs", None),
+            "time_created": backup.time_created.isoformat() if backup.time_created else None,
+            "freeform_tags": dict(backup.freeform_tags or {}), "region": region}
+
+
+def validate_backup_type(value) -> str:
+    if value not in BACKUP_TYPES:
+        raise OciInputError(f"backup_type {value!r}: OCI backups are FULL or INCREMENTAL")
+    return value
+
+
+class OciCreateBackupOperator(OciBaseOperator):
+    """Back up a block volume, boot volume or volume group; wait AVAILABLE; return sizes for the report."""
+
+    template_fields = oci_template_fields("source_id", "backup_type", "display_name", "freeform_tags")
+
+    def __init__(self, *, source_id: str, backup_type: str = "INCREMENTAL", display_name: str | None = None,
+                 freeform_tags: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.source_id = source_id
+        self.backup_type = backup_type
+        self.display_name = display_name
+        self.freeform_tags = freeform_tags
+
+    def validate_inputs(self) -> None:
+        validate_ocid(self.source_id, "source_id")
+        if ocid_kind(self.source_id) not in SOURCES:
+            raise OciInputError(f"source_id {self.source_id!r}: must be a volume, boot volume or volume group OCID")
+        validate_backup_type(self.backup_type)
+
+    def execute(self, context) -> dict:
+        import oci
+
+        self.validate()
+        method, model, id_field, _ = SOURCES[ocid_kind(self.source_id)]
+        details = getattr(oci.core.models, model)(
+            **{id_field: self.source_id}, type=self.backup_type,
+            display_name=self.display_name or f"{self.task_id}-{context['ti'].run_id}"[:255],
+            freeform_tags=self.managed_tags(context, self.freeform_tags))
+        client = self.hook.get_client("blockstorage", self.region)
+        made = getattr(client, method)(details, opc_retry_token=self.retry_token(context)).data
+        self.remember(made.id)
+        self.link(context, made.id)
+        self.log.info("%s backup %s of %s requested", self.backup_type, made.id, self.source_id)
+        targets = ["AVAILABLE", "COMMITTED"] if ocid_kind(made.id) == "volumegroupbackup" else ["AVAILABLE"]
+        return self.wait_or_defer(context, self.hook.lifecycle_spec(made.id, targets),
+                                  {"backup_id": made.id, "region": self.hook.region})
+
+    def finish(self, context, result: dict) -> dict:
+        self._made.clear()
+        return backup_result(self.hook.get_resource(result["backup_id"], self.region), self.hook.region)
+
+
+class OciCopyBackupOperator(OciBaseOperator):
+    """Copy a volume or boot volume backup to another region (DR) and wait there for it to be AVAILABLE."""
+
+    template_fields = oci_template_fields("backup_id", "destination_region", "display_name")
+
+    def __init__(self, *, backup_id: str, destination_region: str, display_name: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.backup_id = backup_id
+        self.destination_region = destination_region
+        self.display_name = display_name
+
+    def validate_inputs(self) -> None:
+        validate_ocid(self.backup_id, "backup_id")
+        if ocid_kind(self.backup_id) not in COPIES:
+            raise OciInputError(f"backup_id {self.backup_id!r}: only volume and boot volume backups are copied")
+        validate_region(self.destination_region, "destination_region")
+        if self.destination_region == (self.region or self.hook.region):
+            raise OciInputError(f"destination_region {self.destination_region!r}: must differ from the source region")
+
+    def execute(self, context) -> dict:
+        import oci
+
+        self.validate()
+        method, model = COPIES[ocid_kind(self.backup_id)]
+        details = getattr(oci.core.models, model)(destination_region=self.destination_region,
+                                                  display_name=self.display_name)
+        client = self.hook.get_client("blockstorage", self.region)
+        made = getattr(client, method)(self.backup_id, details, opc_retry_token=self.retry_token(context)).data
+        self.remember(made.id, self.destination_region)
+        self.link(context, made.id, region=self.destination_region)
+        spec = self.hook.lifecycle_spec(made.id, ["AVAILABLE"], region=self.destination_region)
+        return self.wait_or_defer(context, spec, {"backup_id": made.id, "source_backup_id": self.backup_id,
+                                                  "region": self.destination_region})
+
+    def finish(self, context, result: dict) -> dict:
+        self._made.clear()
+        copy = self.hook.get_resource(result["backup_id"], self.destination_region)
+        return backup_result(copy, self.destination_region) | {"source_backup_id": result["source_backup_id"]}
+
+
+class OciDeleteBackupOperator(OciBaseOperator):
+    """Delete a backup of any kind; already gone is success."""
+
+    template_fields = oci_template_fields("backup_id")
+
+    def __init__(self, *, backup_id: str, **kwargs):
+        super().__init__(**kwargs)
+        self.backup_id = backup_id
+
+    def validate_inputs(self) -> None:
+        validate_ocid(self.backup_id, "backup_id")
+        if ocid_kind(self.backup_id) not in ("volumebackup", "bootvolumebackup", "volumegroupbackup"):
+            raise OciInputError(f"backup_id {self.backup_id!r}: must be a backup OCID")
+
+    def execute(self, context) -> dict:
+        self.validate()
+        existed = self.hook.delete_resource(self.backup_id, self.region)
+        return self.wait_or_defer(context, self.hook.lifecycle_spec(self.backup_id, ["TERMINATED"], []),
+                                  {"backup_id": self.backup_id, "deleted": True, "existed": existed})
+
+
+class OciListBackupsOperator(OciBaseOperator):
+    """The backups of one volume or boot volume, newest first, every page."""
+
+    template_fields = oci_template_fields("volume_id", "lifecycle_state")
+
+    def __init__(self, *, volume_id: str, lifecycle_state: str | None = "AVAILABLE", **kwargs):
+        super().__init__(**kwargs)
+        self.volume_id = volume_id
+        self.lifecycle_state = lifecycle_state
+
+    def validate_inputs(self) -> None:
+        validate_ocid(self.volume_id, "volume_id")
+        if ocid_kind(self.volume_id) not in ("volume", "bootvolume"):
+            raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume or boot volume OCID")
+
+    def execute(self, context) -> list[dict]:
+        self.validate()
+        backups = list_backups(self.hook, self.volume_id, self.compartment_id, self.region, self.lifecycle_state)
+        self.log.info("%d backups of %s", len(backups), self.volume_id)
+        return backups
+
+
+def list_backups(hook, volume_id: str, compartment_id: str | None = None, region: str | None = None,
+                 lifecycle_state: str | None = None) -> list[dict]:
+    """Every backup of a volume (all pages), newest first, as XCom dicts."""
+    import oci
+
+    client = hook.get_client("blockstorage", region)
+    volume = hook.get_resource(volume_id, region)
+    compartment_id = compartment_id or volume.compartment_id
+    kwargs = {"lifecycle_state": lifecycle_state} if lifecycle_state else {}
+    if ocid_kind(volume_id) == "bootvolume":
+        items = oci.pagination.list_call_get_all_results(client.list_boot_volume_backups, compartment_id,
+                                                         boot_volume_id=volume_id, **kwargs).data
+    else:
+        items = oci.pagination.list_call_get_all_results(client.list_volume_backups, compartment_id,
+                                                         volume_id=volume_id, **kwargs).data
+    result = [backup_result(b, region or hook.region) for b in items]
+    return sorted(result, key=lambda b: b["time_created"] or "", reverse=True)

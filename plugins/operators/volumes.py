@@ -1,0 +1,223 @@
+"""Volumes: clone, restore from a backup, attach, detach, delete; block and boot volumes alike.
+
+A clone is OCI's immediate point-in-time deep copy; a restore makes a new volume from a backup and takes time
+that grows with size, so its time (the RTO) is measured and returned.
+"""
+
+from __future__ import annotations
+
+import time
+
+from hooks.errors import OciInputError
+from hooks.oci import ocid_kind, validate_ocid
+
+from operators.base import OciBaseOperator, oci_template_fields
+
+ATTACHMENT_TYPES = ("paravirtualized", "iscsi")
+
+
+def volume_result(volume, region: str) -> dict:
+    """The XCom dict of a volume or boot volume: what downstream tasks need, never more."""
+    return {"volume_id": volume.id, "kind": ocid_kind(volume.id), "display_name": volume.display_name,
+            "availability_domain": volume.availability_domain, "compartment_id": volume.compartment_id,
+            "size_in_gbs": volume.size_in_gbs, "lifecycle_state": volume.lifecycle_state, "region": region}
+
+
+class _NewVolumeOperator(OciBaseOperator):
+    """Shared by clone and restore: create with a retry token, remember for on_kill, link, wait AVAILABLE."""
+
+    def create_volume(self, context, kind: str, details) -> dict:
+        client = self.hook.get_client("blockstorage", self.region)
+        create = client.create_volume if kind == "volume" else client.create_boot_volume
+        made = create(details, opc_retry_token=self.retry_token(context)).data
+        self.remember(made.id)
+        self.link(context, made.id)
+        self.log.info("%s %s requested (%s)", kind, made.id, made.lifecycle_state)
+        result = volume_result(made, self.hook.region) | {"started_at": time.time()}
+        return self.wait_or_defer(context, self.hook.lifecycle_spec(made.id, ["AVAILABLE"]), result)
+
+    def finish(self, context, result: dict) -> dict:
+        volume = self.hook.get_resource(result["volume_id"], self.region)
+        elapsed = round(time.time() - result.pop("started_at"), 3)
+        self._made.clear()  # it is made: no longer on_kill's to remove
+        return volume_result(volume, self.hook.region) | {"seconds_to_available": elapsed}
+
+
+class OciCloneVolumeOperator(_NewVolumeOperator):
+    """Clone a block volume or boot volume into a new volume of the same kind."""
+
+    template_fields = oci_template_fields("source_volume_id", "display_name", "availability_domain", "freeform_tags")
+
+    def __init__(self, *, source_volume_id: str, display_name: str | None = None,
+                 availability_domain: str | None = None, size_in_gbs: int | None = None,
+                 freeform_tags: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.source_volume_id = source_volume_id
+        self.display_name = display_name
+        self.availability_domain = availability_domain
+        self.size_in_gbs = size_in_gbs
+        self.freeform_tags = freeform_tags
+
+    def validate_inputs(self) -> None:
+        validate_ocid(self.source_volume_id, "source_volume_id")
+        if ocid_kind(self.source_volume_id) not in ("volume", "bootvolume"):
+            raise OciInputError(f"source_volume_id {self.source_volume_id!r}: must be a volume or boot volume OCID")
+
+    def execute(self, context) -> dict:
+        import oci
+
+        self.validate()
+        kind = ocid_kind(self.source_volume_id)
+        source = self.hook.get_resource(self.source_volume_id, self.region)
+        common = {"compartment_id": self.compartment_id or source.compartment_id,
+                  "availability_domain": self.availability_domain or source.availability_domain,
+                  "display_name": self.display_name or f"{source.display_name}-clone",
+                  "size_in_gbs": self.size_in_gbs or source.size_in_gbs,
+                  "freeform_tags": self.managed_tags(context, {**(source.freeform_tags or {}),
+                                                               **(self.freeform_tags or {})})}
+        m = oci.core.models
+        if kind == "volume":
+            details = m.CreateVolumeDetails(source_details=m.VolumeSourceFromVolumeDetails(id=source.id), **common)
+        else:
+            details = m.CreateBootVolumeDetails(source_details=m.BootVolumeSourceFromBootVolumeDetails(id=source.id),
+                                                **common)
+        return self.create_volume(context, kind, details)
+
+
+class OciRestoreVolumeOperator(_NewVolumeOperator):
+    """Restore a volume backup (→ block volume) or boot volume backup (→ boot volume) into a new volume."""
+
+    template_fields = oci_template_fields("backup_id", "display_name", "availability_domain", "freeform_tags")
+
+    def __init__(self, *, backup_id: str, availability_domain: str | None = None, display_name: str | None = None,
+                 size_in_gbs: int | None = None, freeform_tags: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.backup_id = backup_id
+        self.availability_domain = availability_domain
+        self.display_name = display_name
+        self.size_in_gbs = size_in_gbs
+        self.freeform_tags = freeform_tags
+
+    def validate_inputs(self) -> None:
+        validate_ocid(self.backup_id, "backup_id")
+        if ocid_kind(self.backup_id) not in ("volumebackup", "bootvolumebackup"):
+            raise OciInputError(f"backup_id {self.backup_id!r}: must be a volume backup or boot volume backup OCID")
+
+    def execute(self, context) -> dict:
+        import oci
+
+        self.validate()
+        backup = self.hook.get_resource(self.backup_id, self.region)
+        if backup.lifecycle_state != "AVAILABLE":
+            raise OciInputError(f"backup_id {self.backup_id!r}: is {backup.lifecycle_state}, must be AVAILABLE")
+        is_boot = ocid_kind(self.backup_id) == "bootvolumebackup"
+        ad = self.availability_domain or self._source_ad(backup, is_boot)
+        common = {"compartment_id": self.compartment_id or backup.compartment_id, "availability_domain": ad,
+                  "display_name": self.display_name or f"{backup.display_name}-restore",
+                  "size_in_gbs": self.size_in_gbs or backup.size_in_gbs,
+                  "freeform_tags": self.managed_tags(context, {**(backup.freeform_tags or {}),
+                                                               **(self.freeform_tags or {})})}
+        m = oci.core.models
+        if is_boot:
+            details = m.CreateBootVolumeDetails(
+                source_details=m.BootVolumeSourceFromBootVolumeBackupDetails(id=backup.id), **common)
+            return self.create_volume(context, "bootvolume", details)
+        details = m.CreateVolumeDetails(source_details=m.VolumeSourceFromVolumeBackupDetails(id=backup.id), **common)
+        return self.create_volume(context, "volume", details)
+
+    def _source_ad(self, backup, is_boot: bool) -> str:
+        """Restore next to the source volume unless told otherwise; a copied backup has no source here."""
+        source_id = backup.boot_volume_id if is_boot else backup.volume_id
+        try:
+            return self.hook.get_resource(source_id, self.region).availability_domain
+        except Exception as exc:
+            raise OciInputError(f"availability_domain: required, the source volume of {backup.id} is not "
+                                f"readable in this region ({exc.__class__.__name__})") from exc
+
+
+class OciAttachVolumeOperator(OciBaseOperator):
+    """Attach a block volume to an instance (paravirtualized or iSCSI) at a device path; wait ATTACHED."""
+
+    template_fields = oci_template_fields("instance_id", "volume_id", "device", "display_name")
+
+    def __init__(self, *, instance_id: str, volume_id: str, attachment_type: str = "paravirtualized",
+                 device: str | None = None, is_read_only: bool = False, display_name: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.instance_id = instance_id
+        self.volume_id = volume_id
+        self.attachment_type = attachment_type
+        self.device = device
+        self.is_read_only = is_read_only
+        self.display_name = display_name
+
+    def validate_inputs(self) -> None:
+        validate_ocid(self.instance_id, "instance_id", "instance")
+        validate_ocid(self.volume_id, "volume_id", "volume")
+        if self.attachment_type not in ATTACHMENT_TYPES:
+            raise OciInputError(f"attachment_type {self.attachment_type!r}: one of {ATTACHMENT_TYPES}")
+        if self.device is not None and not self.device.startswith("/dev/"):
+            raise OciInputError(f"device {self.device!r}: a device path starts with /dev/ "
+                                f"(OCI's consistent paths are /dev/oracleoci/oraclevd[b-z])")
+
+    def execute(self, context) -> dict:
+        import oci
+
+        self.validate()
+        m = oci.core.models
+        cls = m.AttachParavirtualizedVolumeDetails if self.attachment_type == "paravirtualized" \
+            else m.AttachIScsiVolumeDetails
+        details = cls(instance_id=self.instance_id, volume_id=self.volume_id, device=self.device,
+                      is_read_only=self.is_read_only, display_name=self.display_name)
+        client = self.hook.get_client("compute", self.region)
+        made = client.attach_volume(details, opc_retry_token=self.retry_token(context)).data
+        self.remember(made.id)
+        self.link(context, made.id, instance_id=self.instance_id)
+        result = {"attachment_id": made.id, "instance_id": self.instance_id, "volume_id": self.volume_id,
+                  "attachment_type": self.attachment_type, "device": made.device, "region": self.hook.region}
+        return self.wait_or_defer(context, self.hook.lifecycle_spec(made.id, ["ATTACHED"]), result)
+
+    def finish(self, context, result: dict) -> dict:
+        att = self.hook.get_resource(result["attachment_id"], self.region)
+        self._made.clear()
+        extra = {"iqn": att.iqn, "ipv4": att.ipv4, "port": att.port} if att.attachment_type == "iscsi" else {}
+        return {**result, "device": att.device, "lifecycle_state": att.lifecycle_state, **extra}
+
+
+class OciDetachVolumeOperator(OciBaseOperator):
+    """Detach a volume attachment; wait DETACHED. Detaching what is already gone is success."""
+
+    template_fields = oci_template_fields("attachment_id")
+
+    def __init__(self, *, attachment_id: str, **kwargs):
+        super().__init__(**kwargs)
+        self.attachment_id = attachment_id
+
+    def validate_inputs(self) -> None:
+        validate_ocid(self.attachment_id, "attachment_id", "volumeattachment")
+
+    def execute(self, context) -> dict:
+        self.validate()
+        existed = self.hook.delete_resource(self.attachment_id, self.region)
+        result = {"attachment_id": self.attachment_id, "detached": True, "was_attached": existed}
+        return self.wait_or_defer(context, self.hook.lifecycle_spec(self.attachment_id, ["DETACHED"], []), result)
+
+
+class OciDeleteVolumeOperator(OciBaseOperator):
+    """Delete a block or boot volume; wait TERMINATED. Already gone is success (teardowns rerun safely)."""
+
+    template_fields = oci_template_fields("volume_id")
+
+    def __init__(self, *, volume_id: str, **kwargs):
+        super().__init__(**kwargs)
+        self.volume_id = volume_id
+
+    def validate_inputs(self) -> None:
+        validate_ocid(self.volume_id, "volume_id")
+        if ocid_kind(self.volume_id) not in ("volume", "bootvolume"):
+            raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume or boot volume OCID")
+
+    def execute(self, context) -> dict:
+        self.validate()
+        existed = self.hook.delete_resource(self.volume_id, self.region)
+        result = {"volume_id": self.volume_id, "deleted": True, "existed": existed}
+        return self.wait_or_defer(context, self.hook.lifecycle_spec(self.volume_id, ["TERMINATED"], []), result)
