@@ -6,6 +6,7 @@ one error serialiser. Handlers and backends never see sockets.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
 import logging
@@ -62,6 +63,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):  # route the stdlib's access log to logging
         log.debug("%s " + fmt, self.server.region, *args)
+
+    def date_time_string(self, timestamp=None):
+        """The response `Date` is the emulated clock: a client that asks OCI for "now" (to plan FULL backups
+        or retention) sees emulated days pass. Request signatures still use real time (their 5-minute rule)."""
+        return email.utils.formatdate(self.server.sim.now() if timestamp is None else timestamp, usegmt=True)
 
     def do_GET(self):
         self._serve()

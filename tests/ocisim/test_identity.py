@@ -26,3 +26,31 @@ def test_unknown_compartment_is_404(ocisim):
         assert err.status == 404 and err.code == "NotAuthorizedOrNotFound"
     else:
         raise AssertionError("expected 404")
+
+
+def test_response_date_follows_the_emulated_clock(ocisim):
+    import email.utils
+    import time
+
+    identity = ocisim.client(oci.identity.IdentityClient)
+    ocisim.admin.advance(3 * 86400)
+    served = email.utils.parsedate_to_datetime(identity.list_regions().headers["date"]).timestamp()
+    assert served - time.time() >= 3 * 86400 - 60
+
+
+def test_work_request_moves_and_reports_progress(ocisim):
+    wr = ocisim.sim.workrequests.start("CreateImage", ocisim.tenancy["compartment_id"], "us-ashburn-1",
+                                       [{"entity_type": "image", "identifier": "ocid1.image.oc1.iad.aaaatest"}], 1200)
+    client = ocisim.client(oci.work_requests.WorkRequestClient)
+    first = client.get_work_request(wr["id"]).data
+    assert first.status in ("ACCEPTED", "IN_PROGRESS") and first.percent_complete < 100
+    done = oci.wait_until(client, client.get_work_request(wr["id"]), "status", "SUCCEEDED",
+                          max_interval_seconds=1, max_wait_seconds=30).data
+    assert done.percent_complete == 100 and done.time_finished is not None
+    assert done.resources[0].action_type == "CREATED"
+    listed = client.list_work_requests(ocisim.tenancy["compartment_id"],
+                                       resource_id="ocid1.image.oc1.iad.aaaatest").data
+    assert [w.id for w in listed] == [wr["id"]]
+    logs = client.list_work_request_logs(wr["id"]).data
+    assert any("succeeded" in entry.message for entry in logs)
+    assert client.list_work_request_errors(wr["id"]).data == []
