@@ -58,9 +58,11 @@ class AdminClient:
         query = f"offset={offset}" + (f"&length={length}" if length is not None else "")
         return self.call("GET", f"volumes/{volume_id}/content?{query}", raw=True)
 
-    def sha256(self, resource_id: str) -> dict:
-        """{'sha256', 'size'} of a volume's, boot volume's, backup's or image's whole content."""
-        return self.call("GET", f"content/{resource_id}/sha256")
+    def sha256(self, resource_id: str, length: int | None = None) -> dict:
+        """{'sha256', 'size'} of a volume's, boot volume's, backup's or image's content: the first `length`
+        bytes, by default up to the end of its last non-zero block."""
+        query = f"?length={length}" if length is not None else ""
+        return self.call("GET", f"content/{resource_id}/sha256{query}")
 
     def corrupt_backup(self, backup_id: str, block_index: int | None = None) -> dict:
         return self.call("POST", f"backups/{backup_id}/corrupt", {"block_index": block_index})
