@@ -53,6 +53,12 @@ def _create_backup(kind: str):
     return handler
 
 
+def _update_backup(kind: str, param: str):
+    def handler(sim, req):
+        return sim.blockstorage.update_backup(kind, req.params[param], req.region, req.json())
+    return handler
+
+
 def _get_backup(kind: str, param: str):
     def handler(sim, req):
         return sim.blockstorage.get_backup(kind, req.params[param], req.region)
@@ -137,6 +143,10 @@ ROUTES = [
           _delete_backup(VOLUME_BACKUP, "volumeBackupId")),
     Route("POST", f"{V}/volumeBackups/{{volumeBackupId}}/actions/copy", "CopyVolumeBackup",
           _copy_backup(VOLUME_BACKUP, "volumeBackupId")),
+    Route("PUT", f"{V}/volumeBackups/{{volumeBackupId}}", "UpdateVolumeBackup",
+          _update_backup(VOLUME_BACKUP, "volumeBackupId")),
+    Route("PUT", f"{V}/bootVolumeBackups/{{bootVolumeBackupId}}", "UpdateBootVolumeBackup",
+          _update_backup(BOOT_BACKUP, "bootVolumeBackupId")),
     Route("POST", f"{V}/bootVolumeBackups", "CreateBootVolumeBackup", _create_backup(BOOT_BACKUP)),
     Route("GET", f"{V}/bootVolumeBackups", "ListBootVolumeBackups", list_boot_volume_backups),
     Route("GET", f"{V}/bootVolumeBackups/{{bootVolumeBackupId}}", "GetBootVolumeBackup",

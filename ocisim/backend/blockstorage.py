@@ -335,6 +335,14 @@ class BlockStorageBackend(Backend):
     def get_backup(self, kind: str, backup_id: str, region: str) -> dict:
         return self.get(kind, backup_id, region)
 
+    def update_backup(self, kind: str, backup_id: str, region: str, details: dict) -> dict:
+        """UpdateVolumeBackup / UpdateBootVolumeBackup: display name and tags (how a backup is marked verified)."""
+        backup = self.get(kind, backup_id, region)
+        for field in ("display_name", "freeform_tags", "defined_tags"):
+            if details.get(field) is not None:
+                backup[field] = details[field]
+        return self.store.put(backup)
+
     def list_backups(self, kind: str, region: str, compartment_id: str | None) -> list[dict]:
         if not compartment_id:
             raise missing("compartmentId")

@@ -407,3 +407,20 @@ def test_volume_group_and_group_backup(ocisim, bs, composite, data1):
     composite.delete_volume_group_and_wait_for_state(group.id, wait_for_states=["TERMINATED"], waiter_kwargs=WAIT)
     assert bs.get_volume(data1).data.volume_group_id is None
     assert bs.get_volume(data1).data.lifecycle_state == "AVAILABLE"  # the group goes, its volumes stay
+
+
+def test_update_backup_tags_and_name(ocisim):
+    client = ocisim.client(oci.core.BlockstorageClient)
+    volume_id = ocisim.tenancy["volumes"]["data1"]
+    backup = client.create_volume_backup(oci.core.models.CreateVolumeBackupDetails(
+        volume_id=volume_id, type="FULL", display_name="to-update")).data
+    updated = client.update_volume_backup(backup.id, oci.core.models.UpdateVolumeBackupDetails(
+        display_name="verified", freeform_tags={**backup.freeform_tags, "verified-at": "2026-11-27T02:00:00Z"})).data
+    assert updated.display_name == "verified" and updated.freeform_tags["verified-at"] == "2026-11-27T02:00:00Z"
+    assert client.get_volume_backup(backup.id).data.freeform_tags["verified-at"] == "2026-11-27T02:00:00Z"
+    boot_id = ocisim.tenancy["boot_volumes"]["linux1"]
+    boot_backup = client.create_boot_volume_backup(oci.core.models.CreateBootVolumeBackupDetails(
+        boot_volume_id=boot_id, type="FULL")).data
+    tagged = client.update_boot_volume_backup(boot_backup.id, oci.core.models.UpdateBootVolumeBackupDetails(
+        freeform_tags={"verified-at": "x"})).data
+    assert tagged.freeform_tags == {"verified-at": "x"}
