@@ -6,11 +6,13 @@ files that import operators stay fast to parse.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -269,6 +271,12 @@ class OciHook(BaseHook):
     @property
     def tenancy_id(self) -> str:
         return self._sdk_config()["tenancy"]
+
+    def server_time(self) -> datetime:
+        """OCI's clock (the `Date` of a cheap call), not this machine's: plans and retention compare it with
+        backup times OCI wrote, so local clock skew cannot turn a FULL into an INCREMENTAL or expire a backup."""
+        response = self.get_client("identity").list_regions()
+        return email.utils.parsedate_to_datetime(response.headers["date"])
 
     def test_connection(self) -> tuple[bool, str]:
         try:

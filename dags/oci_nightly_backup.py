@@ -1,0 +1,148 @@
+"""Nightly protection of tagged OCI boot and block volumes, with verified test restores.
+
+Parse-time cost: this file imports only Airflow and the project's operator modules (which import the OCI SDK
+inside their methods). Configuration is read at run time, never here.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, Param, task, task_group
+from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOperator, OciPruneBackupsOperator
+from operators.backups import OciCopyBackupOperator, OciCreateBackupOperator
+from operators.report import OciBackupReportOperator
+from operators.verify import OciCleanupTestResourcesOperator, OciVerifyRestoreOperator
+from operators.volumes import OciRestoreVolumeOperator
+
+DAG_ID = "oci_nightly_backup"
+CONFIG_VARIABLE = "oci_nightly_backup"
+DEFAULT_POLICIES = {"default": {"full_interval_days": 7, "retention_days": 30, "verify": "all"}}
+
+DOC = """
+### Nightly backup with verified test restores
+
+Every **boot and block volume** carrying the freeform tag `backup-policy` (configurable) in the configured
+compartments is backed up, **FULL** or **INCREMENTAL** by its policy (FULL when the last FULL is older than the
+policy's `full_interval_days`, or none exists; never by weekday, so a missed night heals itself).
+
+Each new backup is **restored to a temporary volume and verified** (`api`: the volume is AVAILABLE with the
+backup's size; `boot`: an instance boots from a restored boot volume; `script`: the volume is attached read-only
+to the verifier instance and checked with `e2fsck -fn` and a canary/heartbeat read through Run Command).
+`delete_test_restores` then removes every temporary (it runs even when a step failed), `prune_backups` applies
+retention (only backups this DAG made; never the newest verified one; `dry_run` available), and `report`
+writes per volume: backup, type, size and unique size, restore time (RTO), verification, age of the newest
+verified backup (RPO). The run **fails** when any backup or verification failed, after cleanup.
+
+**Configuration** (later wins): environment defaults `OCI_BACKUP_*` (see README), the Variable
+`oci_nightly_backup` (JSON with the same keys as the Params), then the Params of a manual trigger.
+The schedule is `OCI_BACKUP_SCHEDULE` (default `0 2 * * *`, UTC).
+"""
+
+
+def _env_json(name: str, default):
+    import json
+
+    raw = os.environ.get(name)
+    return json.loads(raw) if raw else default
+
+
+def _same_index(task_id: str, field: str | None = None) -> str:
+    """Jinja that pulls the XCom of a task of the same mapped volume (native rendering keeps dicts dicts)."""
+    pull = f"ti.xcom_pull(task_ids='protect_volume.{task_id}', map_indexes=ti.map_index)"
+    return "{{ " + (f"{pull}['{field}']" if field else pull) + " }}"
+
+
+with DAG(
+    DAG_ID,
+    schedule=os.environ.get("OCI_BACKUP_SCHEDULE", "0 2 * * *"),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    render_template_as_native_obj=True,
+    dagrun_timeout=timedelta(hours=8),
+    doc_md=DOC,
+    tags=["oci", "backup", "scheduled"],
+    default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=2),
+                  "execution_timeout": timedelta(hours=2)},
+    params={
+        "compartment_ids": Param(os.environ.get("OCI_BACKUP_COMPARTMENTS", ""), type="string",
+                                 description="Compartment OCIDs to scan, comma-separated"),
+        "tag_key": Param(os.environ.get("OCI_BACKUP_TAG_KEY", "backup-policy"), type="string", minLength=1,
+                         description="Freeform tag that marks a volume as protected; its value names the policy"),
+        "policies": Param(_env_json("OCI_BACKUP_POLICIES", DEFAULT_POLICIES), type="object",
+                          description="Policies by tag value: full_interval_days, retention_days, verify "
+                                      "(all|sample), verify_sample, verify_every_days, dr_region"),
+        "verification_level": Param(os.environ.get("OCI_BACKUP_LEVEL", "script"), enum=["api", "boot", "script"]),
+        "verifier_instance_id": Param(os.environ.get("OCI_BACKUP_VERIFIER_INSTANCE", ""), type="string",
+                                      description="Instance that attaches restored volumes (script level)"),
+        "subnet_id": Param(os.environ.get("OCI_BACKUP_SUBNET", ""), type="string",
+                           description="Subnet for boot-level test instances"),
+        "canary_path": Param("/canary.txt", type="string"),
+        "heartbeat_path": Param("/.heartbeat", type="string"),
+        "dry_run": Param(False, type="boolean", description="Retention only reports what it would delete"),
+    },
+) as dag:
+
+    @task(multiple_outputs=True)
+    def resolve_config(params=None, dag_run=None) -> dict:
+        """Params, overridden by the Variable, overridden by what a manual trigger gave explicitly."""
+        from airflow.sdk import Variable
+        from hooks.errors import OciInputError
+
+        config = dict(params)
+        config.update(Variable.get(CONFIG_VARIABLE, default={}, deserialize_json=True) or {})
+        config.update((dag_run.conf or {}) if dag_run else {})
+        comps = config["compartment_ids"]
+        config["compartment_ids"] = [c.strip() for c in comps.split(",")] if isinstance(comps, str) else comps
+        if not [c for c in config["compartment_ids"] if c]:
+            raise OciInputError("compartment_ids: empty; set OCI_BACKUP_COMPARTMENTS, the Variable "
+                                f"{CONFIG_VARIABLE!r} or the Param")
+        if config["verification_level"] == "script" and not config.get("verifier_instance_id"):
+            raise OciInputError("verifier_instance_id: required for the script verification level")
+        return config
+
+    config = resolve_config()
+    discover = OciDiscoverVolumesOperator(task_id="discover_volumes", compartment_ids=config["compartment_ids"],
+                                          tag_key=config["tag_key"])
+    plan = OciPlanBackupsOperator(task_id="plan_backups", volumes=discover.output, policies=config["policies"])
+
+    @task_group(group_id="protect_volume")
+    def protect_volume(item: dict):
+        @task(multiple_outputs=True)
+        def prepare(item: dict) -> dict:
+            return item
+
+        @task.short_circuit(ignore_downstream_trigger_rules=False)
+        def needs_test_restore(item: dict) -> bool:
+            return bool(item.get("verify"))
+
+        @task.short_circuit(ignore_downstream_trigger_rules=False)
+        def dr_copy_enabled(item: dict) -> bool:
+            return bool(item.get("dr_region"))
+
+        volume = prepare(item)
+        backup = OciCreateBackupOperator(task_id="backup_volume", source_id=volume["volume_id"],
+                                         backup_type=volume["backup_type"], deferrable=True)
+        restore = OciRestoreVolumeOperator(task_id="restore_for_test", backup_id=_same_index("backup_volume",
+                                                                                           "backup_id"),
+                                           availability_domain=volume["availability_domain"],
+                                           freeform_tags={"airflow-temporary": "true"}, deferrable=True)
+        verify = OciVerifyRestoreOperator(
+            task_id="verify_restore", restored=_same_index("restore_for_test"), backup=_same_index("backup_volume"),
+            level=config["verification_level"], verifier_instance_id=config["verifier_instance_id"],
+            subnet_id=config["subnet_id"], canary_path=config["canary_path"], heartbeat_path=config["heartbeat_path"],
+            retries=0)
+        copy = OciCopyBackupOperator(task_id="copy_to_dr_region", backup_id=_same_index("backup_volume", "backup_id"),
+                                     destination_region=volume["dr_region"], deferrable=True)
+        backup >> needs_test_restore(volume) >> restore >> verify
+        backup >> dr_copy_enabled(volume) >> copy
+
+    protected = protect_volume.expand(item=plan.output)
+    cleanup = OciCleanupTestResourcesOperator(task_id="delete_test_restores",
+                                              compartment_ids=config["compartment_ids"]).as_teardown()
+    prune = OciPruneBackupsOperator(task_id="prune_backups", volumes=discover.output, policies=config["policies"],
+                                    dry_run=config["dry_run"], trigger_rule="all_done")
+    report = OciBackupReportOperator(task_id="report", plan=plan.output, prune_result=prune.output)
+    protected >> cleanup >> prune >> report

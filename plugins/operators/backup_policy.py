@@ -1,0 +1,270 @@
+"""Nightly protection policy: which volumes, FULL or INCREMENTAL, which backups to verify, which to prune.
+
+Decisions come from the backups that exist in OCI and OCI's own clock, never from the weekday, so a missed
+night heals itself. What this project made is known by its tags (`managed-by`, `airflow-dag`); a backup that
+passed a test restore carries `verified-at`, so "the newest verified backup" is read from OCI, not kept here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from hooks.errors import OciInputError
+from hooks.oci import ocid_kind, validate_ocid, validate_region
+
+from operators.backups import backup_result
+from operators.base import OciBaseOperator, oci_template_fields
+
+MANAGED_TAG, MANAGED_VALUE = "managed-by", "airflow-oci"
+TEMPORARY_TAG = "airflow-temporary"
+VERIFIED_TAG = "verified-at"
+VERIFY_MODES = ("all", "sample")
+LEVELS = ("api", "boot", "script")
+
+
+@dataclass(frozen=True)
+class BackupPolicy:
+    """One policy, chosen by the value of a volume's policy tag (`backup-policy: gold`)."""
+
+    name: str = "default"
+    full_interval_days: float = 7.0
+    retention_days: float = 30.0
+    verify: str = "all"
+    verify_sample: int = 1
+    verify_every_days: float = 7.0
+    dr_region: str | None = None
+
+    @classmethod
+    def from_dict(cls, name: str, raw: dict) -> BackupPolicy:
+        unknown = set(raw) - {f for f in cls.__dataclass_fields__ if f != "name"}
+        if unknown:
+            raise OciInputError(f"policy {name!r}: unknown fields {sorted(unknown)}")
+        policy = cls(name=name, **raw)
+        for field in ("full_interval_days", "retention_days", "verify_every_days"):
+            value = getattr(policy, field)
+            if not isinstance(value, int | float) or value <= 0:
+                raise OciInputError(f"policy {name!r} {field} {value!r}: must be a number of days greater than 0")
+        if policy.verify not in VERIFY_MODES:
+            raise OciInputError(f"policy {name!r} verify {policy.verify!r}: one of {VERIFY_MODES}")
+        if not isinstance(policy.verify_sample, int) or policy.verify_sample < 0:
+            raise OciInputError(f"policy {name!r} verify_sample {policy.verify_sample!r}: an integer >= 0")
+        if policy.retention_days < policy.full_interval_days:
+            raise OciInputError(f"policy {name!r} retention_days {policy.retention_days}: must be at least "
+                                f"full_interval_days ({policy.full_interval_days}) so a FULL is always kept")
+        if policy.dr_region:
+            validate_region(policy.dr_region, f"policy {name!r} dr_region")
+        return policy
+
+
+def load_policies(raw: dict) -> dict[str, BackupPolicy]:
+    if not isinstance(raw, dict) or "default" not in raw:
+        raise OciInputError("policies: a mapping of policy name to settings, with a 'default' entry")
+    return {name: BackupPolicy.from_dict(name, settings or {}) for name, settings in raw.items()}
+
+
+def _ts(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def is_ours(backup: dict, dag_id: str | None = None) -> bool:
+    tags = backup.get("freeform_tags") or {}
+    return tags.get(MANAGED_TAG) == MANAGED_VALUE and (dag_id is None or tags.get("airflow-dag") == dag_id)
+
+
+def newest_verified(backups: Iterable[dict]) -> dict | None:
+    verified = [b for b in backups if (b.get("freeform_tags") or {}).get(VERIFIED_TAG)]
+    return max(verified, key=lambda b: b["time_created"], default=None)
+
+
+def plan_backup_type(backups: list[dict], policy: BackupPolicy, now: datetime) -> tuple[str, str]:
+    """FULL when no AVAILABLE FULL backup is younger than the policy's full interval (or none exists)."""
+    fulls = [b for b in backups if b.get("type") == "FULL" and b.get("lifecycle_state") == "AVAILABLE"]
+    if not fulls:
+        return "FULL", "no FULL backup exists"
+    last = max(_ts(b["time_created"]) for b in fulls)
+    age = now - last
+    if age >= timedelta(days=policy.full_interval_days):
+        return "FULL", f"last FULL is {age.total_seconds() / 86400:.1f} days old (interval {policy.full_interval_days})"
+    return "INCREMENTAL", f"last FULL {age.total_seconds() / 86400:.1f} days ago"
+
+
+def verification_due(backups: list[dict], policy: BackupPolicy, now: datetime) -> bool:
+    """Every volume is proven restorable at least once per `verify_every_days`."""
+    last = newest_verified(backups)
+    return last is None or now - _ts(last["time_created"]) >= timedelta(days=policy.verify_every_days)
+
+
+def choose_verifications(items: list[dict], policies: dict[str, BackupPolicy]) -> None:
+    """Mark `verify` on each planned item: all, or those due plus `verify_sample` more per policy."""
+    sampled: dict[str, int] = {}
+    for item in items:
+        policy = policies[item["policy"]]
+        if policy.verify == "all" or item["verification_due"]:
+            item["verify"] = True
+        elif sampled.get(policy.name, 0) < policy.verify_sample:
+            sampled[policy.name] = sampled.get(policy.name, 0) + 1
+            item["verify"] = True
+        else:
+            item["verify"] = False
+
+
+def retention_candidates(backups: list[dict], policy: BackupPolicy, now: datetime, dag_id: str) -> list[dict]:
+    """Backups to delete: AVAILABLE, made by this DAG, older than retention — never the newest verified one,
+    never one made by anyone else."""
+    keep = newest_verified(backups)
+    cutoff = now - timedelta(days=policy.retention_days)
+    return [b for b in backups
+            if is_ours(b, dag_id) and b.get("lifecycle_state") == "AVAILABLE"
+            and _ts(b["time_created"]) < cutoff and (keep is None or b["backup_id"] != keep["backup_id"])]
+
+
+def all_backups(hook, volume: dict) -> list[dict]:
+    """Every backup of a volume (all pages), as XCom dicts."""
+    from operators.backups import list_backups
+
+    return list_backups(hook, volume["volume_id"], volume["compartment_id"], volume.get("region"))
+
+
+class OciDiscoverVolumesOperator(OciBaseOperator):
+    """Block and boot volumes carrying the policy tag, in the given compartments and every AD.
+
+    The project's own temporaries (restored test volumes) inherit the tag from their backup; they carry
+    `airflow-temporary` and are skipped, or a leaked one would be protected the next night."""
+
+    template_fields = oci_template_fields("compartment_ids", "tag_key")
+
+    def __init__(self, *, compartment_ids: list[str] | str, tag_key: str = "backup-policy", **kwargs):
+        super().__init__(**kwargs)
+        self.compartment_ids = compartment_ids
+        self.tag_key = tag_key
+
+    def validate_inputs(self) -> None:
+        if isinstance(self.compartment_ids, str):
+            self.compartment_ids = [c.strip() for c in self.compartment_ids.split(",") if c.strip()]
+        if not self.compartment_ids:
+            raise OciInputError("compartment_ids: at least one compartment OCID")
+        for i, comp in enumerate(self.compartment_ids):
+            validate_ocid(comp, f"compartment_ids[{i}]")
+        if not self.tag_key or not isinstance(self.tag_key, str):
+            raise OciInputError(f"tag_key {self.tag_key!r}: a freeform tag key")
+
+    def execute(self, context) -> list[dict]:
+        import oci
+
+        self.validate()
+        storage = self.hook.get_client("blockstorage", self.region)
+        identity = self.hook.get_client("identity", self.region)
+        found: list[dict] = []
+        for comp in self.compartment_ids:
+            ads = [a.name for a in identity.list_availability_domains(comp).data]
+            volumes = oci.pagination.list_call_get_all_results(storage.list_volumes, compartment_id=comp).data
+            boots = [b for ad in ads for b in oci.pagination.list_call_get_all_results(
+                storage.list_boot_volumes, availability_domain=ad, compartment_id=comp).data]
+            for vol in [*volumes, *boots]:
+                tags = vol.freeform_tags or {}
+                if self.tag_key not in tags or vol.lifecycle_state != "AVAILABLE":
+                    continue
+                if tags.get(TEMPORARY_TAG):
+                    self.log.info("skipping %s (%s): a temporary of this project", vol.display_name, vol.id)
+                    continue
+                found.append({"volume_id": vol.id, "kind": ocid_kind(vol.id), "display_name": vol.display_name,
+                              "policy": tags[self.tag_key] or "default", "compartment_id": vol.compartment_id,
+                              "availability_domain": vol.availability_domain, "size_in_gbs": vol.size_in_gbs,
+                              "region": self.hook.region})
+        self.log.info("discovered %d tagged volumes: %s", len(found), [v["display_name"] for v in found])
+        return found
+
+
+class OciPlanBackupsOperator(OciBaseOperator):
+    """FULL or INCREMENTAL per volume, and whether its new backup gets a test restore."""
+
+    template_fields = oci_template_fields("volumes", "policies")
+
+    def __init__(self, *, volumes: list[dict], policies: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.volumes = volumes
+        self.policies = policies
+
+    def validate_inputs(self) -> None:
+        self._policies = load_policies(self.policies)
+
+    def execute(self, context) -> list[dict]:
+        self.validate()
+        now = self.hook.server_time()
+        plan = []
+        for volume in self.volumes or []:
+            policy_name = volume["policy"] if volume["policy"] in self._policies else "default"
+            if policy_name != volume["policy"]:
+                self.log.warning("%s: policy %r unknown, using 'default'", volume["display_name"], volume["policy"])
+            policy = self._policies[policy_name]
+            backups = all_backups(self.hook, volume)
+            backup_type, reason = plan_backup_type(backups, policy, now)
+            last_verified = newest_verified(backups)
+            plan.append({**volume, "policy": policy_name, "backup_type": backup_type, "reason": reason,
+                         "verification_due": verification_due(backups, policy, now),
+                         "last_verified_backup_id": last_verified["backup_id"] if last_verified else None,
+                         "dr_region": policy.dr_region, "planned_at": now.isoformat()})
+        choose_verifications(plan, self._policies)
+        for item in plan:
+            self.log.info("%-30s %-12s verify=%-5s %s", item["display_name"], item["backup_type"], item["verify"],
+                          item["reason"])
+        return plan
+
+
+class OciPruneBackupsOperator(OciBaseOperator):
+    """Retention: delete this DAG's expired backups (never another's, never the newest verified one)."""
+
+    template_fields = oci_template_fields("volumes", "policies", "dry_run")
+
+    def __init__(self, *, volumes: list[dict], policies: dict, dry_run: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.volumes = volumes
+        self.policies = policies
+        self.dry_run = dry_run
+
+    def validate_inputs(self) -> None:
+        self._policies = load_policies(self.policies)
+        if isinstance(self.dry_run, str):
+            self.dry_run = self.dry_run.strip().lower() in ("1", "true", "yes")
+
+    def execute(self, context) -> dict:
+        self.validate()
+        now = self.hook.server_time()
+        dag_id = context["ti"].dag_id
+        deleted, kept = [], 0
+        for volume in self.volumes or []:
+            policy = self._policies.get(volume.get("policy"), self._policies["default"])
+            backups = all_backups(self.hook, volume)
+            doomed = retention_candidates(backups, policy, now, dag_id)
+            kept += len(backups) - len(doomed)
+            for backup in doomed:
+                self.log.info("%s %s of %s (%s, made %s)", "would delete" if self.dry_run else "deleting",
+                              backup["backup_id"], volume["display_name"], backup["type"], backup["time_created"])
+                if not self.dry_run:
+                    self.hook.delete_resource(backup["backup_id"], self.region)
+                deleted.append({"backup_id": backup["backup_id"], "volume_id": volume["volume_id"],
+                                "type": backup["type"], "time_created": backup["time_created"]})
+        return {"dry_run": bool(self.dry_run), "deleted": deleted, "kept": kept, "checked_at": now.isoformat()}
+
+
+def mark_verified(hook, backup_id: str, level: str, at: datetime, region: str | None = None) -> dict:
+    """Tag a backup that passed a test restore: retention keeps the newest one, the report reads RPO off it."""
+    import oci
+
+    client = hook.get_client("blockstorage", region)
+    backup = hook.get_resource(backup_id, region)
+    tags = {**(backup.freeform_tags or {}), VERIFIED_TAG: at.isoformat(), "verified-level": level}
+    m = oci.core.models
+    if ocid_kind(backup_id) == "bootvolumebackup":
+        updated = client.update_boot_volume_backup(backup_id, m.UpdateBootVolumeBackupDetails(freeform_tags=tags))
+    else:
+        updated = client.update_volume_backup(backup_id, m.UpdateVolumeBackupDetails(freeform_tags=tags))
+    return backup_result(updated.data, region or hook.region)
+
+
+def policy_dict(policy: BackupPolicy) -> dict:
+    return asdict(policy)

@@ -1,0 +1,128 @@
+"""The nightly report: per volume the backup, its sizes, the restore time (RTO), the verification and the
+age of the newest verified backup (RPO); to the log, XCom, Asset events and the DAG run's note.
+
+The report runs after the teardown, reads what each mapped volume task left in XCom (a failed task leaves
+none, which is itself the finding), and fails the run when any backup or verification failed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hooks.errors import OciWaitError
+
+from operators.backup_policy import newest_verified
+from operators.base import OciBaseOperator, oci_template_fields
+from operators.verify import VERIFY_XCOM_KEY
+
+ASSET_ALIAS = "oci-verified-backups"
+
+
+def volume_asset_uri(region: str, volume_id: str) -> str:
+    return f"oci://{region}/{volume_id}"
+
+
+def build_row(item: dict, backup: dict | None, restore: dict | None, verification: dict | None,
+              newest_verified_backup: dict | None, now: datetime) -> dict:
+    rpo = None
+    if newest_verified_backup:
+        made = datetime.fromisoformat(newest_verified_backup["time_created"])
+        rpo = round((now - made).total_seconds() / 3600, 2)
+    if backup is None:
+        status = "BACKUP FAILED"
+    elif not item.get("verify"):
+        status = "backed up (verification not sampled)"
+    elif verification is None:
+        status = "VERIFICATION FAILED (no result)"
+    else:
+        status = "verified" if verification["passed"] else "VERIFICATION FAILED"
+    return {"volume_id": item["volume_id"], "display_name": item["display_name"], "kind": item["kind"],
+            "policy": item["policy"], "planned_type": item["backup_type"],
+            "backup_id": backup and backup["backup_id"], "type": backup and backup["type"],
+            "size_in_gbs": backup and backup["size_in_gbs"],
+            "unique_size_in_mbs": backup and backup["unique_size_in_mbs"],
+            "unique_size_in_gbs": backup and backup["unique_size_in_gbs"],
+            "rto_seconds": restore and restore.get("seconds_to_available"),
+            "verification": verification and {k: verification.get(k) for k in
+                                              ("level", "passed", "detail", "exit_code", "canary", "heartbeat")},
+            "rpo_hours": rpo,
+            "newest_verified_backup_id": newest_verified_backup and newest_verified_backup["backup_id"],
+            "status": status,
+            "failed": status.startswith(("BACKUP FAILED", "VERIFICATION FAILED"))}
+
+
+def render_text(report: dict) -> str:
+    lines = [f"OCI nightly backup report, {report['generated_at']} (OCI time)",
+             f"{report['totals']['volumes']} volumes, {report['totals']['backed_up']} backed up, "
+             f"{report['totals']['verified']} verified, {report['totals']['failed']} failed, "
+             f"{report['totals']['pruned']} pruned", ""]
+    for r in report["volumes"]:
+        v = r["verification"] or {}
+        lines.append(
+            f"- {r['display_name']} ({r['kind']}): {r['status']}; {r['type'] or r['planned_type']} "
+            f"{r['backup_id'] or '-'}; size {r['size_in_gbs'] or '-'} GB, unique {r['unique_size_in_mbs'] or 0} MB; "
+            f"RTO {r['rto_seconds'] if r['rto_seconds'] is not None else '-'} s; "
+            f"check {v.get('level', '-')}: {v.get('detail', '-')}; "
+            f"RPO {r['rpo_hours'] if r['rpo_hours'] is not None else '-'} h")
+    return "\n".join(lines)
+
+
+class OciBackupReportOperator(OciBaseOperator):
+    """Collect the mapped results into one report; emit an Asset event per verified volume; fail on failure."""
+
+    template_fields = oci_template_fields("plan", "prune_result")
+
+    def __init__(self, *, plan: list[dict], group_id: str = "protect_volume", prune_result: dict | None = None,
+                 note_conn_id: str = "airflow_api", **kwargs):
+        from airflow.sdk import AssetAlias
+
+        kwargs.setdefault("trigger_rule", "all_done")
+        kwargs.setdefault("outlets", [AssetAlias(ASSET_ALIAS)])
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.group_id = group_id
+        self.prune_result = prune_result
+        self.note_conn_id = note_conn_id
+
+    def _pull(self, ti, task: str, index: int, key: str = "return_value"):
+        try:
+            return ti.xcom_pull(task_ids=f"{self.group_id}.{task}", map_indexes=index, key=key)
+        except Exception:  # a task that never ran has no XCom
+            return None
+
+    def execute(self, context) -> dict:
+        from airflow.sdk import Asset, AssetAlias
+        from hooks.airflow_api import set_run_note
+
+        from operators.backup_policy import all_backups
+
+        ti = context["ti"]
+        now = self.hook.server_time()
+        rows = []
+        for index, item in enumerate(self.plan or []):
+            backup = self._pull(ti, "backup_volume", index)
+            restore = self._pull(ti, "restore_for_test", index)
+            verification = self._pull(ti, "verify_restore", index, VERIFY_XCOM_KEY)
+            newest = newest_verified(all_backups(self.hook, item))
+            rows.append(build_row(item, backup, restore, verification, newest, now))
+        pruned = (self.prune_result or {}).get("deleted", []) if isinstance(self.prune_result, dict) else []
+        report = {"generated_at": now.isoformat(), "volumes": rows, "pruned": pruned,
+                  "totals": {"volumes": len(rows), "backed_up": sum(1 for r in rows if r["backup_id"]),
+                             "verified": sum(1 for r in rows if r["status"] == "verified"),
+                             "failed": sum(1 for r in rows if r["failed"]), "pruned": len(pruned)}}
+        text = render_text(report)
+        self.log.info("\n%s", text)
+        for r in rows:
+            if r["status"] == "verified":
+                asset = Asset(name=f"oci-volume-{r['volume_id']}",
+                              uri=volume_asset_uri(self.hook.region, r["volume_id"]))
+                context["outlet_events"][AssetAlias(ASSET_ALIAS)].add(asset, extra={
+                    "backup_id": r["backup_id"], "type": r["type"], "rpo_hours": r["rpo_hours"]})
+        self.log.info(set_run_note(ti.dag_id, ti.run_id, text, self.note_conn_id))
+        failed = [r for r in rows if r["failed"]]
+        if failed:
+            ti.xcom_push(key="report", value=report)
+            raise OciWaitError("backup run failed for: " + "; ".join(
+                f"{r['display_name']} ({r['volume_id']}): {r['status']}"
+                + (f" - {r['verification']['detail']}" if r["verification"] else "") for r in failed))
+        return report

@@ -1,0 +1,254 @@
+"""Verified test restores (DESIGN section 6) and the teardown that removes every temporary they made.
+
+Levels: `api` (the restored volume is AVAILABLE with the backup's size), `boot` (an instance boots on the
+restored boot volume), `script` (the restored volume is attached to a verifier instance and checked through
+Run Command: `e2fsck -fn` plus canary/heartbeat reads with debugfs). A check that cannot fail is no check: the
+result is pass/fail with the evidence, and a failure fails the task after recording what was seen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from datetime import datetime
+
+from hooks.errors import OciInputError, OciWaitError
+from hooks.oci import Poll, ocid_kind, validate_ocid
+
+from operators.backup_policy import LEVELS, TEMPORARY_TAG, mark_verified
+from operators.base import OciBaseOperator, oci_template_fields
+
+DEVICE_LETTERS = "cdefghijklmnopqrstuvwxyz"
+VERIFY_XCOM_KEY = "verification"
+
+
+def free_device(used: set[str], start: int = 0) -> str:
+    """A consistent device path not used on the verifier, starting at the task's map index to spread parallel
+    verifications over different paths."""
+    for i in range(len(DEVICE_LETTERS)):
+        device = f"/dev/oracleoci/oraclevd{DEVICE_LETTERS[(start + i) % len(DEVICE_LETTERS)]}"
+        if device not in used:
+            return device
+    raise OciInputError("verifier_instance_id: no free device path left on the verifier (24 in use)")
+
+
+def render_check_script(device: str, backup_time: datetime, canary_path: str = "", heartbeat_path: str = "",
+                        max_heartbeat_age_seconds: int = 0) -> str:
+    from hooks.user_data import include_dir
+
+    template = (include_dir() / "verify" / "check_ext4.sh").read_text()
+    values = {"__DEVICE__": device, "__CANARY_PATH__": canary_path, "__HEARTBEAT_PATH__": heartbeat_path,
+              "__BACKUP_EPOCH__": str(int(backup_time.timestamp())),
+              "__MAX_HEARTBEAT_AGE__": str(int(max_heartbeat_age_seconds))}
+    for key, value in values.items():
+        if any(c in value for c in "\"$`\\\n"):
+            raise OciInputError(f"{key.strip('_').lower()} {value!r}: must not contain quotes, $, ` or newlines")
+        template = template.replace(key, value)
+    return template
+
+
+def parse_check_output(output: str) -> dict:
+    """The evidence lines of check_ext4.sh: RESULT, CANARY, HEARTBEAT."""
+    found: dict = {"result": None, "canary": None, "heartbeat": None}
+    for line in output.splitlines():
+        head, _, rest = line.partition(" ")
+        if head in ("RESULT", "CANARY", "HEARTBEAT"):
+            found[head.lower()] = rest.strip()
+    return found
+
+
+class OciVerifyRestoreOperator(OciBaseOperator):
+    """Prove a restored volume is usable, at the configured level; tag the backup `verified-at` on success."""
+
+    template_fields = oci_template_fields("restored", "backup", "level", "verifier_instance_id", "subnet_id",
+                                          "shape", "canary_path", "heartbeat_path")
+
+    def __init__(self, *, restored: dict, backup: dict, level: str = "script", verifier_instance_id: str | None = None,
+                 subnet_id: str | None = None, shape: str = "VM.Standard.E4.Flex", canary_path: str = "/canary.txt",
+                 heartbeat_path: str = "/.heartbeat", max_heartbeat_age_seconds: int = 0,
+                 script_timeout_seconds: int = 900, **kwargs):
+        super().__init__(**kwargs)
+        self.restored = restored
+        self.backup = backup
+        self.level = level
+        self.verifier_instance_id = verifier_instance_id
+        self.subnet_id = subnet_id
+        self.shape = shape
+        self.canary_path = canary_path
+        self.heartbeat_path = heartbeat_path
+        self.max_heartbeat_age_seconds = max_heartbeat_age_seconds
+        self.script_timeout_seconds = script_timeout_seconds
+
+    def validate_inputs(self) -> None:
+        if self.level not in LEVELS:
+            raise OciInputError(f"level {self.level!r}: one of {LEVELS}")
+        for name, value in (("restored", self.restored), ("backup", self.backup)):
+            if not isinstance(value, dict):
+                raise OciInputError(f"{name}: the XCom dict of the upstream task, got {type(value).__name__}")
+        validate_ocid(self.restored.get("volume_id"), "restored.volume_id")
+        validate_ocid(self.backup.get("backup_id"), "backup.backup_id")
+        if self.effective_level == "script":
+            validate_ocid(self.verifier_instance_id, "verifier_instance_id", "instance")
+        if self.effective_level == "boot":
+            validate_ocid(self.subnet_id, "subnet_id", "subnet")
+
+    @property
+    def effective_level(self) -> str:
+        """`boot` applies to boot volumes; a block volume asked to boot is checked at `api` level."""
+        if self.level == "boot" and ocid_kind((self.restored or {}).get("volume_id", "")) != "bootvolume":
+            return "api"
+        return self.level
+
+    def execute(self, context) -> dict:
+        self.validate()
+        level = self.effective_level
+        started = time.time()
+        result = {"source_id": self.backup.get("source_id"), "backup_id": self.backup["backup_id"],
+                  "restored_volume_id": self.restored["volume_id"], "level": level, "passed": False,
+                  "restore_seconds": self.restored.get("seconds_to_available"), "detail": ""}
+        try:
+            result.update(self._check_api())
+            if level == "boot":
+                result.update(self._check_boot(context))
+            elif level == "script":
+                result.update(self._check_script(context))
+            result["passed"] = True
+        except (OciWaitError, OciInputError, RuntimeError) as exc:
+            result["detail"] = str(exc)
+        result["check_seconds"] = round(time.time() - started, 3)
+        if result["passed"]:
+            checked_at = self.hook.server_time()
+            mark_verified(self.hook, self.backup["backup_id"], level, checked_at, self.region)
+            result["verified_at"] = checked_at.isoformat()
+        context["ti"].xcom_push(key=VERIFY_XCOM_KEY, value=result)
+        self.log.info("verification of %s (%s level): %s %s", self.backup["backup_id"], level,
+                      "PASS" if result["passed"] else "FAIL", result["detail"])
+        if not result["passed"]:
+            raise OciWaitError(f"verification FAILED for volume {result['source_id']} (backup "
+                               f"{result['backup_id']}, {level} level): {result['detail']}")
+        return result
+
+    def _check_api(self) -> dict:
+        volume = self.hook.get_resource(self.restored["volume_id"], self.region)
+        if volume.lifecycle_state != "AVAILABLE":
+            raise RuntimeError(f"restored volume {volume.id} is {volume.lifecycle_state}, not AVAILABLE")
+        expected = self.backup.get("size_in_gbs")
+        if expected and volume.size_in_gbs < expected:
+            raise RuntimeError(f"restored volume is {volume.size_in_gbs} GB, the backup {expected} GB")
+        return {"detail": f"restored volume AVAILABLE, {volume.size_in_gbs} GB"}
+
+    def _check_boot(self, context) -> dict:
+        import oci
+
+        volume = self.hook.get_resource(self.restored["volume_id"], self.region)
+        m = oci.core.models
+        details = m.LaunchInstanceDetails(
+            availability_domain=volume.availability_domain, compartment_id=volume.compartment_id,
+            display_name=f"verify-{volume.display_name}"[:255], shape=self.shape,
+            shape_config=m.LaunchInstanceShapeConfigDetails(ocpus=1, memory_in_gbs=8)
+            if self.shape.endswith(".Flex") else None,
+            source_details=m.InstanceSourceViaBootVolumeDetails(boot_volume_id=volume.id),
+            create_vnic_details=m.CreateVnicDetails(subnet_id=self.subnet_id, assign_public_ip=False),
+            freeform_tags=self.managed_tags(context, {TEMPORARY_TAG: "true"}))
+        compute = self.hook.get_client("compute", self.region)
+        instance = compute.launch_instance(details, opc_retry_token=self.retry_token(context, "boot-check")).data
+        self.remember(instance.id)
+        try:
+            self.hook.wait(self.hook.lifecycle_spec(instance.id, ["RUNNING"]), self.poll())
+        finally:  # the teardown sweeps too; terminating here keeps the bill short
+            compute.terminate_instance(instance.id, preserve_boot_volume=True)
+        return {"detail": f"instance {instance.id} reached RUNNING on the restored boot volume",
+                "test_instance_id": instance.id}
+
+    def _check_script(self, context) -> dict:
+        import oci
+
+        from operators.run_command import run_command
+
+        compute = self.hook.get_client("compute", self.region)
+        verifier = self.hook.get_resource(self.verifier_instance_id, self.region)
+        used = {a.device for a in oci.pagination.list_call_get_all_results(
+            compute.list_volume_attachments, verifier.compartment_id, instance_id=verifier.id).data
+            if a.lifecycle_state in ("ATTACHING", "ATTACHED") and a.device}
+        device = free_device(used, max(getattr(context["ti"], "map_index", 0), 0))
+        attachment = compute.attach_volume(oci.core.models.AttachParavirtualizedVolumeDetails(
+            instance_id=verifier.id, volume_id=self.restored["volume_id"], device=device, is_read_only=True,
+            display_name="verify-restore"), opc_retry_token=self.retry_token(context, "verifier-attach")).data
+        self.remember(attachment.id)
+        try:
+            self.hook.wait(self.hook.lifecycle_spec(attachment.id, ["ATTACHED"]), self.poll())
+            backup_time = datetime.fromisoformat(self.backup["time_created"])
+            script = render_check_script(device, backup_time, self.canary_path or "", self.heartbeat_path or "",
+                                         self.max_heartbeat_age_seconds)
+            ran = run_command(self.hook, verifier.id, verifier.compartment_id, script, self.script_timeout_seconds,
+                              self.poll(), region=self.region, retry_token=self.retry_token(context, "verify-script"))
+        finally:
+            with contextlib.suppress(Exception):
+                self.hook.delete_resource(attachment.id, self.region, wait=True, poll=Poll(1, 5, 600))
+        evidence = parse_check_output(ran.get("output") or "")
+        tail = (ran.get("output") or "")[-2000:]
+        self.log.info("check output (exit %s):\n%s", ran.get("exit_code"), tail)
+        if ran.get("exit_code") != 0 or not (evidence["result"] or "").startswith("PASS"):
+            raise RuntimeError(f"check script exited {ran.get('exit_code')} ({ran.get('state')}): "
+                               f"{evidence['result'] or tail[-300:]}")
+        return {"detail": f"e2fsck -fn clean on {device}", "exit_code": ran.get("exit_code"),
+                "canary": evidence["canary"], "heartbeat": evidence["heartbeat"], "device": device,
+                "command_id": ran.get("command_id"), "output_tail": tail[-500:]}
+
+
+class OciCleanupTestResourcesOperator(OciBaseOperator):
+    """Teardown: detach, terminate and delete every temporary this DAG made (tagged `airflow-temporary`),
+    whatever failed before. Runs as an Airflow teardown, so a failed verification still cleans up."""
+
+    template_fields = oci_template_fields("compartment_ids")
+
+    def __init__(self, *, compartment_ids: list[str] | str, **kwargs):
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(**kwargs)
+        self.compartment_ids = compartment_ids
+
+    def validate_inputs(self) -> None:
+        if isinstance(self.compartment_ids, str):
+            self.compartment_ids = [c.strip() for c in self.compartment_ids.split(",") if c.strip()]
+        for i, comp in enumerate(self.compartment_ids or []):
+            validate_ocid(comp, f"compartment_ids[{i}]")
+
+    def execute(self, context) -> dict:
+        import oci
+
+        self.validate()
+        dag_id = context["ti"].dag_id
+        storage = self.hook.get_client("blockstorage", self.region)
+        compute = self.hook.get_client("compute", self.region)
+        identity = self.hook.get_client("identity", self.region)
+        poll = Poll(1, 10, 1800)
+
+        def ours(resource) -> bool:
+            tags = resource.freeform_tags or {}
+            return bool(tags.get(TEMPORARY_TAG)) and tags.get("airflow-dag") == dag_id
+
+        removed = {"attachments": [], "instances": [], "volumes": []}
+        for comp in self.compartment_ids:
+            ads = [a.name for a in identity.list_availability_domains(comp).data]
+            volumes = [v for v in oci.pagination.list_call_get_all_results(storage.list_volumes, compartment_id=comp)
+                       .data if ours(v) and v.lifecycle_state not in ("TERMINATED", "TERMINATING")]
+            volumes += [b for ad in ads for b in oci.pagination.list_call_get_all_results(
+                storage.list_boot_volumes, availability_domain=ad, compartment_id=comp).data
+                if ours(b) and b.lifecycle_state not in ("TERMINATED", "TERMINATING")]
+            temp_ids = {v.id for v in volumes}
+            for att in oci.pagination.list_call_get_all_results(compute.list_volume_attachments, comp).data:
+                if att.volume_id in temp_ids and att.lifecycle_state in ("ATTACHING", "ATTACHED"):
+                    self.hook.delete_resource(att.id, self.region, wait=True, poll=poll)
+                    removed["attachments"].append(att.id)
+            for inst in oci.pagination.list_call_get_all_results(compute.list_instances, comp).data:
+                if ours(inst) and inst.lifecycle_state != "TERMINATED":
+                    if inst.lifecycle_state != "TERMINATING":
+                        compute.terminate_instance(inst.id, preserve_boot_volume=False)
+                    self.hook.wait(self.hook.lifecycle_spec(inst.id, ["TERMINATED"], []), poll)
+                    removed["instances"].append(inst.id)
+            for vol in volumes:
+                if self.hook.delete_resource(vol.id, self.region, wait=True, poll=poll):
+                    removed["volumes"].append(vol.id)
+        self.log.info("removed %d attachments, %d test instances, %d restored volumes",
+                      len(removed["attachments"]), len(removed["instances"]), len(removed["volumes"]))
+        return removed
