@@ -1,0 +1,157 @@
+"""Run Command: run a script on an instance through the Oracle Cloud Agent and report its exit code and output.
+
+`run_command` is the one way to do it; other operators (the golden image's iscsid cleanup, restore
+verification) call it with their own hook and poll. The operator adds Airflow's side: the log, XCom, failing on
+a non-zero exit or a timeout, deferring while the script runs. OCI facts: a command targets one RUNNING
+instance with the agent's Run Command plugin; its execution goes ACCEPTED → IN_PROGRESS → SUCCEEDED | FAILED |
+TIMED_OUT | CANCELED; TEXT output carries the exit code and the script's output.
+"""
+
+from __future__ import annotations
+
+from airflow.exceptions import AirflowException
+from hooks.errors import OciInputError
+from hooks.oci import Poll, WaitSpec, validate_ocid
+
+from operators.base import OciBaseOperator, oci_template_fields
+
+TERMINAL_STATES = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELED"]
+XCOM_OUTPUT_LIMIT = 64 * 1024  # characters of output kept in XCom (the end of it)
+ERROR_TAIL = 2000  # characters of output quoted in a failure message
+MAX_TIMEOUT_SECONDS = 86_400
+WAIT_MARGIN_SECONDS = 120  # beyond the script's own timeout: delivery to the agent and the final report
+
+
+class OciCommandError(AirflowException):
+    """A script that ran and failed (non-zero exit), timed out or was canceled."""
+
+
+def create_command(hook, instance_id: str, compartment_id: str | None, script: str, timeout_seconds: int,
+                   region: str | None = None, retry_token: str | None = None,
+                   display_name: str | None = None) -> str:
+    """Create the command (TEXT source, TEXT output) for one instance; return its id. The compartment
+    defaults to the instance's."""
+    import oci
+
+    if compartment_id is None:
+        compartment_id = hook.get_resource(instance_id, region).compartment_id
+    m = oci.compute_instance_agent.models
+    details = m.CreateInstanceAgentCommandDetails(
+        compartment_id=compartment_id, execution_time_out_in_seconds=timeout_seconds, display_name=display_name,
+        target=m.InstanceAgentCommandTarget(instance_id=instance_id),
+        content=m.InstanceAgentCommandContent(source=m.InstanceAgentCommandSourceViaTextDetails(text=script),
+                                              output=m.InstanceAgentCommandOutputViaTextDetails()))
+    kwargs = {"opc_retry_token": retry_token} if retry_token else {}
+    return hook.get_client("instance_agent", region).create_instance_agent_command(details, **kwargs).data.id
+
+
+def command_spec(command_id: str, instance_id: str, region: str | None = None) -> WaitSpec:
+    """Wait for any terminal state: a FAILED execution is a result to report (its exit code and output),
+    not a wait error."""
+    return WaitSpec("instance_agent", "get_instance_agent_command_execution", command_id, list(TERMINAL_STATES), [],
+                    "lifecycle_state", region, {"instance_id": instance_id})
+
+
+def command_result(hook, command_id: str, instance_id: str, region: str | None = None) -> dict:
+    """{command_id, instance_id, state, exit_code, output, message} of a command's execution."""
+    execution = hook.get_client("instance_agent", region).get_instance_agent_command_execution(
+        command_id, instance_id).data
+    content = execution.content
+    return {"command_id": command_id, "instance_id": instance_id, "state": execution.lifecycle_state,
+            "exit_code": getattr(content, "exit_code", None), "output": getattr(content, "text", None) or "",
+            "message": getattr(content, "message", None)}
+
+
+def run_command(hook, instance_id: str, compartment_id: str | None, script: str, timeout_seconds: int, poll: Poll,
+                region: str | None = None, retry_token: str | None = None) -> dict:
+    """Run `script` on the instance and wait for it (blocking): {command_id, instance_id, state, exit_code,
+    output, message}. It does not judge the result; callers decide what a non-zero exit means."""
+    command_id = create_command(hook, instance_id, compartment_id, script, timeout_seconds, region, retry_token)
+    hook.log.info("Run Command %s on %s: waiting (script timeout %ss)", command_id, instance_id, timeout_seconds)
+    hook.wait(command_spec(command_id, instance_id, region or hook.region), poll)
+    return command_result(hook, command_id, instance_id, region)
+
+
+def command_failure(result: dict) -> str | None:
+    """Why a finished command counts as failed, with its exit code and the tail of its output; None when it
+    succeeded."""
+    if result["state"] == "SUCCEEDED" and result["exit_code"] == 0:
+        return None
+    tail = result["output"][-ERROR_TAIL:]
+    note = f" ({result['message']})" if result.get("message") else ""
+    return (f"Run Command {result['command_id']} on {result['instance_id']} ended {result['state']} with exit code "
+            f"{result['exit_code']}{note}; output tail:\n{tail}")
+
+
+class OciRunCommandOperator(OciBaseOperator):
+    """Run a script on an instance through the instance agent; log its exit code and output; fail on a
+    non-zero exit (unless `fail_on_nonzero=False`), a timeout or a cancel. Deferrable: the trigger waits for
+    the execution, `finish` fetches the output.
+
+    XCom: command_id, instance_id, state, exit_code, output (the last 64 KiB), output_truncated, output_chars,
+    message, region. On failure the same dict is pushed under key `command_result` before the task fails."""
+
+    template_fields = oci_template_fields("instance_id", "script", "timeout_seconds")
+    template_fields_renderers = {"script": "bash"}
+
+    def __init__(self, *, instance_id: str, script: str, timeout_seconds: int = 600, fail_on_nonzero: bool = True,
+                 display_name: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.instance_id = instance_id
+        self.script = script
+        self.timeout_seconds = timeout_seconds
+        self.fail_on_nonzero = fail_on_nonzero
+        self.display_name = display_name
+        self._command: tuple[str, str] | None = None
+
+    def validate_inputs(self) -> None:
+        validate_ocid(self.instance_id, "instance_id", "instance")
+        if not isinstance(self.script, str) or not self.script.strip():
+            raise OciInputError("script: a non-empty script text")
+        timeout = self.timeout_seconds
+        if isinstance(timeout, str) and timeout.isdigit():  # rendered from a template
+            self.timeout_seconds = timeout = int(timeout)
+        if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= MAX_TIMEOUT_SECONDS:
+            raise OciInputError(f"timeout_seconds {timeout!r}: a whole number of seconds from 1 to "
+                                f"{MAX_TIMEOUT_SECONDS}")
+
+    def execute(self, context) -> dict:
+        self.validate()
+        ti = context["ti"]
+        # A task retry runs the script again (a new command); retries of one API call within a try reuse it.
+        token = self.retry_token(context, f"run-command-try-{ti.try_number}")
+        self.max_wait = max(self.max_wait, self.timeout_seconds + WAIT_MARGIN_SECONDS)
+        command_id = create_command(self.hook, self.instance_id, self.compartment_id, self.script,
+                                    self.timeout_seconds, self.region, token,
+                                    self.display_name or f"{ti.dag_id}.{ti.task_id}"[:255])
+        self._command = (command_id, self.hook.region)
+        self.link(context, command_id, instance_id=self.instance_id)
+        self.log.info("Run Command %s on %s accepted (timeout %ss)", command_id, self.instance_id,
+                      self.timeout_seconds)
+        result = {"command_id": command_id, "instance_id": self.instance_id, "region": self.hook.region}
+        return self.wait_or_defer(context, command_spec(command_id, self.instance_id, self.hook.region), result)
+
+    def finish(self, context, result: dict) -> dict:
+        self._command = None
+        found = command_result(self.hook, result["command_id"], self.instance_id, self.region)
+        output = found["output"]
+        self.log.info("Run Command %s on %s: %s, exit code %s%s\n----- output -----\n%s----- end of output -----",
+                      found["command_id"], self.instance_id, found["state"], found["exit_code"],
+                      f" ({found['message']})" if found["message"] else "", output)
+        xcom = {**found, "output": output[-XCOM_OUTPUT_LIMIT:], "output_truncated": len(output) > XCOM_OUTPUT_LIMIT,
+                "output_chars": len(output), "region": result["region"]}
+        failure = command_failure(found)
+        if failure and (self.fail_on_nonzero or found["state"] in ("TIMED_OUT", "CANCELED")):
+            context["ti"].xcom_push(key="command_result", value=xcom)
+            raise OciCommandError(failure)
+        return xcom
+
+    def on_kill(self) -> None:
+        """Cancel the command this try started (OCI stops a running script best effort)."""
+        if self._command:
+            command_id, region = self._command
+            try:
+                self.hook.get_client("instance_agent", region).cancel_instance_agent_command(command_id)
+                self.log.info("on_kill: canceled Run Command %s", command_id)
+            except Exception as exc:
+                self.log.warning("on_kill: could not cancel Run Command %s: %s", command_id, exc)
