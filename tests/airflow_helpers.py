@@ -17,8 +17,10 @@ def load_dag(dag_id: str, folder: Path | None = None):
             spec = importlib.util.spec_from_file_location(f"_dag_{path.stem}", path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
+            from airflow.sdk import DAG
+
             for value in vars(module).values():
-                if getattr(value, "dag_id", None) == dag_id:
+                if isinstance(value, DAG) and value.dag_id == dag_id:
                     return value
     raise LookupError(f"no DAG {dag_id!r} in tests/dags or dags")
 

@@ -17,7 +17,8 @@ class OciWaitTrigger(BaseTrigger):
     def __init__(self, spec: dict, oci_conn_id: str = "oci_default", poll_interval: float = 5.0,
                  max_interval: float = 60.0, timeout: float = 3600.0, result: dict | None = None):
         super().__init__()
-        # The task's partial XCom dict rides along and comes back in the event: resuming needs nothing else.
+        # The task's partial XCom dict rides along and comes back in the event (error events too, so a failing
+        # task can undo what it did before deferring): resuming needs nothing else.
         self.result = result or {}
         self.spec = spec
         self.oci_conn_id = oci_conn_id
@@ -41,13 +42,14 @@ class OciWaitTrigger(BaseTrigger):
                 polled = await asyncio.to_thread(hook.poll_once, spec)
             except Exception as exc:  # a non-retryable API error ends the wait with its text
                 yield TriggerEvent({"status": "error", "resource_id": spec.resource_id,
-                                    "message": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"})
+                                    "message": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}",
+                                    "result": self.result})
                 return
             self.log.info("%s %s: %s%s", spec.getter, spec.resource_id, polled.state,
                           f" ({polled.percent:.0f}%)" if polled.percent is not None else "")
             if polled.error:
                 yield TriggerEvent({"status": "error", "resource_id": spec.resource_id, "state": polled.state,
-                                    "message": polled.error})
+                                    "message": polled.error, "result": self.result})
                 return
             if polled.done:
                 yield TriggerEvent({"status": "success", "resource_id": spec.resource_id, "state": polled.state,
@@ -58,6 +60,6 @@ class OciWaitTrigger(BaseTrigger):
             except TimeoutError:
                 yield TriggerEvent({"status": "error", "resource_id": spec.resource_id, "state": polled.state,
                                     "message": f"{spec.resource_id} still {polled.state} after {self.timeout:.0f}s "
-                                               f"(waiting for {spec.target_states})"})
+                                               f"(waiting for {spec.target_states})", "result": self.result})
                 return
             await asyncio.sleep(delay)

@@ -1,0 +1,655 @@
+"""Custom images: create from an instance (the golden image), import from and export to Object Storage, delete.
+
+OCI rules honoured (DESIGN section 2):
+- an image of an instance needs every iSCSI attachment disconnected first, with the iscsid node records removed;
+  paravirtualized attachments are fine. We refuse, or (``detach_iscsi=True``) clean up, detach, image and
+  re-attach, so the instance never stays without its volumes;
+- imaging a RUNNING instance stops it for several minutes; OCI restarts it when the image is done;
+- one image per instance at a time, and 20 minutes before the same instance can be imaged again: a refused
+  CreateImage (409) is waited out with the poll backoff, never hammered and never failed at once;
+- import and export are limited to 400 GB; import reads VMDK and QCOW2. OCI checks an import asynchronously and
+  fails its work request minutes later, so the object, its format and its virtual size are checked here first.
+
+"GB" here is OCI's: binary, as block volume and image sizes are (a 50 GB volume holds 50 x 2**30 bytes), so the
+400 GB limit is 400 x 2**30 bytes = 409,600 MB in an image's ``size_in_mbs``. ocisim applies the same rule.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import time
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from airflow.sdk.exceptions import TaskDeferred
+from hooks.errors import OciInputError, OciWaitError
+from hooks.oci import WaitSpec, validate_ocid, validate_region
+
+from operators.base import OciBaseOperator, oci_template_fields
+from operators.run_command import command_failure, run_command
+
+GIB = 1 << 30
+MIB = 1 << 20
+IMAGE_LIMIT_GB = 400
+IMAGE_LIMIT_BYTES = IMAGE_LIMIT_GB * GIB
+IMAGE_LIMIT_MBS = IMAGE_LIMIT_BYTES // MIB
+HEADER_PROBE_BYTES = 64 * 1024  # one ranged GET: enough for any header and for telling other formats apart
+
+IMAGE_FORMATS = ("VMDK", "QCOW2")
+IMPORT_LAUNCH_MODES = ("PARAVIRTUALIZED", "NATIVE", "EMULATED")
+LAUNCH_MODES = ("NATIVE", "EMULATED", "PARAVIRTUALIZED", "CUSTOM")
+ACTIVE_ATTACHMENT = ("ATTACHING", "ATTACHED")
+
+# https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object, URL-encoded>
+OBJECT_HOST_RE = re.compile(r"^(?:[a-z0-9-]+\.)?objectstorage\.(?P<region>[a-z0-9-]+)\."
+                            r"(?:oraclecloud\d*\.com|oci\.customer-oci\.com|oraclegovcloud\.com|oraclegovcloud\.uk)$")
+OBJECT_PATH_RE = re.compile(r"^/n/(?P<namespace>[^/]+)/b/(?P<bucket>[^/]+)/o/(?P<object>.+)$")
+
+# Per iSCSI attachment, formatted with iqn, ipv4, port, device, volume_id, attachment_id: log out of the target and
+# delete its iscsid node record. `|| true`: a session already gone is fine; the script as a whole must exit 0.
+ISCSI_CLEANUP_COMMANDS = (
+    "echo 'iSCSI {iqn} at {ipv4}:{port} ({device}, volume {volume_id})'\n"
+    "iscsiadm -m node -T {iqn} -p {ipv4}:{port} -u || true\n"
+    "iscsiadm -m node -o delete -T {iqn} -p {ipv4}:{port} || true\n"
+)
+ISCSI_CLEANUP_PREAMBLE = (
+    "#!/bin/sh\n"
+    "# Before a custom image is made, OCI needs iSCSI volumes disconnected and their iscsid node records removed.\n"
+    "set -u\n"
+    "sync\n"
+    "if ! command -v iscsiadm >/dev/null 2>&1; then\n"
+    "  echo 'iscsiadm not found: no iSCSI initiator here, so no iscsid node records to remove'\n"
+    "fi\n"
+)
+
+
+# -- pure helpers (unit-tested) ---------------------------------------------------------------------------
+class DiskImageError(ValueError):
+    """The first bytes of an object are not a VMDK or QCOW2 that OCI can import; the text says what they are."""
+
+
+def probe_disk_header(head: bytes) -> tuple[str, int]:
+    """(format, virtual size in bytes) from the first bytes of a disk image file.
+
+    VMDK: a sparse extent header (monolithicSparse or streamOptimized), magic "KDMV", capacity in 512-byte
+    sectors as a little-endian u64 at offset 12. QCOW2: magic "QFI\\xfb", version 2 or 3, size as a big-endian u64
+    at offset 24. A descriptor-only VMDK (text, data in separate extent files), a QCOW2 with a backing file or
+    encryption, and other formats are refused with what they are and how to convert them.
+    """
+    head = bytes(head)
+    if head[:4] == b"KDMV":
+        if len(head) < 20:
+            raise DiskImageError("a VMDK header, but truncated (fewer than 20 bytes)")
+        version, _flags, capacity = struct.unpack_from("<IIQ", head, 4)
+        if version not in (1, 2, 3):
+            raise DiskImageError(f"a VMDK sparse extent of version {version}; OCI imports versions 1 to 3")
+        if capacity <= 0:
+            raise DiskImageError("a VMDK header with a capacity of 0 sectors")
+        return "VMDK", capacity * 512
+    if head[:4] == b"QFI\xfb":
+        if len(head) < 72:
+            raise DiskImageError("a QCOW2 header, but truncated (fewer than 72 bytes)")
+        version, backing_offset = struct.unpack_from(">IQ", head, 4)
+        size, crypt = struct.unpack_from(">QI", head, 24)
+        if version == 1:
+            raise DiskImageError("a QCOW version 1 image; convert it: qemu-img convert -O qcow2 in.qcow out.qcow2")
+        if version not in (2, 3):
+            raise DiskImageError(f"a QCOW2 image of version {version}; OCI imports versions 2 and 3")
+        if backing_offset:
+            raise DiskImageError("a QCOW2 image with a backing file; flatten it first: "
+                                 "qemu-img convert -O qcow2 in.qcow2 flat.qcow2")
+        if crypt:
+            raise DiskImageError("an encrypted QCOW2 image; OCI imports unencrypted images only")
+        if size <= 0:
+            raise DiskImageError("a QCOW2 header with a virtual size of 0")
+        return "QCOW2", size
+    raise DiskImageError(_what_else(head))
+
+
+def _what_else(head: bytes) -> str:
+    convert = "; OCI imports VMDK (monolithicSparse or streamOptimized) and QCOW2: convert with qemu-img convert"
+    text = head.lstrip()[:4096]
+    if text.startswith(b"# Disk DescriptorFile") or b"createType" in text[:1024]:
+        return ("a VMDK descriptor file (text) whose data lives in separate extent files; OCI imports a "
+                "single-file VMDK: qemu-img convert -O vmdk -o subformat=streamOptimized disk.vmdk out.vmdk")
+    if head[:4] == b"COWD":
+        return "an ESXi vmfsSparse (COWD) VMDK extent" + convert
+    if head[:8] == b"conectix":
+        return "a VHD disk image" + convert
+    if head[:8] == b"vhdxfile":
+        return "a VHDX disk image" + convert
+    if len(head) >= 68 and struct.unpack_from("<I", head, 64)[0] == 0xBEDA107F:
+        return "a VirtualBox VDI disk image" + convert
+    if len(head) >= 32774 and head[32769:32774] == b"CD001":
+        return "an ISO 9660 image, not a disk image" + convert
+    if not head:
+        return "an empty object"
+    if len(head) >= 512 and head[510:512] == b"\x55\xaa":
+        return "a raw disk (boot sector found)" + convert
+    sample = head[:4096]
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
+    if printable >= 0.95 * len(sample):
+        return "a text file, not a disk image"
+    return "not a VMDK or QCOW2 header (unknown format)" + convert
+
+
+def parse_object_uri(uri: str, field_name: str = "source_uri") -> dict:
+    """{region, namespace, bucket, object} of https://objectstorage.<region>.oraclecloud.com/n/<ns>/b/<bucket>/o/<obj>
+    (the object name URL-encoded). Pre-authenticated request URIs (/p/<token>/...) are refused: the object could not
+    be checked before the import with them."""
+    parts = urlsplit(uri or "")
+    host = OBJECT_HOST_RE.match(parts.hostname or "")
+    if parts.path.startswith("/p/"):
+        raise OciInputError(f"{field_name} {uri!r}: a pre-authenticated request URI; give the object's own URI "
+                            f"(https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object>) "
+                            f"or namespace, bucket and object_name, so the object can be checked first")
+    path = OBJECT_PATH_RE.match(parts.path)
+    if parts.scheme != "https" or not host or not path or parts.query or parts.fragment:
+        raise OciInputError(f"{field_name} {uri!r}: not an Object Storage object URI of the form "
+                            f"https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object>")
+    region = validate_region(host.group("region"), f"{field_name} region")
+    return {"region": region, "namespace": unquote(path.group("namespace")),
+            "bucket": unquote(path.group("bucket")), "object": unquote(path.group("object"))}
+
+
+def object_uri(region: str, namespace: str, bucket: str, name: str) -> str:
+    return (f"https://objectstorage.{region}.oraclecloud.com/n/{quote(namespace, safe='')}/b/{quote(bucket, safe='')}"
+            f"/o/{quote(name, safe='')}")
+
+
+def _gb(size: int) -> str:
+    return f"{size / GIB:.1f} GB"
+
+
+def _object_target(op, uri_field: str) -> dict:
+    """The object an operator names, by URI or by namespace/bucket/object_name (exactly one of the two)."""
+    uri = getattr(op, uri_field)
+    parts = (op.namespace, op.bucket, op.object_name)
+    if uri and any(parts):
+        raise OciInputError(f"{uri_field} and namespace/bucket/object_name: give one or the other, not both")
+    if uri:
+        return parse_object_uri(uri, uri_field)
+    missing = [name for name, value in zip(("namespace", "bucket", "object_name"), parts, strict=True) if not value]
+    if missing:
+        raise OciInputError(f"{uri_field} or namespace, bucket and object_name: required (missing {missing})")
+    return {"region": op.region, "namespace": op.namespace, "bucket": op.bucket, "object": op.object_name}
+
+
+def _blank_to_none(op, *fields: str) -> None:
+    """A template that renders empty (an unset run parameter) means 'not given'."""
+    for name in fields:
+        if getattr(op, name) == "":
+            setattr(op, name, None)
+
+
+def image_fields(image) -> dict:
+    return {"image_id": image.id, "display_name": image.display_name, "size_in_mbs": image.size_in_mbs,
+            "lifecycle_state": image.lifecycle_state}
+
+
+# -- create from an instance ------------------------------------------------------------------------------
+class OciCreateImageFromInstanceOperator(OciBaseOperator):
+    """A custom image of an instance's boot volume (the golden image), under OCI's imaging rules.
+
+    Preflight: every ATTACHED iSCSI attachment blocks imaging. With ``detach_iscsi=False`` (the default) the task
+    fails naming each one, before anything changes. With ``detach_iscsi=True`` it logs out of the iSCSI targets and
+    removes their iscsid node records through Run Command (``iscsi_cleanup_script``, formatted per attachment with
+    iqn, ipv4, port, device, volume_id, attachment_id; the script must exit 0), detaches them, makes the image, waits
+    for the instance to run again and re-attaches each volume with the same type and device (``reattach=True``;
+    also when imaging fails). A 409 for the one-image-per-instance window is waited out within ``max_wait``.
+    Raises OciInputError (bad input, iSCSI attached), OciWaitError (cleanup failed, image failed, window never
+    opened).
+    """
+
+    template_fields = oci_template_fields("instance_id", "display_name", "launch_mode", "freeform_tags")
+
+    def __init__(self, *, instance_id: str, display_name: str | None = None, detach_iscsi: bool = False,
+                 iscsi_cleanup_script: str = ISCSI_CLEANUP_COMMANDS, reattach: bool = True,
+                 launch_mode: str | None = None, window_wait: bool = True, freeform_tags: dict | None = None,
+                 cleanup_timeout_seconds: int = 300, **kwargs):
+        super().__init__(**kwargs)
+        self.instance_id = instance_id
+        self.display_name = display_name
+        self.detach_iscsi = detach_iscsi
+        self.iscsi_cleanup_script = iscsi_cleanup_script
+        self.reattach = reattach
+        self.launch_mode = launch_mode
+        self.window_wait = window_wait
+        self.freeform_tags = freeform_tags
+        self.cleanup_timeout_seconds = cleanup_timeout_seconds
+        self._detached: list[dict] = []
+        self._reattached = False
+
+    def validate_inputs(self) -> None:
+        _blank_to_none(self, "display_name", "launch_mode")
+        validate_ocid(self.instance_id, "instance_id", "instance")
+        if self.launch_mode is not None and self.launch_mode not in LAUNCH_MODES:
+            raise OciInputError(f"launch_mode {self.launch_mode!r}: one of {LAUNCH_MODES}")
+        if self.display_name is not None and not (isinstance(self.display_name, str) and
+                                                  0 < len(self.display_name) <= 255):
+            raise OciInputError(f"display_name {self.display_name!r}: 1 to 255 characters")
+        if self.detach_iscsi:
+            if not self.wait_for_completion:
+                raise OciInputError("detach_iscsi=True needs wait_for_completion=True: detached volumes are "
+                                    "re-attached only after the image is AVAILABLE")
+            try:
+                self.iscsi_cleanup_script.format(iqn="iqn", ipv4="0.0.0.0", port=3260, device="/dev/x",
+                                                 volume_id="v", attachment_id="a")
+            except (KeyError, IndexError, ValueError, AttributeError) as exc:
+                raise OciInputError(f"iscsi_cleanup_script: a per-attachment template using only {{iqn}}, {{ipv4}}, "
+                                    f"{{port}}, {{device}}, {{volume_id}}, {{attachment_id}} ({exc!r})") from exc
+            if not 0 < int(self.cleanup_timeout_seconds) <= 3600:
+                raise OciInputError(f"cleanup_timeout_seconds {self.cleanup_timeout_seconds!r}: 1 to 3600")
+
+    # -- the task --------------------------------------------------------------------------------------
+    def execute(self, context) -> Any:
+        self.validate()
+        compute = self.hook.get_client("compute", self.region)
+        instance = compute.get_instance(self.instance_id).data
+        if instance.lifecycle_state in ("TERMINATING", "TERMINATED"):
+            raise OciInputError(f"instance_id {self.instance_id!r}: is {instance.lifecycle_state}; an image is made "
+                                f"of a RUNNING or STOPPED instance")
+        if instance.lifecycle_state not in ("RUNNING", "STOPPED"):
+            self.log.info("instance %s is %s%s; waiting until it is RUNNING or STOPPED", self.instance_id,
+                          instance.lifecycle_state, " (another image of it is being made: OCI makes one image per "
+                          "instance at a time)" if instance.lifecycle_state == "CREATING_IMAGE" else "")
+            self.hook.wait(self.hook.lifecycle_spec(self.instance_id, ["RUNNING", "STOPPED"]), self.poll())
+            instance = compute.get_instance(self.instance_id).data
+        compartment_id = self.compartment_id or instance.compartment_id
+        iscsi = self._iscsi_attachments(instance)
+        if iscsi and not self.detach_iscsi:
+            raise OciInputError(
+                f"instance_id {self.instance_id!r}: has {len(iscsi)} iSCSI volume attachment(s) that OCI requires "
+                f"disconnected before an image is made: "
+                + "; ".join(f"attachment {a.id} (volume {a.volume_id}, device {a.device or 'none'})" for a in iscsi)
+                + ". Detach them (and remove their iscsid node records), or set detach_iscsi=True to have this "
+                  "task do it and re-attach them afterwards")
+        if iscsi and instance.lifecycle_state != "RUNNING":
+            raise OciInputError(f"instance_id {self.instance_id!r}: is {instance.lifecycle_state}; the iscsid cleanup "
+                                f"runs through Run Command on a RUNNING instance: start it, or detach the iSCSI "
+                                f"volumes yourself")
+        if iscsi:
+            self._cleanup_iscsid(context, compartment_id, iscsi)
+        result: dict = {"instance_id": self.instance_id, "instance_state_before": instance.lifecycle_state,
+                        "detached": [], "region": self.hook.region}
+        try:
+            for att in iscsi:
+                self._detach(att, result)
+            self.log.info("OCI stops instance %s while the image is taken (several minutes) and starts it again "
+                          "when the image is done%s", self.instance_id,
+                          "" if instance.lifecycle_state == "RUNNING" else " (it is STOPPED and stays so)")
+            image = self._create_image(context, compute, compartment_id)
+            self.remember(image.id)
+            self.link(context, image.id)
+            result.update(image_fields(image))
+            return self.wait_or_defer(context, self.hook.lifecycle_spec(image.id, ["AVAILABLE"]), result)
+        except TaskDeferred:
+            raise
+        except BaseException as exc:
+            self._reattach_after_failure(context, result["detached"], exc)
+            raise
+
+    def execute_complete(self, context, event: dict[str, Any]) -> Any:
+        try:
+            return super().execute_complete(context, event)
+        except BaseException as exc:
+            detached = ((event or {}).get("result") or {}).get("detached") or []
+            self._reattach_after_failure(context, detached, exc)
+            raise
+
+    def finish(self, context, result: dict) -> dict:
+        """The image is AVAILABLE: wait for the instance to be back, re-attach what was detached, report."""
+        image = self.hook.get_resource(result["image_id"], self.region)
+        self._made.clear()  # made: no longer on_kill's to remove
+        before = result.pop("instance_state_before", "RUNNING")
+        self.log.info("image %s is %s; waiting for instance %s to be %s again", image.id, image.lifecycle_state,
+                      self.instance_id, before)
+        instance = self.hook.wait(self.hook.lifecycle_spec(self.instance_id, [before]), self.poll())
+        reattached = self._reattach(context, result["detached"]) if self.reattach else []
+        if result["detached"] and not self.reattach:
+            self.log.warning("reattach=False: %d iSCSI volume(s) stay detached from %s", len(result["detached"]),
+                             self.instance_id)
+        return {**result, **image_fields(image), "reattached": reattached,
+                "instance_state": instance["lifecycle_state"]}
+
+    def on_kill(self) -> None:
+        super().on_kill()
+        if self._detached and not self._reattached and self.reattach:
+            try:
+                self._reattach(None, self._detached)
+            except Exception as exc:
+                self.log.error("on_kill: could not re-attach %s to %s: %s", self._detached, self.instance_id, exc)
+
+    # -- steps -----------------------------------------------------------------------------------------
+    def _iscsi_attachments(self, instance) -> list:
+        """The instance's iSCSI attachments that block imaging (ATTACHING ones are waited for first)."""
+        import oci
+
+        compute = self.hook.get_client("compute", self.region)
+        atts = oci.pagination.list_call_get_all_results(compute.list_volume_attachments, instance.compartment_id,
+                                                        instance_id=self.instance_id).data
+        blocking = [a for a in atts if a.attachment_type == "iscsi" and a.lifecycle_state in ACTIVE_ATTACHMENT]
+        if self.detach_iscsi:
+            for i, att in enumerate(blocking):
+                if att.lifecycle_state == "ATTACHING":
+                    self.hook.wait(self.hook.lifecycle_spec(att.id, ["ATTACHED"]), self.poll())
+                    blocking[i] = compute.get_volume_attachment(att.id).data
+        return blocking
+
+    def _cleanup_iscsid(self, context, compartment_id: str, iscsi: list) -> None:
+        script = ISCSI_CLEANUP_PREAMBLE + "".join(
+            self.iscsi_cleanup_script.format(iqn=a.iqn, ipv4=a.ipv4, port=a.port, device=a.device or "",
+                                             volume_id=a.volume_id, attachment_id=a.id) for a in iscsi)
+        self.log.info("disconnecting %d iSCSI volume(s) and removing their iscsid node records on %s through Run "
+                      "Command:\n%s", len(iscsi), self.instance_id, script)
+        try_number = getattr(context["ti"], "try_number", 1)
+        ran = run_command(self.hook, self.instance_id, compartment_id, script, int(self.cleanup_timeout_seconds),
+                          self.poll(), self.region, self.retry_token(context, f"iscsid-cleanup-try-{try_number}"))
+        self.log.info("iscsid cleanup %s ended %s, exit code %s; output:\n%s", ran["command_id"], ran["state"],
+                      ran["exit_code"], ran["output"])
+        failure = command_failure(ran)
+        if failure:
+            raise OciWaitError(f"iscsid cleanup before imaging failed, nothing was detached: {failure}")
+
+    def _detach(self, att, result: dict) -> None:
+        entry = {"attachment_id": att.id, "volume_id": att.volume_id, "device": att.device,
+                 "type": att.attachment_type, "is_read_only": bool(att.is_read_only),
+                 "is_shareable": bool(att.is_shareable), "display_name": att.display_name,
+                 "use_chap": bool(getattr(att, "chap_username", None)),
+                 "is_agent_auto_iscsi_login_enabled": bool(getattr(att, "is_agent_auto_iscsi_login_enabled", False))}
+        self.log.info("detaching iSCSI attachment %s (volume %s, device %s) before imaging", att.id, att.volume_id,
+                      att.device)
+        self.hook.delete_resource(att.id, self.region)
+        result["detached"].append(entry)
+        self._detached = result["detached"]
+        self.hook.wait(self.hook.lifecycle_spec(att.id, ["DETACHED"], []), self.poll())
+
+    def _create_image(self, context, compute, compartment_id: str):
+        """CreateImage; a 409 for the one-image-per-instance window is retried with the poll backoff until
+        `max_wait` (OCI allows another image of the same instance 20 minutes after the last one started)."""
+        import oci
+
+        details = oci.core.models.CreateImageDetails(
+            compartment_id=compartment_id, instance_id=self.instance_id, display_name=self.display_name,
+            launch_mode=self.launch_mode, freeform_tags=self.managed_tags(context, self.freeform_tags))
+        token = self.retry_token(context, "image")
+        poll = self.poll()
+        started = time.monotonic()
+        while True:
+            try:
+                image = compute.create_image(details, opc_retry_token=token).data
+            except oci.exceptions.ServiceError as err:
+                if not (self.window_wait and _is_window_conflict(err)):
+                    raise
+                try:
+                    delay = poll.next_delay()
+                except TimeoutError:
+                    raise OciWaitError(f"instance {self.instance_id}: the one-image-per-instance window did not open "
+                                       f"within max_wait={self.max_wait:.0f}s: {err.message}") from None
+                self.log.info("OCI allows one image per instance at a time (20 minutes apart): %s; waited %.0fs, "
+                              "trying again in %.1fs", err.message, time.monotonic() - started, delay)
+                time.sleep(delay)
+                continue
+            self.log.info("image %s of instance %s requested (%s)", image.id, self.instance_id,
+                          image.lifecycle_state)
+            return image
+
+    def _reattach(self, context, detached: list[dict]) -> list[str]:
+        """Re-attach each detached volume with its type and device; adopt an attachment that is already there (a
+        retried task); wait ATTACHED. Returns the new attachment ids."""
+        import oci
+
+        compute = self.hook.get_client("compute", self.region)
+        m = oci.core.models
+        compartment_id = compute.get_instance(self.instance_id).data.compartment_id
+        made = []
+        for entry in detached:
+            existing = [a for a in oci.pagination.list_call_get_all_results(
+                compute.list_volume_attachments, compartment_id, instance_id=self.instance_id,
+                volume_id=entry["volume_id"]).data
+                if a.lifecycle_state in ACTIVE_ATTACHMENT]
+            if existing:
+                att = existing[0]
+                self.log.info("volume %s is attached again already (%s)", entry["volume_id"], att.id)
+            else:
+                cls = m.AttachIScsiVolumeDetails if entry["type"] == "iscsi" else m.AttachParavirtualizedVolumeDetails
+                extra = {"use_chap": entry.get("use_chap"),
+                         "is_agent_auto_iscsi_login_enabled": entry.get("is_agent_auto_iscsi_login_enabled")} \
+                    if entry["type"] == "iscsi" else {}
+                details = cls(instance_id=self.instance_id, volume_id=entry["volume_id"], device=entry["device"],
+                              is_read_only=entry.get("is_read_only"), is_shareable=entry.get("is_shareable"),
+                              display_name=entry.get("display_name"), **extra)
+                token = self.retry_token(context, f"reattach-{entry['attachment_id']}") if context else None
+                att = compute.attach_volume(details, opc_retry_token=token).data
+                self.log.info("re-attaching volume %s as %s at %s: attachment %s", entry["volume_id"], entry["type"],
+                              entry["device"], att.id)
+            self.hook.wait(self.hook.lifecycle_spec(att.id, ["ATTACHED"]), self.poll())
+            made.append(att.id)
+        if any(e["type"] == "iscsi" for e in detached):
+            self.log.info("iSCSI volumes re-attached: the instance logs in to them with the attachments' iSCSI "
+                          "commands (or the agent's Block Volume Management plugin)")
+        self._reattached = True
+        return made
+
+    def _reattach_after_failure(self, context, detached: list[dict], exc: BaseException) -> None:
+        """Imaging failed after volumes were detached: put them back so the instance never stays without them."""
+        if not detached or self._reattached or not self.reattach:
+            return
+        self.log.warning("imaging failed (%s); re-attaching the %d detached volume(s) first", exc, len(detached))
+        try:
+            self.hook.wait(self.hook.lifecycle_spec(self.instance_id, ["RUNNING", "STOPPED"]), self.poll())
+            self._reattach(context, detached)
+        except Exception as again:
+            self.log.error("could not re-attach %s to %s: %s", detached, self.instance_id, again)
+            exc.add_note(f"The detached volumes could not be re-attached: {again}")
+
+
+def _is_window_conflict(err) -> bool:
+    """A 409 Conflict to CreateImage of an instance that is not an iSCSI refusal: another image of the instance was
+    started less than 20 minutes ago. (409 IncorrectState, the instance busy, is retried by the hook's strategy;
+    InvalidatedRetryToken is a different code.)"""
+    message = (err.message or "").lower()
+    return err.status == 409 and err.code == "Conflict" and "iscsi" not in message
+
+
+# -- import -----------------------------------------------------------------------------------------------
+class OciImportImageOperator(OciBaseOperator):
+    """Import a VMDK or QCOW2 object from Object Storage as a custom image; wait for the work request.
+
+    Before CreateImage: the object must exist (head), its first 64 KiB must be a VMDK or QCOW2 header of
+    ``source_image_type`` (one ranged GET), and its virtual size at most 400 GB (binary, see the module docstring):
+    OCI itself would fail the import only minutes later. The compartment defaults to the bucket's. Raises
+    OciInputError for each of those, OciWaitError with OCI's text when the work request FAILS.
+    """
+
+    template_fields = oci_template_fields("display_name", "source_uri", "namespace", "bucket", "object_name",
+                                          "source_image_type", "launch_mode", "operating_system",
+                                          "operating_system_version", "freeform_tags")
+
+    def __init__(self, *, display_name: str, source_uri: str | None = None, namespace: str | None = None,
+                 bucket: str | None = None, object_name: str | None = None, source_image_type: str = "VMDK",
+                 launch_mode: str = "PARAVIRTUALIZED", operating_system: str | None = None,
+                 operating_system_version: str | None = None, freeform_tags: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.display_name = display_name
+        self.source_uri = source_uri
+        self.namespace = namespace
+        self.bucket = bucket
+        self.object_name = object_name
+        self.source_image_type = source_image_type
+        self.launch_mode = launch_mode
+        self.operating_system = operating_system
+        self.operating_system_version = operating_system_version
+        self.freeform_tags = freeform_tags
+
+    def validate_inputs(self) -> None:
+        _blank_to_none(self, "source_uri", "namespace", "bucket", "object_name", "operating_system",
+                       "operating_system_version")
+        if not isinstance(self.display_name, str) or not 0 < len(self.display_name) <= 255:
+            raise OciInputError(f"display_name {self.display_name!r}: 1 to 255 characters")
+        if self.source_image_type not in IMAGE_FORMATS:
+            raise OciInputError(f"source_image_type {self.source_image_type!r}: OCI imports {IMAGE_FORMATS}")
+        if self.launch_mode not in IMPORT_LAUNCH_MODES:
+            raise OciInputError(f"launch_mode {self.launch_mode!r}: an imported image launches in one of "
+                                f"{IMPORT_LAUNCH_MODES}")
+        self._target = _object_target(self, "source_uri")
+
+    def execute(self, context) -> Any:
+        import oci
+
+        self.validate()
+        target = self._target
+        region = target["region"] or self.hook.region
+        where = f"object {target['object']!r} in bucket {target['bucket']!r} of namespace {target['namespace']!r} " \
+                f"({region})"
+        field = "source_uri" if self.source_uri else "object_name"
+        objects = self.hook.get_client("object_storage", region)
+        try:
+            head = objects.head_object(target["namespace"], target["bucket"], target["object"])
+        except oci.exceptions.ServiceError as err:
+            if err.status == 404:
+                raise OciInputError(f"{field}: {where} not found; upload it first or fix the name") from None
+            raise
+        size = int(head.headers.get("content-length") or 0)
+        first = b""
+        if size:
+            first = objects.get_object(target["namespace"], target["bucket"], target["object"],
+                                       range=f"bytes=0-{min(size, HEADER_PROBE_BYTES) - 1}").data.content
+        try:
+            fmt, virtual_size = probe_disk_header(first)
+        except DiskImageError as exc:
+            raise OciInputError(f"{field}: {where} is {exc}") from None
+        if fmt != self.source_image_type:
+            raise OciInputError(f"source_image_type {self.source_image_type!r}: {where} is a {fmt} image; set "
+                                f"source_image_type={fmt!r} or upload a {self.source_image_type} file")
+        if virtual_size > IMAGE_LIMIT_BYTES:
+            raise OciInputError(f"{field}: {where} has a virtual disk size of {_gb(virtual_size)} ({virtual_size} "
+                                f"bytes), over OCI's {IMAGE_LIMIT_GB} GB ({IMAGE_LIMIT_BYTES} bytes) import limit")
+        self.log.info("%s: %s, virtual size %s (%d bytes), file %d bytes", where, fmt, _gb(virtual_size),
+                      virtual_size, size)
+        compartment_id = self.compartment_id or objects.get_bucket(target["namespace"], target["bucket"]).data \
+            .compartment_id
+        uri = self.source_uri or object_uri(region, target["namespace"], target["bucket"], target["object"])
+        m = oci.core.models
+        common = {"source_image_type": self.source_image_type, "operating_system": self.operating_system,
+                  "operating_system_version": self.operating_system_version}
+        source = m.ImageSourceViaObjectStorageUriDetails(source_uri=self.source_uri, **common) if self.source_uri \
+            else m.ImageSourceViaObjectStorageTupleDetails(namespace_name=target["namespace"],
+                                                           bucket_name=target["bucket"],
+                                                           object_name=target["object"], **common)
+        details = m.CreateImageDetails(compartment_id=compartment_id, display_name=self.display_name,
+                                       launch_mode=self.launch_mode, image_source_details=source,
+                                       freeform_tags=self.managed_tags(context, self.freeform_tags))
+        resp = self.hook.get_client("compute", self.region).create_image(
+            details, opc_retry_token=self.retry_token(context, "import"))
+        image, wr_id = resp.data, resp.headers.get("opc-work-request-id")
+        self.remember(image.id)
+        self.link(context, image.id)
+        self.log.info("importing %s as image %s (work request %s)", uri, image.id, wr_id)
+        result = {**image_fields(image), "source": uri, "virtual_size_bytes": virtual_size,
+                  "source_image_type": fmt, "work_request_id": wr_id, "region": self.hook.region}
+        spec = WaitSpec.work_request(wr_id) if wr_id else self.hook.lifecycle_spec(image.id, ["AVAILABLE"])
+        return self.wait_or_defer(context, spec, result)
+
+    def finish(self, context, result: dict) -> dict:
+        image = self.hook.wait(self.hook.lifecycle_spec(result["image_id"], ["AVAILABLE"]), self.poll())
+        self._made.clear()
+        return {**result, "lifecycle_state": image["lifecycle_state"], "size_in_mbs": image["size_in_mbs"],
+                "display_name": image["display_name"]}
+
+
+# -- export -----------------------------------------------------------------------------------------------
+class OciExportImageOperator(OciBaseOperator):
+    """Export an image to Object Storage as VMDK or QCOW2; wait for the work request and the image AVAILABLE.
+
+    Refuses, before ExportImage: an image over OCI's 400 GB export limit (``size_in_mbs``), one not AVAILABLE, a
+    missing bucket. Raises OciInputError for those, OciWaitError with OCI's text when the work request fails.
+    """
+
+    template_fields = oci_template_fields("image_id", "destination_uri", "namespace", "bucket", "object_name",
+                                          "export_format")
+
+    def __init__(self, *, image_id: str, destination_uri: str | None = None, namespace: str | None = None,
+                 bucket: str | None = None, object_name: str | None = None, export_format: str = "VMDK", **kwargs):
+        super().__init__(**kwargs)
+        self.image_id = image_id
+        self.destination_uri = destination_uri
+        self.namespace = namespace
+        self.bucket = bucket
+        self.object_name = object_name
+        self.export_format = export_format
+
+    def validate_inputs(self) -> None:
+        _blank_to_none(self, "destination_uri", "namespace", "bucket", "object_name")
+        validate_ocid(self.image_id, "image_id", "image")
+        if self.export_format not in IMAGE_FORMATS:
+            raise OciInputError(f"export_format {self.export_format!r}: one of {IMAGE_FORMATS}")
+        self._target = _object_target(self, "destination_uri")
+
+    def execute(self, context) -> Any:
+        import oci
+
+        self.validate()
+        target = self._target
+        region = target["region"] or self.hook.region
+        compute = self.hook.get_client("compute", self.region)
+        image = compute.get_image(self.image_id).data
+        if image.size_in_mbs and image.size_in_mbs > IMAGE_LIMIT_MBS:
+            raise OciInputError(f"image_id {self.image_id!r}: the image is {image.size_in_mbs} MB "
+                                f"({image.size_in_mbs / 1024:.1f} GB), over OCI's {IMAGE_LIMIT_GB} GB export limit")
+        if image.lifecycle_state != "AVAILABLE":
+            raise OciInputError(f"image_id {self.image_id!r}: is {image.lifecycle_state}; only an AVAILABLE image "
+                                f"can be exported")
+        try:
+            self.hook.get_client("object_storage", region).head_bucket(target["namespace"], target["bucket"])
+        except oci.exceptions.ServiceError as err:
+            if err.status == 404:
+                raise OciInputError(f"bucket {target['bucket']!r} of namespace {target['namespace']!r} ({region}): "
+                                    f"not found") from None
+            raise
+        m = oci.core.models
+        details = m.ExportImageViaObjectStorageUriDetails(destination_uri=self.destination_uri,
+                                                          export_format=self.export_format) \
+            if self.destination_uri else m.ExportImageViaObjectStorageTupleDetails(
+                namespace_name=target["namespace"], bucket_name=target["bucket"], object_name=target["object"],
+                export_format=self.export_format)
+        resp = compute.export_image(self.image_id, details, opc_retry_token=self.retry_token(context, "export"))
+        wr_id = resp.headers.get("opc-work-request-id")
+        self.link(context, target["object"], kind="object", namespace=target["namespace"], bucket=target["bucket"],
+                  region=region)
+        self.log.info("exporting image %s as %s to %s/%s/%s (work request %s)", self.image_id, self.export_format,
+                      target["namespace"], target["bucket"], target["object"], wr_id)
+        result = {"image_id": self.image_id, "export_format": self.export_format, "work_request_id": wr_id,
+                  "object": {"namespace": target["namespace"], "bucket": target["bucket"], "name": target["object"]},
+                  "object_region": region, "region": self.hook.region}
+        spec = WaitSpec.work_request(wr_id) if wr_id else self.hook.lifecycle_spec(self.image_id, ["AVAILABLE"])
+        return self.wait_or_defer(context, spec, result)
+
+    def finish(self, context, result: dict) -> dict:
+        image = self.hook.wait(self.hook.lifecycle_spec(result["image_id"], ["AVAILABLE"]), self.poll())
+        obj = result["object"]
+        head = self.hook.get_client("object_storage", result["object_region"]).head_object(
+            obj["namespace"], obj["bucket"], obj["name"])
+        return {**result, "size_bytes": int(head.headers.get("content-length") or 0),
+                "lifecycle_state": image["lifecycle_state"]}
+
+
+# -- delete -----------------------------------------------------------------------------------------------
+class OciDeleteImageOperator(OciBaseOperator):
+    """Delete a custom image; wait DELETED. Already gone is success (teardowns rerun safely)."""
+
+    template_fields = oci_template_fields("image_id")
+
+    def __init__(self, *, image_id: str, **kwargs):
+        super().__init__(**kwargs)
+        self.image_id = image_id
+
+    def validate_inputs(self) -> None:
+        validate_ocid(self.image_id, "image_id", "image")
+
+    def execute(self, context) -> Any:
+        self.validate()
+        existed = self.hook.delete_resource(self.image_id, self.region)
+        result = {"image_id": self.image_id, "deleted": True, "existed": existed}
+        return self.wait_or_defer(context, self.hook.lifecycle_spec(self.image_id, ["DELETED"], []), result)
