@@ -114,30 +114,24 @@ with DAG(
         def prepare(item: dict) -> dict:
             return item
 
-        @task.short_circuit(ignore_downstream_trigger_rules=False)
-        def needs_test_restore(item: dict) -> bool:
-            return bool(item.get("verify"))
-
-        @task.short_circuit(ignore_downstream_trigger_rules=False)
-        def dr_copy_enabled(item: dict) -> bool:
-            return bool(item.get("dr_region"))
-
         volume = prepare(item)
         backup = OciCreateBackupOperator(task_id="backup_volume", source_id=volume["volume_id"],
                                          backup_type=volume["backup_type"], deferrable=True)
         restore = OciRestoreVolumeOperator(task_id="restore_for_test", backup_id=_same_index("backup_volume",
                                                                                            "backup_id"),
                                            availability_domain=volume["availability_domain"],
-                                           freeform_tags={"airflow-temporary": "true"}, deferrable=True)
+                                           freeform_tags={"airflow-temporary": "true"}, deferrable=True,
+                                           enabled=volume["verify"])
         verify = OciVerifyRestoreOperator(
             task_id="verify_restore", restored=_same_index("restore_for_test"), backup=_same_index("backup_volume"),
             level=config["verification_level"], verifier_instance_id=config["verifier_instance_id"],
             subnet_id=config["subnet_id"], canary_path=config["canary_path"], heartbeat_path=config["heartbeat_path"],
             retries=0)
         copy = OciCopyBackupOperator(task_id="copy_to_dr_region", backup_id=_same_index("backup_volume", "backup_id"),
-                                     destination_region=volume["dr_region"], deferrable=True)
-        backup >> needs_test_restore(volume) >> restore >> verify
-        backup >> dr_copy_enabled(volume) >> copy
+                                     destination_region=volume["dr_region"], deferrable=True,
+                                     enabled=volume["dr_region"])
+        backup >> restore >> verify
+        backup >> copy
 
     protected = protect_volume.expand(item=plan.output)
     cleanup = OciCleanupTestResourcesOperator(task_id="delete_test_restores",

@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
-KINDS = {"429", "500", "latency", "drop", "fail_work_request"}
+KINDS = {"429", "500", "latency", "drop", "fail_work_request", "incorrect_state", "corrupt_backup"}
 
 
 @dataclass

@@ -108,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         req.params, req.operation = params, route.operation
         sim.faults.count(route.operation)
         drop = False
-        sim.ctx.operation, sim.ctx.fail_work_request = route.operation, None
+        sim.ctx.operation, sim.ctx.fail_work_request, sim.ctx.extra = route.operation, None, {}
         for fault in sim.faults.take(route.operation):
             if fault.kind == "429":
                 raise OciError(429, "TooManyRequests", "Too many requests for the tenancy.")
@@ -123,6 +123,8 @@ class _Handler(BaseHTTPRequestHandler):
                 drop = True
             if fault.kind == "fail_work_request":
                 sim.ctx.fail_work_request = fault.message or "The work request failed (injected fault)."
+            if fault.kind == "corrupt_backup":  # the backup this call makes has a damaged block from the start
+                sim.ctx.extra["corrupt_backup"] = True
         resp = self._with_retry_token(route, req)
         if drop:
             raise _Dropped()

@@ -83,3 +83,25 @@ def airflow_oci(airflow_db, ocisim, monkeypatch):
 def airflow_oci_guest(airflow_db, ocisim_guest, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", oci_connection_json(ocisim_guest))
     return ocisim_guest
+
+
+@pytest.fixture
+def estate(tmp_path, airflow_db, monkeypatch):
+    """ocisim (guest exec on) seeded with the protected estate, and Airflow's oci_default pointing at it."""
+    from tests.e2e.seeds import protected_estate
+
+    with ocisim_running(tmp_path / "estate", time_scale=600.0, seed=protected_estate(), guest_exec=True) as handle:
+        monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", oci_connection_json(handle))
+        yield handle
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets_masker():
+    """Every ocisim makes a new API key and the hook registers its PEM lines with Airflow's process-wide masker,
+    which recompiles one regex of all its patterns per registration: clear it after each test, or it grows all
+    session long and every new key costs more (a worker process masks one task's secrets, not hundreds)."""
+    yield
+    if "airflow.sdk._shared.secrets_masker" in sys.modules:
+        from airflow.sdk._shared.secrets_masker import reset_secrets_masker
+
+        reset_secrets_masker()

@@ -322,7 +322,11 @@ class BlockStorageBackend(Backend):
                 fields.update(image_id=vol.get("image_id"))
             backup = self.new(kind, kind, region, **fields)
             delay = self.duration(BACKUP[0], stored_bytes, BACKUP[1])
-            return self.store.schedule(backup, [(delay, {"lifecycle_state": "AVAILABLE"})])
+            backup = self.store.schedule(backup, [(delay, {"lifecycle_state": "AVAILABLE"})])
+            if self.sim.ctx.extra.pop("corrupt_backup", False):
+                self.corrupt_backup(backup["id"])
+                backup = self.store.get(kind, backup["id"])
+            return backup
 
     def _latest_backup(self, kind: str, volume_id: str, region: str) -> dict | None:
         """The backup an INCREMENTAL builds on: the newest live backup made of this volume in this region."""

@@ -1,10 +1,11 @@
 """Errors users see: bad input (raised before any API call) and failed waits (with OCI's text)."""
 
-from airflow.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 
-class OciInputError(AirflowException, ValueError):
-    """Bad input: names the field, the value (never a secret) and the rule."""
+class OciInputError(AirflowFailException, ValueError):
+    """Bad input: names the field, the value (never a secret) and the rule. Fails without retries: another try
+    with the same input cannot succeed."""
 
 
 class OciWaitError(AirflowException):

@@ -18,15 +18,53 @@ from links.oci import OciConsoleLink
 
 HookT = TypeVar("HookT", bound=OciHook)
 
-BASE_TEMPLATE_FIELDS = ("oci_conn_id", "region", "compartment_id")
+BASE_TEMPLATE_FIELDS = ("oci_conn_id", "region", "compartment_id", "enabled")
 
 
 def oci_template_fields(*fields: str) -> tuple[str, ...]:
     return (*BASE_TEMPLATE_FIELDS, *fields)
 
 
-class OciBaseOperator(BaseOperator, Generic[HookT]):
+class OciTaskMixin:
+    """What OCI operators and OCI sensors share: the hook (built once, after templating), the console link, and
+    the one deferral: defer on OciWaitTrigger, resume in `execute_complete`, raise with OCI's text on an error
+    event, else `finish`. The class using it provides `oci_conn_id`, `region` and Airflow's `defer`."""
+
     hook_class: ClassVar[type[OciHook]] = OciHook
+    oci_conn_id: str
+    region: str | None
+
+    @cached_property
+    def hook(self) -> OciHook:
+        return self.hook_class(self.oci_conn_id, region=self.region)
+
+    def link(self, context, resource_id: str | None = None, kind: str | None = None, region: str | None = None,
+             **parts: str) -> str:
+        url = console_url(region or self.hook.region, resource_id, kind, **parts)
+        OciConsoleLink.persist(context, url)
+        return url
+
+    def defer_wait(self, spec: WaitSpec, result: dict, *, interval: float, max_interval: float, timeout: float,
+                   method_name: str = "execute_complete") -> None:
+        """Hand the wait to the triggerer; the partial result rides in the trigger and comes back in the event."""
+        from triggers.oci import OciWaitTrigger
+
+        spec.region = spec.region or self.hook.region
+        self.defer(trigger=OciWaitTrigger(spec.to_dict(), self.oci_conn_id, interval, max_interval, timeout, result),
+                   method_name=method_name)
+
+    def execute_complete(self, context, event: dict[str, Any]) -> Any:
+        """Resume after the trigger: the partial result travels inside the event (see OciWaitTrigger)."""
+        if not event or event.get("status") != "success":
+            raise OciWaitError((event or {}).get("message", "the trigger ended without an event"))
+        return self.finish(context, event.get("result") or {})
+
+    def finish(self, context, result: dict) -> Any:
+        """After the wait: subclasses re-read what they need (sizes, final states) into the XCom dict."""
+        return result
+
+
+class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
     template_fields: Sequence[str] = BASE_TEMPLATE_FIELDS
     operator_extra_links = (OciConsoleLink(),)
     ui_color = "#f80000"
@@ -35,8 +73,11 @@ class OciBaseOperator(BaseOperator, Generic[HookT]):
     def __init__(self, *, oci_conn_id: str = OciHook.default_conn_name, region: str | None = None,
                  compartment_id: str | None = None, wait_for_completion: bool = True,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-                 poll_interval: float = 10.0, max_interval: float = 60.0, max_wait: float = 3600.0, **kwargs):
+                 poll_interval: float = 10.0, max_interval: float = 60.0, max_wait: float = 3600.0,
+                 enabled=True, **kwargs):
         super().__init__(**kwargs)
+        # Per mapped item on/off (e.g. "this volume's policy has no DR region"): a falsy value skips the task.
+        self.enabled = enabled
         self.oci_conn_id = oci_conn_id
         self.region = region
         self.compartment_id = compartment_id
@@ -47,9 +88,7 @@ class OciBaseOperator(BaseOperator, Generic[HookT]):
         self.max_wait = max_wait
         self._made: list[tuple[str, str | None]] = []  # (id, region) this try created, for on_kill
 
-    @cached_property
-    def hook(self) -> HookT:
-        return self.hook_class(self.oci_conn_id, region=self.region)
+    hook: HookT  # OciTaskMixin.hook, typed by the subclass's hook_class
 
     # -- validation ------------------------------------------------------------------------------------
     def validate_common(self) -> None:
@@ -64,6 +103,10 @@ class OciBaseOperator(BaseOperator, Generic[HookT]):
         """Subclasses check their own fields here; called after templating, before any API call."""
 
     def validate(self) -> None:
+        if not self.enabled:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(f"{self.task_id}: not enabled for this item ({self.enabled!r})")
         self.validate_common()
         self.validate_inputs()
 
@@ -78,12 +121,6 @@ class OciBaseOperator(BaseOperator, Generic[HookT]):
         return {**(extra or {}), "managed-by": "airflow-oci", "airflow-dag": ti.dag_id,
                 "airflow-run": ti.run_id[:250], "airflow-task": ti.task_id}
 
-    def link(self, context, resource_id: str | None = None, kind: str | None = None, region: str | None = None,
-             **parts: str) -> str:
-        url = console_url(region or self.hook.region, resource_id, kind, **parts)
-        OciConsoleLink.persist(context, url)
-        return url
-
     # -- waiting ---------------------------------------------------------------------------------------
     def poll(self) -> Poll:
         return Poll(self.poll_interval, self.max_interval, self.max_wait)
@@ -94,23 +131,10 @@ class OciBaseOperator(BaseOperator, Generic[HookT]):
             return result
         spec.region = spec.region or self.hook.region
         if self.deferrable:
-            from triggers.oci import OciWaitTrigger
-
-            self.defer(trigger=OciWaitTrigger(spec.to_dict(), self.oci_conn_id, self.poll_interval,
-                                              self.max_interval, self.max_wait, result),
-                       method_name=method_name)
+            self.defer_wait(spec, result, interval=self.poll_interval, max_interval=self.max_interval,
+                            timeout=self.max_wait, method_name=method_name)
         self.hook.wait(spec, self.poll())
         return self.finish(context, result)
-
-    def execute_complete(self, context, event: dict[str, Any]) -> Any:
-        """Resume after the trigger: the partial result travels inside the event (see OciWaitTrigger)."""
-        if not event or event.get("status") != "success":
-            raise OciWaitError((event or {}).get("message", "the trigger ended without an event"))
-        return self.finish(context, event.get("result") or {})
-
-    def finish(self, context, result: dict) -> Any:
-        """After the wait: subclasses re-read what they need (sizes, final states) into the XCom dict."""
-        return result
 
     # -- cleanup ---------------------------------------------------------------------------------------
     def remember(self, resource_id: str, region: str | None = None) -> None:

@@ -1,0 +1,34 @@
+"""Tenancies the end-to-end tests seed into ocisim: real ext4 content on every volume."""
+
+from __future__ import annotations
+
+import time
+
+
+def protected_estate(heartbeat: float | None = None) -> dict:
+    """Two tagged block volumes, one tagged boot volume, one untagged volume, and a verifier instance."""
+    beat = str(int(heartbeat if heartbeat is not None else time.time()))
+    return {
+        "compartments": [{"name": "prod"}],
+        "subnets": [{"name": "app", "compartment": "prod", "cidr": "10.0.1.0/24", "dns_label": "app"}],
+        "images": [{"name": "OL9", "compartment": "prod", "os": "Oracle Linux", "os_version": "9",
+                    "files": {"etc/os-release": 'NAME="Oracle Linux Server"\n'}}],
+        "volumes": [
+            {"name": "db-data", "compartment": "prod", "size_in_gbs": 50, "freeform_tags": {"backup-policy": "default"},
+             "files": {"canary.txt": "db-data canary\n", ".heartbeat": beat, "db/table.dat": "rows\n" * 2000}},
+            {"name": "app-data", "compartment": "prod", "size_in_gbs": 50,
+             "freeform_tags": {"backup-policy": "default"},
+             "files": {"canary.txt": "app-data canary\n", ".heartbeat": beat}},
+            {"name": "scratch", "compartment": "prod", "size_in_gbs": 50, "files": {"tmp.txt": "not protected\n"}},
+        ],
+        "instances": [
+            {"name": "app1", "compartment": "prod", "image": "OL9", "subnet": "app", "hostname": "app1",
+             "boot_volume": {"size_in_gbs": 47, "freeform_tags": {"backup-policy": "default"},
+                             "files": {"etc/hostname": "app1\n", "canary.txt": "app1 boot canary\n"}},
+             "attach": [{"volume": "db-data", "type": "paravirtualized"},
+                        {"volume": "app-data", "type": "paravirtualized"}]},
+            {"name": "verifier", "compartment": "prod", "image": "OL9", "subnet": "app", "hostname": "verifier",
+             "boot_volume": {"size_in_gbs": 47, "files": {"etc/hostname": "verifier\n"}}},
+        ],
+        "buckets": [{"name": "images", "compartment": "prod"}],
+    }
