@@ -212,11 +212,14 @@ class OciHook(BaseHook):
             missing = [k for k in ("tenancy", "user", "fingerprint") if not extras.get(k)]
             if not (extras.get("key_content") or extras.get("key_file")):
                 missing.append("key_content or key_file")
+            if not (extras.get("region") or self._region):
+                missing.append("region")
             if missing:
                 raise OciInputError(f"connection {self.oci_conn_id!r}: auth api_key needs extras {missing}")
             mask(extras.get("key_content"), extras.get("pass_phrase"))
             config = {k: extras[k] for k in ("tenancy", "user", "fingerprint", "key_content", "key_file",
-                                              "pass_phrase", "region") if extras.get(k)}
+                                              "pass_phrase") if extras.get(k)}
+            config["region"] = extras.get("region") or self._region
             oci.config.validate_config(config)
             return config, None
         if mode == "instance_principal":

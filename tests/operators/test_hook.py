@@ -1,0 +1,256 @@
+"""OciHook against ocisim with the real SDK: auth modes from connection extras, test_connection, clients cached
+per service and region, region override per call, the retry strategy (429, 5xx and 409 IncorrectState retried,
+other errors not), and the pure helpers (retry token, OCID and region checks)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from types import SimpleNamespace
+
+import oci
+import pytest
+from hooks.errors import OciInputError
+from hooks.oci import AUTH_MODES, OciHook, retry_token, validate_ocid, validate_region
+from operators.base import OciBaseOperator
+
+from tests.conftest import oci_connection_json
+
+
+def connection(monkeypatch, conn_id: str, extra: dict) -> OciHook:
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "oci", "extra": extra}))
+    return OciHook(conn_id)
+
+
+def sim_extra(sim, key_inline: bool = True) -> dict:
+    return json.loads(oci_connection_json(sim, key_inline=key_inline))["extra"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- auth modes -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("key_inline", [True, False], ids=["key_content", "key_file"])
+def test_api_key_auth(airflow_oci, monkeypatch, key_inline):
+    sim = airflow_oci
+    extra = sim_extra(sim, key_inline)
+    assert ("key_content" in extra) == key_inline and ("key_file" in extra) != key_inline
+    hook = connection(monkeypatch, "oci_api_key", extra)
+    assert hook.test_connection() == (True, "Connected to us-ashburn-1; 2 regions visible")
+    volume = hook.get_resource(sim.tenancy["volumes"]["data1"])
+    assert volume.display_name == "data1" and volume.lifecycle_state == "AVAILABLE"
+    assert hook.tenancy_id == sim.config()["tenancy"]
+
+
+def test_config_file_auth(airflow_oci, monkeypatch):
+    sim = airflow_oci
+    hook = connection(monkeypatch, "oci_config_file", {
+        "auth": "config_file", "config_file": str(sim.config_file), "profile": "DEFAULT",
+        "service_endpoints": sim.endpoints})
+    assert hook.region == "us-ashburn-1"  # from the config file: the extras name none
+    ok, message = hook.test_connection()
+    assert ok, message
+    assert hook.get_resource(sim.tenancy["volumes"]["data1"]).display_name == "data1"
+
+
+def test_config_file_missing_profile_is_an_error(airflow_oci, monkeypatch):
+    sim = airflow_oci
+    hook = connection(monkeypatch, "oci_config_file", {
+        "auth": "config_file", "config_file": str(sim.config_file), "profile": "NOPE",
+        "service_endpoints": sim.endpoints})
+    with pytest.raises(oci.exceptions.ProfileNotFound):
+        hook.get_client("identity")
+    ok, message = hook.test_connection()
+    assert not ok and message.startswith("ProfileNotFound")
+
+
+def test_bad_auth_value_is_a_clear_error(airflow_db, monkeypatch):
+    hook = connection(monkeypatch, "oci_bad_auth", {"auth": "password", "region": "us-ashburn-1"})
+    with pytest.raises(OciInputError) as err:
+        hook.get_client("compute")
+    assert str(err.value) == f"connection 'oci_bad_auth' extra 'auth' 'password': one of {AUTH_MODES}"
+    assert hook.test_connection() == (False, f"OciInputError: {err.value}")
+
+
+def test_missing_api_key_extras_are_listed(airflow_db, monkeypatch):
+    hook = connection(monkeypatch, "oci_incomplete", {"auth": "api_key", "user": "ocid1.user.oc1..aaaaaaaauser"})
+    with pytest.raises(OciInputError) as err:
+        hook.get_client("compute")
+    assert str(err.value) == ("connection 'oci_incomplete': auth api_key needs extras "
+                              "['tenancy', 'fingerprint', 'key_content or key_file', 'region']")
+
+
+def test_no_region_anywhere_is_a_clear_error(airflow_oci, monkeypatch):
+    extra = sim_extra(airflow_oci)
+    del extra["region"]
+    hook = connection(monkeypatch, "oci_no_region", extra)
+    with pytest.raises(OciInputError) as err:
+        hook.get_client("compute")
+    assert str(err.value) == "connection 'oci_no_region': auth api_key needs extras ['region']"
+    assert OciHook("oci_no_region", region="us-ashburn-1").get_client("compute")  # a region given per hook does
+
+
+# -- test_connection --------------------------------------------------------------------------------------
+def test_test_connection_reports_an_unreachable_endpoint(airflow_oci, monkeypatch):
+    extra = sim_extra(airflow_oci)
+    port = free_port()
+    extra.update(service_endpoints={"us-ashburn-1": f"http://127.0.0.1:{port}"}, max_attempts=1)
+    ok, message = connection(monkeypatch, "oci_nowhere", extra).test_connection()
+    assert not ok
+    assert "ConnectionError" in message or "Connection refused" in message, message
+    assert "PRIVATE KEY" not in message
+
+
+def test_test_connection_reports_a_wrong_endpoint(airflow_oci, monkeypatch):
+    """An endpoint that answers, but is not OCI's API there: OCI's 404 text comes back."""
+    sim = airflow_oci
+    extra = sim_extra(sim)
+    extra["service_endpoints"] = {"us-ashburn-1": sim.endpoints["us-ashburn-1"] + "/not-oci"}
+    ok, message = connection(monkeypatch, "oci_wrong", extra).test_connection()
+    assert not ok and message.startswith("ServiceError: Unknown resource path GET /not-oci/"), message
+
+
+# -- clients and regions ----------------------------------------------------------------------------------
+def test_clients_are_cached_per_service_and_region(airflow_oci):
+    hook = OciHook()
+    storage = hook.get_client("blockstorage")
+    assert hook.get_client("blockstorage") is storage
+    assert hook.get_client("blockstorage", "us-ashburn-1") is storage  # the default region is the same key
+    phoenix = hook.get_client("blockstorage", "us-phoenix-1")
+    assert phoenix is not storage and hook.get_client("blockstorage", "us-phoenix-1") is phoenix
+    compute = hook.get_client("compute")
+    assert isinstance(compute, oci.core.ComputeClient) and isinstance(storage, oci.core.BlockstorageClient)
+    assert set(hook._clients) == {("blockstorage", "us-ashburn-1"), ("blockstorage", "us-phoenix-1"),
+                                  ("compute", "us-ashburn-1")}
+    assert OciHook().get_client("blockstorage") is not storage  # per hook, not global
+
+
+def test_region_override_per_call_reaches_that_region(airflow_oci):
+    sim = airflow_oci
+    hook = OciHook()
+    phoenix = hook.get_client("blockstorage", "us-phoenix-1")
+    assert phoenix.base_client.endpoint.startswith(sim.endpoints["us-phoenix-1"])
+    assert hook.get_client("blockstorage").base_client.endpoint.startswith(sim.endpoints["us-ashburn-1"])
+    volume_id = sim.tenancy["volumes"]["data1"]
+    assert hook.get_resource(volume_id).display_name == "data1"  # it lives in Ashburn...
+    with pytest.raises(oci.exceptions.ServiceError) as err:  # ...so Phoenix's endpoint does not know it
+        hook.get_resource(volume_id, region="us-phoenix-1")
+    assert err.value.status == 404
+    assert OciHook(region="us-phoenix-1").region == "us-phoenix-1"
+    assert OciHook(region="us-phoenix-1").get_client("compute").base_client.endpoint.startswith(
+        sim.endpoints["us-phoenix-1"])
+
+
+def test_a_region_without_an_endpoint_is_refused(airflow_oci):
+    hook = OciHook()
+    with pytest.raises(OciInputError, match="region 'eu-frankfurt-1': the connection 'oci_default' has no "
+                                            "endpoint for it"):
+        hook.get_client("compute", "eu-frankfurt-1")
+    with pytest.raises(OciInputError, match="region 'Frankfurt': not an OCI region identifier"):
+        hook.get_client("compute", "Frankfurt")
+    with pytest.raises(OciInputError, match="service 'dns': one of"):
+        hook.get_client("dns")
+
+
+# -- retries ----------------------------------------------------------------------------------------------
+def test_retry_strategy_absorbs_429s_and_5xx(airflow_oci):
+    sim = airflow_oci
+    sim.admin.fault("GetVolume", "429", count=3)
+    sim.admin.reset_counters()
+    hook = OciHook()
+    assert hook.get_resource(sim.tenancy["volumes"]["data1"]).display_name == "data1"
+    assert sim.admin.counters()["GetVolume"] == 4
+    sim.admin.fault("GetBootVolume", "500")
+    assert hook.get_resource(sim.tenancy["boot_volumes"]["linux1"]).lifecycle_state == "AVAILABLE"
+    assert sim.admin.counters()["GetBootVolume"] == 2
+
+
+def test_retry_strategy_absorbs_409_incorrect_state_on_a_create(airflow_oci):
+    """IncorrectState (a resource busy for a moment) is retried, creates included: they carry a retry token."""
+    sim = airflow_oci
+    sim.admin.fault("CreateVolumeBackup", "incorrect_state")
+    sim.admin.reset_counters()
+    client = OciHook().get_client("blockstorage")
+    details = oci.core.models.CreateVolumeBackupDetails(volume_id=sim.tenancy["volumes"]["data1"], type="FULL",
+                                                        display_name="after-409")
+    backup = client.create_volume_backup(details, opc_retry_token="t" * 32).data
+    assert sim.admin.counters()["CreateVolumeBackup"] == 2  # 409 IncorrectState, then created
+    assert [b["id"] for b in sim.admin.resources("volumebackup") if b["display_name"] == "after-409"] == [backup.id]
+
+
+def test_other_errors_are_not_retried(airflow_oci):
+    sim = airflow_oci
+    sim.admin.reset_counters()
+    with pytest.raises(oci.exceptions.ServiceError) as err:
+        OciHook().get_resource("ocid1.volume.oc1.iad.aaaaaaaanosuchvolume")
+    assert err.value.status == 404 and sim.admin.counters()["GetVolume"] == 1
+
+
+def test_max_attempts_comes_from_the_connection(airflow_oci, monkeypatch):
+    sim = airflow_oci
+    hook = connection(monkeypatch, "oci_once", {**sim_extra(sim), "max_attempts": 1})
+    sim.admin.fault("GetVolume", "429")
+    with pytest.raises(oci.exceptions.ServiceError) as err:
+        hook.get_resource(sim.tenancy["volumes"]["data1"])
+    assert err.value.status == 429
+
+
+# -- pure helpers -----------------------------------------------------------------------------------------
+def test_retry_token_is_stable_across_tries_and_distinct_per_task_instance_and_purpose():
+    base = retry_token("nightly", "scheduled__2026-01-01", "backup_volume", 3, "backup")
+    assert base == retry_token("nightly", "scheduled__2026-01-01", "backup_volume", 3, "backup")
+    assert len(base) == 64 and int(base, 16) >= 0
+    others = {retry_token("nightly", "scheduled__2026-01-01", "backup_volume", 4, "backup"),
+              retry_token("nightly", "scheduled__2026-01-01", "backup_volume", 3, "restore"),
+              retry_token("nightly", "scheduled__2026-01-01", "backup_volume", -1, "backup"),
+              retry_token("nightly", "scheduled__2026-01-02", "backup_volume", 3, "backup"),
+              retry_token("nightly", "scheduled__2026-01-01", "restore_for_test", 3, "backup"),
+              retry_token("weekly", "scheduled__2026-01-01", "backup_volume", 3, "backup")}
+    assert base not in others and len(others) == 6
+
+
+def test_operator_retry_token_ignores_the_try_number():
+    op = OciBaseOperator(task_id="backup_volume")
+
+    def context(try_number: int, map_index: int = 3) -> dict:
+        ti = SimpleNamespace(dag_id="nightly", run_id="r1", task_id="backup_volume", map_index=map_index,
+                             try_number=try_number)
+        return {"ti": ti}
+
+    assert op.retry_token(context(1)) == op.retry_token(context(2)) == \
+        retry_token("nightly", "r1", "backup_volume", 3, "")
+    assert op.retry_token(context(1), "restore") != op.retry_token(context(1))
+    assert op.retry_token(context(1, map_index=4)) != op.retry_token(context(1))
+
+
+@pytest.mark.parametrize(("value", "kind", "message"), [
+    ("vol-123", None, "volume_id 'vol-123': not an OCID (expected ocid1.<type>.<realm>.<region>.<id>)"),
+    (None, None, "volume_id None: not an OCID"),
+    ("ocid1.volume.oc1.iad.SHOUTING", None, "not an OCID"),
+    ("ocid1.instance.oc1.iad.aaaaaaaaabcdefgh", "volume", "volume_id 'ocid1.instance.oc1.iad.aaaaaaaaabcdefgh': "
+                                                          "expected an OCID of type 'volume'"),
+])
+def test_validate_ocid_errors(value, kind, message):
+    with pytest.raises(OciInputError) as err:
+        validate_ocid(value, "volume_id", kind)
+    assert message in str(err.value)
+
+
+def test_validate_ocid_accepts_realm_and_regionless_ocids():
+    assert validate_ocid("ocid1.volume.oc1.iad.aaaaaaaaabcdefgh", "volume_id", "volume")
+    assert validate_ocid("ocid1.tenancy.oc1..aaaaaaaaabcdefgh", "tenancy")
+
+
+@pytest.mark.parametrize("value", ["us-ashburn-1", "eu-frankfurt-1", "ap-chuncheon-1"])
+def test_validate_region_accepts(value):
+    assert validate_region(value) == value
+
+
+@pytest.mark.parametrize("value", ["US-ASHBURN-1", "ashburn", "us_ashburn_1", "", None, "iad"])
+def test_validate_region_errors(value):
+    with pytest.raises(OciInputError) as err:
+        validate_region(value, "destination_region")
+    assert str(err.value) == f"destination_region {value!r}: not an OCI region identifier (like us-ashburn-1)"

@@ -1,0 +1,165 @@
+"""The one trigger, end to end: the trigger a deferrable task really deferred on (read back from Airflow's trigger
+table) serialises and round-trips through its classpath and kwargs, runs against ocisim to a success event that
+carries the task's partial result, and the task resumes from that event to its final XCom. Error events carry
+OCI's text into the task failure."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import threading
+
+import oci
+import pytest
+from hooks.oci import OciHook, WaitSpec
+from triggers.oci import OciWaitTrigger
+
+from tests.airflow_helpers import last_run_id, load_dag, run_dag, xcom
+from tests.operators.test_sensors import HeldClock, available_backup
+
+CLASSPATH = "triggers.oci.OciWaitTrigger"
+
+
+def first_event(trigger):
+    async def run():
+        async for event in trigger.run():
+            return event
+        return None
+
+    return asyncio.run(run())
+
+
+def triggers_for(resource_id: str) -> list:
+    from airflow import settings
+    from airflow.models.trigger import Trigger
+
+    with settings.Session() as session:
+        rows = session.query(Trigger).filter(Trigger.classpath == CLASSPATH).all()
+        return [(row.classpath, row.kwargs) for row in rows if row.kwargs["spec"]["resource_id"] == resource_id]
+
+
+def round_trip(classpath: str, kwargs: dict):
+    module, name = classpath.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)(**kwargs)
+
+
+def test_deferred_task_trigger_serialises_round_trips_runs_and_resumes(airflow_oci):
+    sim = airflow_oci
+    volume_id = sim.tenancy["volumes"]["data1"]
+    state, tasks = run_dag("test_op_misc_trigger_backup", {"volume_id": volume_id})
+    assert state == "success", tasks
+    final = xcom("test_op_misc_trigger_backup", last_run_id("test_op_misc_trigger_backup"), "backup_volume")
+
+    # What the task deferred on, as Airflow stored it
+    [(classpath, kwargs)] = triggers_for(final["backup_id"])
+    assert classpath == CLASSPATH
+    assert kwargs["result"] == {"backup_id": final["backup_id"], "region": "us-ashburn-1"}
+    assert kwargs["spec"]["getter"] == "get_volume_backup" and kwargs["spec"]["target_states"] == ["AVAILABLE"]
+    assert (kwargs["poll_interval"], kwargs["max_interval"], kwargs["timeout"]) == (0.2, 1, 300)
+
+    # Round trip: the same class, the same fields, the same serialisation
+    trigger = round_trip(classpath, kwargs)
+    assert isinstance(trigger, OciWaitTrigger)
+    assert trigger.serialize() == (classpath, kwargs)
+    assert WaitSpec(**trigger.spec) == WaitSpec(**kwargs["spec"])
+    assert vars(round_trip(*trigger.serialize())) == vars(trigger)
+
+    # Run: the first event is a success carrying the partial result
+    event = first_event(trigger)
+    assert event.payload == {"status": "success", "resource_id": final["backup_id"], "state": "AVAILABLE",
+                             "result": kwargs["result"]}
+
+    # Resume: the task's execute_complete turns the event into the same final XCom the run produced
+    operator = load_dag("test_op_misc_trigger_backup").get_task("backup_volume")
+    assert operator.execute_complete({}, event.payload) == final
+
+
+def test_trigger_polls_until_done_with_backoff(airflow_oci):
+    """On a backup still CREATING (ocisim's clock held), the trigger keeps polling, then reports success."""
+    sim = airflow_oci
+    clock = HeldClock(sim, polls=3)
+    backup = sim.client(oci.core.BlockstorageClient).create_volume_backup(oci.core.models.CreateVolumeBackupDetails(
+        volume_id=sim.tenancy["volumes"]["data1"], type="FULL")).data
+    spec = OciHook().lifecycle_spec(backup.id, ["AVAILABLE"], region="us-ashburn-1")
+    trigger = round_trip(*OciWaitTrigger(spec.to_dict(), poll_interval=0.05, max_interval=0.2, timeout=60,
+                                         result={"backup_id": backup.id}).serialize())
+    sim.admin.reset_counters()
+    with clock:
+        event = first_event(trigger)
+    assert clock.seen_before_jump >= 3
+    assert sim.admin.counters()["GetVolumeBackup"] >= 4
+    assert event.payload["status"] == "success" and event.payload["result"] == {"backup_id": backup.id}
+
+
+def test_error_events_carry_oci_text(airflow_oci):
+    sim = airflow_oci
+    # A resource that is gone: OCI's own 404 text
+    gone = "ocid1.volume.oc1.iad.aaaaaaaagonegonegonegone"
+    with pytest.raises(oci.exceptions.ServiceError) as missing:
+        sim.client(oci.core.BlockstorageClient).get_volume(gone)
+    spec = OciHook().lifecycle_spec(gone, ["AVAILABLE"], region="us-ashburn-1")
+    event = first_event(OciWaitTrigger(spec.to_dict(), poll_interval=0.05))
+    assert event.payload["status"] == "error"
+    assert event.payload["message"] == f"{gone} not found while waiting: {missing.value.message}"
+
+    # A FAILED work request: its errors as OCI reports them
+    backup_id = available_backup(sim, "copied")
+    sim.admin.fault("CopyVolumeBackup", "fail_work_request", message="boom")
+    response = sim.client(oci.core.BlockstorageClient).copy_volume_backup(
+        backup_id, oci.core.models.CopyVolumeBackupDetails(destination_region="us-phoenix-1"))
+    sim.admin.advance(3600)
+    wr_id = response.headers["opc-work-request-id"]
+    event = first_event(OciWaitTrigger(WaitSpec.work_request(wr_id, "us-ashburn-1").to_dict(), poll_interval=0.05))
+    assert {k: event.payload[k] for k in ("status", "resource_id", "state", "message")} == {
+        "status": "error", "resource_id": wr_id, "state": "FAILED",
+        "message": f"work request {wr_id} (CopyVolumeBackup) FAILED: InternalError: boom"}
+
+    # A deadline: the trigger gives up with what it last saw
+    sim.admin.set_time_scale(0.001)
+    backup = sim.client(oci.core.BlockstorageClient).create_volume_backup(oci.core.models.CreateVolumeBackupDetails(
+        volume_id=sim.tenancy["volumes"]["data1"], type="FULL")).data
+    spec = OciHook().lifecycle_spec(backup.id, ["AVAILABLE"], region="us-ashburn-1")
+    event = first_event(OciWaitTrigger(spec.to_dict(), poll_interval=0.1, max_interval=0.2, timeout=0.6))
+    assert event.payload["status"] == "error"
+    assert event.payload["message"] == f"{backup.id} still CREATING after 1s (waiting for ['AVAILABLE'])"
+
+
+def test_error_event_fails_the_deferred_task_with_oci_text(airflow_oci, capfd):
+    """A deferrable copy whose work request fails: the copy ends FAULTY while the task is deferred, the trigger's
+    error event fails the task, and the log says why."""
+    sim = airflow_oci
+    backup_id = available_backup(sim, "copied")
+    sim.admin.fault("CopyVolumeBackup", "fail_work_request", message="boom")
+    capfd.readouterr()
+    state, tasks = run_dag("test_op_misc_trigger_error", {"backup_id": backup_id})
+    assert state == "failed" and tasks == {"copy_backup_to_dr": "failed"}
+    copies = [b for b in sim.admin.resources("volumebackup") if b.get("source_volume_backup_id") == backup_id]
+    assert [c["lifecycle_state"] for c in copies] == ["FAULTY"]
+    [(_, kwargs)] = triggers_for(copies[0]["id"])
+    assert kwargs["spec"]["region"] == "us-phoenix-1"  # waited for in the destination region
+    log = capfd.readouterr().out
+    assert f"OciWaitError: {copies[0]['id']} reached lifecycle_state FAULTY (waiting for ['AVAILABLE'])" in log
+
+
+def test_trigger_runs_sdk_calls_off_the_event_loop(airflow_oci):
+    """Polls run in a worker thread (asyncio.to_thread), so a slow OCI answer never blocks other triggers."""
+    sim = airflow_oci
+    sim.admin.fault("GetVolume", "latency", latency_seconds=0.5)
+    spec = OciHook().lifecycle_spec(sim.tenancy["volumes"]["data1"], ["AVAILABLE"], region="us-ashburn-1")
+    trigger = OciWaitTrigger(spec.to_dict(), poll_interval=0.05)
+    ticks = []
+
+    async def main():
+        async def ticker():
+            while True:
+                ticks.append(threading.current_thread().name)
+                await asyncio.sleep(0.05)
+
+        tick = asyncio.create_task(ticker())
+        async for event in trigger.run():
+            tick.cancel()
+            return event
+
+    event = asyncio.run(main())
+    assert event.payload["status"] == "success"
+    assert len(ticks) >= 5  # the loop kept turning during the 0.5 s call
