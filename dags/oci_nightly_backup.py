@@ -134,9 +134,11 @@ with DAG(
         backup >> copy
 
     protected = protect_volume.expand(item=plan.output)
-    cleanup = OciCleanupTestResourcesOperator(task_id="delete_test_restores",
-                                              compartment_ids=config["compartment_ids"]).as_teardown()
+    # The closing tasks run whatever failed before (all_done) and are not retried: the hook already retries
+    # each API call, and a run whose configuration failed has nothing to clean, prune or report.
+    cleanup = OciCleanupTestResourcesOperator(task_id="delete_test_restores", compartment_ids=config["compartment_ids"],
+                                              retries=0).as_teardown()
     prune = OciPruneBackupsOperator(task_id="prune_backups", volumes=discover.output, policies=config["policies"],
-                                    dry_run=config["dry_run"], trigger_rule="all_done")
-    report = OciBackupReportOperator(task_id="report", plan=plan.output, prune_result=prune.output)
+                                    dry_run=config["dry_run"], trigger_rule="all_done", retries=0)
+    report = OciBackupReportOperator(task_id="report", plan=plan.output, prune_result=prune.output, retries=0)
     protected >> cleanup >> prune >> report
