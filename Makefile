@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: venv cli-venv test lint bench clean
+.PHONY: venv cli-venv test lint bench demo clean
 
 venv: $(VENV)/.installed
 cli-venv: $(CLI_VENV)/.installed
@@ -28,8 +28,11 @@ lint: venv
 test: venv cli-venv lint
 	$(BIN)/python -m pytest
 
+demo: venv
+	$(BIN)/python -m demo.run
+
 bench: venv
 	$(BIN)/python bench/ocisim_throughput.py
 
 clean:
-	rm -rf $(VENV) $(CLI_VENV) .pytest_cache
+	rm -rf $(VENV) $(CLI_VENV) .pytest_cache out

@@ -65,7 +65,9 @@ with DAG(
     doc_md=DOC,
     tags=["oci", "backup", "scheduled"],
     default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=2),
-                  "execution_timeout": timedelta(hours=2)},
+                  "execution_timeout": timedelta(hours=2),
+                  # how often OCI is asked while waiting: the restore time (RTO) is measured to this precision
+                  "poll_interval": float(os.environ.get("OCI_POLL_INTERVAL", "10"))},
     params={
         "compartment_ids": Param(os.environ.get("OCI_BACKUP_COMPARTMENTS", ""), type="string",
                                  description="Compartment OCIDs to scan, comma-separated"),
