@@ -21,6 +21,8 @@ os.environ.update({
     "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
     "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
     "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    # DAG files read this at parse time: waits on ocisim (time x600) need no 10-second polls
+    "OCI_POLL_INTERVAL": "0.5",
     "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps([
         {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
          "kwargs": {"path": str(ROOT / "dags")}},
