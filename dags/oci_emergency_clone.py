@@ -24,9 +24,6 @@ SHAPE_PATTERN = r"^(?:(VM|BM)\.[A-Za-z0-9.]+)?$"
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.
 WAIT = {"poll_interval": float(os.environ.get("OCI_POLL_INTERVAL", "10")),
         "max_interval": float(os.environ.get("OCI_POLL_MAX_INTERVAL", "60")), "deferrable": True}
-# Tags a clone must not inherit: a verification belongs to a backup, not to a copy of its volume
-# (a volume restored from a verified backup carries them; backups of its clone would look verified).
-NOT_INHERITED = ("verified-at", "verified-level")
 
 DOC = """
 ### Emergency clone
@@ -255,7 +252,6 @@ with DAG(
                 device = None
             used_devices.add(device)
             tags = {"cloned-from": volume.id}
-            tags.update({k: "" for k in NOT_INHERITED if (volume.freeform_tags or {}).get(k)})
             clone = {"source_volume_id": volume.id, "freeform_tags": tags}
             clone.update({k: request[k] for k in ("availability_domain", "compartment_id") if request[k]})
             attach = {"device": device, "attachment_type": facts.get("attachment_type") or "paravirtualized",

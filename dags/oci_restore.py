@@ -24,9 +24,6 @@ DEVICE_PATTERN = r"^(?:/dev/oracleoci/oraclevd([b-z]|[a-z][a-z]))?$"
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.
 WAIT = {"poll_interval": float(os.environ.get("OCI_POLL_INTERVAL", "10")),
         "max_interval": float(os.environ.get("OCI_POLL_MAX_INTERVAL", "60")), "deferrable": True}
-# A restored volume gets its backup's tags back (OCI). The verification tags belong to the backup, not to the new
-# volume: kept, every backup of the restored volume would inherit them and look verified.
-NOT_INHERITED = ("verified-at", "verified-level")
 
 DOC = """
 ### Restore from a backup
@@ -208,7 +205,6 @@ with DAG(
                             backup["time_created"])
         tags = backup["freeform_tags"]
         restore_tags = {"restored-from-backup": backup["backup_id"]}
-        restore_tags.update({k: "" for k in NOT_INHERITED if tags.get(k)})
         log.info("restoring %s backup %s (%s) of %s, made %s; chosen by %s; verified: %s", backup["type"],
                  backup["backup_id"], backup["display_name"], backup["source_id"], backup["time_created"], chosen_by,
                  tags.get(VERIFIED_TAG) or "never")

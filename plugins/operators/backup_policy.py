@@ -13,13 +13,11 @@ from datetime import datetime, timedelta
 
 from hooks.errors import OciInputError
 from hooks.oci import ocid_kind, validate_ocid, validate_region
+from hooks.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG
 
 from operators.backups import backup_result
 from operators.base import OciBaseOperator, oci_template_fields
 
-MANAGED_TAG, MANAGED_VALUE = "managed-by", "airflow-oci"
-TEMPORARY_TAG = "airflow-temporary"
-VERIFIED_TAG = "verified-at"
 VERIFY_MODES = ("all", "sample")
 LEVELS = ("api", "boot", "script")
 
@@ -257,7 +255,7 @@ def mark_verified(hook, backup_id: str, level: str, at: datetime, region: str | 
 
     client = hook.get_client("blockstorage", region)
     backup = hook.get_resource(backup_id, region)
-    tags = {**(backup.freeform_tags or {}), VERIFIED_TAG: at.isoformat(), "verified-level": level}
+    tags = {**(backup.freeform_tags or {}), VERIFIED_TAG: at.isoformat(), VERIFIED_LEVEL_TAG: level}
     m = oci.core.models
     if ocid_kind(backup_id) == "bootvolumebackup":
         updated = client.update_boot_volume_backup(backup_id, m.UpdateBootVolumeBackupDetails(freeform_tags=tags))

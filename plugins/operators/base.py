@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from airflow.sdk import BaseOperator, conf
 from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import OciHook, Poll, WaitSpec, console_url, retry_token, validate_ocid, validate_region
+from hooks.tags import MANAGED_TAG, MANAGED_VALUE
 from links.oci import OciConsoleLink
 
 HookT = TypeVar("HookT", bound=OciHook)
@@ -118,7 +119,7 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
     def managed_tags(self, context, extra: dict | None = None) -> dict[str, str]:
         """Freeform tags that name the managing DAG and run: how retention and cleanup know what is ours."""
         ti = context["ti"]
-        return {**(extra or {}), "managed-by": "airflow-oci", "airflow-dag": ti.dag_id,
+        return {**(extra or {}), MANAGED_TAG: MANAGED_VALUE, "airflow-dag": ti.dag_id,
                 "airflow-run": ti.run_id[:250], "airflow-task": ti.task_id}
 
     # -- waiting ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import time
 
 from hooks.errors import OciInputError
 from hooks.oci import ocid_kind, validate_ocid
+from hooks.tags import inherited
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -73,7 +74,7 @@ class OciCloneVolumeOperator(_NewVolumeOperator):
                   "availability_domain": self.availability_domain or source.availability_domain,
                   "display_name": self.display_name or f"{source.display_name}-clone",
                   "size_in_gbs": self.size_in_gbs or source.size_in_gbs,
-                  "freeform_tags": self.managed_tags(context, {**(source.freeform_tags or {}),
+                  "freeform_tags": self.managed_tags(context, {**inherited(source.freeform_tags),
                                                                **(self.freeform_tags or {})})}
         m = oci.core.models
         if kind == "volume":
@@ -115,7 +116,7 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
         common = {"compartment_id": self.compartment_id or backup.compartment_id, "availability_domain": ad,
                   "display_name": self.display_name or f"{backup.display_name}-restore",
                   "size_in_gbs": self.size_in_gbs or backup.size_in_gbs,
-                  "freeform_tags": self.managed_tags(context, {**(backup.freeform_tags or {}),
+                  "freeform_tags": self.managed_tags(context, {**inherited(backup.freeform_tags),
                                                                **(self.freeform_tags or {})})}
         m = oci.core.models
         if is_boot:
