@@ -7,11 +7,11 @@ OCI SDK inside their methods). Nothing here calls an API; the request is read an
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, task
 from hooks.oci import OCID_RE
+from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.volumes import OciAttachVolumeOperator, OciCloneVolumeOperator
 
@@ -22,8 +22,7 @@ OPTIONAL_OCID = f"^(?:{OCID_RE.pattern[1:-1]})?$"
 OPTIONAL_HOSTNAME = r"^(?:[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)?$"
 SHAPE_PATTERN = r"^(?:(VM|BM)\.[A-Za-z0-9.]+)?$"
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.
-WAIT = {"poll_interval": float(os.environ.get("OCI_POLL_INTERVAL", "10")),
-        "max_interval": float(os.environ.get("OCI_POLL_MAX_INTERVAL", "60")), "deferrable": True}
+WAIT = wait_settings()
 
 DOC = """
 ### Emergency clone

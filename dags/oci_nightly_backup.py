@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param, task, task_group
 from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOperator, OciPruneBackupsOperator
 from operators.backups import OciCopyBackupOperator, OciCreateBackupOperator
+from operators.base import wait_settings
 from operators.report import OciBackupReportOperator
 from operators.verify import OciCleanupTestResourcesOperator, OciVerifyRestoreOperator
 from operators.volumes import OciRestoreVolumeOperator
@@ -65,9 +66,7 @@ with DAG(
     doc_md=DOC,
     tags=["oci", "backup", "scheduled"],
     default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=2),
-                  "execution_timeout": timedelta(hours=2),
-                  # how often OCI is asked while waiting: the restore time (RTO) is measured to this precision
-                  "poll_interval": float(os.environ.get("OCI_POLL_INTERVAL", "10"))},
+                  "execution_timeout": timedelta(hours=2), **wait_settings(deferrable=False)},
     params={
         "compartment_ids": Param(os.environ.get("OCI_BACKUP_COMPARTMENTS", ""), type="string",
                                  description="Compartment OCIDs to scan, comma-separated"),

@@ -149,3 +149,13 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
                 self.log.info("on_kill: deleted %s", resource_id)
             except Exception as exc:  # best effort: report and continue with the rest
                 self.log.warning("on_kill: could not delete %s: %s", resource_id, exc)
+
+
+def wait_settings(deferrable: bool = True) -> dict:
+    """How DAG tasks wait on OCI: `OCI_POLL_INTERVAL` (first poll, seconds, default 10) backing off to
+    `OCI_POLL_MAX_INTERVAL` (default 60). Read when a DAG file is parsed (an environment lookup, no I/O);
+    restore times (RTO) are measured to this precision."""
+    import os
+
+    return {"poll_interval": float(os.environ.get("OCI_POLL_INTERVAL", "10")),
+            "max_interval": float(os.environ.get("OCI_POLL_MAX_INTERVAL", "60")), "deferrable": deferrable}
