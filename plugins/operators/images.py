@@ -202,7 +202,8 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
     opened).
     """
 
-    template_fields = oci_template_fields("instance_id", "display_name", "launch_mode", "freeform_tags")
+    template_fields = oci_template_fields("instance_id", "display_name", "launch_mode", "freeform_tags",
+                                          "detach_iscsi")
 
     def __init__(self, *, instance_id: str, display_name: str | None = None, detach_iscsi: bool = False,
                  iscsi_cleanup_script: str = ISCSI_CLEANUP_COMMANDS, reattach: bool = True,
@@ -229,6 +230,10 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
         if self.display_name is not None and not (isinstance(self.display_name, str) and
                                                   0 < len(self.display_name) <= 255):
             raise OciInputError(f"display_name {self.display_name!r}: 1 to 255 characters")
+        if isinstance(self.detach_iscsi, str) and self.detach_iscsi.lower() in ("true", "false"):
+            self.detach_iscsi = self.detach_iscsi.lower() == "true"  # rendered from a template
+        if not isinstance(self.detach_iscsi, bool):
+            raise OciInputError(f"detach_iscsi {self.detach_iscsi!r}: True or False")
         if self.detach_iscsi:
             if not self.wait_for_completion:
                 raise OciInputError("detach_iscsi=True needs wait_for_completion=True: detached volumes are "

@@ -78,7 +78,8 @@ class OciUploadFileOperator(OciBaseOperator):
     object's checksum does not match the file.
     """
 
-    template_fields = oci_template_fields("local_path", "bucket", "object_name", "namespace", "content_type")
+    template_fields = oci_template_fields("local_path", "bucket", "object_name", "namespace", "content_type",
+                                          "part_size_mb")
 
     def __init__(self, *, local_path: str, bucket: str, object_name: str, namespace: str | None = None,
                  part_size_mb: int = 128, parallel: bool = True, content_type: str | None = None, **kwargs):
@@ -121,6 +122,8 @@ class OciUploadFileOperator(OciBaseOperator):
                                            or "/" in self.namespace):
             raise OciInputError(f"namespace {self.namespace!r}: an Object Storage namespace name, or None to look "
                                 f"it up")
+        if isinstance(self.part_size_mb, str) and self.part_size_mb.isdigit():
+            self.part_size_mb = int(self.part_size_mb)  # rendered from a template
         size_mb = self.part_size_mb
         if isinstance(size_mb, bool) or not isinstance(size_mb, int) or not 1 <= size_mb <= MAX_PART_SIZE_MB:
             raise OciInputError(f"part_size_mb {size_mb!r}: a whole number of MiB from 1 to {MAX_PART_SIZE_MB} "

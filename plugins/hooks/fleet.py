@@ -1,0 +1,190 @@
+"""The fleet a DAG launches from the image it made (VMDK migration, golden image): the trigger form's fleet fields,
+their validation into one launch request per instance (pure, no API calls), the read-only check that no hostname is
+taken in the subnet yet, and the Asset of the image.
+
+A fleet is either `fleet_count` instances named by `hostname_pattern` (`app-{index:02d}` → app-01, app-02, ...) with
+one `os_type`, or an explicit `fleet` list of {hostname, os_type} (a mixed Linux/Windows fleet). Every hostname is
+checked as `hooks.user_data` checks one (RFC 1123 label; NetBIOS rules for Windows) and the fleet has no duplicate
+(compared without case, as DNS and NetBIOS compare). Errors are OciInputError naming the field, value and rule.
+"""
+
+from __future__ import annotations
+
+from hooks.errors import OciInputError
+from hooks.oci import OCID_RE, validate_ocid
+from hooks.user_data import fleet_hostnames, validate_fleet, validate_hostname, validate_os_type
+
+MAX_FLEET = 50
+DEFAULT_SHAPE = "VM.Standard.E4.Flex"
+DEFAULT_PATTERN = "app-{index:02d}"
+OPTIONAL_OCID = f"^(?:{OCID_RE.pattern[1:-1]})?$"
+SHAPE_PATTERN = r"^(VM|BM)\.[A-Za-z0-9.]+$"
+IMAGE_ASSET_ALIAS = "oci-images"
+FLEET_FIELDS = ("fleet_count", "hostname_pattern", "os_type", "fleet", "shape", "ocpus", "memory_in_gbs",
+                "subnet_id", "availability_domain", "ssh_authorized_keys")
+
+
+def fleet_params(pattern: str = DEFAULT_PATTERN) -> dict:
+    """The fleet fields of a trigger form (JSON-schema validated by Airflow before a run is created)."""
+    from airflow.sdk import Param
+
+    return {
+        "fleet_count": Param(0, type="integer", minimum=0, maximum=MAX_FLEET,
+                             description="Instances to launch from the image, named by hostname_pattern (0: none)"),
+        "hostname_pattern": Param(pattern, type="string", minLength=1, maxLength=63,
+                                  description="Hostnames with {index} from 1, e.g. app-{index:02d} gives app-01, "
+                                              "app-02; unique in the subnet; Windows: at most 15 characters"),
+        "os_type": Param("linux", enum=["linux", "windows"],
+                         description="Guest OS of the fleet: Linux gets cloud-init, Windows cloudbase-init user data "
+                                     "that renames the computer"),
+        "fleet": Param([], type="array", maxItems=MAX_FLEET,
+                       items={"type": "object", "required": ["hostname"], "additionalProperties": False,
+                              "properties": {"hostname": {"type": "string", "minLength": 1, "maxLength": 63},
+                                             "os_type": {"enum": ["linux", "windows"]}}},
+                       description="Instead of fleet_count: a mixed fleet, e.g. [{\"hostname\": \"app-01\", "
+                                   "\"os_type\": \"linux\"}, {\"hostname\": \"WIN-01\", \"os_type\": \"windows\"}]"),
+        "shape": Param(DEFAULT_SHAPE, type="string", pattern=SHAPE_PATTERN),
+        "ocpus": Param(None, type=["null", "number"], minimum=1, maximum=64,
+                       description="OCPUs of a Flex shape (empty: 1)"),
+        "memory_in_gbs": Param(None, type=["null", "number"], minimum=1, maximum=1024,
+                               description="Memory of a Flex shape (empty: 16 GB per OCPU)"),
+        "subnet_id": Param("", type="string", pattern=OPTIONAL_OCID,
+                           description="Subnet of the fleet (required to launch; it needs a DNS label)"),
+        "availability_domain": Param("", type="string",
+                                     description="Availability domain of the fleet, e.g. Uocm:US-ASHBURN-AD-1"),
+        "ssh_authorized_keys": Param("", type="string",
+                                     description="OpenSSH public key(s) for the Linux instances (one per line)"),
+    }
+
+
+def _blank(value):
+    return None if value in ("", None) else value
+
+
+def resolve_fleet(params: dict) -> list[dict]:
+    """One OciLaunchInstanceOperator kwargs dict per instance (for `.expand_kwargs`): hostname, os_type, subnet_id,
+    availability_domain, shape, shape_config, ssh_authorized_keys. [] when no fleet is asked for."""
+    count = params.get("fleet_count") or 0
+    listed = params.get("fleet") or []
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_FLEET:
+        raise OciInputError(f"fleet_count {count!r}: a whole number from 0 to {MAX_FLEET}")
+    if not isinstance(listed, list | tuple):
+        raise OciInputError(f"fleet {listed!r}: a list of {{hostname, os_type}} objects")
+    if listed and count:
+        raise OciInputError(f"fleet ({len(listed)} entries) and fleet_count {count}: give one or the other (a list "
+                            f"of hostnames, or a count with hostname_pattern)")
+    if len(listed) > MAX_FLEET:
+        raise OciInputError(f"fleet: {len(listed)} entries; at most {MAX_FLEET}")
+    if listed:
+        names, os_types = [], []
+        for i, entry in enumerate(listed):
+            if not isinstance(entry, dict) or set(entry) - {"hostname", "os_type"}:
+                raise OciInputError(f"fleet[{i}] {entry!r}: an object with hostname and optional os_type only")
+            os_type = entry.get("os_type") or params.get("os_type") or "linux"
+            if os_type not in ("linux", "windows"):
+                raise OciInputError(f"fleet[{i}].os_type {os_type!r}: one of ('linux', 'windows')")
+            names.append(validate_hostname(entry.get("hostname"), os_type, f"fleet[{i}].hostname"))
+            os_types.append(os_type)
+        validate_fleet(names, "linux", "fleet")  # duplicates across the whole fleet, whatever the OS
+    elif count:
+        os_type = validate_os_type(params.get("os_type") or "linux")
+        names = fleet_hostnames(params.get("hostname_pattern") or DEFAULT_PATTERN, count, os_type)
+        os_types = [os_type] * count
+    else:
+        return []
+
+    subnet_id = _blank(params.get("subnet_id"))
+    if not subnet_id:
+        raise OciInputError(f"subnet_id: required to launch a fleet of {len(names)}")
+    validate_ocid(subnet_id, "subnet_id", "subnet")
+    availability_domain = _blank(params.get("availability_domain"))
+    if not isinstance(availability_domain, str) or not availability_domain.strip():
+        raise OciInputError(f"availability_domain {availability_domain!r}: required to launch a fleet (like "
+                            f"Uocm:US-ASHBURN-AD-1)")
+    shape = params.get("shape") or DEFAULT_SHAPE
+    if not isinstance(shape, str) or not shape.startswith(("VM.", "BM.")):
+        raise OciInputError(f"shape {shape!r}: an OCI shape name like {DEFAULT_SHAPE}")
+    ocpus, memory = _blank(params.get("ocpus")), _blank(params.get("memory_in_gbs"))
+    shape_config = None
+    if shape.endswith(".Flex"):
+        ocpus = float(ocpus or 1)
+        memory = float(memory or ocpus * 16)
+        if not ocpus <= memory <= ocpus * 64:
+            raise OciInputError(f"memory_in_gbs {memory:g}: from 1 to 64 GB per OCPU ({ocpus:g} OCPUs)")
+        shape_config = {"ocpus": ocpus, "memory_in_gbs": memory}
+    elif ocpus or memory:
+        raise OciInputError(f"ocpus/memory_in_gbs: only for a Flex shape, not {shape!r}")
+    keys = _blank(params.get("ssh_authorized_keys"))
+    keys = [k.strip() for k in keys.splitlines() if k.strip()] if isinstance(keys, str) else keys
+    return [{"hostname": name, "os_type": os_type, "subnet_id": subnet_id,
+             "availability_domain": availability_domain.strip(), "shape": shape, "shape_config": shape_config,
+             # Windows takes no SSH keys (OCI sets an initial opc password): keys go to the Linux instances only
+             "ssh_authorized_keys": (keys or None) if os_type == "linux" else None}
+            for name, os_type in zip(names, os_types, strict=True)]
+
+
+def check_hostnames_free(hook, fleet: list[dict]) -> None:
+    """Refuse a fleet whose subnet has no DNS label or already has one of its hostnames (read-only calls: the
+    subnet, the VNIC attachments of its compartment, their VNICs). OCI would accept such a launch and fail it
+    minutes later; checked before an upload and an import that can take hours."""
+    import oci
+
+    if not fleet:
+        return
+    wanted = {f["hostname"].lower(): f["hostname"] for f in fleet}
+    taken = []
+    for subnet_id in sorted({f["subnet_id"] for f in fleet}):
+        subnet = hook.get_client("network").get_subnet(subnet_id).data
+        if not subnet.dns_label:
+            raise OciInputError(f"subnet_id {subnet_id!r}: the subnet has no DNS label, so its VNICs cannot have "
+                                f"hostnames")
+        attachments = oci.pagination.list_call_get_all_results(hook.get_client("compute").list_vnic_attachments,
+                                                               subnet.compartment_id).data
+        for att in attachments:
+            if att.subnet_id != subnet_id or att.lifecycle_state not in ("ATTACHING", "ATTACHED"):
+                continue
+            label = (hook.get_client("network").get_vnic(att.vnic_id).data.hostname_label or "").lower()
+            if label in wanted:
+                taken.append(f"{wanted[label]} (VNIC {att.vnic_id} of instance {att.instance_id})")
+    if taken:
+        raise OciInputError(f"fleet: hostname(s) already used in the subnet: {'; '.join(taken)}; hostnames must be "
+                            f"unique in a subnet")
+
+
+def image_asset_uri(region: str, image_id: str) -> str:
+    return f"oci://{region}/{image_id}"
+
+
+def add_image_event(outlet_events, image: dict, extra: dict) -> None:
+    """An Asset event for an image a DAG made, through the alias its report task declares as an outlet (the image's
+    id is known only at run time)."""
+    from airflow.sdk import Asset, AssetAlias
+
+    asset = Asset(name=f"oci-image-{image['image_id']}", uri=image_asset_uri(image["region"], image["image_id"]))
+    outlet_events[AssetAlias(IMAGE_ASSET_ALIAS)].add(asset, extra=extra)
+
+
+def instance_lines(instances: list[dict | None], fleet: list[dict]) -> tuple[list[str], list[dict], list[str]]:
+    """Report lines, rows and problems for a launched fleet (None where a launch left no result)."""
+    lines, rows, problems = [], [], []
+    for asked, made in zip(fleet, instances, strict=True):
+        if not made:
+            problems.append(f"instance {asked['hostname']} ({asked['os_type']}) was not launched")
+            lines.append(f"- {asked['hostname']} ({asked['os_type']}): NOT LAUNCHED")
+            continue
+        row = {k: made.get(k) for k in ("hostname", "os_type", "instance_id", "lifecycle_state", "private_ip",
+                                        "public_ip", "hostname_label", "boot_volume_id", "availability_domain",
+                                        "shape")}
+        rows.append(row)
+        lines.append(f"- {row['hostname']} ({row['os_type']}): {row['instance_id']} {row['lifecycle_state']}, "
+                     f"private IP {row['private_ip']}" + (f", public IP {row['public_ip']}" if row["public_ip"]
+                                                           else ""))
+    return lines, rows, problems
+
+
+def pull_mapped(ti, task_id: str, count: int) -> list[dict | None]:
+    """The XCom of each of `count` map indexes of a mapped task (None where a task left none)."""
+    if not count:
+        return []
+    values = ti.xcom_pull(task_ids=task_id, map_indexes=list(range(count)))
+    return list(values) if isinstance(values, list | tuple) else [values]
