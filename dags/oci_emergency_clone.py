@@ -11,16 +11,14 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, task
 from hooks.oci import OCID_RE
+from hooks.params import DEFAULT_SHAPE, OPTIONAL_HOSTNAME, OPTIONAL_OCID
+from hooks.params import OPTIONAL_SHAPE_PATTERN as SHAPE_PATTERN
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.volumes import OciAttachVolumeOperator, OciCloneVolumeOperator
 
 DAG_ID = "oci_emergency_clone"
 log = logging.getLogger("airflow.task")  # a task function's logging reaches its task log
-DEFAULT_SHAPE = "VM.Standard.E4.Flex"
-OPTIONAL_OCID = f"^(?:{OCID_RE.pattern[1:-1]})?$"
-OPTIONAL_HOSTNAME = r"^(?:[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)?$"
-SHAPE_PATTERN = r"^(?:(VM|BM)\.[A-Za-z0-9.]+)?$"
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.
 WAIT = wait_settings()
 

@@ -10,17 +10,13 @@ import logging
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, task
-from hooks.oci import OCID_RE
+from hooks.params import DEFAULT_SHAPE, DEVICE_PATTERN, OPTIONAL_HOSTNAME, OPTIONAL_OCID
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.volumes import OciAttachVolumeOperator, OciRestoreVolumeOperator
 
 DAG_ID = "oci_restore"
 log = logging.getLogger("airflow.task")  # a task function's logging reaches its task log
-DEFAULT_SHAPE = "VM.Standard.E4.Flex"
-OPTIONAL_OCID = f"^(?:{OCID_RE.pattern[1:-1]})?$"
-OPTIONAL_HOSTNAME = r"^(?:[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)?$"
-DEVICE_PATTERN = r"^(?:/dev/oracleoci/oraclevd([b-z]|[a-z][a-z]))?$"
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.
 WAIT = wait_settings()
 

@@ -11,14 +11,12 @@ checked as `hooks.user_data` checks one (RFC 1123 label; NetBIOS rules for Windo
 from __future__ import annotations
 
 from hooks.errors import OciInputError
-from hooks.oci import OCID_RE, validate_ocid
+from hooks.oci import validate_ocid
+from hooks.params import DEFAULT_SHAPE, OPTIONAL_OCID, SHAPE_PATTERN
 from hooks.user_data import fleet_hostnames, validate_fleet, validate_hostname, validate_os_type
 
 MAX_FLEET = 50
-DEFAULT_SHAPE = "VM.Standard.E4.Flex"
 DEFAULT_PATTERN = "app-{index:02d}"
-OPTIONAL_OCID = f"^(?:{OCID_RE.pattern[1:-1]})?$"
-SHAPE_PATTERN = r"^(VM|BM)\.[A-Za-z0-9.]+$"
 IMAGE_ASSET_ALIAS = "oci-images"
 FLEET_FIELDS = ("fleet_count", "hostname_pattern", "os_type", "fleet", "shape", "ocpus", "memory_in_gbs",
                 "subnet_id", "availability_domain", "ssh_authorized_keys")

@@ -1,0 +1,13 @@
+"""JSON-schema patterns and defaults for the DAGs' trigger forms: one definition, so every form accepts the same
+OCIDs, hostnames, shapes and device paths (and Airflow refuses the rest before a run is created)."""
+
+from __future__ import annotations
+
+from hooks.oci import OCID_RE
+
+DEFAULT_SHAPE = "VM.Standard.E4.Flex"
+OPTIONAL_OCID = f"^(?:{OCID_RE.pattern[1:-1]})?$"
+OPTIONAL_HOSTNAME = r"^(?:[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)?$"
+SHAPE_PATTERN = r"^(VM|BM)\.[A-Za-z0-9.]+$"
+OPTIONAL_SHAPE_PATTERN = r"^(?:(VM|BM)\.[A-Za-z0-9.]+)?$"
+DEVICE_PATTERN = r"^(?:/dev/oracleoci/oraclevd([b-z]|[a-z][a-z]))?$"
