@@ -133,11 +133,11 @@ with DAG(
         """Every field, before any API call: what to clone, and what a launch needs."""
         from hooks.errors import OciInputError
         from hooks.oci import ocid_kind, validate_ocid
+        from hooks.params import given
         from hooks.user_data import validate_hostname, validate_os_type
 
         def blank(name):
-            value = params.get(name)
-            return None if value in ("", None) else value
+            return given(params, name)
 
         instance_id, volume_ids = blank("instance_id"), params.get("volume_ids") or []
         if isinstance(volume_ids, str):  # a CLI trigger may give "a,b"

@@ -101,11 +101,11 @@ with DAG(
         from hooks.errors import OciInputError
         from hooks.fleet import resolve_fleet
         from hooks.oci import validate_ocid
+        from hooks.params import given
         from operators.images import IMAGE_FORMATS, LAUNCH_MODES
 
         def blank(name):
-            value = params.get(name)
-            return None if value in ("", None) else value
+            return given(params, name)
 
         instance_id = blank("instance_id")
         if not instance_id:

@@ -93,11 +93,11 @@ with DAG(
         """Every field, before any API call: which backup, and what an attach or a launch needs."""
         from hooks.errors import OciInputError
         from hooks.oci import ocid_kind, validate_ocid
+        from hooks.params import given
         from hooks.user_data import validate_hostname, validate_os_type
 
         def blank(name):
-            value = params.get(name)
-            return None if value in ("", None) else value
+            return given(params, name)
 
         backup_id, volume_id = blank("backup_id"), blank("volume_id")
         if bool(backup_id) == bool(volume_id):

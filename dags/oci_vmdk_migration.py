@@ -109,11 +109,11 @@ with DAG(
         from hooks.errors import OciInputError
         from hooks.fleet import resolve_fleet
         from hooks.oci import validate_ocid
+        from hooks.params import given
         from operators.images import IMAGE_FORMATS, IMPORT_LAUNCH_MODES, parse_object_uri
 
         def blank(name):
-            value = params.get(name)
-            return None if value in ("", None) else value
+            return given(params, name)
 
         uri, local = blank("source_uri"), blank("local_path")
         namespace, bucket, object_name = blank("namespace"), blank("bucket"), blank("object_name")

@@ -11,3 +11,9 @@ OPTIONAL_HOSTNAME = r"^(?:[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)?$"
 SHAPE_PATTERN = r"^(VM|BM)\.[A-Za-z0-9.]+$"
 OPTIONAL_SHAPE_PATTERN = r"^(?:(VM|BM)\.[A-Za-z0-9.]+)?$"
 DEVICE_PATTERN = r"^(?:/dev/oracleoci/oraclevd([b-z]|[a-z][a-z]))?$"
+
+
+def given(params: dict, name: str):
+    """A form field's value, or None when it was left empty (forms send "" for an untouched text field)."""
+    value = params.get(name)
+    return None if value in ("", None) else value
