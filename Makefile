@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: venv cli-venv test lint bench demo clean
+.PHONY: venv cli-venv test test-distributed test-browser lint bench demo up down clean
 
 venv: $(VENV)/.installed
 cli-venv: $(CLI_VENV)/.installed
@@ -25,11 +25,33 @@ $(CLI_VENV)/.installed: requirements-cli.txt constraints-cli.txt $(VENV)/.instal
 lint: venv
 	$(BIN)/ruff check .
 
+# the distributed stack has a target of its own (it needs PostgreSQL and Redis on loopback)
 test: venv cli-venv lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/distributed
+
+# docker-compose's stack without Docker: PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379, CeleryExecutor
+test-distributed: venv
+	OCI_DISTRIBUTED=1 $(BIN)/python -m pytest tests/distributed -q -s
+
+# The Airflow UI in headless Chromium (Debian's /usr/bin/chromium) against `make up`'s stack on free ports
+test-browser: venv
+	OCI_BROWSER=1 $(BIN)/python -m pytest tests/browser -q -s
 
 demo: venv
 	$(BIN)/python -m demo.run
+
+# A standalone-like Airflow (LocalExecutor on PostgreSQL database UP_DB) with ocisim and the demo seed, left
+# running under UP_DIR; `make down` stops every process it started (by PID). PORT is the UI's port.
+PORT ?= 8080
+UP_DIR ?= out/up
+UP_DB ?= airflow_up
+
+up: venv
+	$(BIN)/python -m demo.stack up --out $(UP_DIR) --port $(PORT) --db $(UP_DB)
+
+down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m demo.stack down --out $(UP_DIR); \
+	else echo "[down] nothing to stop: no $(VENV), so nothing was started"; fi
 
 bench: venv
 	$(BIN)/python bench/ocisim_throughput.py

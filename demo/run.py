@@ -42,12 +42,15 @@ class Step:
         return f"{time.monotonic() - self.started:.1f} s"
 
 
+def ocisim_argv(state: Path, port: int) -> list[str]:
+    """ocisim with the demo's seed (applied to a new state directory only), time x600, guest exec on."""
+    return [PY, "-m", "ocisim", "--port", str(port), "--state-dir", str(state), "--time-scale", "600",
+            "--seed", str(ROOT / "demo" / "seed.json"), "--guest-exec", "--log-level", "WARNING"]
+
+
 def start_ocisim(state: Path, port: int) -> subprocess.Popen:
     log = open(OUT / "ocisim.log", "w")  # noqa: SIM115 (lives as long as the process)
-    proc = subprocess.Popen(
-        [PY, "-m", "ocisim", "--port", str(port), "--state-dir", str(state), "--time-scale", "600",
-         "--seed", str(ROOT / "demo" / "seed.json"), "--guest-exec", "--log-level", "WARNING"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
+    proc = subprocess.Popen(ocisim_argv(state, port), cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
     deadline = time.time() + 120
     while time.time() < deadline:
         line = proc.stdout.readline()
@@ -59,13 +62,16 @@ def start_ocisim(state: Path, port: int) -> subprocess.Popen:
     raise RuntimeError(f"ocisim did not start; see {OUT / 'ocisim.log'}")
 
 
-def airflow_env(tenancy: dict, state: Path) -> dict:
-    home = OUT / "airflow"
+def airflow_env(tenancy: dict, state: Path, home: Path | None = None, base: dict | None = None) -> dict:
+    """`base` (default: this process's environment) plus AIRFLOW_HOME (default out/demo/airflow), the DAG and
+    plugin folders and connection `oci_default` pointing at the ocisim whose state directory is `state`."""
+    home = home or OUT / "airflow"
+    base = os.environ if base is None else base
     identity = json.loads((state / "tenancy.json").read_text())
     extra = {"auth": "api_key", "tenancy": identity["tenancy_id"], "user": identity["user_id"],
              "fingerprint": identity["fingerprint"], "key_file": str(state / "oci_api_key.pem"),
              "region": identity["home_region"], "service_endpoints": identity["regions"]}
-    return {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    return {**base, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}", "OCI_POLL_INTERVAL": "1",
             "AIRFLOW_CONN_OCI_DEFAULT": json.dumps({"conn_type": "oci", "extra": extra})}
