@@ -74,6 +74,7 @@ def airflow_env(tenancy: dict, state: Path, home: Path | None = None, base: dict
     return {**base, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}", "OCI_POLL_INTERVAL": "1",
+            "OCI_TRIGGER_MIN_EVENT_AGE": "0",  # airflow dags test runs triggers inline: no race to avoid
             "AIRFLOW_CONN_OCI_DEFAULT": json.dumps({"conn_type": "oci", "extra": extra})}
 
 

@@ -354,7 +354,7 @@ def _env(layout: Layout, tenancy: dict, info: dict, keys: dict) -> dict:
         "OCI_BACKUP_VERIFIER_INSTANCE": nightly_conf["verifier_instance_id"],
         "OCI_BACKUP_LEVEL": nightly_conf["verification_level"],
         "OCI_BACKUP_POLICIES": json.dumps(nightly_conf["policies"]),
-        "OCI_POLL_INTERVAL": "1",
+        "OCI_POLL_INTERVAL": "1", "OCI_TRIGGER_MIN_EVENT_AGE": "5",
     })
     return env
 

@@ -7,10 +7,14 @@ backoff, deadline and failure rules are the hook's (`OciHook.poll_once`, `Poll`)
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+MIN_EVENT_AGE_SECONDS = float(os.environ.get("OCI_TRIGGER_MIN_EVENT_AGE", "5"))
 
 
 class OciWaitTrigger(BaseTrigger):
@@ -37,29 +41,32 @@ class OciWaitTrigger(BaseTrigger):
         spec = WaitSpec(**self.spec)
         hook = OciHook(self.oci_conn_id, region=spec.region)
         poll = Poll(self.poll_interval, self.max_interval, self.timeout)
+        started = time.monotonic()
+        event = await self._wait(hook, spec, poll)
+        # Airflow 3.3 can resume a task whose own "deferred" exit it has not processed yet and then mark the
+        # resumed try up_for_retry (apache/airflow#71580, #72716). OCI never answers that fast; ocisim can: an
+        # event is not sent before the deferral is a few seconds old.
+        early = MIN_EVENT_AGE_SECONDS - (time.monotonic() - started)
+        if early > 0:
+            await asyncio.sleep(early)
+        yield TriggerEvent({"resource_id": spec.resource_id, "result": self.result, **event})
+
+    async def _wait(self, hook, spec, poll) -> dict:
         while True:
             try:
                 polled = await asyncio.to_thread(hook.poll_once, spec)
             except Exception as exc:  # a non-retryable API error ends the wait with its text
-                yield TriggerEvent({"status": "error", "resource_id": spec.resource_id,
-                                    "message": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}",
-                                    "result": self.result})
-                return
+                return {"status": "error", "message": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"}
             self.log.info("%s %s: %s%s", spec.getter, spec.resource_id, polled.state,
                           f" ({polled.percent:.0f}%)" if polled.percent is not None else "")
             if polled.error:
-                yield TriggerEvent({"status": "error", "resource_id": spec.resource_id, "state": polled.state,
-                                    "message": polled.error, "result": self.result})
-                return
+                return {"status": "error", "state": polled.state, "message": polled.error}
             if polled.done:
-                yield TriggerEvent({"status": "success", "resource_id": spec.resource_id, "state": polled.state,
-                                    "result": self.result})
-                return
+                return {"status": "success", "state": polled.state}
             try:
                 delay = poll.next_delay()
             except TimeoutError:
-                yield TriggerEvent({"status": "error", "resource_id": spec.resource_id, "state": polled.state,
-                                    "message": f"{spec.resource_id} still {polled.state} after {self.timeout:.0f}s "
-                                               f"(waiting for {spec.target_states})", "result": self.result})
-                return
+                return {"status": "error", "state": polled.state,
+                        "message": f"{spec.resource_id} still {polled.state} after {self.timeout:.0f}s "
+                                   f"(waiting for {spec.target_states})"}
             await asyncio.sleep(delay)

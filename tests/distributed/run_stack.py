@@ -253,7 +253,7 @@ class Stack:
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_log_port),
             "AIRFLOW_CONN_OCI_DEFAULT": json.dumps({"conn_type": "oci", "extra": extra}),
-            "OCI_POLL_INTERVAL": "1",
+            "OCI_POLL_INTERVAL": "1", "OCI_TRIGGER_MIN_EVENT_AGE": "5",
         })
         self.api = Api(base_url, "admin", password)
         return env
