@@ -256,6 +256,8 @@ class OciHook(BaseHook):
         if key not in self._clients:
             import importlib
 
+            import oci
+
             module, name = CLIENTS[service]
             cls = getattr(importlib.import_module(module), name)
             config = dict(self._sdk_config(), region=region)
@@ -268,6 +270,9 @@ class OciHook(BaseHook):
             elif self.extras.get("service_endpoint") or self.extras.get("service_endpoints"):
                 raise OciInputError(f"region {region!r}: the connection {self.oci_conn_id!r} has no endpoint "
                                     f"for it in extra 'service_endpoints'")
+            elif not oci.regions.is_region(region):
+                # the SDK would build a hostname for it and fail slowly in DNS; say so now
+                raise OciInputError(f"region {region!r}: not a region the OCI SDK knows (see oci.regions.REGIONS)")
             self._clients[key] = cls(config, **kwargs)
         return self._clients[key]
 

@@ -254,3 +254,19 @@ def test_validate_region_errors(value):
     with pytest.raises(OciInputError) as err:
         validate_region(value, "destination_region")
     assert str(err.value) == f"destination_region {value!r}: not an OCI region identifier (like us-ashburn-1)"
+
+
+def test_unknown_region_without_custom_endpoints_is_refused_before_any_call(ocisim, monkeypatch):
+    import json
+
+    import pytest
+
+    from hooks.errors import OciInputError
+    from hooks.oci import OciHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_OCI_PLAIN", json.dumps(
+        {"conn_type": "oci", "extra": {"auth": "config_file", "config_file": str(ocisim.config_file)}}))
+    hook = OciHook("oci_plain")
+    with pytest.raises(OciInputError, match="'xx-nowhere-1': not a region the OCI SDK knows"):
+        hook.get_client("identity", "xx-nowhere-1")
+    assert hook.get_client("identity", "eu-frankfurt-1") is not None  # a real region builds a client
