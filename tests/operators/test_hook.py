@@ -260,7 +260,6 @@ def test_unknown_region_without_custom_endpoints_is_refused_before_any_call(ocis
     import json
 
     import pytest
-
     from hooks.errors import OciInputError
     from hooks.oci import OciHook
 
