@@ -46,10 +46,6 @@ class Clock:
             self._reanchor()
             self.scale = float(scale)
 
-    def real_seconds(self, emulated_seconds: float) -> float:
-        """How long a real wait lasts for an emulated duration (the guest's command timeout, added latency)."""
-        return emulated_seconds / self.scale if self.scale > 0 else emulated_seconds
-
 
 def iso(ts: float) -> str:
     """OCI's datetime format: RFC 3339, UTC, milliseconds."""

@@ -81,10 +81,6 @@ class Store:
         with self.lock:
             self._db.execute("DELETE FROM resources WHERE id=?", (resource_id,))
 
-    def kinds_count(self) -> dict[str, int]:
-        with self.lock:
-            return dict(self._db.execute("SELECT kind, COUNT(*) FROM resources GROUP BY kind").fetchall())
-
     # -- time-driven transitions -----------------------------------------------------------------------
     def schedule(self, res: dict, steps: list[tuple[float, dict]], start: float | None = None) -> dict:
         """Queue state changes at emulated offsets (seconds) from `start` (default now); replaces pending ones."""

@@ -8,7 +8,7 @@ passed a test restore carries `verified-at`, so "the newest verified backup" is 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hooks.errors import OciInputError
@@ -263,6 +263,3 @@ def mark_verified(hook, backup_id: str, level: str, at: datetime, region: str | 
         updated = client.update_volume_backup(backup_id, m.UpdateVolumeBackupDetails(freeform_tags=tags))
     return backup_result(updated.data, region or hook.region)
 
-
-def policy_dict(policy: BackupPolicy) -> dict:
-    return asdict(policy)
