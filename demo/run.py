@@ -8,30 +8,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from ocisim.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "out" / "demo"
 PY = sys.executable
 
 
-def free_port_pair() -> int:
-    """A port P with P+1 also free (ocisim's home and DR regions)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        try:
-            with socket.socket() as s2:
-                s2.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free pair of ports")
 
 
 class Step:
@@ -93,7 +81,7 @@ def main() -> int:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
     state = OUT / "ocisim"
-    port = free_port_pair()
+    port = free_port(pair=True)
     print(f"ocisim: starting on 127.0.0.1:{port} (DR region on {port + 1}), time x600, guest exec on")
     sim = start_ocisim(state, port)
     results: list[tuple[str, bool, str]] = []

@@ -38,7 +38,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from demo.run import airflow_env, free_port_pair, ocisim_argv
+from demo.run import airflow_env, ocisim_argv
+from ocisim.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -309,12 +310,6 @@ def port_free(port: int) -> bool:
     return True
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -447,7 +442,7 @@ def _start(layout: Layout, port: int, database: str, fresh: bool) -> dict:
     procs: dict[str, subprocess.Popen] = {}
 
     with Phase("ocisim with demo/seed.json" + (" (new tenancy)" if fresh else " (existing state)")):
-        sim_port = free_port_pair()
+        sim_port = free_port(pair=True)
         log = layout.logs / "ocisim.log"
         mark = log.stat().st_size if log.exists() else 0
         procs["ocisim"] = spawn(layout, "ocisim", ocisim_argv(layout.sim_state, sim_port), dict(os.environ))

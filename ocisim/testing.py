@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +18,23 @@ from .bootstrap import ensure_identity, read_tenancy, write_client_files
 from .seed import apply_seed, default_seed_applied
 from .server import ADMIN_TOKEN_HEADER, Running
 from .sim import DEFAULT_REGIONS, Sim
+
+
+def free_port(pair: bool = False) -> int:
+    """A free loopback port; with `pair`, P+1 is free too (ocisim serves its second region there)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if not pair:
+            return port
+        try:
+            with socket.socket() as s2:
+                s2.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port on 127.0.0.1")
 
 
 class AdminError(Exception):

@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ocisim.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
@@ -84,23 +85,6 @@ def _flush_redis_db() -> None:
     import redis
 
     redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB, socket_connect_timeout=5).flushdb()
-
-
-def free_port(pair: bool = False) -> int:
-    """A free loopback port (with `pair`, P+1 free too: ocisim's second region)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not pair:
-            return port
-        try:
-            with socket.socket() as s2:
-                s2.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise StackError("no free port on 127.0.0.1")
 
 
 def tail(path: Path, lines: int = 40) -> str:
