@@ -136,7 +136,7 @@ BAD_INPUTS = {
 }
 
 
-def test_bad_inputs_fail_clearly_before_any_mutating_request(airflow_oci, capsys):
+def test_bad_inputs_fail_clearly_before_any_mutating_request(airflow_oci, capfd, caplog):
     """Each bad input fails its own task with a message naming the field, the value and the rule (task logs
     go to stdout under dag.test), and nothing in ocisim was created, changed or deleted."""
     sim = airflow_oci
@@ -146,21 +146,26 @@ def test_bad_inputs_fail_clearly_before_any_mutating_request(airflow_oci, capsys
     assert state == "failed"
     assert tasks == dict.fromkeys(BAD_INPUTS, "failed")
     assert mutating(sim.admin.counters()) == {}
-    text = capsys.readouterr().out
+    text = capfd.readouterr().out + caplog.text  # task logs reach either, depending on what ran before
     missing = {task: message for task, message in BAD_INPUTS.items() if message not in text}
     assert not missing, missing
     assert "OCI allows at most 32,000 bytes of instance metadata" in text
 
 
-def test_launch_refused_after_acceptance_says_why(airflow_oci, capsys):
+def test_launch_refused_after_acceptance_says_why(airflow_oci, capfd, caplog):
     """A hostname OCI accepts and then refuses (taken in the subnet): the task fails with the work request's
     error, not just "TERMINATED", in the blocking and the deferred path alike."""
+    import re
+
     sim = airflow_oci
     state, tasks = run_dag("test_op_compute_hostname_taken", conf_for(sim))
     assert state == "failed" and tasks == {"launch_blocking": "failed", "launch_deferrable": "failed"}
-    log = capsys.readouterr().out
-    assert log.count("LaunchInstance: vcn-error: A problem occurred while preparing the instance's VNIC. "
-                     "(Hostname linux1 is already used in subnet") == 2, log[-3000:]
+    # task logs reach stdout or the logging capture depending on what ran before in the session: read both
+    log = capfd.readouterr().out + caplog.text
+    explained = set(re.findall(r"(ocid1\.instance\.[a-z0-9.]+) reached lifecycle_state TERMINAT(?:ING|ED) \(waiting for "
+                               r"\['RUNNING'\]\); LaunchInstance: vcn-error: A problem occurred while preparing the "
+                               r"instance's VNIC\. \(Hostname linux1 is already used in subnet", log))
+    assert len(explained) == 2, log[-3000:]  # one explained failure per task: two distinct instances
     launched = [i for i in sim.admin.resources("instance") if i["id"] not in sim.tenancy["instances"].values()]
     assert len(launched) == 2 and {i["lifecycle_state"] for i in launched} <= {"TERMINATING", "TERMINATED"}
 
@@ -194,7 +199,7 @@ def test_task_retry_after_a_lost_launch_adopts_the_instance(airflow_oci, monkeyp
 
 
 @pytest.mark.parametrize("mode", ["blocking", "deferrable"])
-def test_run_command(airflow_oci_guest, mode, capsys):
+def test_run_command(airflow_oci_guest, mode, capfd, caplog):
     sim = airflow_oci_guest
     dag_id = f"test_op_compute_run_command_{mode}"
     state, tasks = run_dag(dag_id, conf_for(sim))
@@ -213,7 +218,7 @@ def test_run_command(airflow_oci_guest, mode, capsys):
     assert failed["state"] == "FAILED" and failed["exit_code"] == 3
     assert "about to fail" in failed["output"] and "disk check: 3 errors" in failed["output"]
     assert xcom(dag_id, run_id, "failing_script") is None
-    log = capsys.readouterr().out
+    log = capfd.readouterr().out + caplog.text
     assert "ended FAILED with exit code 3" in log and "output tail:" in log and "disk check: 3 errors" in log
 
     large = xcom(dag_id, run_id, "large_output")
