@@ -162,9 +162,9 @@ def test_launch_refused_after_acceptance_says_why(airflow_oci, capfd, caplog):
     assert state == "failed" and tasks == {"launch_blocking": "failed", "launch_deferrable": "failed"}
     # task logs reach stdout or the logging capture depending on what ran before in the session: read both
     log = capfd.readouterr().out + caplog.text
-    explained = set(re.findall(r"(ocid1\.instance\.[a-z0-9.]+) reached lifecycle_state TERMINAT(?:ING|ED) \(waiting for "
-                               r"\['RUNNING'\]\); LaunchInstance: vcn-error: A problem occurred while preparing the "
-                               r"instance's VNIC\. \(Hostname linux1 is already used in subnet", log))
+    explained = set(re.findall(r"(ocid1\.instance\.[a-z0-9.]+) reached lifecycle_state TERMINAT(?:ING|ED) "
+                               r"\(waiting for \['RUNNING'\]\); LaunchInstance: vcn-error: A problem occurred while "
+                               r"preparing the instance's VNIC\. \(Hostname linux1 is already used in subnet", log))
     assert len(explained) == 2, log[-3000:]  # one explained failure per task: two distinct instances
     launched = [i for i in sim.admin.resources("instance") if i["id"] not in sim.tenancy["instances"].values()]
     assert len(launched) == 2 and {i["lifecycle_state"] for i in launched} <= {"TERMINATING", "TERMINATED"}
