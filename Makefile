@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: venv cli-venv test test-distributed test-browser lint bench demo up down clean
+.PHONY: venv cli-venv system-packages test test-unit test-distributed test-browser lint bench demo up down clean
 
 venv: $(VENV)/.installed
 cli-venv: $(CLI_VENV)/.installed
@@ -25,9 +25,17 @@ $(CLI_VENV)/.installed: requirements-cli.txt constraints-cli.txt $(VENV)/.instal
 lint: venv
 	$(BIN)/ruff check .
 
-# the distributed stack has a target of its own (it needs PostgreSQL and Redis on loopback)
-test: venv cli-venv lint
-	$(BIN)/python -m pytest --ignore=tests/distributed
+# The system tools the tests drive (qemu-img, e2fsprogs): installed with apt-get as root, else the one command
+system-packages:
+	@tools/system-packages test
+
+# The fast tier: pure functions, validation, template fields, Params schemas (no ocisim, no Airflow database)
+test-unit: system-packages venv
+	$(BIN)/python -m pytest tests/unit -q
+
+# test-unit first, then the rest; the distributed stack has a target of its own (PostgreSQL and Redis on loopback)
+test: system-packages venv cli-venv lint test-unit
+	$(BIN)/python -m pytest --ignore=tests/distributed --ignore=tests/unit
 
 # docker-compose's stack without Docker: PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379, CeleryExecutor
 test-distributed: venv
@@ -35,6 +43,7 @@ test-distributed: venv
 
 # The Airflow UI in headless Chromium (Debian's /usr/bin/chromium) against `make up`'s stack on free ports
 test-browser: venv
+	@tools/system-packages browser
 	OCI_BROWSER=1 $(BIN)/python -m pytest tests/browser -q -s
 
 demo: venv

@@ -27,7 +27,7 @@ from ocisim.disks import make_ext4
 
 FAST = {"max_interval_seconds": 1, "max_wait_seconds": 60}
 GB = 1 << 30
-QEMU_IMG = "/usr/bin/qemu-img"
+QEMU_IMG = "qemu-img"  # from PATH; `make test` installs it (tools/system-packages)
 
 
 @pytest.fixture

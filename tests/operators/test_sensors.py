@@ -8,8 +8,6 @@ import threading
 
 import oci
 import pytest
-from hooks.errors import OciInputError
-from sensors.oci import OciLifecycleStateSensor, OciWorkRequestSensor
 
 from tests.airflow_helpers import last_run_id, run_dag, xcom
 
@@ -168,35 +166,3 @@ def test_sensor_bad_input_fails_before_any_request(airflow_oci, capfd):
     assert state == "failed" and tasks == {"wait_for_bad_input": "failed"}
     assert "resource_id 'ocid1.volume.oc1..not-an-ocid': not an OCID" in capfd.readouterr().out
     assert not sim.admin.counters()
-
-
-VOLUME = "ocid1.volume.oc1.iad.aaaaaaaabbbbbbbbcccc"
-
-
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"resource_id": "ocid1.vcn.oc1.iad.aaaaaaaabbbbbbbb", "target_states": ["AVAILABLE"]},
-     "resource_id 'ocid1.vcn.oc1.iad.aaaaaaaabbbbbbbb': type 'vcn' is not one of"),
-    ({"resource_id": VOLUME, "target_states": []}, "target_states []: a non-empty list of upper-case"),
-    ({"resource_id": VOLUME, "target_states": ["available"]}, "target_states ['available']: a non-empty list"),
-    ({"resource_id": VOLUME, "target_states": ["AVAILABLE"], "failure_states": ["AVAILABLE"]},
-     "failure_states ['AVAILABLE']: ['AVAILABLE'] also in target_states"),
-    ({"resource_id": VOLUME, "target_states": "AVAILABLE", "region": "mars-1"}, "region 'mars-1': not an OCI region"),
-])
-def test_lifecycle_sensor_validation(kwargs, message):
-    with pytest.raises(OciInputError) as err:
-        OciLifecycleStateSensor(task_id="wait", **kwargs).validate()
-    assert message in str(err.value)
-
-
-def test_work_request_sensor_validation_and_single_state():
-    with pytest.raises(OciInputError, match="work_request_id 'wr-1': not an OCID"):
-        OciWorkRequestSensor(task_id="wait", work_request_id="wr-1").validate()
-    OciLifecycleStateSensor(task_id="wait", resource_id=VOLUME, target_states="AVAILABLE").validate()
-
-
-def test_modes_and_intervals_are_the_sensor_base_ones():
-    sensor = OciWorkRequestSensor(task_id="wait", work_request_id="ocid1.coreservicesworkrequest.oc1.iad.abcdefgh",
-                                  mode="reschedule", poke_interval=5, timeout=60)
-    assert sensor.mode == "reschedule" and sensor.poke_interval == 5 and sensor.timeout == 60
-    with pytest.raises(ValueError, match="mode must be one of"):
-        OciWorkRequestSensor(task_id="wait2", work_request_id="x", mode="sometimes")
