@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import json
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -157,6 +159,27 @@ class PollResult:
     percent: float | None = None
 
 
+# One SDK client per connection, service and region per process (see OciHook.get_client), and one parsed key.
+_SHARED_LOCK = threading.Lock()
+_SHARED_AUTH: dict[str, tuple[dict, Any]] = {}
+_SHARED_CLIENTS: dict[tuple[str, str, str], Any] = {}
+
+
+def shared_client_count() -> int:
+    """How many SDK clients this process holds (tests read it to show one per connection and region)."""
+    with _SHARED_LOCK:
+        return len(_SHARED_CLIENTS)
+
+
+def _key_signer(config: dict):
+    """The API-key signer, made once: building it parses the private key, which costs more than the rest of
+    a client."""
+    import oci
+
+    return oci.signer.Signer(config["tenancy"], config["user"], config["fingerprint"], config.get("key_file"),
+                             config.get("pass_phrase"), config.get("key_content"))
+
+
 class OciHook(BaseHook):
     """Connection `oci_default` (conn_type `oci`); extras choose the auth mode (see README)."""
 
@@ -189,9 +212,24 @@ class OciHook(BaseHook):
             raise OciInputError(f"connection {self.oci_conn_id!r}: no region in the extras and none given")
         return region
 
+    def _auth_key(self) -> str:
+        """What identifies one connection's auth in this process: a digest (never the key itself) of the
+        connection id and its extras (and the hook's region when the extras have none: it is then the config's)."""
+        region = None if self.extras.get("region") else self._region
+        raw = json.dumps([self.oci_conn_id, self.extras, region], sort_keys=True, default=str)
+        return hashlib.sha256(raw.encode()).hexdigest()
+
     def _sdk_config(self) -> dict:
         if self._config is None:
-            self._config, self._signer = self._build_auth()
+            from hooks.masking import mask
+
+            key = self._auth_key()
+            with _SHARED_LOCK:
+                if key not in _SHARED_AUTH:
+                    _SHARED_AUTH[key] = self._build_auth()
+                self._config, self._signer = _SHARED_AUTH[key]
+            # registered again per hook: a masker reset (a new task, a test) must not unmask a cached key
+            mask(self._config.get("key_content"), self._config.get("pass_phrase"))
         return self._config
 
     def _build_auth(self) -> tuple[dict, Any]:
@@ -207,7 +245,7 @@ class OciHook(BaseHook):
             config = oci.config.from_file(extras.get("config_file", oci.config.DEFAULT_LOCATION),
                                           extras.get("profile", "DEFAULT"))
             mask(config.get("key_content"), config.get("pass_phrase"))
-            return config, None
+            return config, _key_signer(config)
         if mode == "api_key":
             missing = [k for k in ("tenancy", "user", "fingerprint") if not extras.get(k)]
             if not (extras.get("key_content") or extras.get("key_file")):
@@ -221,7 +259,7 @@ class OciHook(BaseHook):
                                               "pass_phrase") if extras.get(k)}
             config["region"] = extras.get("region") or self._region
             oci.config.validate_config(config)
-            return config, None
+            return config, _key_signer(config)
         if mode == "instance_principal":
             signer = oci.auth.signers.InstancePrincipalsSecurityTokenSigner()
         else:
@@ -248,33 +286,46 @@ class OciHook(BaseHook):
         ).get_retry_strategy()
 
     def get_client(self, service: str, region: str | None = None):
-        """An SDK client per service and region, made once per hook."""
+        """The SDK client of this connection for a service and region: one per process, shared by every hook
+        (every trigger of a triggerer, every operator of a worker process), so the key is parsed once and the
+        connection pool is reused. Safe across threads: an SDK call keeps its state in its own frame; the shared
+        parts are the signer (read-only) and the requests session (urllib3's pool is thread-safe)."""
         if service not in CLIENTS:
             raise OciInputError(f"service {service!r}: one of {sorted(CLIENTS)}")
         region = validate_region(region or self.region)
         key = (service, region)
         if key not in self._clients:
-            import importlib
-
-            import oci
-
-            module, name = CLIENTS[service]
-            cls = getattr(importlib.import_module(module), name)
-            config = dict(self._sdk_config(), region=region)
-            kwargs: dict[str, Any] = {"retry_strategy": self.retry_strategy}
-            if self._signer is not None:
-                kwargs["signer"] = self._signer
-            endpoint = self.endpoint(region)
-            if endpoint:
-                kwargs["service_endpoint"] = endpoint
-            elif self.extras.get("service_endpoint") or self.extras.get("service_endpoints"):
-                raise OciInputError(f"region {region!r}: the connection {self.oci_conn_id!r} has no endpoint "
-                                    f"for it in extra 'service_endpoints'")
-            elif not oci.regions.is_region(region):
-                # the SDK would build a hostname for it and fail slowly in DNS; say so now
-                raise OciInputError(f"region {region!r}: not a region the OCI SDK knows (see oci.regions.REGIONS)")
-            self._clients[key] = cls(config, **kwargs)
+            shared_key = (self._auth_key(), service, region)
+            with _SHARED_LOCK:
+                shared = _SHARED_CLIENTS.get(shared_key)
+            if shared is None:
+                shared = self._new_client(service, region)
+                with _SHARED_LOCK:
+                    shared = _SHARED_CLIENTS.setdefault(shared_key, shared)
+            self._clients[key] = shared
         return self._clients[key]
+
+    def _new_client(self, service: str, region: str):
+        import importlib
+
+        import oci
+
+        module, name = CLIENTS[service]
+        cls = getattr(importlib.import_module(module), name)
+        config = dict(self._sdk_config(), region=region)
+        kwargs: dict[str, Any] = {"retry_strategy": self.retry_strategy}
+        if self._signer is not None:
+            kwargs["signer"] = self._signer
+        endpoint = self.endpoint(region)
+        if endpoint:
+            kwargs["service_endpoint"] = endpoint
+        elif self.extras.get("service_endpoint") or self.extras.get("service_endpoints"):
+            raise OciInputError(f"region {region!r}: the connection {self.oci_conn_id!r} has no endpoint "
+                                f"for it in extra 'service_endpoints'")
+        elif not oci.regions.is_region(region):
+            # the SDK would build a hostname for it and fail slowly in DNS; say so now
+            raise OciInputError(f"region {region!r}: not a region the OCI SDK knows (see oci.regions.REGIONS)")
+        return cls(config, **kwargs)
 
     @property
     def tenancy_id(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from hooks.errors import OciInputError, OciWaitError
@@ -196,59 +197,166 @@ class OciVerifyRestoreOperator(OciBaseOperator):
                 "command_id": ran.get("command_id"), "output_tail": tail[-500:]}
 
 
+TEARDOWN_XCOM_KEY = "teardown"
+
+
+@dataclass
+class _Removal:
+    """One temporary on its way out: its own poll state and deadline, so N removals never share one."""
+
+    resource_id: str
+    name: str
+    poll: Poll
+    due: float = 0.0
+    error: str | None = None
+    done: bool = False
+
+
+def _describe(exc: Exception) -> str:
+    status = getattr(exc, "status", None)
+    text = getattr(exc, "message", None) or str(exc)
+    return f"{type(exc).__name__}{f' {status}' if status else ''}: {text}"[:500]
+
+
+def remove_all(hook, items: list[tuple[str, str]], region: str | None, make_poll, threads: int,
+               start=None) -> list[_Removal]:
+    """Delete (terminate, detach) every item at once and wait for each with its own backoff and deadline.
+
+    The delete calls are issued concurrently, then one loop polls only the removals whose next look is due, so
+    the cost is one delete plus one wait, whatever the number of items. A failed call or wait is recorded on
+    its item and the others go on; nothing raises here. `start(resource_id)` replaces the plain delete."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    removals = [_Removal(rid, name, make_poll()) for rid, name in items]
+    if not removals:
+        return removals
+
+    def begin(item: _Removal) -> None:
+        try:
+            existed = start(item.resource_id) if start else hook.delete_resource(item.resource_id, region)
+            item.done = existed is False  # already gone
+        except Exception as exc:  # recorded on the item; the others go on
+            item.error, item.done = _describe(exc), True
+
+    def look(item: _Removal) -> None:
+        _, _, _, gone = hook.resource_api(item.resource_id)
+        try:
+            polled = hook.poll_once(hook.lifecycle_spec(item.resource_id, [gone], [], region))
+        except Exception as exc:
+            item.error, item.done = _describe(exc), True
+            return
+        if polled.error or polled.done:
+            item.error, item.done = polled.error, True
+            return
+        try:
+            item.due = time.monotonic() + item.poll.next_delay()
+        except TimeoutError:
+            item.error = f"still {polled.state} after {item.poll.timeout:.0f}s (waiting for {gone})"
+            item.done = True
+
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(removals)))) as pool:
+        list(pool.map(begin, removals))
+        while pending := [r for r in removals if not r.done]:
+            now = time.monotonic()
+            due = [r for r in pending if r.due <= now]
+            if due:
+                list(pool.map(look, due))
+                continue
+            time.sleep(max(0.0, min(r.due for r in pending) - now))
+    return removals
+
+
 class OciCleanupTestResourcesOperator(OciBaseOperator):
-    """Teardown: detach, terminate and delete every temporary this DAG made (tagged `airflow-temporary`),
-    whatever failed before. Runs as an Airflow teardown, so a failed verification still cleans up."""
+    """Teardown: detach, terminate and delete every temporary this DAG made (tagged `airflow-temporary`), in any
+    run: a leftover of an earlier run is adopted and removed too. Runs as an Airflow teardown, so a failed
+    verification still cleans up.
+
+    Removals run concurrently (`max_concurrent` calls at a time), each wait with its own backoff and deadline
+    (`max_wait`), so the teardown costs about one delete whatever the number of restores. A removal that still
+    fails after the hook's retries fails the task, after every other removal was tried; the `teardown` XCom
+    names what is left for the report."""
 
     template_fields = oci_template_fields("compartment_ids")
 
-    def __init__(self, *, compartment_ids: list[str] | str, **kwargs):
+    def __init__(self, *, compartment_ids: list[str] | str, max_concurrent: int = 8, **kwargs):
         kwargs.setdefault("trigger_rule", "all_done")
         super().__init__(**kwargs)
         self.compartment_ids = compartment_ids
+        self.max_concurrent = max_concurrent
 
     def validate_inputs(self) -> None:
         if isinstance(self.compartment_ids, str):
             self.compartment_ids = [c.strip() for c in self.compartment_ids.split(",") if c.strip()]
         for i, comp in enumerate(self.compartment_ids or []):
             validate_ocid(comp, f"compartment_ids[{i}]")
+        if not isinstance(self.max_concurrent, int) or self.max_concurrent < 1:
+            raise OciInputError(f"max_concurrent {self.max_concurrent!r}: an integer of at least 1")
 
-    def execute(self, context) -> dict:
+    def find_temporaries(self, dag_id: str) -> dict[str, list[tuple[str, str]]]:
+        """What this DAG left, in every run: live attachments of its temporary volumes, its test instances and
+        its temporary volumes and boot volumes, as (id, name) pairs."""
         import oci
 
-        self.validate()
-        dag_id = context["ti"].dag_id
         storage = self.hook.get_client("blockstorage", self.region)
         compute = self.hook.get_client("compute", self.region)
         identity = self.hook.get_client("identity", self.region)
-        poll = Poll(1, 10, 1800)
+        live = ("TERMINATED", "TERMINATING")
 
         def ours(resource) -> bool:
             tags = resource.freeform_tags or {}
             return bool(tags.get(TEMPORARY_TAG)) and tags.get("airflow-dag") == dag_id
 
-        removed = {"attachments": [], "instances": [], "volumes": []}
+        found: dict[str, list[tuple[str, str]]] = {"attachments": [], "instances": [], "volumes": []}
         for comp in self.compartment_ids:
             ads = [a.name for a in identity.list_availability_domains(comp).data]
             volumes = [v for v in oci.pagination.list_call_get_all_results(storage.list_volumes, compartment_id=comp)
-                       .data if ours(v) and v.lifecycle_state not in ("TERMINATED", "TERMINATING")]
+                       .data if ours(v) and v.lifecycle_state not in live]
             volumes += [b for ad in ads for b in oci.pagination.list_call_get_all_results(
                 storage.list_boot_volumes, availability_domain=ad, compartment_id=comp).data
-                if ours(b) and b.lifecycle_state not in ("TERMINATED", "TERMINATING")]
-            temp_ids = {v.id for v in volumes}
-            for att in oci.pagination.list_call_get_all_results(compute.list_volume_attachments, comp).data:
-                if att.volume_id in temp_ids and att.lifecycle_state in ("ATTACHING", "ATTACHED"):
-                    self.hook.delete_resource(att.id, self.region, wait=True, poll=poll)
-                    removed["attachments"].append(att.id)
-            for inst in oci.pagination.list_call_get_all_results(compute.list_instances, comp).data:
-                if ours(inst) and inst.lifecycle_state != "TERMINATED":
-                    if inst.lifecycle_state != "TERMINATING":
-                        compute.terminate_instance(inst.id, preserve_boot_volume=False)
-                    self.hook.wait(self.hook.lifecycle_spec(inst.id, ["TERMINATED"], []), poll)
-                    removed["instances"].append(inst.id)
-            for vol in volumes:
-                if self.hook.delete_resource(vol.id, self.region, wait=True, poll=poll):
-                    removed["volumes"].append(vol.id)
-        self.log.info("removed %d attachments, %d test instances, %d restored volumes",
-                      len(removed["attachments"]), len(removed["instances"]), len(removed["volumes"]))
-        return removed
+                if ours(b) and b.lifecycle_state not in live]
+            names = {v.id: v.display_name for v in volumes}
+            found["volumes"] += list(names.items())
+            found["attachments"] += [
+                (a.id, f"attachment of {names[a.volume_id]}")
+                for a in oci.pagination.list_call_get_all_results(compute.list_volume_attachments, comp).data
+                if a.volume_id in names and a.lifecycle_state in ("ATTACHING", "ATTACHED")]
+            found["instances"] += [
+                (i.id, i.display_name) for i in oci.pagination.list_call_get_all_results(compute.list_instances,
+                                                                                         comp).data
+                if ours(i) and i.lifecycle_state not in live]
+        return found
+
+    def execute(self, context) -> dict:
+        self.validate()
+        found = self.find_temporaries(context["ti"].dag_id)
+        compute = self.hook.get_client("compute", self.region)
+
+        def make_poll() -> Poll:
+            return Poll(min(self.poll_interval, 2.0), min(self.max_interval, 10.0), self.max_wait)
+
+        def terminate(instance_id: str) -> bool:
+            # the boot volume is a temporary of its own, removed with the volumes
+            compute.terminate_instance(instance_id, preserve_boot_volume=True)
+            return True
+
+        # what holds a volume goes first (attachments, test instances), then the volumes
+        first = remove_all(self.hook, found["attachments"], self.region, make_poll, self.max_concurrent)
+        first += remove_all(self.hook, found["instances"], self.region, make_poll, self.max_concurrent, terminate)
+        held = {r.resource_id for r in first if r.error}
+        volumes = remove_all(self.hook, found["volumes"], self.region, make_poll, self.max_concurrent)
+        removals = first + volumes
+        outcome = {
+            "removed": {kind: [rid for rid, _ in items if rid in {r.resource_id for r in removals if not r.error}]
+                        for kind, items in found.items()},
+            "leftovers": [{"id": r.resource_id, "name": r.name, "error": r.error} for r in removals if r.error],
+        }
+        if held:
+            self.log.warning("could not remove %d attachments or instances first", len(held))
+        self.log.info("removed %d attachments, %d test instances, %d temporary volumes; %d left",
+                      *(len(outcome["removed"][k]) for k in ("attachments", "instances", "volumes")),
+                      len(outcome["leftovers"]))
+        context["ti"].xcom_push(key=TEARDOWN_XCOM_KEY, value=outcome)
+        if outcome["leftovers"]:
+            raise OciWaitError("teardown left temporaries behind (the next run removes them): " + "; ".join(
+                f"{x['name']} ({x['id']}): {x['error']}" for x in outcome["leftovers"]))
+        return outcome

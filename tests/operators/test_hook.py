@@ -123,7 +123,9 @@ def test_clients_are_cached_per_service_and_region(airflow_oci):
     assert isinstance(compute, oci.core.ComputeClient) and isinstance(storage, oci.core.BlockstorageClient)
     assert set(hook._clients) == {("blockstorage", "us-ashburn-1"), ("blockstorage", "us-phoenix-1"),
                                   ("compute", "us-ashburn-1")}
-    assert OciHook().get_client("blockstorage") is not storage  # per hook, not global
+    # one client per connection, service and region in the process: another hook shares it (issue 8)
+    assert OciHook().get_client("blockstorage") is storage
+    assert OciHook().get_client("blockstorage", "us-phoenix-1") is phoenix
 
 
 def test_region_override_per_call_reaches_that_region(airflow_oci):
