@@ -5,7 +5,7 @@ Internal API the agent, seed, admin API and block storage rely on (keep these si
 `make_subnet`, `make_image`, `make_instance`, `make_attachment`, `attached_devices`, `content_of`,
 `attachments_of`.
 
-OCI rules honoured here (DESIGN section 2): an image of an instance needs every iSCSI attachment disconnected
+OCI rules honoured here (docs/architecture.md): an image of an instance needs every iSCSI attachment disconnected
 first; the instance is unavailable (CREATING_IMAGE) while its image is taken, then restarts; one image per
 instance at a time, with a 20-minute window before the same instance can be imaged again; image import and
 export are limited to 400 GB, import reads only VMDK and QCOW2, and a refused import ends in a FAILED work

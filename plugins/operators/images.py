@@ -1,6 +1,6 @@
 """Custom images: create from an instance (the golden image), import from and export to Object Storage, delete.
 
-OCI rules honoured (DESIGN section 2):
+OCI rules honoured (docs/architecture.md, "OCI rules"):
 - an image of an instance needs every iSCSI attachment disconnected first, with the iscsid node records removed;
   paravirtualized attachments are fine. We refuse, or (``detach_iscsi=True``) clean up, detach, image and
   re-attach, so the instance never stays without its volumes;

@@ -1,4 +1,4 @@
-"""Verified test restores (DESIGN section 6) and the teardown that removes every temporary they made.
+"""Verified test restores (docs/architecture.md) and the teardown that removes every temporary they made.
 
 Levels: `api` (the restored volume is AVAILABLE with the backup's size), `boot` (an instance boots on the
 restored boot volume), `script` (the restored volume is attached to a verifier instance and checked through
