@@ -11,12 +11,13 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 venv: $(VENV)/.installed
 cli-venv: $(CLI_VENV)/.installed
 
+# The lock, then this repository as a package (uv builds it itself, editable): its provider entry point makes
+# `oci` a connection type Airflow knows (oci_provider/)
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
 	$(BIN)/python -m uv pip install --python $(BIN)/python --compile-bytecode -q -r requirements.txt -c constraints.txt
-	# this repository as a package: the provider entry point that makes `oci` a connection type (oci_provider/)
-	$(BIN)/python -m uv pip install --python $(BIN)/python -q --no-deps -e .  # uv builds it itself (uv_build)
+	$(BIN)/python -m uv pip install --python $(BIN)/python -q --no-deps -e .
 	touch $@
 
 $(CLI_VENV)/.installed: requirements-cli.txt constraints-cli.txt $(VENV)/.installed
