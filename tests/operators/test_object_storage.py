@@ -3,8 +3,6 @@ single-part upload, MD5 checks, resuming an earlier try's upload, and bad input 
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 
 import oci
@@ -12,21 +10,9 @@ import oci
 from ocisim.backend.objectstorage import multipart_md5 as ocisim_multipart_md5
 from tests.airflow_helpers import last_run_id, run_dag, xcom
 from tests.conftest import oci_connection_json
+from tests.unit.operators.test_object_storage import MIB, b64md5, write_disk
 
-MIB = 1024 * 1024
 MUTATING = ("Create", "Put", "Upload", "Commit", "Abort", "Delete")
-
-
-def write_disk(path, size: int, seed: int = 1) -> bytes:
-    """Pseudo-random bytes with a zero run in the middle (like a sparse disk), not a multiple of 1 MiB."""
-    data = bytearray(hashlib.sha256(str(seed).encode()).digest() * (size // 32 + 1))[:size]
-    data[2 * MIB:3 * MIB] = bytes(MIB)
-    path.write_bytes(bytes(data))
-    return bytes(data)
-
-
-def b64md5(data: bytes) -> str:
-    return base64.b64encode(hashlib.md5(data).digest()).decode()
 
 
 def os_client(sim):
