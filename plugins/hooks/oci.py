@@ -181,7 +181,8 @@ def _key_signer(config: dict):
 
 
 class OciHook(BaseHook):
-    """Connection `oci_default` (conn_type `oci`); extras choose the auth mode (see README)."""
+    """Connection `oci_default` (conn_type `oci`); extras choose the auth mode (see README). Airflow knows the type
+    and its connection form from the provider entry point in oci_provider/."""
 
     conn_name_attr = "oci_conn_id"
     default_conn_name = "oci_default"
