@@ -1,10 +1,18 @@
-"""Injected faults by operation and count, and request counters by operation (admin API)."""
+"""Injected faults by operation and count, and request counters by operation (admin API).
+
+`Faults.apply` is the one place a request meets its armed faults: errors are raised there, latency slept, and
+what the call itself must do differently (drop its answer, fail its work request, corrupt its backup) comes
+back as an `Injected` the handler hands to the backend as an argument.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
+
+from .errors import OciError
 
 KINDS = {"429", "500", "latency", "drop", "fail_work_request", "incorrect_state", "corrupt_backup"}
 
@@ -16,6 +24,25 @@ class Fault:
     count: int = 1
     latency_seconds: float = 0.0
     message: str = ""
+
+
+@dataclass
+class Injected:
+    """The faults one request carries into the backend. Each effect is used once: the first work request the
+    call starts fails, the first backup it makes is corrupted."""
+
+    fail_work_request: str | None = None
+    corrupt_backup: bool = False
+    drop: bool = False
+
+    def take_work_request_failure(self) -> tuple[str, str] | None:
+        """(code, message) for the work request being started, once."""
+        message, self.fail_work_request = self.fail_work_request, None
+        return ("InternalError", message) if message else None
+
+    def take_corrupt_backup(self) -> bool:
+        wanted, self.corrupt_backup = self.corrupt_backup, False
+        return wanted
 
 
 class Faults:
@@ -40,6 +67,29 @@ class Faults:
                     taken.append(fault)
             self._faults = [f for f in self._faults if f.count > 0]
         return taken
+
+    def apply(self, operation: str) -> Injected:
+        """Count the call, consume its armed faults and act on them: raise OCI's error for 429, 500 and
+        incorrect_state, sleep for latency, and return what the handler and backend must do."""
+        self.count(operation)
+        injected = Injected()
+        for fault in self.take(operation):
+            if fault.kind == "429":
+                raise OciError(429, "TooManyRequests", "Too many requests for the tenancy.")
+            if fault.kind == "500":
+                raise OciError(500, "InternalServerError", "Internal server error.")
+            if fault.kind == "incorrect_state":
+                raise OciError(409, "IncorrectState", fault.message or "The resource is in a state that does not "
+                                                                       "allow this operation (injected fault).")
+            if fault.kind == "latency":
+                time.sleep(fault.latency_seconds)
+            elif fault.kind == "drop":
+                injected.drop = True
+            elif fault.kind == "fail_work_request":
+                injected.fail_work_request = fault.message or "The work request failed (injected fault)."
+            elif fault.kind == "corrupt_backup":  # the backup this call makes has a damaged block from the start
+                injected.corrupt_backup = True
+        return injected
 
     def count(self, operation: str) -> None:
         with self._lock:

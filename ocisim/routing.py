@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .errors import invalid
+from .errors import OciError, invalid
+from .faults import Injected
 from .serialize import from_wire, to_wire
 
 
@@ -21,6 +22,7 @@ class Request:
     region: str
     params: dict = field(default_factory=dict)
     operation: str = ""
+    injected: Injected = field(default_factory=Injected)  # the faults armed for this call (server.py)
 
     @property
     def path(self) -> str:
@@ -88,6 +90,16 @@ class Route:
 class Router:
     def __init__(self, routes: list[Route]):
         self._routes = [(r, r.pattern) for r in routes]
+        self._apis = {r.template.split("/")[1] for r in routes}  # "20160918", "n", ...
+
+    def unmatched(self, method: str, path: str) -> OciError:
+        """An API path ocisim does not serve is an operation it does not implement: 501 NotImplemented naming
+        it (a 404 would let `wait_until(..., succeed_on_not_found=True)` report success). Paths outside every
+        API stay 404, as OCI answers them."""
+        if path.split("/")[1] not in self._apis:
+            return OciError(404, "NotFound", f"Unknown resource path {method} {path}.")
+        name = operation_name(method, path)
+        return OciError(501, "NotImplemented", f"ocisim does not implement the operation {name} ({method} {path}).")
 
     def match(self, method: str, path: str) -> tuple[Route, dict] | None:
         for route, pattern in self._routes:
@@ -121,3 +133,45 @@ def filtered(items: list[dict], req: Request, **query_to_field: str) -> list[dic
         if wanted is not None:
             items = [i for i in items if str(i.get(fname)) == wanted]
     return items
+
+
+NOUNS = {"n": "Namespace", "b": "Bucket", "o": "Object", "u": "MultipartUpload", "p": "PreauthenticatedRequest",
+         "l": "ObjectLifecyclePolicy", "r": "ReplicationPolicy"}
+
+
+def operation_name(method: str, path: str) -> str:
+    """OCI's operation name by its REST convention: GET /volumes → ListVolumes, PUT /volumes/{id} →
+    UpdateVolume, POST /volumeBackups/{id}/actions/copy → CopyVolumeBackup, POST /n/{ns}/b/{b}/actions/copyObject
+    → CopyObject."""
+    segs = [p for p in path.split("/") if p]
+    object_storage = bool(segs) and segs[0] == "n"
+    if segs and not object_storage:
+        segs = segs[1:]  # the API version
+    elif len(segs) > 6 and segs[4] in ("o", "u"):
+        segs = segs[:6]  # an object name holds slashes
+    if not segs:
+        return f"{method} {path}"
+    if "actions" in segs[:-1]:
+        i = segs.index("actions")
+        action = segs[i + 1]
+        action = action[:1].upper() + action[1:]
+        if object_storage:  # copyObject, renameObject
+            return action
+        verb, rest = re.match(r"^([A-Z][a-z]*)(.*)$", action).groups()  # changeCompartment
+        return verb + _noun(segs[max(0, i - 2)]) + rest
+    item = len(segs) % 2 == 0
+    noun = _noun(segs[-2] if item else segs[-1])
+    if method == "GET":
+        return f"Get{noun}" if item else f"List{noun}s"
+    verb = {"HEAD": "Head", "POST": "Update" if item else "Create", "PUT": "Update", "PATCH": "Update",
+            "DELETE": "Delete"}.get(method, method.title())
+    return verb + noun
+
+
+def _noun(collection: str) -> str:
+    if collection in NOUNS:
+        return NOUNS[collection]
+    noun = collection[:1].upper() + collection[1:]
+    if noun.endswith("ies"):
+        return noun[:-3] + "y"
+    return noun[:-1] if noun.endswith("s") else noun

@@ -3,7 +3,7 @@
 Seed file (JSON), every section optional:
 {
   "regions": [{"name": "us-ashburn-1", "key": "IAD"}, {"name": "us-phoenix-1", "key": "PHX"}],
-  "compartments": [{"name": "prod"}],
+  "compartments": [{"name": "prod"}, {"name": "prod-db", "parent": "prod"}],
   "subnets": [{"name": "app", "compartment": "prod", "cidr": "10.0.1.0/24", "dns_label": "app"}],
   "images": [{"name": "Oracle-Linux-9", "compartment": "prod", "os": "Oracle Linux", "os_version": "9",
               "files": {"etc/os-release": "..."}}],
@@ -63,8 +63,10 @@ def apply_seed(sim: Sim, seed: dict | None = None, region: str | None = None) ->
     region = region or sim.regions[0].name
     tenancy = sim.identity.tenancy() or sim.identity.create_tenancy()
     ads = sim.identity.ad_names(region)
-    compartments = {c["name"]: sim.identity.create_compartment(tenancy["id"], c["name"])["id"]
-                    for c in seed.get("compartments", [])}
+    compartments: dict[str, str] = {}
+    for c in seed.get("compartments", []):  # a parent is named before its children
+        parent = compartments[c["parent"]] if c.get("parent") else tenancy["id"]
+        compartments[c["name"]] = sim.identity.create_compartment(parent, c["name"])["id"]
     default_comp = next(iter(compartments.values()), tenancy["id"])
 
     def comp(item):

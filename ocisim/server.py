@@ -12,7 +12,6 @@ import json
 import logging
 import secrets
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -103,30 +102,12 @@ class _Handler(BaseHTTPRequestHandler):
         auth.verify(req.method, req.target, req.headers, req.body, sim.store.key)
         matched = self.server.router.match(req.method, req.path)
         if matched is None:
-            raise OciError(404, "NotFound", f"Unknown resource path {req.method} {req.path}.")
+            raise self.server.router.unmatched(req.method, req.path)
         route, params = matched
         req.params, req.operation = params, route.operation
-        sim.faults.count(route.operation)
-        drop = False
-        sim.ctx.operation, sim.ctx.fail_work_request, sim.ctx.extra = route.operation, None, {}
-        for fault in sim.faults.take(route.operation):
-            if fault.kind == "429":
-                raise OciError(429, "TooManyRequests", "Too many requests for the tenancy.")
-            if fault.kind == "500":
-                raise OciError(500, "InternalServerError", "Internal server error.")
-            if fault.kind == "incorrect_state":
-                raise OciError(409, "IncorrectState", fault.message or "The resource is in a state that does not "
-                                                                     "allow this operation (injected fault).")
-            if fault.kind == "latency":
-                time.sleep(fault.latency_seconds)
-            if fault.kind == "drop":
-                drop = True
-            if fault.kind == "fail_work_request":
-                sim.ctx.fail_work_request = fault.message or "The work request failed (injected fault)."
-            if fault.kind == "corrupt_backup":  # the backup this call makes has a damaged block from the start
-                sim.ctx.extra["corrupt_backup"] = True
+        req.injected = sim.faults.apply(route.operation)
         resp = self._with_retry_token(route, req)
-        if drop:
+        if req.injected.drop:
             raise _Dropped()
         return resp
 

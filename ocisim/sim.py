@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .clock import Clock
@@ -21,15 +20,6 @@ class Region:
 DEFAULT_REGIONS = (Region("us-ashburn-1", "IAD"), Region("us-phoenix-1", "PHX"))
 
 
-@dataclass
-class RequestContext(threading.local):
-    """What the current request carries into backends without them knowing HTTP."""
-
-    operation: str = ""
-    fail_work_request: str | None = None
-    extra: dict = field(default_factory=dict)
-
-
 class Sim:
     def __init__(self, state_dir: Path, time_scale: float = 1.0, regions=DEFAULT_REGIONS,
                  guest_exec: bool = False):
@@ -43,7 +33,6 @@ class Sim:
         self.regions = list(regions)
         self.guest_exec = guest_exec
         self.faults = Faults()
-        self.ctx = RequestContext()
         self.lock = self.store.lock
         # Imported here: backends import Sim for typing only.
         from .backend.agent import AgentBackend

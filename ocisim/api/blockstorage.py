@@ -27,6 +27,12 @@ def _get_volume(kind: str, param: str):
     return handler
 
 
+def _update_volume(kind: str, param: str):
+    def handler(sim, req):
+        return sim.blockstorage.update_volume(kind, req.params[param], req.region, req.json())
+    return handler
+
+
 def list_volumes(sim, req):
     items = sim.blockstorage.list_volumes(VOLUME, req.region, req.q("compartmentId"), req.q("availabilityDomain"),
                                           req.q("volumeGroupId"))
@@ -49,7 +55,7 @@ def _delete_volume(kind: str, param: str):
 # -- backups -----------------------------------------------------------------------------------------------
 def _create_backup(kind: str):
     def handler(sim, req):
-        return sim.blockstorage.create_backup(kind, req.region, req.json())
+        return sim.blockstorage.create_backup(kind, req.region, req.json(), injected=req.injected)
     return handler
 
 
@@ -86,7 +92,7 @@ def _delete_backup(kind: str, param: str):
 def _copy_backup(kind: str, param: str):
     """OCI answers a copy with the new backup (in the destination region) and a work request to follow."""
     def handler(sim, req):
-        copy, wr = sim.blockstorage.copy_backup(kind, req.params[param], req.region, req.json())
+        copy, wr = sim.blockstorage.copy_backup(kind, req.params[param], req.region, req.json(), req.injected)
         return Response(200, copy, {"opc-work-request-id": wr["id"]})
     return handler
 
@@ -110,7 +116,7 @@ def delete_volume_group(sim, req):
 
 
 def create_volume_group_backup(sim, req):
-    return sim.blockstorage.create_group_backup(req.region, req.json())
+    return sim.blockstorage.create_group_backup(req.region, req.json(), req.injected)
 
 
 def get_volume_group_backup(sim, req):
@@ -130,10 +136,12 @@ ROUTES = [
     Route("POST", f"{V}/volumes", "CreateVolume", _create_volume(VOLUME)),
     Route("GET", f"{V}/volumes", "ListVolumes", list_volumes),
     Route("GET", f"{V}/volumes/{{volumeId}}", "GetVolume", _get_volume(VOLUME, "volumeId")),
+    Route("PUT", f"{V}/volumes/{{volumeId}}", "UpdateVolume", _update_volume(VOLUME, "volumeId")),
     Route("DELETE", f"{V}/volumes/{{volumeId}}", "DeleteVolume", _delete_volume(VOLUME, "volumeId")),
     Route("POST", f"{V}/bootVolumes", "CreateBootVolume", _create_volume(BOOT)),
     Route("GET", f"{V}/bootVolumes", "ListBootVolumes", list_boot_volumes),
     Route("GET", f"{V}/bootVolumes/{{bootVolumeId}}", "GetBootVolume", _get_volume(BOOT, "bootVolumeId")),
+    Route("PUT", f"{V}/bootVolumes/{{bootVolumeId}}", "UpdateBootVolume", _update_volume(BOOT, "bootVolumeId")),
     Route("DELETE", f"{V}/bootVolumes/{{bootVolumeId}}", "DeleteBootVolume", _delete_volume(BOOT, "bootVolumeId")),
     Route("POST", f"{V}/volumeBackups", "CreateVolumeBackup", _create_backup(VOLUME_BACKUP)),
     Route("GET", f"{V}/volumeBackups", "ListVolumeBackups", list_volume_backups),

@@ -35,7 +35,7 @@ def _bool_q(req, name: str, default: bool = False) -> bool:
 
 # -- images --------------------------------------------------------------------------------------------
 def create_image(sim, req):
-    image, wr = sim.compute.create_image(req.region, req.json())
+    image, wr = sim.compute.create_image(req.region, req.json(), req.injected)
     return _with_wr(image, wr)
 
 
@@ -58,13 +58,13 @@ def delete_image(sim, req):
 
 
 def export_image(sim, req):
-    image, wr = sim.compute.export_image(req.params["imageId"], req.region, req.json())
+    image, wr = sim.compute.export_image(req.params["imageId"], req.region, req.json(), req.injected)
     return _with_wr(image, wr)
 
 
 # -- instances -----------------------------------------------------------------------------------------
 def launch_instance(sim, req):
-    instance, wr = sim.compute.launch_instance(req.region, req.json())
+    instance, wr = sim.compute.launch_instance(req.region, req.json(), req.injected)
     return _with_wr(instance, wr)
 
 
@@ -81,7 +81,7 @@ def list_instances(sim, req):
 
 def terminate_instance(sim, req):
     wr = sim.compute.terminate_instance(req.params["instanceId"], req.region,
-                                        _bool_q(req, "preserveBootVolume", False))
+                                        _bool_q(req, "preserveBootVolume", False), req.injected)
     return Response(204, None, {"opc-work-request-id": wr["id"]} if wr else {})
 
 
@@ -92,7 +92,7 @@ def instance_action(sim, req):
 
 # -- volume attachments --------------------------------------------------------------------------------
 def attach_volume(sim, req):
-    attachment, wr = sim.compute.attach_volume(req.region, req.json())
+    attachment, wr = sim.compute.attach_volume(req.region, req.json(), req.injected)
     return _with_wr(attachment, wr)
 
 
@@ -108,7 +108,7 @@ def list_volume_attachments(sim, req):
 
 
 def detach_volume(sim, req):
-    wr = sim.compute.detach_volume(req.params["volumeAttachmentId"], req.region)
+    wr = sim.compute.detach_volume(req.params["volumeAttachmentId"], req.region, req.injected)
     return Response(204, None, {"opc-work-request-id": wr["id"]})
 
 

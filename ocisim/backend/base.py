@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..clock import iso
-from ..errors import invalid, missing, not_found
+from ..errors import OciError, invalid, missing, not_found
 from ..ids import new_ocid
 
 if TYPE_CHECKING:
     from ..sim import Sim
 
 GB = 1 << 30
+# The tag namespaces every tenancy has (keys lower-case: OCI matches tag names case-insensitively). ocisim has
+# no API to create others, so any other namespace is unknown.
+TAG_NAMESPACES = {"oracle-tags": {"createdby", "createdon"}}
 
 
 class Backend:
@@ -39,6 +42,25 @@ class Backend:
             raise not_found("compartment")
         return compartment_id
 
+    def check_references(self, details: dict, prefix: str = "") -> None:
+        """Refuse what OCI refuses: defined tags in an unknown namespace or key, a `kmsKeyId` (ocisim has no
+        Vault keys) and `nsgIds` (no network security groups), before anything is made."""
+        for namespace, tags in (details.get("defined_tags") or {}).items():
+            keys = TAG_NAMESPACES.get(str(namespace).lower())
+            if keys is None:
+                raise related_not_found(f"The following tag namespaces / keys are not authorized or not found: "
+                                        f"TagNamespace {namespace} does not exist ({prefix}definedTags).")
+            for key in tags or {}:
+                if str(key).lower() not in keys:
+                    raise related_not_found(f"The following tag namespaces / keys are not authorized or not found: "
+                                            f"TagDefinition {namespace}.{key} does not exist ({prefix}definedTags).")
+        if details.get("kms_key_id"):
+            raise related_not_found(f"{prefix}kmsKeyId '{details['kms_key_id']}': the key is not authorized or not "
+                                    f"found (ocisim has no Vault keys; leave kmsKeyId unset for Oracle-managed keys).")
+        if details.get("nsg_ids"):
+            raise related_not_found(f"{prefix}nsgIds {details['nsg_ids']}: network security group not authorized "
+                                    f"or not found (ocisim has no network security groups).")
+
     def duration(self, base_seconds: float, size_bytes: int = 0, seconds_per_gb: float = 0.0) -> float:
         """Emulated seconds an operation takes: OCI's restores, backups and images grow with size."""
         return base_seconds + seconds_per_gb * size_bytes / GB
@@ -51,3 +73,8 @@ def one_of(field: str, value, allowed) -> str:
     if value not in allowed:
         raise invalid(f"Invalid {field} '{value}'; must be one of {', '.join(sorted(allowed))}.")
     return value
+
+
+def related_not_found(message: str) -> OciError:
+    """OCI's answer for a reference to something that does not exist or is not yours."""
+    return OciError(400, "RelatedResourceNotAuthorizedOrNotFound", message)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from ..content import BlockMap, apply, diff
 from ..errors import OciError, conflict, incorrect_state, invalid, missing
+from ..faults import Injected
 from .base import GB, Backend
 
 VOLUME, BOOT = "volume", "bootvolume"
@@ -38,6 +39,8 @@ BACKUP = (60.0, 120.0)  # per GB actually stored by the backup
 COPY = (120.0, 240.0)
 TERMINATE = 10.0
 GROUP_PROVISION = 10.0
+RESIZE = 15.0
+MAX_SIZE_GB = 32768
 
 
 def _default_name(prefix: str, ts: float) -> str:
@@ -161,6 +164,7 @@ class BlockStorageBackend(Backend):
     def create_volume(self, kind: str, region: str, details: dict) -> dict:
         """CreateVolume / CreateBootVolume: empty (volumes only), a clone of a volume, or a restore of a backup."""
         compartment_id = self.compartment(details.get("compartment_id"))
+        self.check_references(details)
         ad = details.get("availability_domain")
         if not ad:
             raise missing("availabilityDomain")
@@ -224,10 +228,40 @@ class BlockStorageBackend(Backend):
                                    ready_after=delay)
             res["defined_tags"] = details.get("defined_tags") or {}
             if details.get("vpus_per_gb") is not None:
-                res["vpus_per_gb"] = int(details["vpus_per_gb"])
-            if details.get("kms_key_id"):
-                res["kms_key_id"] = details["kms_key_id"]
+                res["vpus_per_gb"] = _vpus(kind, details["vpus_per_gb"])
             return self.store.put(res)
+
+    def update_volume(self, kind: str, volume_id: str, region: str, details: dict) -> dict:
+        """UpdateVolume / UpdateBootVolume: name, tags (freeform tags replace the old set, as on OCI), performance,
+        and online growth: a bigger sizeInGBs makes the volume PROVISIONING for a short while, then AVAILABLE
+        with its bytes unchanged; OCI never shrinks a volume."""
+        self.check_references(details)
+        with self.store.lock:
+            vol = self.get(kind, volume_id, region)
+            noun = "Volume" if kind == VOLUME else "Boot volume"
+            if vol["lifecycle_state"] in ("TERMINATING", "TERMINATED", "FAULTY"):
+                raise incorrect_state(f"{noun} {volume_id} is {vol['lifecycle_state']}; it cannot be updated.")
+            for field in ("display_name", "freeform_tags", "defined_tags"):
+                if details.get(field) is not None:
+                    vol[field] = details[field]
+            if details.get("vpus_per_gb") is not None:
+                vol["vpus_per_gb"] = _vpus(kind, details["vpus_per_gb"])
+            if details.get("is_auto_tune_enabled") is not None:
+                vol["is_auto_tune_enabled"] = bool(details["is_auto_tune_enabled"])
+            size = details.get("size_in_gbs")
+            if size is None or int(size) == vol["size_in_gbs"]:
+                return self.store.put(vol)
+            size = int(size)
+            if size < vol["size_in_gbs"]:
+                raise invalid(f"sizeInGBs {size}: the new size must be larger than the current size of "
+                              f"{vol['size_in_gbs']} GB ({noun.lower()}s cannot be shrunk).")
+            if size > MAX_SIZE_GB:
+                raise invalid(f"sizeInGBs {size}: a volume is at most {MAX_SIZE_GB} GB.")
+            if vol["lifecycle_state"] != "AVAILABLE" or self.store.pending(vol):
+                raise incorrect_state(f"{noun} {volume_id} is {vol['lifecycle_state']}; only an AVAILABLE volume "
+                                      f"can be resized.")
+            vol.update(size_in_gbs=size, size_in_mbs=size * 1024, lifecycle_state="PROVISIONING")
+            return self.store.schedule(vol, [(RESIZE, {"lifecycle_state": "AVAILABLE"})])
 
     def get_volume(self, kind: str, volume_id: str, region: str) -> dict:
         return self.get(kind, volume_id, region)
@@ -274,9 +308,18 @@ class BlockStorageBackend(Backend):
             if vol.get("volume_group_id"):
                 self._leave_group(vol["volume_group_id"], volume_id)
 
+    def terminate_later(self, volume_id: str, starts_after: float, done_after: float) -> None:
+        """A boot volume that goes with its instance: TERMINATING after `starts_after`, TERMINATED after
+        `done_after` emulated seconds (compute calls this; it never writes block storage's rows itself)."""
+        with self.store.lock:
+            vol = self.store.find(volume_id)
+            if vol and vol["_kind"] in VOLUME_KINDS and vol["lifecycle_state"] not in ("TERMINATING", "TERMINATED"):
+                self.store.schedule(vol, [(starts_after, {"lifecycle_state": "TERMINATING"}),
+                                          (done_after, {"lifecycle_state": "TERMINATED"})])
+
     # -- backups ---------------------------------------------------------------------------------------
     def create_backup(self, kind: str, region: str, details: dict,
-                      volume_group_backup_id: str | None = None) -> dict:
+                      volume_group_backup_id: str | None = None, injected: Injected | None = None) -> dict:
         """CreateVolumeBackup / CreateBootVolumeBackup: a point-in-time copy of the volume's blocks, FULL or
         INCREMENTAL (the default, as in OCI) over the previous backup of that volume."""
         volume_kind = VOLUME if kind == VOLUME_BACKUP else BOOT
@@ -287,6 +330,7 @@ class BlockStorageBackend(Backend):
         backup_type = details.get("type") or "INCREMENTAL"
         if backup_type not in BACKUP_TYPES:
             raise invalid(f"Invalid type '{backup_type}': a backup type must be one of FULL, INCREMENTAL.")
+        self.check_references(details)
         with self.store.lock:
             vol = self.get(volume_kind, volume_id, region)
             if vol["lifecycle_state"] != "AVAILABLE":
@@ -323,7 +367,7 @@ class BlockStorageBackend(Backend):
             backup = self.new(kind, kind, region, **fields)
             delay = self.duration(BACKUP[0], stored_bytes, BACKUP[1])
             backup = self.store.schedule(backup, [(delay, {"lifecycle_state": "AVAILABLE"})])
-            if self.sim.ctx.extra.pop("corrupt_backup", False):
+            if injected is not None and injected.take_corrupt_backup():
                 self.corrupt_backup(backup["id"])
                 backup = self.store.get(kind, backup["id"])
             return backup
@@ -341,6 +385,7 @@ class BlockStorageBackend(Backend):
 
     def update_backup(self, kind: str, backup_id: str, region: str, details: dict) -> dict:
         """UpdateVolumeBackup / UpdateBootVolumeBackup: display name and tags (how a backup is marked verified)."""
+        self.check_references(details)
         backup = self.get(kind, backup_id, region)
         for field in ("display_name", "freeform_tags", "defined_tags"):
             if details.get(field) is not None:
@@ -380,7 +425,8 @@ class BlockStorageBackend(Backend):
                 child["unique_size_in_mbs"] = math.ceil(stored_bytes / MIB)
             self.store.put(child)
 
-    def copy_backup(self, kind: str, backup_id: str, region: str, details: dict) -> tuple[dict, dict]:
+    def copy_backup(self, kind: str, backup_id: str, region: str, details: dict,
+                    injected: Injected | None = None) -> tuple[dict, dict]:
         """CopyVolumeBackup / CopyBootVolumeBackup: a self-contained backup in the destination region, tracked
         by a work request in the source region; returns (new backup, work request)."""
         destination = details.get("destination_region")
@@ -392,6 +438,7 @@ class BlockStorageBackend(Backend):
                           f"({', '.join(sorted(known))}).")
         if destination == region:
             raise invalid(f"destinationRegion '{destination}': a backup copy must go to another region.")
+        self.check_references(details)
         with self.store.lock:
             source = self.get(kind, backup_id, region)
             if source["lifecycle_state"] != "AVAILABLE":
@@ -413,23 +460,32 @@ class BlockStorageBackend(Backend):
             path = "volumeBackups" if kind == VOLUME_BACKUP else "bootVolumeBackups"
             resource = {"entity_type": kind, "identifier": copy["id"], "entity_uri": f"/20160918/{path}/{copy['id']}"}
             operation = "CopyVolumeBackup" if kind == VOLUME_BACKUP else "CopyBootVolumeBackup"
-            wr = self.sim.workrequests.start(operation, source["compartment_id"], region, [resource], delay)
+            wr = self.sim.workrequests.start(operation, source["compartment_id"], region, [resource], delay,
+                                             injected=injected)
             final = "FAULTY" if self.sim.workrequests.failed(wr) else "AVAILABLE"
             copy = self.store.schedule(copy, [(delay, {"lifecycle_state": final})])
             return copy, wr
 
     # -- volume groups ---------------------------------------------------------------------------------
     def create_group(self, region: str, details: dict) -> dict:
-        """CreateVolumeGroup from existing volumes and boot volumes (sourceDetails type volumeIds)."""
+        """CreateVolumeGroup from existing volumes and boot volumes (sourceDetails type volumeIds), as a clone
+        of another group (volumeGroupId) or restored from a volume group backup (volumeGroupBackupId)."""
         compartment_id = self.compartment(details.get("compartment_id"))
         ad = details.get("availability_domain")
         if not ad:
             raise missing("availabilityDomain")
+        if ad not in self.sim.identity.ad_names(region):
+            raise invalid(f"availabilityDomain '{ad}' is not an availability domain of {region}.")
+        self.check_references(details)
         source = details.get("source_details") or {}
         if not source:
             raise missing("sourceDetails")
-        if source.get("type") != "volumeIds":
-            raise invalid(f"sourceDetails.type '{source.get('type')}' is not supported by ocisim; use 'volumeIds'.")
+        group_types = ("volumeIds", "volumeGroupId", "volumeGroupBackupId")
+        if source.get("type") not in group_types:
+            raise invalid(f"Invalid sourceDetails.type '{source.get('type')}'; must be one of "
+                          f"{', '.join(group_types)}.")
+        if source["type"] != "volumeIds":
+            return self._group_from_source(region, compartment_id, ad, source, details)
         volume_ids = list(source.get("volume_ids") or [])
         if not volume_ids:
             raise missing("sourceDetails.volumeIds")
@@ -457,6 +513,64 @@ class BlockStorageBackend(Backend):
                 self.store.put(m)
             return self.store.schedule(group, [(GROUP_PROVISION, {"lifecycle_state": "AVAILABLE"})])
 
+    def _group_from_source(self, region: str, compartment_id: str, ad: str, source: dict, details: dict) -> dict:
+        """A new group whose volumes are clones of another group's volumes, or restores of a group backup's
+        member backups: real bytes, each volume PROVISIONING for its own clone or restore time, the group
+        AVAILABLE when its last volume is."""
+        clone = source["type"] == "volumeGroupId"
+        source_field = "volume_group_id" if clone else "volume_group_backup_id"
+        source_id = source.get(source_field)
+        if not source_id:
+            raise missing(f"sourceDetails.{'volumeGroupId' if clone else 'volumeGroupBackupId'}")
+        with self.store.lock:
+            origin = self.get(GROUP if clone else GROUP_BACKUP, source_id, region)
+            noun = "Volume group" if clone else "Volume group backup"
+            if origin["lifecycle_state"] != "AVAILABLE":
+                raise incorrect_state(f"{noun} {source_id} is {origin['lifecycle_state']}, not AVAILABLE.")
+            member_ids = origin["volume_ids"] if clone else origin["volume_backup_ids"]
+            volumes = []
+            for mid in member_ids:
+                member = self.store.get(VOLUME_KINDS if clone else BACKUP_KINDS, mid, region)
+                if clone:
+                    kind, blocks, timing = member["_kind"], dict(member.get("_blocks") or {}), CLONE
+                    member_source = {"type": "volume" if kind == VOLUME else "bootVolume", "id": mid}
+                else:
+                    kind = VOLUME if member["_kind"] == VOLUME_BACKUP else BOOT
+                    blocks, timing = self.resolve(member), RESTORE
+                    member_source = {"type": "volumeBackup" if kind == VOLUME else "bootVolumeBackup", "id": mid}
+                    if member["lifecycle_state"] != "AVAILABLE":
+                        raise incorrect_state(f"Backup {mid} of volume group backup {source_id} is "
+                                              f"{member['lifecycle_state']}, not AVAILABLE.")
+                size = member["size_in_gbs"]
+                name = member["display_name"] if clone else self._restored_name(member)
+                vol = self.make_volume(kind, region, compartment_id, ad, name, size, blocks,
+                                       freeform_tags=member.get("freeform_tags"), image_id=member.get("image_id"),
+                                       source_details=member_source,
+                                       ready_after=self.duration(timing[0], size * GB, timing[1]))
+                volumes.append(vol)
+            size = sum(v["size_in_gbs"] for v in volumes)
+            volume_ids = [v["id"] for v in volumes]
+            group = self.new(
+                GROUP, GROUP, region, availability_domain=ad, compartment_id=compartment_id,
+                defined_tags=details.get("defined_tags") or {},
+                display_name=details.get("display_name") or _default_name("volumegroup", self.sim.now()),
+                freeform_tags=details.get("freeform_tags") or {}, lifecycle_state="PROVISIONING",
+                size_in_mbs=size * 1024, size_in_gbs=size,
+                source_details={"type": source["type"], source_field: source_id}, volume_ids=volume_ids,
+                is_hydrated=True, volume_group_replicas=None)
+            now = self.sim.now()
+            for vol in volumes:
+                vol["volume_group_id"] = group["id"]
+                self.store.put(vol)
+            done = max((self.store.pending(v)[-1][0] for v in volumes if self.store.pending(v)), default=now)
+            return self.store.schedule(group, [(max(done - now, GROUP_PROVISION),
+                                                {"lifecycle_state": "AVAILABLE"})])
+
+    def _restored_name(self, backup: dict) -> str:
+        """A restored member is named after the volume it was backed up from, as OCI does."""
+        source = self.store.find(backup.get(VOLUME_FIELD[backup["_kind"]]) or "")
+        return source["display_name"] if source else backup["display_name"]
+
     def list_groups(self, region: str, compartment_id: str | None, availability_domain: str | None) -> list[dict]:
         if not compartment_id:
             raise missing("compartmentId")
@@ -483,7 +597,7 @@ class BlockStorageBackend(Backend):
             group["volume_ids"] = [v for v in group["volume_ids"] if v != volume_id]
             self.store.put(group)
 
-    def create_group_backup(self, region: str, details: dict) -> dict:
+    def create_group_backup(self, region: str, details: dict, injected: Injected | None = None) -> dict:
         """CreateVolumeGroupBackup: one (boot) volume backup per member, made at the same point in time; the
         group backup is AVAILABLE when the last member backup is."""
         group_id = details.get("volume_group_id")
@@ -514,7 +628,7 @@ class BlockStorageBackend(Backend):
                 members.append(self.create_backup(kind, region, {
                     VOLUME_FIELD[kind]: vid, "type": backup_type, "freeform_tags": details.get("freeform_tags"),
                     "display_name": f"{group_backup['display_name']} - {vol['display_name']}"},
-                    volume_group_backup_id=group_backup["id"]))
+                    volume_group_backup_id=group_backup["id"], injected=injected))
             size = sum(b["size_in_gbs"] for b in members)
             unique_mb = sum(b.get("unique_size_in_mbs", b["unique_size_in_gbs"] * 1024) for b in members)
             group_backup.update(
@@ -546,6 +660,18 @@ class BlockStorageBackend(Backend):
                     self.delete_backup(member["_kind"], bid, region)
             group_backup["lifecycle_state"] = "TERMINATING"
             self.store.schedule(group_backup, [(TERMINATE, {"lifecycle_state": "TERMINATED"})])
+
+
+def _vpus(kind: str, value) -> int:
+    """OCI's performance levels: 0 (Lower Cost, volumes only) to 120 VPUs/GB in steps of 10."""
+    try:
+        vpus = int(value)
+    except (TypeError, ValueError) as exc:
+        raise invalid(f"vpusPerGB '{value}' must be an integer.") from exc
+    lowest = 0 if kind == VOLUME else 10
+    if vpus % 10 or not lowest <= vpus <= 120:
+        raise invalid(f"vpusPerGB {vpus}: must be a multiple of 10 from {lowest} to 120.")
+    return vpus
 
 
 _FLIP = bytes(255 - i for i in range(256))

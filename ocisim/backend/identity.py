@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..clock import iso
+from ..errors import invalid, missing, not_found
 from ..ids import new_ocid
 from .base import Backend
 
@@ -27,6 +28,41 @@ class IdentityBackend(Backend):
                 "time_created": iso(self.sim.now()), "freeform_tags": {}, "defined_tags": {},
                 "_kind": "compartment", "_region": self.sim.regions[0].name}
         return self.store.put(comp)
+
+    def get_tenancy(self, tenancy_id: str) -> dict:
+        """GetTenancy: only the caller's own tenancy exists."""
+        tenancy = self.tenancy()
+        if not tenancy or tenancy["id"] != tenancy_id:
+            raise not_found("tenancy")
+        return {"id": tenancy["id"], "name": tenancy["name"], "description": tenancy["description"],
+                "home_region_key": tenancy["home_region_key"], "upi_idcs_compatibility_layer_endpoint": None,
+                "freeform_tags": {}, "defined_tags": {}}
+
+    def list_compartments(self, compartment_id: str | None, in_subtree: bool, access_level: str | None) -> list:
+        """ListCompartments: the direct children of a compartment, or with compartmentIdInSubtree every
+        compartment below the tenancy (OCI allows the subtree only from the root)."""
+        if not compartment_id:
+            raise missing("compartmentId")
+        level = (access_level or "ANY").upper()
+        if level not in ("ANY", "ACCESSIBLE"):
+            raise invalid(f"Invalid accessLevel '{access_level}'; must be one of ANY, ACCESSIBLE.")
+        self.compartment(compartment_id)
+        tenancy = self.tenancy()
+        if in_subtree and compartment_id != tenancy["id"]:
+            raise invalid("compartmentIdInSubtree can only be true when compartmentId is the tenancy (the root "
+                          "compartment).")
+        found = self.store.list("compartment")
+        if not in_subtree:
+            found = [c for c in found if c["compartment_id"] == compartment_id]
+        if level == "ACCESSIBLE":
+            found = [c for c in found if c.get("is_accessible", True) and c["lifecycle_state"] == "ACTIVE"]
+        return found
+
+    def region_subscriptions(self, tenancy_id: str) -> list[dict]:
+        """ListRegionSubscriptions: every emulated region is subscribed and READY."""
+        tenancy = self.get_tenancy(tenancy_id)
+        return [{"region_key": r.key, "region_name": r.name, "status": "READY",
+                 "is_home_region": r.key == tenancy["home_region_key"]} for r in self.sim.regions]
 
     def get_compartment(self, compartment_id: str) -> dict:
         res = self.store.get(("compartment", "tenancy"), compartment_id)

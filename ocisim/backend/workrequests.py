@@ -8,6 +8,7 @@ FAILED with the error text OCI would give.
 from __future__ import annotations
 
 from ..clock import iso
+from ..faults import Injected
 from .base import Backend
 
 KIND = "workrequest"
@@ -15,15 +16,15 @@ KIND = "workrequest"
 
 class WorkRequestBackend(Backend):
     def start(self, operation_type: str, compartment_id: str, region: str, resources: list[dict],
-              duration: float, fail: tuple[str, str] | None = None) -> dict:
+              duration: float, fail: tuple[str, str] | None = None, injected: Injected | None = None) -> dict:
         """Start a work request over `resources` ([{entity_type, identifier, entity_uri?}]).
 
-        `fail` is (code, message) when the backend already knows the outcome; an armed fault wins otherwise.
+        `fail` is (code, message) when the backend already knows the outcome; otherwise an injected
+        `fail_work_request` fault of the call fails it.
         The caller schedules its resources' own states to match `failed(wr)`.
         """
-        if fail is None and self.sim.ctx.fail_work_request:
-            fail = ("InternalError", self.sim.ctx.fail_work_request)
-            self.sim.ctx.fail_work_request = None
+        if fail is None and injected is not None:
+            fail = injected.take_work_request_failure()
         now = self.sim.now()
         wr = self.new(KIND, "coreservicesworkrequest", region, operation_type=operation_type,
                       status="ACCEPTED", compartment_id=compartment_id, percent_complete=0.0,

@@ -424,3 +424,105 @@ def test_update_backup_tags_and_name(ocisim):
     tagged = client.update_boot_volume_backup(boot_backup.id, oci.core.models.UpdateBootVolumeBackupDetails(
         freeform_tags={"verified-at": "x"})).data
     assert tagged.freeform_tags == {"verified-at": "x"}
+
+
+# -- updates ------------------------------------------------------------------------------------------------
+def test_update_volume_tags_name_performance_and_growth(ocisim, bs, data1):
+    before = sha(ocisim, data1)
+    tagged = bs.update_volume(data1, m.UpdateVolumeDetails(
+        display_name="data1-gold", freeform_tags={"backup-policy": "gold"}, vpus_per_gb=20)).data
+    assert (tagged.display_name, tagged.freeform_tags, tagged.vpus_per_gb) == ("data1-gold", {"backup-policy": "gold"},
+                                                                                20)
+    assert tagged.lifecycle_state == "AVAILABLE"  # no size change: nothing to provision
+
+    grown = bs.update_volume(data1, m.UpdateVolumeDetails(size_in_gbs=80)).data
+    assert (grown.size_in_gbs, grown.size_in_mbs, grown.lifecycle_state) == (80, 80 * 1024, "PROVISIONING")
+    again = service_error(lambda: bs.update_volume(data1, m.UpdateVolumeDetails(size_in_gbs=90)))
+    assert again.status == 409 and again.code == "IncorrectState"
+    done = wait(ocisim, bs, bs.get_volume, data1)
+    assert done.size_in_gbs == 80 and done.freeform_tags == {"backup-policy": "gold"}
+    assert sha(ocisim, data1) == before  # growing keeps every byte
+
+    shrink = service_error(lambda: bs.update_volume(data1, m.UpdateVolumeDetails(size_in_gbs=60)))
+    assert shrink.status == 400 and "sizeInGBs 60" in shrink.message and "larger" in shrink.message
+    vpus = service_error(lambda: bs.update_volume(data1, m.UpdateVolumeDetails(vpus_per_gb=25)))
+    assert vpus.status == 400 and "vpusPerGB 25" in vpus.message
+    assert service_error(lambda: bs.update_volume("ocid1.volume.oc1.iad.aaaanothere",
+                                                  m.UpdateVolumeDetails(display_name="x"))).status == 404
+
+
+def test_update_boot_volume(ocisim, bs):
+    boot_id = ocisim.tenancy["boot_volumes"]["linux1"]
+    updated = bs.update_boot_volume(boot_id, m.UpdateBootVolumeDetails(
+        display_name="linux1-boot", freeform_tags={"backup-policy": "silver"}, size_in_gbs=60)).data
+    assert (updated.display_name, updated.freeform_tags, updated.size_in_gbs) == (
+        "linux1-boot", {"backup-policy": "silver"}, 60)
+    assert wait(ocisim, bs, bs.get_boot_volume, boot_id).size_in_gbs == 60
+    err = service_error(lambda: bs.update_boot_volume(boot_id, m.UpdateBootVolumeDetails(vpus_per_gb=0)))
+    assert err.status == 400 and "vpusPerGB 0" in err.message
+
+
+def test_invalid_references_are_refused_before_anything_is_made(ocisim, bs, data1):
+    comp, ad = ocisim.tenancy["compartment_id"], ocisim.tenancy["availability_domains"][0]
+    before = len(bs.list_volumes(compartment_id=comp).data)
+    unknown_ns = service_error(lambda: bs.create_volume(m.CreateVolumeDetails(
+        compartment_id=comp, availability_domain=ad, size_in_gbs=50, defined_tags={"Finance": {"cost": "1"}})))
+    assert (unknown_ns.status, unknown_ns.code) == (400, "RelatedResourceNotAuthorizedOrNotFound")
+    assert "TagNamespace Finance" in unknown_ns.message
+    kms = service_error(lambda: bs.create_volume(m.CreateVolumeDetails(
+        compartment_id=comp, availability_domain=ad, size_in_gbs=50, kms_key_id="ocid1.key.oc1.iad.aaaanokey")))
+    assert kms.status == 400 and "kmsKeyId" in kms.message
+    assert len(bs.list_volumes(compartment_id=comp).data) == before
+    unknown_key = service_error(lambda: bs.update_volume(data1, m.UpdateVolumeDetails(
+        defined_tags={"Oracle-Tags": {"Owner": "me"}})))
+    assert unknown_key.status == 400 and "Oracle-Tags.Owner" in unknown_key.message
+    ok = bs.update_volume(data1, m.UpdateVolumeDetails(defined_tags={"Oracle-Tags": {"CreatedBy": "me"}})).data
+    assert ok.defined_tags == {"Oracle-Tags": {"CreatedBy": "me"}}
+    backup_kms = service_error(lambda: bs.create_volume_backup(m.CreateVolumeBackupDetails(
+        volume_id=data1, kms_key_id="ocid1.key.oc1.iad.aaaanokey")))
+    assert backup_kms.status == 400 and not bs.list_volume_backups(comp, volume_id=data1).data
+
+
+def test_volume_group_clone_and_restore_from_group_backup(ocisim, bs, composite, data1):
+    comp, ad = ocisim.tenancy["compartment_id"], ocisim.tenancy["availability_domains"][0]
+    second = bs.create_volume(m.CreateVolumeDetails(compartment_id=comp, availability_domain=ad, size_in_gbs=50,
+                                                    display_name="data2")).data.id
+    wait(ocisim, bs, bs.get_volume, second)
+    ocisim.admin.write(second, 4 * MIB, b"second volume" * 1000)
+    group = composite.create_volume_group_and_wait_for_state(m.CreateVolumeGroupDetails(
+        compartment_id=comp, availability_domain=ad, display_name="pair",
+        source_details=m.VolumeGroupSourceFromVolumesDetails(volume_ids=[data1, second])),
+        wait_for_states=["AVAILABLE"], waiter_kwargs=WAIT).data
+    group_backup = composite.create_volume_group_backup_and_wait_for_state(
+        m.CreateVolumeGroupBackupDetails(volume_group_id=group.id, type="FULL"),
+        wait_for_states=["AVAILABLE"], waiter_kwargs=WAIT).data
+    at_backup = {data1: sha(ocisim, data1), second: sha(ocisim, second)}
+    ocisim.admin.write(data1, 0, b"changed after the group backup")
+
+    restored = bs.create_volume_group(m.CreateVolumeGroupDetails(
+        compartment_id=comp, availability_domain=ad, display_name="pair-restored",
+        source_details=m.VolumeGroupSourceFromVolumeGroupBackupDetails(
+            volume_group_backup_id=group_backup.id))).data
+    assert restored.lifecycle_state == "PROVISIONING" and len(restored.volume_ids) == 2
+    assert restored.source_details.type == "volumeGroupBackupId"
+    assert restored.source_details.volume_group_backup_id == group_backup.id
+    restored = wait(ocisim, bs, bs.get_volume_group, restored.id)
+    members = [bs.get_volume(v).data for v in restored.volume_ids]
+    assert [v.display_name for v in members] == ["data1", "data2"]
+    assert {v.volume_group_id for v in members} == {restored.id}
+    assert {v.lifecycle_state for v in members} == {"AVAILABLE"}
+    assert [sha(ocisim, v.id) for v in members] == [at_backup[data1], at_backup[second]]
+
+    clone = composite.create_volume_group_and_wait_for_state(m.CreateVolumeGroupDetails(
+        compartment_id=comp, availability_domain=ad, display_name="pair-clone",
+        source_details=m.VolumeGroupSourceFromVolumeGroupDetails(volume_group_id=group.id)),
+        wait_for_states=["AVAILABLE"], waiter_kwargs=WAIT).data
+    clones = [bs.get_volume(v).data for v in clone.volume_ids]
+    assert [sha(ocisim, v.id) for v in clones] == [sha(ocisim, data1), sha(ocisim, second)]
+    assert clones[0].source_details.id == data1 and set(clone.volume_ids).isdisjoint({data1, second})
+
+    missing_id = service_error(lambda: bs.create_volume_group(m.CreateVolumeGroupDetails(
+        compartment_id=comp, availability_domain=ad,
+        source_details=m.VolumeGroupSourceFromVolumeGroupBackupDetails(
+            volume_group_backup_id="ocid1.volumegroupbackup.oc1.iad.aaaanothere"))))
+    assert missing_id.status == 404

@@ -43,3 +43,16 @@ def test_cli_lists_and_creates(ocisim):
     assert ocisim.tenancy["images"]["Oracle-Linux-9"] in {i["id"] for i in images}
     instances = _oci(ocisim, "compute", "instance", "list", "--compartment-id", comp)["data"]
     assert {i["display-name"] for i in instances} >= {"linux1"}
+
+
+def test_cli_tags_and_grows_a_volume(ocisim):
+    """How a user opts a volume into the nightly backup: `oci bv volume update --freeform-tags`."""
+    data1 = ocisim.tenancy["volumes"]["data1"]
+    tagged = _oci(ocisim, "bv", "volume", "update", "--volume-id", data1, "--force",
+                  "--freeform-tags", '{"backup-policy": "gold"}')["data"]
+    assert tagged["freeform-tags"] == {"backup-policy": "gold"}
+    grown = _oci(ocisim, "bv", "volume", "update", "--volume-id", data1, "--size-in-gbs", "60")["data"]
+    assert grown["size-in-gbs"] == 60
+    boot = ocisim.tenancy["boot_volumes"]["linux1"]
+    renamed = _oci(ocisim, "bv", "boot-volume", "update", "--boot-volume-id", boot, "--display-name", "linux1-boot")
+    assert renamed["data"]["display-name"] == "linux1-boot"

@@ -83,3 +83,18 @@ def test_restart_keeps_resources_bytes_and_time(tmp_path):
         got = storage.get_volume_backup(backup.id).data
         assert got.display_name == "before-restart" and got.volume_id == volume_id
         assert len([v for v in second.admin.resources("volume") if v["display_name"] == "data1"]) == 1
+
+
+def test_unimplemented_operation_is_501_naming_it(ocisim):
+    """Not 404: `wait_until(..., succeed_on_not_found=True)` must not mistake a missing operation for a gone
+    resource."""
+    network = ocisim.client(oci.core.VirtualNetworkClient)
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        network.update_vcn("ocid1.vcn.oc1.iad.aaaanothere", oci.core.models.UpdateVcnDetails(display_name="x"))
+    err = info.value
+    assert (err.status, err.code) == (501, "NotImplemented")
+    assert "UpdateVcn" in err.message and "PUT /20160918/vcns/" in err.message
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        oci.wait_until(network, network.get_network_security_group("ocid1.networksecuritygroup.oc1.iad.aaaanone"),
+                       "lifecycle_state", "TERMINATED", succeed_on_not_found=True, max_wait_seconds=5)
+    assert info.value.status == 501 and "GetNetworkSecurityGroup" in info.value.message

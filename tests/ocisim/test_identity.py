@@ -54,3 +54,38 @@ def test_work_request_moves_and_reports_progress(ocisim):
     logs = client.list_work_request_logs(wr["id"]).data
     assert any("succeeded" in entry.message for entry in logs)
     assert client.list_work_request_errors(wr["id"]).data == []
+
+
+def test_tenancy_region_subscriptions_and_compartment_subtree(ocisim):
+    identity = ocisim.client(oci.identity.IdentityClient)
+    tenancy_id = ocisim.sim.identity.tenancy()["id"]
+    tenancy = identity.get_tenancy(tenancy_id).data
+    assert (tenancy.id, tenancy.name, tenancy.home_region_key) == (tenancy_id, "ocisim", "IAD")
+    subscriptions = identity.list_region_subscriptions(tenancy_id).data
+    assert {(s.region_name, s.status, s.is_home_region) for s in subscriptions} == {
+        ("us-ashburn-1", "READY", True), ("us-phoenix-1", "READY", False)}
+
+    made = ocisim.admin.seed({"compartments": [{"name": "team"}, {"name": "team-db", "parent": "team"},
+                                               {"name": "team-db-old", "parent": "team-db"}]})["compartments"]
+    top = identity.list_compartments(tenancy_id).data
+    assert {c.name for c in top} == {"ocisim", "team"}  # direct children only, never the root itself
+    every = oci.pagination.list_call_get_all_results(
+        identity.list_compartments, tenancy_id, compartment_id_in_subtree=True, access_level="ACCESSIBLE",
+        limit=2).data
+    assert {c.name for c in every} == {"ocisim", "team", "team-db", "team-db-old"}
+    assert {c.compartment_id for c in every if c.name == "team-db-old"} == {made["team-db"]}
+    assert [c.name for c in identity.list_compartments(made["team"]).data] == ["team-db"]
+    assert [c.name for c in identity.list_compartments(tenancy_id, compartment_id_in_subtree=True,
+                                                       name="team-db").data] == ["team-db"]
+
+    not_root = _error(lambda: identity.list_compartments(made["team"], compartment_id_in_subtree=True))
+    assert not_root.status == 400 and "compartmentIdInSubtree" in not_root.message
+    assert _error(lambda: identity.get_tenancy("ocid1.tenancy.oc1..aaaaother")).status == 404
+
+
+def _error(call) -> oci.exceptions.ServiceError:
+    try:
+        call()
+    except oci.exceptions.ServiceError as err:
+        return err
+    raise AssertionError("expected a ServiceError")
