@@ -1,10 +1,10 @@
 """Images: taken of an instance, imported from and exported to Object Storage.
 
-OCI rules honoured here (docs/architecture.md): an image of an instance needs every iSCSI attachment disconnected first; the instance is
-unavailable (CREATING_IMAGE) while its image is taken, then restarts; one image per instance at a time, with a
-20-minute window before the same instance can be imaged again; image import and export are limited to 400 GB,
-import reads only VMDK and QCOW2, and a refused import ends in a FAILED work request with OCI-style text, not in
-a synchronous error.
+OCI rules honoured here (docs/architecture.md): an image of an instance needs every iSCSI attachment
+disconnected first; the instance is unavailable (CREATING_IMAGE) while its image is taken, then restarts; one
+image per instance at a time, with a 20-minute window before the same instance can be imaged again; image import
+and export are limited to 400 GB, import reads only VMDK and QCOW2, and a refused import ends in a FAILED work
+request with OCI-style text, not in a synchronous error.
 """
 
 from __future__ import annotations
