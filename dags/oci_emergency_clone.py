@@ -10,7 +10,7 @@ import logging
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, task
-from hooks.oci import OCID_RE
+from hooks.oci import OCID_RE, RETRY_BUDGET
 from hooks.params import DEFAULT_SHAPE, OPTIONAL_HOSTNAME, OPTIONAL_OCID
 from hooks.params import OPTIONAL_SHAPE_PATTERN as SHAPE_PATTERN
 from operators.base import wait_settings
@@ -99,7 +99,7 @@ with DAG(
     dagrun_timeout=timedelta(hours=6),
     doc_md=DOC,
     tags=["oci", "clone", "on-demand"],
-    default_args={"owner": "platform", "retries": 1, "retry_delay": timedelta(minutes=1),
+    default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
                   "execution_timeout": timedelta(hours=2)},
     params={
         "instance_id": Param("", type="string", pattern=OPTIONAL_OCID,

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, AssetAlias, Param, task
 from hooks.fleet import IMAGE_ASSET_ALIAS, OPTIONAL_OCID, fleet_params
+from hooks.oci import RETRY_BUDGET
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.images import OciCreateImageFromInstanceOperator, OciExportImageOperator
@@ -70,7 +71,7 @@ with DAG(
     dagrun_timeout=timedelta(hours=8),
     doc_md=DOC,
     tags=["oci", "image", "golden-image", "on-demand"],
-    default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=1),
+    default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
                   "execution_timeout": timedelta(hours=2)},
     params={
         "instance_id": Param("", type="string", pattern=OPTIONAL_OCID,

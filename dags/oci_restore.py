@@ -10,6 +10,7 @@ import logging
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, task
+from hooks.oci import RETRY_BUDGET
 from hooks.params import DEFAULT_SHAPE, DEVICE_PATTERN, OPTIONAL_HOSTNAME, OPTIONAL_OCID
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
@@ -56,7 +57,7 @@ with DAG(
     dagrun_timeout=timedelta(hours=12),
     doc_md=DOC,
     tags=["oci", "restore", "on-demand"],
-    default_args={"owner": "platform", "retries": 1, "retry_delay": timedelta(minutes=1),
+    default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
                   "execution_timeout": timedelta(hours=8)},
     params={
         "backup_id": Param("", type="string", pattern=OPTIONAL_OCID,

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, AssetAlias, Param, task
 from hooks.fleet import IMAGE_ASSET_ALIAS, OPTIONAL_OCID, fleet_params
+from hooks.oci import RETRY_BUDGET
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.images import OciImportImageOperator
@@ -72,7 +73,7 @@ with DAG(
     dagrun_timeout=timedelta(hours=12),
     doc_md=DOC,
     tags=["oci", "migration", "image", "on-demand"],
-    default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=1),
+    default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
                   "execution_timeout": timedelta(hours=2)},
     params={
         "source_uri": Param("", type="string", pattern=r"^(https://([a-z0-9-]+\.)?objectstorage\..+/n/.+/b/.+/o/.+)?$",

@@ -7,6 +7,7 @@ files that import operators stay fast to parse.
 from __future__ import annotations
 
 import email.utils
+import functools
 import hashlib
 import json
 import re
@@ -14,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -52,11 +53,127 @@ def validate_region(value: Any, field_name: str = "region") -> str:
     return value
 
 
-def retry_token(dag_id: str, run_id: str, task_id: str, map_index: int = -1, purpose: str = "") -> str:
+def retry_token(dag_id: str, run_id: str, task_id: str, map_index: int = -1, purpose: str = "",
+                request: Any = None) -> str:
     """The one opc-retry-token: the same for every try of one task instance, so a retry adopts what an earlier
-    try made (OCI keeps tokens 24 h); `purpose` separates several creates within one task. 64 chars max."""
+    try made (OCI keeps tokens 24 h); `purpose` separates several creates within one task. With `request`, a
+    digest of it is folded in, so a changed request gets a new token instead of 409 InvalidatedRetryToken (the
+    hook folds every create's body in this way: `fold_request`). 64 chars max."""
     raw = "\x1f".join([dag_id, run_id, task_id, str(map_index), purpose])
-    return hashlib.sha256(raw.encode()).hexdigest()[:64]
+    token = hashlib.sha256(raw.encode()).hexdigest()[:64]
+    return fold_request(token, request) if request is not None else token
+
+
+def request_digest(request: Any) -> str:
+    """A stable digest of a request body (an SDK model, a dict, a list): what identifies the thing created."""
+    if hasattr(request, "swagger_types") or isinstance(request, (list, tuple)):
+        import oci
+
+        request = oci.util.to_dict(request)
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def fold_request(token: str, request: Any) -> str:
+    """`token` bound to this request: the same request keeps it (a retry adopts), another gets another."""
+    return hashlib.sha256(f"{token}\x1f{request_digest(request)}".encode()).hexdigest()[:64]
+
+
+def next_token(token: str, failed_id: str) -> str:
+    """The token after a create whose resource or work request FAILED: a retry must not adopt that failure."""
+    return hashlib.sha256(f"{token}\x1ffailed\x1f{failed_id}".encode()).hexdigest()[:64]
+
+
+# -- retries ------------------------------------------------------------------------------------------------
+# A retry cannot fix these: bad request, not authenticated, not authorized or not found, wrong method, too large,
+# URI too long, unprocessable. They fail the task at once (no Airflow task retries). 409 IncorrectState, 429, 5xx
+# and timeouts are retried by the SDK, then by Airflow.
+FAIL_FAST_STATUSES = frozenset({400, 401, 403, 404, 405, 411, 413, 414, 422})
+MESSAGE_LIMIT = 600  # characters of any one error text we raise or log
+
+
+def bounded(text: Any, limit: int = MESSAGE_LIMIT) -> str:
+    """Error text cut to `limit` characters: an echoed 1 MB value must not become a 1 MB log line."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters in all)"
+
+
+@dataclass(frozen=True)
+class RetryBudget:
+    """How long a broken service can hold one task: the SDK retries a failing call (429, 5xx, timeouts,
+    409 IncorrectState) up to `sdk_attempts` times within `sdk_seconds`; Airflow then retries the task
+    `task_retries` times, `task_retry_delay` seconds apart. `bound_seconds` is the product, stated in reports."""
+
+    sdk_attempts: int = 6
+    sdk_seconds: float = 60.0
+    task_retries: int = 1
+    task_retry_delay: float = 30.0
+
+    @property
+    def bound_seconds(self) -> float:
+        return (self.task_retries + 1) * self.sdk_seconds + self.task_retries * self.task_retry_delay
+
+    def task_args(self) -> dict:
+        """`retries` and `retry_delay` for a DAG's default_args."""
+        return {"retries": self.task_retries, "retry_delay": timedelta(seconds=self.task_retry_delay)}
+
+    def describe(self) -> str:
+        return (f"a failing OCI call is retried for at most {self.sdk_seconds:.0f}s ({self.sdk_attempts} attempts) "
+                f"per try, {self.task_retries + 1} tries {self.task_retry_delay:.0f}s apart: a broken service fails "
+                f"a task within {self.bound_seconds / 60:.1f} min; 400/401/403/404 fail at once")
+
+
+RETRY_BUDGET = RetryBudget()
+
+_refused_class: type | None = None
+
+
+def refused_error(err, operation: str | None = None):
+    """OciRequestRefused for a ServiceError a retry cannot fix: still a ServiceError (code that handles a 404
+    keeps working), and an AirflowFailException (the task fails without retries), with a bounded message."""
+    global _refused_class
+    if _refused_class is None:
+        import oci
+        from airflow.sdk.exceptions import AirflowFailException
+
+        class OciRequestRefused(oci.exceptions.ServiceError, AirflowFailException):
+            def __str__(self) -> str:
+                return self.summary
+
+        _refused_class = OciRequestRefused
+    new = _refused_class.__new__(_refused_class)
+    new.__dict__.update(err.__dict__)
+    operation = operation or getattr(err, "operation_name", None) or "an OCI call"
+    new.summary = (f"{operation}: OCI answered {err.status} {err.code}: {bounded(err.message, 400)} "
+                   f"(not retried: a retry cannot fix a {err.status})")
+    new.args = (new.summary,)
+    return new
+
+
+def guard_client(client) -> Any:
+    """Every call of this SDK client goes through one wrapper of `call_api` (inside the SDK's retry loop):
+    a create's opc-retry-token gets the digest of its body folded in, and a 4xx no retry can fix is raised as
+    OciRequestRefused."""
+    import oci
+
+    base = client.base_client
+    call_api = base.call_api
+
+    @functools.wraps(call_api)
+    def guarded(*args, **kwargs):
+        headers = kwargs.get("header_params")
+        body = kwargs.get("body")
+        if headers and headers.get("opc-retry-token") and body is not None and not hasattr(body, "read"):
+            kwargs["header_params"] = {**headers,
+                                       "opc-retry-token": fold_request(headers["opc-retry-token"], body)}
+        try:
+            return call_api(*args, **kwargs)
+        except oci.exceptions.ServiceError as err:
+            if err.status in FAIL_FAST_STATUSES and type(err) is not _refused_class:
+                raise refused_error(err, kwargs.get("operation_name")) from None
+            raise
+
+    base.call_api = guarded
+    return client
 
 
 # What the hook can read, delete and wait on, by OCID resource type: (service, getter, deleter, gone state).
@@ -273,14 +390,22 @@ class OciHook(BaseHook):
         return per_region.get(region) or (self.extras.get("service_endpoint") if region == self.region else None)
 
     @property
+    def retry_budget(self) -> RetryBudget:
+        """RETRY_BUDGET with the connection's `max_attempts` and `max_retry_seconds` extras, if set."""
+        return RetryBudget(int(self.extras.get("max_attempts", RETRY_BUDGET.sdk_attempts)),
+                           float(self.extras.get("max_retry_seconds", RETRY_BUDGET.sdk_seconds)),
+                           RETRY_BUDGET.task_retries, RETRY_BUDGET.task_retry_delay)
+
+    @property
     def retry_strategy(self):
         """429, 5xx, timeouts and 409 IncorrectState are retried on every call, creates included (they carry
-        a retry token, so a retried create cannot duplicate)."""
+        a retry token, so a retried create cannot duplicate), within the retry budget."""
         import oci
 
+        budget = self.retry_budget
         return oci.retry.RetryStrategyBuilder(
-            max_attempts_check=True, max_attempts=int(self.extras.get("max_attempts", 8)),
-            total_elapsed_time_check=True, total_elapsed_time_seconds=600,
+            max_attempts_check=True, max_attempts=budget.sdk_attempts,
+            total_elapsed_time_check=True, total_elapsed_time_seconds=budget.sdk_seconds,
             service_error_check=True,
             service_error_retry_config={429: [], 409: ["IncorrectState"]},
             service_error_retry_on_any_5xx=True,
@@ -326,7 +451,7 @@ class OciHook(BaseHook):
         elif not oci.regions.is_region(region):
             # the SDK would build a hostname for it and fail slowly in DNS; say so now
             raise OciInputError(f"region {region!r}: not a region the OCI SDK knows (see oci.regions.REGIONS)")
-        return cls(config, **kwargs)
+        return guard_client(cls(config, **kwargs))
 
     @property
     def tenancy_id(self) -> str:
@@ -380,6 +505,15 @@ class OciHook(BaseHook):
         if wait:
             self.wait(self.lifecycle_spec(resource_id, [gone], [], region), poll or Poll(2, 15, 1800))
         return True
+
+    def failed_work_request(self, response, region: str | None = None) -> str | None:
+        """The id of the work request behind a create's response when it already FAILED or was CANCELED (a
+        retry token that adopted an earlier try's failure), else None."""
+        wr_id = (getattr(response, "headers", None) or {}).get("opc-work-request-id")
+        if not wr_id:
+            return None
+        status = self.get_client("work_requests", region).get_work_request(wr_id).data.status
+        return wr_id if status in ("FAILED", "CANCELED") else None
 
     # -- waiting ---------------------------------------------------------------------------------------
     def poll_once(self, spec: WaitSpec) -> PollResult:

@@ -7,13 +7,22 @@ what is theirs: `validate_inputs`, `execute` (via `create`/`wait_spec`), and `fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
 
 from airflow.sdk import BaseOperator, conf
 from hooks.errors import OciInputError, OciWaitError
-from hooks.oci import OciHook, Poll, WaitSpec, console_url, retry_token, validate_ocid, validate_region
+from hooks.oci import (
+    OciHook,
+    Poll,
+    WaitSpec,
+    console_url,
+    next_token,
+    retry_token,
+    validate_ocid,
+    validate_region,
+)
 from hooks.tags import MANAGED_TAG, MANAGED_VALUE
 from links.oci import OciConsoleLink
 
@@ -112,9 +121,25 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
         self.validate_inputs()
 
     # -- identity, tags and links ----------------------------------------------------------------------
-    def retry_token(self, context, purpose: str = "") -> str:
+    def retry_token(self, context, purpose: str = "", request: Any = None) -> str:
+        """The task instance's token (see hooks.oci.retry_token); the hook folds each create's body into it."""
         ti = context["ti"]
-        return retry_token(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), purpose)
+        return retry_token(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), purpose, request)
+
+    def create_unless_failed(self, token: str, create: Callable[[str], Any], region: str | None = None,
+                             attempts: int = 5) -> Any:
+        """`create(token)`, unless what it answers is an earlier try's work request that FAILED (the token
+        adopted it): then again with the next token, so a task retry makes a new attempt instead of replaying
+        the failure. Returns the SDK response."""
+        for _ in range(attempts):
+            response = create(token)
+            failed = self.hook.failed_work_request(response, region or self.region)
+            if not failed:
+                return response
+            self.log.warning("an earlier try's work request %s FAILED; requesting again with a new retry token",
+                             failed)
+            token = next_token(token, failed)
+        raise OciWaitError(f"{attempts} work requests in a row FAILED; not trying again")
 
     def managed_tags(self, context, extra: dict | None = None) -> dict[str, str]:
         """Freeform tags that name the managing DAG and run: how retention and cleanup know what is ours."""

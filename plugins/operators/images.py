@@ -383,7 +383,8 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
         started = time.monotonic()
         while True:
             try:
-                image = compute.create_image(details, opc_retry_token=token).data
+                image = self.create_unless_failed(
+                    token, lambda t: compute.create_image(details, opc_retry_token=t)).data
             except oci.exceptions.ServiceError as err:
                 if not (self.window_wait and _is_window_conflict(err)):
                     raise
@@ -546,8 +547,9 @@ class OciImportImageOperator(OciBaseOperator):
         details = m.CreateImageDetails(compartment_id=compartment_id, display_name=self.display_name,
                                        launch_mode=self.launch_mode, image_source_details=source,
                                        freeform_tags=self.managed_tags(context, self.freeform_tags))
-        resp = self.hook.get_client("compute", self.region).create_image(
-            details, opc_retry_token=self.retry_token(context, "import"))
+        compute = self.hook.get_client("compute", self.region)
+        resp = self.create_unless_failed(self.retry_token(context, "import"),
+                                         lambda token: compute.create_image(details, opc_retry_token=token))
         image, wr_id = resp.data, resp.headers.get("opc-work-request-id")
         self.remember(image.id)
         self.link(context, image.id)
@@ -619,7 +621,8 @@ class OciExportImageOperator(OciBaseOperator):
             if self.destination_uri else m.ExportImageViaObjectStorageTupleDetails(
                 namespace_name=target["namespace"], bucket_name=target["bucket"], object_name=target["object"],
                 export_format=self.export_format)
-        resp = compute.export_image(self.image_id, details, opc_retry_token=self.retry_token(context, "export"))
+        resp = self.create_unless_failed(self.retry_token(context, "export"), lambda token: compute.export_image(
+            self.image_id, details, opc_retry_token=token))
         wr_id = resp.headers.get("opc-work-request-id")
         self.link(context, target["object"], kind="object", namespace=target["namespace"], bucket=target["bucket"],
                   region=region)
