@@ -139,12 +139,16 @@ def refused_error(err, operation: str | None = None):
             def __str__(self) -> str:
                 return self.summary
 
+        OciRequestRefused.__qualname__ = OciRequestRefused.__name__
+        OciRequestRefused.__module__ = "hooks.errors"
         _refused_class = OciRequestRefused
     new = _refused_class.__new__(_refused_class)
     new.__dict__.update(err.__dict__)
     operation = operation or getattr(err, "operation_name", None) or "an OCI call"
-    new.summary = (f"{operation}: OCI answered {err.status} {err.code}: {bounded(err.message, 400)} "
-                   f"(not retried: a retry cannot fix a {err.status})")
+    facts = {"operation_name": operation, "status": err.status, "code": err.code,
+             "message": bounded(err.message, 400), "opc-request-id": getattr(err, "request_id", None)}
+    new.summary = f"{operation}: OCI answered {err.status} {err.code}, not retried (a retry cannot fix a " \
+                  f"{err.status}): {facts}"
     new.args = (new.summary,)
     return new
 
@@ -469,7 +473,10 @@ class OciHook(BaseHook):
             self.get_client("identity").get_compartment(self.tenancy_id)
             return True, f"Connected to {self.region}; {len(regions)} regions visible"
         except Exception as exc:  # the UI shows the message; never the key
-            return False, f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
+            import oci
+
+            kind = "ServiceError" if isinstance(exc, oci.exceptions.ServiceError) else type(exc).__name__
+            return False, f"{kind}: {bounded(getattr(exc, 'message', exc))}"
 
     # -- resources by OCID ------------------------------------------------------------------------------
     def resource_api(self, resource_id: str) -> tuple[str, str, str, str]:

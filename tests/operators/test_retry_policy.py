@@ -24,6 +24,7 @@ def test_a_404_is_refused_at_once_with_the_operation_and_a_bounded_message(airfl
     with pytest.raises(oci.exceptions.ServiceError) as err:
         OciHook().get_resource("ocid1.volume.oc1.iad.aaaaaaaanosuchvolume")
     assert isinstance(err.value, AirflowFailException) and err.value.status == 404
+    assert type(err.value).__name__ == "OciRequestRefused"
     text = str(err.value)
     assert text.startswith("get_volume: OCI answered 404") and "not retried" in text and len(text) < 700
     assert sim.admin.counters()["GetVolume"] == 1
