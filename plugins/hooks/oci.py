@@ -395,9 +395,8 @@ class OciHook(BaseHook):
 
     @property
     def retry_budget(self) -> RetryBudget:
-        """RETRY_BUDGET with the connection's `max_attempts` and `max_retry_seconds` extras, if set."""
-        return RetryBudget(int(self.extras.get("max_attempts", RETRY_BUDGET.sdk_attempts)),
-                           float(self.extras.get("max_retry_seconds", RETRY_BUDGET.sdk_seconds)),
+        """RETRY_BUDGET with the connection's `max_attempts` extra, if set."""
+        return RetryBudget(int(self.extras.get("max_attempts", RETRY_BUDGET.sdk_attempts)), RETRY_BUDGET.sdk_seconds,
                            RETRY_BUDGET.task_retries, RETRY_BUDGET.task_retry_delay)
 
     @property
