@@ -7,9 +7,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/ocisim
-# ocisim needs the standard library and `cryptography` (API key generation, request signatures), at the lock's pin.
+# ocisim needs the standard library, `cryptography` (API key generation, request signatures) and `crc32c` (Object
+# Storage checksums at C speed), at the lock's pins.
 COPY constraints.txt /opt/ocisim/constraints.txt
-RUN pip install --no-cache-dir --root-user-action=ignore -c constraints.txt cryptography
+RUN pip install --no-cache-dir --root-user-action=ignore -c constraints.txt cryptography crc32c
 COPY ocisim/ /opt/ocisim/ocisim/
 
 # The state directory (tenancy, generated API key, resources, volume contents). A new named volume mounted here

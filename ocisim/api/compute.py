@@ -53,6 +53,10 @@ def list_images(sim, req):
     return page(sort(items, req), req)
 
 
+def update_image(sim, req):
+    return sim.compute.update_image(req.params["imageId"], req.region, req.json())
+
+
 def delete_image(sim, req):
     sim.compute.delete_image(req.params["imageId"], req.region)
 
@@ -77,6 +81,17 @@ def list_instances(sim, req):
     items = filtered(items, req, availabilityDomain="availability_domain", displayName="display_name",
                      lifecycleState="lifecycle_state")
     return page(sort(items, req), req)
+
+
+def update_instance(sim, req):
+    instance, wr = sim.compute.update_instance(req.params["instanceId"], req.region, req.json(), req.injected)
+    return _with_wr(instance, wr)
+
+
+def list_shapes(sim, req):
+    items = sim.compute.list_shapes(req.region, req.q("compartmentId"), req.q("availabilityDomain"))
+    # `imageId`: every ocisim image runs on every shape, so that filter keeps all.
+    return page(filtered(items, req, shape="shape"), req)
 
 
 def terminate_instance(sim, req):
@@ -125,6 +140,16 @@ def list_boot_volume_attachments(sim, req):
     return page(items, req)
 
 
+def attach_boot_volume(sim, req):
+    attachment, wr = sim.compute.attach_boot_volume(req.region, req.json(), req.injected)
+    return _with_wr(attachment, wr)
+
+
+def detach_boot_volume(sim, req):
+    wr = sim.compute.detach_boot_volume(req.params["bootVolumeAttachmentId"], req.region, req.injected)
+    return Response(204, None, {"opc-work-request-id": wr["id"]})
+
+
 def list_vnic_attachments(sim, req):
     items = sim.compute.list_vnic_attachments(req.region, req.q("compartmentId"))
     items = filtered(items, req, availabilityDomain="availability_domain", instanceId="instance_id",
@@ -165,18 +190,24 @@ ROUTES = [
     Route("POST", f"{V}/images", "CreateImage", create_image),
     Route("GET", f"{V}/images", "ListImages", list_images),
     Route("GET", f"{V}/images/{{imageId}}", "GetImage", get_image),
+    Route("PUT", f"{V}/images/{{imageId}}", "UpdateImage", update_image),
     Route("DELETE", f"{V}/images/{{imageId}}", "DeleteImage", delete_image),
     Route("POST", f"{V}/images/{{imageId}}/actions/export", "ExportImage", export_image),
     Route("POST", f"{V}/instances", "LaunchInstance", launch_instance),
     Route("GET", f"{V}/instances", "ListInstances", list_instances),
     Route("GET", f"{V}/instances/{{instanceId}}", "GetInstance", get_instance),
+    Route("PUT", f"{V}/instances/{{instanceId}}", "UpdateInstance", update_instance),
     Route("DELETE", f"{V}/instances/{{instanceId}}", "TerminateInstance", terminate_instance),
+    Route("GET", f"{V}/shapes", "ListShapes", list_shapes),
     Route("POST", f"{V}/instances/{{instanceId}}", "InstanceAction", instance_action),
     Route("POST", f"{V}/volumeAttachments", "AttachVolume", attach_volume),
     Route("GET", f"{V}/volumeAttachments", "ListVolumeAttachments", list_volume_attachments),
     Route("GET", f"{V}/volumeAttachments/{{volumeAttachmentId}}", "GetVolumeAttachment", get_volume_attachment),
     Route("DELETE", f"{V}/volumeAttachments/{{volumeAttachmentId}}", "DetachVolume", detach_volume),
     Route("GET", f"{V}/bootVolumeAttachments", "ListBootVolumeAttachments", list_boot_volume_attachments),
+    Route("POST", f"{V}/bootVolumeAttachments", "AttachBootVolume", attach_boot_volume),
+    Route("DELETE", f"{V}/bootVolumeAttachments/{{bootVolumeAttachmentId}}", "DetachBootVolume",
+          detach_boot_volume),
     Route("GET", f"{V}/bootVolumeAttachments/{{bootVolumeAttachmentId}}", "GetBootVolumeAttachment",
           get_boot_volume_attachment),
     Route("GET", f"{V}/vnicAttachments", "ListVnicAttachments", list_vnic_attachments),

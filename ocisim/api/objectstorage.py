@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..clock import parse_iso
 from ..errors import OciError, invalid
-from ..routing import Response, Route, page
+from ..routing import Request, Response, Route, page
 
 N = "/n/{namespaceName}"
 OBJECT_FIELDS = {"name": "name", "size": "size", "etag": "etag", "md5": "md5",
@@ -91,6 +91,13 @@ def get_bucket(sim, req):
     return _bucket_response(bucket, extra=extra)
 
 
+def update_bucket(sim, req):
+    namespace, name, _ = _names(req)
+    if req.headers.get("if-match"):
+        _check_match(req, sim.objectstorage.get_bucket(req.region, namespace, name)["etag"])
+    return _bucket_response(sim.objectstorage.update_bucket(req.region, namespace, name, req.json()))
+
+
 def head_bucket(sim, req):
     namespace, name, _ = _names(req)
     bucket = sim.objectstorage.get_bucket(req.region, namespace, name)
@@ -147,8 +154,9 @@ def put_object(sim, req):
     obj = sim.objectstorage.write_object(
         req.region, namespace, bucket, name, [req.body], content_type=req.headers.get("content-type"),
         metadata=_metadata_in(req.headers), expected_md5=req.headers.get("content-md5"),
-        storage_tier=req.headers.get("storage-tier"))
-    return Response(200, None, {"opc-content-md5": obj["md5"], "etag": obj["etag"],
+        storage_tier=req.headers.get("storage-tier"), expected_crc32c=req.headers.get("opc-content-crc32c"),
+        checksum_algorithm=req.headers.get("opc-checksum-algorithm"))
+    return Response(200, None, {"opc-content-md5": obj["md5"], "opc-content-crc32c": obj["crc32c"], "etag": obj["etag"],
                                 "last-modified": _http_date(obj["time_modified"])})
 
 
@@ -156,15 +164,21 @@ def _object_headers(obj: dict) -> dict:
     headers = {"etag": obj["etag"], "last-modified": _http_date(obj["time_modified"]),
                "content-type": obj.get("content_type") or "application/octet-stream",
                "accept-ranges": "bytes", "storage-tier": obj.get("storage_tier") or "Standard"}
+    if obj.get("archival_state"):
+        headers["archival-state"] = obj["archival_state"]
+    if obj.get("time_of_archival"):
+        headers["time-of-archival"] = _http_date(obj["time_of_archival"])
     headers.update({f"opc-meta-{k}": v for k, v in (obj.get("opc_meta") or {}).items()})
     return headers
 
 
 def _checksum_header(obj: dict) -> dict:
-    """Content-MD5 for a single-part object, opc-multipart-md5 for a multipart one (never both)."""
+    """Content-MD5 for a single-part object, opc-multipart-md5 for a multipart one (never both), and the whole
+    object's CRC32C for both (the SDK's DownloadManager checks it, also across ranged parts)."""
+    crc = {"opc-content-crc32c": obj["crc32c"]} if obj.get("crc32c") else {}
     if obj.get("multipart_md5"):
-        return {"opc-multipart-md5": obj["multipart_md5"]}
-    return {"content-md5": obj["md5"]}
+        return {"opc-multipart-md5": obj["multipart_md5"], **crc}
+    return {"content-md5": obj["md5"], **crc}
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -214,6 +228,7 @@ def get_object(sim, req):
     unchanged = _not_modified(req, obj)
     if unchanged:
         return unchanged
+    sim.objectstorage.check_readable(obj)
     headers = _object_headers(obj)
     for query, header in (("httpResponseContentType", "content-type"),
                           ("httpResponseContentDisposition", "content-disposition"),
@@ -309,8 +324,11 @@ def upload_part(sim, req):
     if part_num is None:
         raise OciError(400, "MissingParameter", "Missing required parameter 'uploadPartNum'.")
     part = sim.objectstorage.upload_part(req.region, namespace, bucket, name, _upload_id(req), part_num,
-                                         [req.body], expected_md5=req.headers.get("content-md5"))
-    return Response(200, None, {"etag": part["etag"], "opc-content-md5": part["md5"]})
+                                         [req.body], expected_md5=req.headers.get("content-md5"),
+                                         expected_crc32c=req.headers.get("opc-content-crc32c"),
+                                         checksum_algorithm=req.headers.get("opc-checksum-algorithm"))
+    return Response(200, None, {"etag": part["etag"], "opc-content-md5": part["md5"],
+                                "opc-content-crc32c": part["crc32c"]})
 
 
 def commit_multipart_upload(sim, req):
@@ -343,13 +361,79 @@ def list_multipart_uploads(sim, req):
     return page([_upload_view(u) for u in uploads], req, default_limit=1000)
 
 
+# -- copy, rename, restore ---------------------------------------------------------------------------------
+def copy_object(sim, req):
+    """202 with the work request to follow (ObjectStorageClient.get_work_request)."""
+    namespace, bucket, _ = _names(req)
+    wr = sim.objectstorage.copy_object(req.region, namespace, bucket, req.json())
+    return Response(202, None, {"opc-work-request-id": wr["id"]})
+
+
+def rename_object(sim, req):
+    namespace, bucket, _ = _names(req)
+    obj = sim.objectstorage.rename_object(req.region, namespace, bucket, req.json())
+    return Response(200, None, {"etag": obj["etag"], "last-modified": _http_date(obj["time_modified"])})
+
+
+def restore_objects(sim, req):
+    namespace, bucket, _ = _names(req)
+    sim.objectstorage.restore_object(req.region, namespace, bucket, req.json())
+    return Response(202, None)
+
+
+def get_work_request(sim, req):
+    return sim.objectstorage.get_work_request(req.params["workRequestId"])
+
+
+# -- pre-authenticated requests ---------------------------------------------------------------------------
+PAR_KEYS = ("id", "name", "object_name", "bucket_listing_action", "access_type", "time_expires", "time_created")
+
+
+def create_par(sim, req):
+    namespace, bucket, _ = _names(req)
+    par = sim.objectstorage.create_par(req.region, namespace, bucket, req.json())
+    return {k: par.get(k) for k in (*PAR_KEYS, "access_uri", "full_path")}
+
+
+def list_pars(sim, req):
+    namespace, bucket, _ = _names(req)
+    pars = sim.objectstorage.list_pars(req.region, namespace, bucket, req.q("objectNamePrefix"))
+    return page([{k: p.get(k) for k in PAR_KEYS} for p in pars], req, default_limit=1000)
+
+
+def get_par(sim, req):
+    namespace, bucket, _ = _names(req)
+    par = sim.objectstorage.get_par(req.region, namespace, bucket, req.params["parId"])
+    return {k: par.get(k) for k in PAR_KEYS}
+
+
+def delete_par(sim, req):
+    namespace, bucket, _ = _names(req)
+    sim.objectstorage.delete_par(req.region, namespace, bucket, req.params["parId"])
+
+
+def _through_par(handler, write: bool):
+    """A PAR URL (/p/{token}/n/...): no signature; the token must allow this object and access, then the
+    request is served as the plain object request it wraps."""
+    def serve(sim, req):
+        token = req.params["parToken"]
+        inner = Request(req.method, req.target.split(f"/p/{token}", 1)[1], req.headers, req.body, req.region,
+                        req.params, req.operation, req.injected)
+        namespace, bucket, name = _names(inner)
+        sim.objectstorage.par_allows(req.region, token, namespace, bucket, name or "", write)
+        return handler(sim, inner)
+    return serve
+
+
 B = f"{N}/b/{{bucketName}}"
+PAR_PATH = "/p/{parToken}/n/{namespaceName}/b/{bucketName}/o/{objectName}"
 ROUTES = [
     Route("GET", "/n", "GetNamespace", get_namespace),
     Route("POST", f"{N}/b", "CreateBucket", create_bucket),
     Route("GET", f"{N}/b", "ListBuckets", list_buckets),
     Route("GET", B, "GetBucket", get_bucket),
     Route("HEAD", B, "HeadBucket", head_bucket),
+    Route("POST", B, "UpdateBucket", update_bucket),
     Route("DELETE", B, "DeleteBucket", delete_bucket),
     Route("GET", f"{B}/o", "ListObjects", list_objects),
     ObjectRoute("PUT", f"{B}/o/{{objectName}}", "PutObject", put_object),
@@ -362,4 +446,15 @@ ROUTES = [
     ObjectRoute("POST", f"{B}/u/{{objectName}}", "CommitMultipartUpload", commit_multipart_upload),
     ObjectRoute("DELETE", f"{B}/u/{{objectName}}", "AbortMultipartUpload", abort_multipart_upload),
     ObjectRoute("GET", f"{B}/u/{{objectName}}", "ListMultipartUploadParts", list_multipart_upload_parts),
+    Route("POST", f"{B}/actions/copyObject", "CopyObject", copy_object),
+    Route("POST", f"{B}/actions/renameObject", "RenameObject", rename_object),
+    Route("POST", f"{B}/actions/restoreObjects", "RestoreObjects", restore_objects),
+    Route("GET", "/workRequests/{workRequestId}", "GetObjectStorageWorkRequest", get_work_request),
+    Route("POST", f"{B}/p", "CreatePreauthenticatedRequest", create_par),
+    Route("GET", f"{B}/p", "ListPreauthenticatedRequests", list_pars),
+    Route("GET", f"{B}/p/{{parId}}", "GetPreauthenticatedRequest", get_par),
+    Route("DELETE", f"{B}/p/{{parId}}", "DeletePreauthenticatedRequest", delete_par),
+    ObjectRoute("GET", PAR_PATH, "GetObjectByPar", _through_par(get_object, write=False)),
+    ObjectRoute("HEAD", PAR_PATH, "HeadObjectByPar", _through_par(head_object, write=False)),
+    ObjectRoute("PUT", PAR_PATH, "PutObjectByPar", _through_par(put_object, write=True)),
 ]

@@ -25,7 +25,7 @@ from .. import guest
 from ..clock import iso
 from ..content import apply, diff
 from ..errors import OciError, incorrect_state, invalid, missing, not_found
-from .base import Backend, one_of
+from .base import Backend, one_of, whole_number
 
 if TYPE_CHECKING:
     from ..sim import Sim
@@ -79,7 +79,8 @@ class AgentBackend(Backend):
         timeout = details.get("execution_time_out_in_seconds")
         if timeout is None:
             raise missing("executionTimeOutInSeconds")
-        if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 0:
+        seconds = whole_number(timeout)
+        if seconds is None or seconds < 0:
             raise invalid(f"executionTimeOutInSeconds '{timeout}': must be a whole number of seconds, "
                           "0 or more (0 means no timeout).")
         target = details.get("target")
@@ -96,7 +97,7 @@ class AgentBackend(Backend):
             "instanceagentcommand" + datetime.fromtimestamp(now, UTC).strftime("%Y%m%d%H%M%S")
         cmd = self.new(KIND, "instanceagentcommand", region, compartment_id=compartment_id,
                        display_name=display_name, time_updated=iso(now), is_canceled=False,
-                       execution_time_out_in_seconds=timeout, target={"instance_id": instance_id},
+                       execution_time_out_in_seconds=seconds, target={"instance_id": instance_id},
                        content=content,
                        _lifecycle_state="ACCEPTED", _delivery_state="VISIBLE", _time_updated=iso(now),
                        _sequence_number=int(now * 1000) * 1000 + secrets.randbelow(1000),

@@ -69,6 +69,20 @@ class Backend:
         return iso(self.sim.now())
 
 
+def whole_number(value) -> int | None:
+    """An integer field as OCI's services read it: a JSON number, or a numeric string (the `oci` CLI sends
+    `"60"` for --timeout-in-seconds 60); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value.strip())
+    return None
+
+
 def one_of(field: str, value, allowed) -> str:
     if value not in allowed:
         raise invalid(f"Invalid {field} '{value}'; must be one of {', '.join(sorted(allowed))}.")

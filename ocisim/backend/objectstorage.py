@@ -8,7 +8,10 @@ OCI rules honoured: one namespace per tenancy; a bucket belongs to one region (a
 answers 404 BucketNotFound); object names are unique in a bucket (a PUT replaces); ETags are UUIDs, not MD5s;
 a body that does not match its Content-MD5 is refused (400 UnmatchedContentMD5) and nothing is stored; a
 multipart object's MD5 is the MD5 of its parts' MD5s with "-<part count>"; part numbers are 1..10000; a commit
-names each part by the ETag UploadPart returned.
+names each part by the ETag UploadPart returned. Every object has its CRC32C (a multipart one over the whole
+object, joined from its parts'), and a body that does not match its opc-content-crc32c is refused (400
+UnmatchedContentCRC32C). Archive-tier objects cannot be read until RestoreObjects has restored them (OCI takes up
+to an hour), and they go back to Archived when the restore's hours are over.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import secrets
 import uuid
 from collections.abc import Iterable
 
-from ..errors import OciError, conflict, invalid
+from .. import checksums
+from ..clock import iso, parse_iso
+from ..errors import OciError, conflict, invalid, missing
 from .base import Backend
 
 BUCKET = "bucket"
@@ -28,6 +33,14 @@ UPLOAD = "multipartupload"
 PART = "multipartpart"
 MAX_PART_NUMBER = 10000
 STORAGE_TIERS = ("Standard", "InfrequentAccess", "Archive")
+CHECKSUM_ALGORITHMS = ("CRC32C", "SHA256", "SHA384")
+PAR = "preauthenticatedrequest"
+WORK_REQUEST = "objectstorageworkrequest"
+PAR_ACCESS = ("ObjectRead", "ObjectWrite", "ObjectReadWrite", "AnyObjectWrite", "AnyObjectRead",
+              "AnyObjectReadWrite")
+RESTORE_SECONDS = 3600.0  # OCI restores an archived object within an hour
+RESTORE_HOURS = (1, 240)  # how long a restored object stays readable (default 24)
+COPY_SECONDS = (5.0, 30.0)  # (base, per GB) of a CopyObject work request
 
 
 def bucket_not_found(namespace: str, bucket: str) -> OciError:
@@ -63,6 +76,25 @@ def check_md5(actual: str, expected: str | None) -> None:
         raise OciError(400, "UnmatchedContentMD5",
                        f"The computed MD5 of the request body ({actual}) does not match the Content-MD5 "
                        f"header ({expected})")
+
+
+def check_crc32c(actual: int, expected: str | None, algorithm: str | None = None) -> None:
+    """The body against its opc-content-crc32c header (base64 of 4 big-endian bytes), as OCI checks it."""
+    if algorithm is not None and algorithm.upper() not in CHECKSUM_ALGORITHMS:
+        raise invalid(f"Invalid opc-checksum-algorithm '{algorithm}'; must be one of {', '.join(CHECKSUM_ALGORITHMS)}.")
+    if expected is None:
+        return
+    try:
+        valid = len(base64.b64decode(expected, validate=True)) == 4
+    except ValueError:
+        valid = False
+    if not valid:
+        raise OciError(400, "InvalidContentCRC32C",
+                       f"The opc-content-crc32c header '{expected}' is not a base64-encoded 32-bit CRC32C.")
+    if expected != checksums.b64(actual):
+        raise OciError(400, "UnmatchedContentCRC32C",
+                       f"The computed CRC32C of the request body ({checksums.b64(actual)}) does not match the "
+                       f"opc-content-crc32c header ({expected})")
 
 
 def multipart_md5(part_md5s: list[str]) -> str:
@@ -113,6 +145,7 @@ class ObjectStorageBackend(Backend):
                            f"The bucket name '{name}' is not valid: use letters, numbers, dashes, "
                            f"underscores and periods, at most 256.")
         compartment_id = self.compartment(details.get("compartment_id"))
+        self.check_references(details)
         tier = details.get("storage_tier") or "Standard"
         if tier not in ("Standard", "Archive"):
             raise invalid(f"Invalid storageTier '{tier}'; must be one of Archive, Standard.")
@@ -132,6 +165,47 @@ class ObjectStorageBackend(Backend):
                 kms_key_id=details.get("kms_key_id"), replication_enabled=False, is_read_only=False,
                 versioning=details.get("versioning") or "Disabled",
                 auto_tiering=details.get("auto_tiering") or "Disabled")
+            return self.store.put(bucket)
+
+    def update_bucket(self, region: str, namespace: str, name: str, details: dict) -> dict:
+        """UpdateBucket: tags, metadata, public access, events, versioning, auto-tiering, compartment and name;
+        a new ETag each time. Versioning once Enabled can only be Suspended, as on OCI."""
+        self.check_references(details)
+        with self.sim.lock:
+            bucket = self.get_bucket(region, namespace, name)
+            public = details.get("public_access_type")
+            if public is not None and public not in ("NoPublicAccess", "ObjectRead", "ObjectReadWithoutList"):
+                raise invalid(f"Invalid publicAccessType '{public}'; must be one of NoPublicAccess, ObjectRead, "
+                              f"ObjectReadWithoutList.")
+            versioning = details.get("versioning")
+            if versioning is not None and versioning not in ("Enabled", "Suspended"):
+                raise invalid(f"Invalid versioning '{versioning}'; must be one of Enabled, Suspended.")
+            if versioning == "Suspended" and bucket.get("versioning") == "Disabled":
+                raise invalid("versioning: only a bucket with versioning Enabled can be Suspended.")
+            tiering = details.get("auto_tiering")
+            if tiering is not None and tiering not in ("Disabled", "InfrequentAccess"):
+                raise invalid(f"Invalid autoTiering '{tiering}'; must be one of Disabled, InfrequentAccess.")
+            if details.get("compartment_id"):
+                bucket["compartment_id"] = self.compartment(details["compartment_id"])
+            new_name = details.get("name")
+            if new_name and new_name != bucket["name"]:
+                if self.find_bucket(region, new_name) is not None:
+                    raise conflict(f"Either the bucket '{new_name}' in namespace '{namespace}' already exists or you "
+                                   f"are not authorized to create it", code="BucketAlreadyExists")
+                if self._objects(bucket) or self.list_uploads(region, namespace, name):
+                    raise conflict(f"Bucket named '{name}' is not empty; ocisim renames only empty buckets.",
+                                   code="BucketNotEmpty")
+                bucket["name"] = new_name
+            for field, value in (("public_access_type", public), ("versioning", versioning),
+                                 ("auto_tiering", tiering), ("freeform_tags", details.get("freeform_tags")),
+                                 ("defined_tags", details.get("defined_tags"))):
+                if value is not None:
+                    bucket[field] = value
+            if details.get("metadata") is not None:
+                bucket["metadata"] = {**bucket.get("metadata", {}), **details["metadata"]}
+            if details.get("object_events_enabled") is not None:
+                bucket["object_events_enabled"] = bool(details["object_events_enabled"])
+            bucket["etag"] = str(uuid.uuid4())
             return self.store.put(bucket)
 
     def ensure_bucket(self, region: str, compartment_id: str, name: str) -> dict:
@@ -195,7 +269,8 @@ class ObjectStorageBackend(Backend):
 
     def write_object(self, region: str, namespace: str, bucket: str, name: str, chunks,
                      content_type: str | None = None, metadata: dict | None = None,
-                     expected_md5: str | None = None, storage_tier: str | None = None) -> dict:
+                     expected_md5: str | None = None, storage_tier: str | None = None,
+                     expected_crc32c: str | None = None, checksum_algorithm: str | None = None) -> dict:
         """Store an object from an iterable of bytes chunks (streams large exports without holding them).
 
         `expected_md5` (the request's Content-MD5, base64) is checked before the object becomes visible:
@@ -205,28 +280,33 @@ class ObjectStorageBackend(Backend):
             raise OciError(400, "MissingParameter", "Missing required parameter 'objectName'.")
         if storage_tier is not None and storage_tier not in STORAGE_TIERS:
             raise invalid(f"Invalid storage-tier '{storage_tier}'; must be one of {', '.join(STORAGE_TIERS)}.")
-        blocks, size, digest = self._store_stream(chunks)
+        blocks, size, digest, crc = self._store_stream(chunks)
         md5 = b64md5(digest)
         check_md5(md5, expected_md5)
-        return self._save_object(target, name, blocks, size, md5, None, content_type, metadata, storage_tier)
+        check_crc32c(crc, expected_crc32c, checksum_algorithm)
+        return self._save_object(target, name, blocks, size, md5, None, content_type, metadata, storage_tier, crc)
 
     def _save_object(self, bucket: dict, name: str, blocks: dict, size: int, md5: str, multipart: str | None,
-                     content_type: str | None, metadata: dict | None, storage_tier: str | None) -> dict:
+                     content_type: str | None, metadata: dict | None, storage_tier: str | None,
+                     crc32c: int | None) -> dict:
         now = self.now_iso()
+        tier = storage_tier or bucket.get("storage_tier") or "Standard"
         obj = {"id": self._object_key(bucket["_region"], bucket["name"], name), "_kind": OBJECT,
                "_region": bucket["_region"], "namespace": bucket["namespace"], "bucket": bucket["name"],
                "name": name, "size": size, "md5": md5, "multipart_md5": multipart, "etag": str(uuid.uuid4()),
                "time_created": now, "time_modified": now,
                "content_type": content_type or "application/octet-stream",
-               "storage_tier": storage_tier or bucket.get("storage_tier") or "Standard",
-               "opc_meta": metadata or {}, "_blocks": blocks}
+               "storage_tier": tier, "archival_state": "Archived" if tier == "Archive" else None,
+               "time_of_archival": None, "crc32c": None if crc32c is None else checksums.b64(crc32c),
+               "_crc": crc32c, "opc_meta": metadata or {}, "_blocks": blocks}
         return self.store.put(obj)
 
-    def _store_stream(self, chunks: Iterable[bytes]) -> tuple[dict, int, bytes]:
-        """Cut a byte stream into blocks as it arrives: (block map, size, raw MD5)."""
+    def _store_stream(self, chunks: Iterable[bytes]) -> tuple[dict, int, bytes, int]:
+        """Cut a byte stream into blocks as it arrives: (block map, size, raw MD5, CRC32C)."""
         bs = self.content.block_size
         blocks: dict = {}
         md5 = hashlib.md5()
+        crc = 0
         buf = bytearray()
         index = 0
         size = 0
@@ -234,6 +314,7 @@ class ObjectStorageBackend(Backend):
             if not chunk:
                 continue
             md5.update(chunk)
+            crc = checksums.update(chunk, crc)
             size += len(chunk)
             buf += chunk
             while len(buf) >= bs:
@@ -246,7 +327,7 @@ class ObjectStorageBackend(Backend):
             digest = self.content.put_chunk(bytes(buf))
             if digest:
                 blocks[str(index)] = digest
-        return blocks, size, md5.digest()
+        return blocks, size, md5.digest(), crc
 
     def delete_object(self, region: str, namespace: str, bucket: str, name: str) -> None:
         info = self.object_info(region, namespace, bucket, name)
@@ -320,7 +401,8 @@ class ObjectStorageBackend(Backend):
         return sorted(items, key=lambda u: (u["object"], u["time_created"]))
 
     def upload_part(self, region: str, namespace: str, bucket: str, name: str, upload_id: str, part_num: int,
-                    chunks: Iterable[bytes], expected_md5: str | None = None) -> dict:
+                    chunks: Iterable[bytes], expected_md5: str | None = None,
+                    expected_crc32c: str | None = None, checksum_algorithm: str | None = None) -> dict:
         """Store one part (re-uploading a number replaces it); each part is its own record, so parallel
         uploads of different parts never race on the upload's record."""
         self.get_upload(region, namespace, bucket, name, upload_id)
@@ -328,12 +410,13 @@ class ObjectStorageBackend(Backend):
             raise OciError(400, "InvalidUploadPartNumber",
                            f"The part number {part_num} is not valid: it must be between 1 and "
                            f"{MAX_PART_NUMBER}.")
-        blocks, size, digest = self._store_stream(chunks)
+        blocks, size, digest, crc = self._store_stream(chunks)
         md5 = b64md5(digest)
         check_md5(md5, expected_md5)
+        check_crc32c(crc, expected_crc32c, checksum_algorithm)
         part = {"id": f"{upload_id}#{part_num:05d}", "_kind": PART, "_region": region,
                 "_upload_id": upload_id, "part_number": part_num, "etag": str(uuid.uuid4()), "md5": md5,
-                "size": size,
+                "size": size, "crc32c": checksums.b64(crc), "_crc": crc,
                 "_last_modified": self.now_iso(), "_blocks": blocks}
         return self.store.put(part)
 
@@ -367,8 +450,13 @@ class ObjectStorageBackend(Backend):
             raise invalid("partsToCommit: a part number is listed more than once.")
         blocks, size = self._concat(chosen)
         md5 = multipart_md5([p["md5"] for p in chosen])
+        crc = 0
+        for part in chosen:  # the whole object's CRC32C, joined from the parts' without reading them again
+            crc = checksums.combine(crc, part["_crc"], part["size"]) if part.get("_crc") is not None else None
+            if crc is None:
+                break
         obj = self._save_object(target, name, blocks, size, md5, md5, upload.get("_content_type"),
-                                upload.get("_metadata"), upload.get("storage_tier"))
+                                upload.get("_metadata"), upload.get("storage_tier"), crc)
         self._drop_upload(upload_id, list(stored.values()))
         return obj
 
@@ -406,7 +494,7 @@ class ObjectStorageBackend(Backend):
                     yield self.content.read(part["_blocks"], pos, take)
                     pos += take
 
-        tail, tail_size, _ = self._store_stream(stream())
+        tail, tail_size, _, _ = self._store_stream(stream())
         for index, digest in tail.items():
             out[str(head_index + int(index))] = digest
         return out, tail_size - len(head)
@@ -419,3 +507,193 @@ class ObjectStorageBackend(Backend):
         for part in parts:
             self.store.delete(part["id"])
         self.store.delete(upload_id)
+
+    # -- archive tier ----------------------------------------------------------------------------------
+    def check_readable(self, obj: dict) -> None:
+        """An archived object is not readable until restored: 409 NotRestored, as OCI answers."""
+        if obj.get("storage_tier") == "Archive" and obj.get("archival_state") != "Restored":
+            raise conflict(f"The object '{obj['name']}' is {obj.get('archival_state') or 'Archived'} in the Archive "
+                           f"tier; restore it with RestoreObjects and read it once it is Restored.",
+                           code="NotRestored")
+
+    def restore_object(self, region: str, namespace: str, bucket: str, details: dict) -> dict:
+        """RestoreObjects: Restoring, Restored within RESTORE_SECONDS for `hours` (default 24), then Archived."""
+        name = details.get("object_name")
+        if not name:
+            raise missing("objectName")
+        hours = details.get("hours")
+        hours = 24 if hours is None else int(hours)
+        if not RESTORE_HOURS[0] <= hours <= RESTORE_HOURS[1]:
+            raise invalid(f"hours {hours}: a restored object stays available for {RESTORE_HOURS[0]} to "
+                          f"{RESTORE_HOURS[1]} hours.")
+        with self.sim.lock:
+            obj = self.object_info(region, namespace, bucket, name)
+            if obj.get("storage_tier") != "Archive":
+                raise invalid(f"The object '{name}' is in the {obj.get('storage_tier')} tier; only Archive-tier "
+                              f"objects are restored.")
+            if obj.get("archival_state") in ("Restoring", "Restored"):
+                return obj
+            now = self.sim.now()
+            until = now + RESTORE_SECONDS + hours * 3600
+            obj["archival_state"] = "Restoring"
+            return self.store.schedule(obj, [
+                (RESTORE_SECONDS, {"archival_state": "Restored", "time_of_archival": iso(until)}),
+                (RESTORE_SECONDS + hours * 3600, {"archival_state": "Archived", "time_of_archival": None})])
+
+    # -- copy and rename -------------------------------------------------------------------------------
+    def copy_object(self, region: str, namespace: str, bucket: str, details: dict) -> dict:
+        """CopyObject: the bytes land at the destination (any region) now, tracked by an Object Storage work
+        request that is COMPLETED after a size-based time; returns the work request."""
+        source_name = details.get("source_object_name")
+        if not source_name:
+            raise missing("sourceObjectName")
+        for field, wire in (("destination_region", "destinationRegion"), ("destination_namespace",
+                            "destinationNamespace"), ("destination_bucket", "destinationBucket"),
+                            ("destination_object_name", "destinationObjectName")):
+            if not details.get(field):
+                raise missing(wire)
+        dest_region = details["destination_region"]
+        if dest_region not in {r.name for r in self.sim.regions}:
+            raise invalid(f"destinationRegion '{dest_region}' is not a region of this realm.")
+        tier = details.get("destination_object_storage_tier")
+        if tier is not None and tier not in STORAGE_TIERS:
+            raise invalid(f"Invalid destinationObjectStorageTier '{tier}'; must be one of {', '.join(STORAGE_TIERS)}.")
+        source = self.object_info(region, namespace, bucket, source_name)
+        want = details.get("source_object_if_match_etag")
+        if want and want != source["etag"]:
+            raise OciError(412, "IfMatchFailed", f"The source object's entity tag is '{source['etag']}', not "
+                                                 f"'{want}'.")
+        self.check_readable(source)
+        target = self.get_bucket(dest_region, details["destination_namespace"], details["destination_bucket"])
+        dest_name = details["destination_object_name"]
+        existing = self.store.find(self._object_key(dest_region, target["name"], dest_name))
+        if_match = details.get("destination_object_if_match_etag")
+        if if_match and (existing is None or existing["etag"] != if_match):
+            raise OciError(412, "IfMatchFailed", f"The destination object '{dest_name}' does not have the entity "
+                                                 f"tag '{if_match}'.")
+        if details.get("destination_object_if_none_match_etag") == "*" and existing is not None:
+            raise OciError(412, "IfNoneMatchFailed", f"The destination object '{dest_name}' exists.")
+        metadata = details.get("destination_object_metadata")
+        meta = source.get("opc_meta") if metadata is None else {
+            k[len("opc-meta-"):]: v for k, v in metadata.items() if k.startswith("opc-meta-")}
+        content_type = (metadata or {}).get("content-type") or source.get("content_type")
+        copied = self._save_object(target, dest_name, dict(source["_blocks"]), source["size"], source["md5"],
+                                   source.get("multipart_md5"), content_type, meta, tier, source.get("_crc"))
+        return self._work_request("CopyObject", self.get_bucket(region, namespace, bucket)["compartment_id"],
+                                  region, copied, self.duration(COPY_SECONDS[0], source["size"], COPY_SECONDS[1]))
+
+    def rename_object(self, region: str, namespace: str, bucket: str, details: dict) -> dict:
+        """RenameObject: the same bytes and ETag under the new name, at once; the old name is gone."""
+        source_name, new_name = details.get("source_name"), details.get("new_name")
+        if not source_name:
+            raise missing("sourceName")
+        if not new_name:
+            raise missing("newName")
+        with self.sim.lock:
+            source = self.object_info(region, namespace, bucket, source_name)
+            want = details.get("src_obj_if_match_etag")
+            if want and want != source["etag"]:
+                raise OciError(412, "IfMatchFailed", f"The entity tag of '{source_name}' is '{source['etag']}', "
+                                                     f"not '{want}'.")
+            existing = self.store.find(self._object_key(region, bucket, new_name))
+            if_match = details.get("new_obj_if_match_etag")
+            if if_match and (existing is None or existing["etag"] != if_match):
+                raise OciError(412, "IfMatchFailed", f"The object '{new_name}' does not have the entity tag "
+                                                     f"'{if_match}'.")
+            if details.get("new_obj_if_none_match_etag") == "*" and existing is not None:
+                raise OciError(412, "IfNoneMatchFailed", f"The object '{new_name}' exists.")
+            if new_name == source_name:
+                return source
+            renamed = {**source, "id": self._object_key(region, bucket, new_name), "name": new_name,
+                       "time_modified": self.now_iso()}
+            self.store.delete(source["id"])
+            return self.store.put(renamed)
+
+    def _work_request(self, operation: str, compartment_id: str, region: str, obj: dict, took: float) -> dict:
+        """An Object Storage work request: ACCEPTED, IN_PROGRESS, then COMPLETED (Object Storage's word)."""
+        now = self.sim.now()
+        uri = f"/n/{obj['namespace']}/b/{obj['bucket']}/o/{obj['name']}"
+        resource = {"entity_type": "object", "identifier": obj["name"], "entity_uri": uri,
+                    "metadata": {"REGION": obj["_region"], "NAMESPACE": obj["namespace"], "BUCKET": obj["bucket"],
+                                 "OBJECT": obj["name"]}}
+        wr = self.new(WORK_REQUEST, "objectstorageworkrequest", region, operation_type="COPY_OBJECT"
+                      if operation == "CopyObject" else operation, status="ACCEPTED", compartment_id=compartment_id,
+                      percent_complete=0.0, time_accepted=iso(now), time_started=None, time_finished=None,
+                      resources=[{**resource, "action_type": "IN_PROGRESS"}], _t0=now, _duration=took)
+        del wr["time_created"]
+        return self.store.schedule(wr, [
+            (0.1, {"status": "IN_PROGRESS", "time_started": iso(now + 0.1)}),
+            (took, {"status": "COMPLETED", "percent_complete": 100.0, "time_finished": iso(now + took),
+                    "resources": [{**resource, "action_type": "WRITTEN"}]})])
+
+    def get_work_request(self, work_request_id: str) -> dict:
+        wr = self.store.get(WORK_REQUEST, work_request_id)
+        if wr["status"] == "IN_PROGRESS":
+            wr["percent_complete"] = round(min(99.0, 100.0 * (self.sim.now() - wr["_t0"]) / wr["_duration"]), 1)
+        return wr
+
+    # -- pre-authenticated requests --------------------------------------------------------------------
+    def create_par(self, region: str, namespace: str, bucket: str, details: dict) -> dict:
+        """CreatePreauthenticatedRequest: the URL (`accessUri`) carries the secret, shown once; the PAR itself
+        is listed and read without it."""
+        target = self.get_bucket(region, namespace, bucket)
+        name, access, expires = details.get("name"), details.get("access_type"), details.get("time_expires")
+        if not name:
+            raise missing("name")
+        if not access:
+            raise missing("accessType")
+        if access not in PAR_ACCESS:
+            raise invalid(f"Invalid accessType '{access}'; must be one of {', '.join(PAR_ACCESS)}.")
+        if not expires:
+            raise missing("timeExpires")
+        try:
+            expires_at = parse_iso(expires)
+        except ValueError as exc:
+            raise invalid(f"timeExpires '{expires}' is not an RFC 3339 time.") from exc
+        if expires_at <= self.sim.now():
+            raise invalid(f"timeExpires '{expires}' is in the past.")
+        object_name = details.get("object_name")
+        if access.startswith("Object") and not object_name:
+            raise missing("objectName")
+        if access.startswith("AnyObject") and object_name:
+            raise invalid(f"objectName: a {access} request covers the whole bucket; leave objectName unset.")
+        listing = details.get("bucket_listing_action") or "Deny"
+        token = secrets.token_urlsafe(48)
+        par = self.new(PAR, "preauthenticatedrequest", region, name=name, object_name=object_name,
+                       access_type=access, bucket_listing_action=listing, time_expires=iso(expires_at),
+                       namespace=namespace, bucket=target["name"], _token=token, _expires=expires_at)
+        par["id"] = secrets.token_urlsafe(32)
+        self.store.put(par)
+        path = f"/p/{token}/n/{namespace}/b/{target['name']}/o/" + (object_name or "")
+        return {**par, "access_uri": path,
+                "full_path": f"https://objectstorage.{region}.oraclecloud.com{path}"}
+
+    def list_pars(self, region: str, namespace: str, bucket: str, prefix: str | None) -> list[dict]:
+        self.get_bucket(region, namespace, bucket)
+        return self.store.list(PAR, region, where=lambda p: p["bucket"] == bucket
+                               and (not prefix or (p.get("object_name") or "").startswith(prefix)))
+
+    def get_par(self, region: str, namespace: str, bucket: str, par_id: str) -> dict:
+        self.get_bucket(region, namespace, bucket)
+        found = self.store.find(par_id)
+        if found is None or found["_kind"] != PAR or found["bucket"] != bucket or found["_region"] != region:
+            raise OciError(404, "NotAuthorizedOrNotFound", f"The pre-authenticated request '{par_id}' was not found.")
+        return found
+
+    def delete_par(self, region: str, namespace: str, bucket: str, par_id: str) -> None:
+        self.store.delete(self.get_par(region, namespace, bucket, par_id)["id"])
+
+    def par_allows(self, region: str, token: str, namespace: str, bucket: str, object_name: str, write: bool) -> None:
+        """What a PAR URL may do: 404 for an unknown, expired or mismatched one (OCI tells nothing more)."""
+        denied = OciError(404, "NotAuthorizedOrNotFound", "The pre-authenticated request is not valid.")
+        found = self.store.list(PAR, region, where=lambda p: p["_token"] == token)
+        if not found:
+            raise denied
+        par = found[0]
+        if par["_expires"] <= self.sim.now() or par["namespace"] != namespace or par["bucket"] != bucket:
+            raise denied
+        if par["object_name"] and par["object_name"] != object_name:
+            raise denied
+        wanted = "Write" if write else "Read"
+        if wanted not in par["access_type"]:
+            raise denied

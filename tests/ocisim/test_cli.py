@@ -56,3 +56,13 @@ def test_cli_tags_and_grows_a_volume(ocisim):
     boot = ocisim.tenancy["boot_volumes"]["linux1"]
     renamed = _oci(ocisim, "bv", "boot-volume", "update", "--boot-volume-id", boot, "--display-name", "linux1-boot")
     assert renamed["data"]["display-name"] == "linux1-boot"
+
+
+def test_cli_run_command_sends_its_timeout_as_a_string(ocisim):
+    """`--timeout-in-seconds 60` arrives as "60"; OCI's services (and ocisim) read it as the number 60."""
+    comp, instance = ocisim.tenancy["compartment_id"], ocisim.tenancy["instances"]["linux1"]
+    made = _oci(ocisim, "instance-agent", "command", "create", "--compartment-id", comp,
+                "--timeout-in-seconds", "60", "--target", json.dumps({"instanceId": instance}),
+                "--content", json.dumps({"source": {"sourceType": "TEXT", "text": "true"},
+                                         "output": {"outputType": "TEXT"}}))["data"]
+    assert made["execution-time-out-in-seconds"] == 60 and made["target"]["instance-id"] == instance

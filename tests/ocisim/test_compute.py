@@ -298,3 +298,110 @@ def test_list_instances_filters_sorting_and_paging(env):
     assert compute.list_instances(env["comp"], availability_domain=env["t"]["availability_domains"][1]).data == []
     missing = service_error(compute.list_instances, "ocid1.compartment.oc1..aaaanothere")
     assert missing.status == 404
+
+
+# -- shapes -------------------------------------------------------------------------------------------------
+def test_list_shapes_per_ad_with_flex_limits(env):
+    compute = env["compute"]
+    ads = env["t"]["availability_domains"]
+    first = {s.shape: s for s in compute.list_shapes(env["comp"], availability_domain=ads[0]).data}
+    third = {s.shape for s in compute.list_shapes(env["comp"], availability_domain=ads[2]).data}
+    assert "VM.Standard.E2.1.Micro" in third and "VM.Standard.E2.1.Micro" not in first
+    assert "VM.Standard.A1.Flex" in first and "VM.Standard.A1.Flex" not in third
+    e4 = first["VM.Standard.E4.Flex"]
+    assert e4.is_flexible and (e4.ocpu_options.min, e4.ocpu_options.max) == (1, 64)
+    assert (e4.memory_options.min_per_ocpu_in_gbs, e4.memory_options.max_per_ocpu_in_gbs) == (1, 64)
+    assert e4.memory_options.max_in_g_bs == 1024 and e4.memory_options.default_per_ocpu_in_g_bs == 16
+    fixed = first["VM.Standard2.4"]
+    assert not fixed.is_flexible and (fixed.ocpus, fixed.memory_in_gbs) == (4, 60) and fixed.ocpu_options is None
+    every = {s.shape for s in oci.pagination.list_call_get_all_results(compute.list_shapes, env["comp"], limit=3).data}
+    assert every == set(first) | third
+    assert [s.shape for s in compute.list_shapes(env["comp"], shape="VM.Standard2.1").data] == ["VM.Standard2.1"]
+
+
+def test_launch_refuses_a_shape_the_ad_lacks_or_flex_outside_its_limits(env):
+    compute = env["compute"]
+    micro = service_error(compute.launch_instance, launch_details(env, "micro", shape="VM.Standard.E2.1.Micro"))
+    assert micro.status == 400 and "VM.Standard.E2.1.Micro is not offered in availability domain AD-1" in micro.message
+    too_many = service_error(compute.launch_instance, launch_details(
+        env, "big", shape_config=LaunchInstanceShapeConfigDetails(ocpus=65)))
+    assert too_many.status == 400 and "shapeConfig.ocpus 65" in too_many.message
+    thin = service_error(compute.launch_instance, launch_details(
+        env, "thin", shape_config=LaunchInstanceShapeConfigDetails(ocpus=4, memory_in_gbs=2)))
+    assert thin.status == 400 and "shapeConfig.memoryInGBs 2" in thin.message
+    nsg = service_error(compute.launch_instance, launch_details(env, "nsg", create_vnic_details=CreateVnicDetails(
+        subnet_id=env["t"]["subnet_id"], nsg_ids=["ocid1.networksecuritygroup.oc1.iad.aaaanone"])))
+    assert (nsg.status, nsg.code) == (400, "RelatedResourceNotAuthorizedOrNotFound") and "nsgIds" in nsg.message
+    names = {i.display_name for i in compute.list_instances(env["comp"]).data}
+    assert not names & {"micro", "big", "thin", "nsg"}
+
+
+# -- updates ------------------------------------------------------------------------------------------------
+def test_update_instance_tags_and_resize_a_running_flex_instance(env):
+    compute = env["compute"]
+    instance_id = env["t"]["instances"]["linux1"]
+    renamed = compute.update_instance(instance_id, oci.core.models.UpdateInstanceDetails(
+        display_name="linux1-web", freeform_tags={"backup-policy": "gold"})).data
+    assert (renamed.display_name, renamed.freeform_tags, renamed.lifecycle_state) == (
+        "linux1-web", {"backup-policy": "gold"}, "RUNNING")
+    resized = compute.update_instance(instance_id, oci.core.models.UpdateInstanceDetails(
+        shape_config=oci.core.models.UpdateInstanceShapeConfigDetails(ocpus=2, memory_in_gbs=32)))
+    assert resized.data.lifecycle_state == "STOPPING" and resized.headers["opc-work-request-id"]
+    assert (resized.data.shape_config.ocpus, resized.data.shape_config.memory_in_gbs) == (2, 32)
+    wait(env["wr"], env["wr"].get_work_request(resized.headers["opc-work-request-id"]), "SUCCEEDED", "status")
+    assert wait(compute, compute.get_instance(instance_id), "RUNNING").shape_config.ocpus == 2
+    err = service_error(compute.update_instance, instance_id, oci.core.models.UpdateInstanceDetails(
+        shape="VM.Standard2.1", shape_config=oci.core.models.UpdateInstanceShapeConfigDetails(ocpus=2)))
+    assert err.status == 400 and "only accepted for flexible shapes" in err.message
+
+
+def test_update_image(env):
+    compute = env["compute"]
+    image_id = env["t"]["images"]["Oracle-Linux-9"]
+    updated = compute.update_image(image_id, oci.core.models.UpdateImageDetails(
+        display_name="OL9-golden", freeform_tags={"tier": "gold"}, operating_system_version="9.4")).data
+    assert (updated.display_name, updated.freeform_tags, updated.operating_system_version) == (
+        "OL9-golden", {"tier": "gold"}, "9.4")
+    assert compute.get_image(image_id).data.display_name == "OL9-golden"
+
+
+# -- boot volume attach and detach --------------------------------------------------------------------------
+def test_boot_volume_swap_on_a_stopped_instance(env):
+    """Detach the boot volume of a STOPPED instance, attach a restored one, start: same instance, new disk."""
+    compute, storage, sim = env["compute"], env["storage"], env["sim"]
+    instance_id = env["t"]["instances"]["linux1"]
+    old_boot = env["t"]["boot_volumes"]["linux1"]
+    attachment = compute.list_boot_volume_attachments(env["ad"], env["comp"], instance_id=instance_id).data[0]
+    running = service_error(compute.detach_boot_volume, attachment.id)
+    assert running.status == 409 and "STOPPED" in running.message
+
+    backup = storage.create_boot_volume_backup(oci.core.models.CreateBootVolumeBackupDetails(
+        boot_volume_id=old_boot, type="FULL")).data
+    wait(storage, storage.get_boot_volume_backup(backup.id), "AVAILABLE")
+    restored = storage.create_boot_volume(oci.core.models.CreateBootVolumeDetails(
+        compartment_id=env["comp"], availability_domain=env["ad"], display_name="linux1-restored",
+        source_details=oci.core.models.BootVolumeSourceFromBootVolumeBackupDetails(id=backup.id))).data
+    wait(storage, storage.get_boot_volume(restored.id), "AVAILABLE")
+    compute.instance_action(instance_id, "STOP")
+    wait(compute, compute.get_instance(instance_id), "STOPPED")
+
+    occupied = service_error(compute.attach_boot_volume, oci.core.models.AttachBootVolumeDetails(
+        instance_id=instance_id, boot_volume_id=restored.id))
+    assert occupied.status == 409 and old_boot in occupied.message
+    detached = compute.detach_boot_volume(attachment.id)
+    assert detached.headers["opc-work-request-id"]
+    wait(compute, compute.get_boot_volume_attachment(attachment.id), "DETACHED")
+    no_boot = service_error(compute.instance_action, instance_id, "START")
+    assert no_boot.status == 409 and "no boot volume" in no_boot.message
+
+    attached = compute.attach_boot_volume(oci.core.models.AttachBootVolumeDetails(
+        instance_id=instance_id, boot_volume_id=restored.id, display_name="swapped"))
+    assert attached.data.lifecycle_state == "ATTACHING" and attached.headers["opc-work-request-id"]
+    assert wait(compute, compute.get_boot_volume_attachment(attached.data.id), "ATTACHED").display_name == "swapped"
+    compute.instance_action(instance_id, "START")
+    assert wait(compute, compute.get_instance(instance_id), "RUNNING").id == instance_id
+    assert sim.admin.sha256(restored.id, 64 << 20) == sim.admin.sha256(old_boot, 64 << 20)
+    assert storage.get_boot_volume(old_boot).data.lifecycle_state == "AVAILABLE"  # kept until the user deletes it
+    storage.delete_boot_volume(old_boot)  # detached: deletable now
+    in_use = service_error(storage.delete_boot_volume, restored.id)
+    assert in_use.status == 409

@@ -319,3 +319,172 @@ def test_internal_writer_streams_large_objects(ocisim):
     assert int(head.headers["content-length"]) == len(data) and head.headers["content-md5"] == _b64md5(data)
     middle = client.get_object(ns, bucket, "exports/image.raw", range=f"bytes={5 * MIB}-{8 * MIB}").data.content
     assert middle == data[5 * MIB:8 * MIB + 1]
+
+
+# -- checksums ------------------------------------------------------------------------------------------------
+def _crc(data: bytes) -> str:
+    import struct
+
+    import crc32c
+
+    return base64.b64encode(struct.pack(">I", crc32c.crc32c(data))).decode()
+
+
+def test_crc32c_checked_on_put_and_part_and_returned_on_get_and_head(ocisim, tmp_path):
+    client = _client(ocisim)
+    ns, bucket = ocisim.tenancy["namespace"], ocisim.tenancy["buckets"][0]
+    data = os.urandom(3 * MIB + 17)
+    put = client.put_object(ns, bucket, "simple.bin", data, opc_checksum_algorithm="CRC32C",
+                            opc_content_crc32c=_crc(data))
+    assert put.headers["opc-content-crc32c"] == _crc(data)
+    assert client.head_object(ns, bucket, "simple.bin").headers["opc-content-crc32c"] == _crc(data)
+    assert client.get_object(ns, bucket, "simple.bin").headers["opc-content-crc32c"] == _crc(data)
+
+    wrong = _error(client.put_object, ns, bucket, "bad.bin", data, opc_checksum_algorithm="CRC32C",
+                   opc_content_crc32c=_crc(b"other"))
+    assert (wrong.status, wrong.code) == (400, "UnmatchedContentCRC32C") and _crc(data) in wrong.message
+    assert _error(client.head_object, ns, bucket, "bad.bin").status == 404  # nothing stored
+
+    upload = client.create_multipart_upload(ns, bucket, oci.object_storage.models.CreateMultipartUploadDetails(
+        object="parts.bin")).data
+    pieces = [os.urandom(2 * MIB + 5), os.urandom(MIB + 3)]
+    bad_part = _error(client.upload_part, ns, bucket, "parts.bin", upload.upload_id, 1, pieces[0],
+                      opc_checksum_algorithm="CRC32C", opc_content_crc32c=_crc(pieces[1]))
+    assert bad_part.code == "UnmatchedContentCRC32C"
+    etags = [client.upload_part(ns, bucket, "parts.bin", upload.upload_id, n, piece,
+                                opc_checksum_algorithm="CRC32C", opc_content_crc32c=_crc(piece)).headers["etag"]
+             for n, piece in enumerate(pieces, start=1)]
+    client.commit_multipart_upload(ns, bucket, "parts.bin", upload.upload_id,
+                                   oci.object_storage.models.CommitMultipartUploadDetails(parts_to_commit=[
+                                       oci.object_storage.models.CommitMultipartUploadPartDetails(part_num=n, etag=e)
+                                       for n, e in enumerate(etags, start=1)]))
+    whole = b"".join(pieces)
+    assert client.head_object(ns, bucket, "parts.bin").headers["opc-content-crc32c"] == _crc(whole)
+
+    # The SDK's DownloadManager verifies the CRC32C, in one piece and across ranged parts in threads.
+    from oci.object_storage.transfer.internal.download.DownloadConfiguration import DownloadConfiguration
+    from oci.object_storage.transfer.internal.download.DownloadManager import DownloadManager
+
+    config = DownloadConfiguration(part_size_in_bytes=MIB, num_download_threads=3,
+                                   is_enforce_data_integrity_for_download=True)
+    manager = DownloadManager(config, client)
+    for name, expected in (("simple.bin", data), ("parts.bin", whole)):
+        target = tmp_path / name
+        manager.get_object_to_path(ns, bucket, name, str(target))
+        assert target.read_bytes() == expected
+
+
+# -- copy, rename, archive, pre-authenticated requests ----------------------------------------------------------
+def test_copy_object_across_regions_with_a_work_request(ocisim):
+    client, dr = _client(ocisim), _client(ocisim, "us-phoenix-1")
+    ns, bucket = ocisim.tenancy["namespace"], ocisim.tenancy["buckets"][0]
+    dr.create_bucket(ns, oci.object_storage.models.CreateBucketDetails(
+        name="dr-copies", compartment_id=ocisim.tenancy["compartment_id"]))
+    data = os.urandom(MIB + 1)
+    client.put_object(ns, bucket, "src.bin", data, opc_meta={"origin": "iad"})
+    done = oci.object_storage.ObjectStorageClientCompositeOperations(client).copy_object_and_wait_for_state(
+        ns, bucket, oci.object_storage.models.CopyObjectDetails(
+            source_object_name="src.bin", destination_region="us-phoenix-1", destination_namespace=ns,
+            destination_bucket="dr-copies", destination_object_name="copy.bin"),
+        wait_for_states=["COMPLETED"], waiter_kwargs={"max_interval_seconds": 1, "max_wait_seconds": 30}).data
+    assert done.status == "COMPLETED" and done.operation_type == "COPY_OBJECT"
+    assert done.resources[0].action_type == "WRITTEN"
+    copied = dr.get_object(ns, "dr-copies", "copy.bin")
+    assert copied.data.content == data and copied.headers["opc-meta-origin"] == "iad"
+    assert copied.headers["opc-content-crc32c"] == _crc(data)
+    missing = _error(client.copy_object, ns, bucket, oci.object_storage.models.CopyObjectDetails(
+        source_object_name="nope", destination_region="us-phoenix-1", destination_namespace=ns,
+        destination_bucket="dr-copies", destination_object_name="x"))
+    assert missing.status == 404
+
+
+def test_rename_object(ocisim):
+    client = _client(ocisim)
+    ns, bucket = ocisim.tenancy["namespace"], ocisim.tenancy["buckets"][0]
+    etag = client.put_object(ns, bucket, "old/name.txt", b"payload").headers["etag"]
+    renamed = client.rename_object(ns, bucket, oci.object_storage.models.RenameObjectDetails(
+        source_name="old/name.txt", new_name="new/name.txt", src_obj_if_match_e_tag=etag))
+    assert renamed.headers["etag"] == etag
+    assert client.get_object(ns, bucket, "new/name.txt").data.content == b"payload"
+    assert _error(client.head_object, ns, bucket, "old/name.txt").status == 404
+    stale = _error(client.rename_object, ns, bucket, oci.object_storage.models.RenameObjectDetails(
+        source_name="new/name.txt", new_name="again.txt", src_obj_if_match_e_tag="stale"))
+    assert stale.status == 412
+
+
+def test_archive_tier_needs_a_restore_before_reading(ocisim):
+    client = _client(ocisim)
+    ns, bucket = ocisim.tenancy["namespace"], ocisim.tenancy["buckets"][0]
+    client.put_object(ns, bucket, "cold.bin", b"frozen bytes", storage_tier="Archive")
+    head = client.head_object(ns, bucket, "cold.bin").headers
+    assert (head["storage-tier"], head["archival-state"]) == ("Archive", "Archived")
+    sealed = _error(client.get_object, ns, bucket, "cold.bin")
+    assert (sealed.status, sealed.code) == (409, "NotRestored") and "RestoreObjects" in sealed.message
+    hot = _error(client.restore_objects, ns, bucket, oci.object_storage.models.RestoreObjectsDetails(
+        object_name="cold.bin", hours=500))
+    assert hot.status == 400 and "hours 500" in hot.message
+    client.put_object(ns, bucket, "warm.bin", b"x")
+    assert _error(client.restore_objects, ns, bucket, oci.object_storage.models.RestoreObjectsDetails(
+        object_name="warm.bin")).status == 400
+
+    assert client.restore_objects(ns, bucket, oci.object_storage.models.RestoreObjectsDetails(
+        object_name="cold.bin", hours=2)).status == 202
+    assert client.head_object(ns, bucket, "cold.bin").headers["archival-state"] == "Restoring"
+    ocisim.admin.advance(3600)
+    restored = client.head_object(ns, bucket, "cold.bin").headers
+    assert restored["archival-state"] == "Restored" and restored["time-of-archival"]
+    assert client.get_object(ns, bucket, "cold.bin").data.content == b"frozen bytes"
+    listed = client.list_objects(ns, bucket, prefix="cold", fields="name,storageTier,archivalState").data.objects
+    assert [(o.storage_tier, o.archival_state) for o in listed] == [("Archive", "Restored")]
+    ocisim.admin.advance(2 * 3600)
+    assert client.head_object(ns, bucket, "cold.bin").headers["archival-state"] == "Archived"
+
+
+def test_preauthenticated_request_reads_and_writes_without_a_signature(ocisim):
+    import datetime
+
+    import requests
+
+    client = _client(ocisim)
+    ns, bucket = ocisim.tenancy["namespace"], ocisim.tenancy["buckets"][0]
+    client.put_object(ns, bucket, "shared/report.txt", b"for the auditor")
+    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=2)
+    details = oci.object_storage.models.CreatePreauthenticatedRequestDetails
+    par = client.create_preauthenticated_request(ns, bucket, details(
+        name="auditor", object_name="shared/report.txt", access_type="ObjectRead", time_expires=expires)).data
+    assert par.access_uri.startswith("/p/") and par.access_uri.endswith("/o/shared/report.txt")
+    assert par.full_path.startswith("https://objectstorage.us-ashburn-1.oraclecloud.com/p/")
+    base = ocisim.endpoints["us-ashburn-1"]
+    got = requests.get(base + par.access_uri, timeout=10)
+    assert got.status_code == 200 and got.content == b"for the auditor"
+    assert requests.put(base + par.access_uri, data=b"overwrite", timeout=10).status_code == 404
+    assert [p.name for p in client.list_preauthenticated_requests(ns, bucket).data] == ["auditor"]
+    assert client.get_preauthenticated_request(ns, bucket, par.id).data.access_type == "ObjectRead"
+
+    drop = client.create_preauthenticated_request(ns, bucket, details(
+        name="dropbox", access_type="AnyObjectWrite", time_expires=expires)).data
+    put = requests.put(base + drop.access_uri + "incoming/a.txt", data=b"uploaded", timeout=10)
+    assert put.status_code == 200
+    assert client.get_object(ns, bucket, "incoming/a.txt").data.content == b"uploaded"
+    assert requests.get(base + drop.access_uri + "incoming/a.txt", timeout=10).status_code == 404
+
+    client.delete_preauthenticated_request(ns, bucket, par.id)
+    assert requests.get(base + par.access_uri, timeout=10).status_code == 404
+    past = _error(client.create_preauthenticated_request, ns, bucket, details(
+        name="old", object_name="x", access_type="ObjectRead", time_expires=expires - datetime.timedelta(days=30)))
+    assert past.status == 400 and "timeExpires" in past.message
+
+
+def test_update_bucket(ocisim):
+    client = _client(ocisim)
+    ns = ocisim.tenancy["namespace"]
+    before = _bucket(ocisim, client, "tuned").data
+    updated = client.update_bucket(ns, "tuned", oci.object_storage.models.UpdateBucketDetails(
+        freeform_tags={"backup-policy": "gold"}, versioning="Enabled", metadata={"owner": "ops"})).data
+    assert updated.freeform_tags == {"backup-policy": "gold"} and updated.versioning == "Enabled"
+    assert updated.metadata == {"owner": "ops"} and updated.etag != before.etag
+    renamed = client.update_bucket(ns, "tuned", oci.object_storage.models.UpdateBucketDetails(name="tuned2")).data
+    assert renamed.name == "tuned2" and client.get_bucket(ns, "tuned2").data.id == before.id
+    bad = _error(client.update_bucket, ns, "tuned2", oci.object_storage.models.UpdateBucketDetails(
+        defined_tags={"Nope": {"k": "v"}}))
+    assert bad.status == 400 and "TagNamespace Nope" in bad.message

@@ -171,6 +171,73 @@ class AttachmentBackend(ComputeBase):
             if att["lifecycle_state"] in ACTIVE_ATTACHMENT:
                 self._detach_boot(att, boot_after)
 
+    # -- boot volume attachments -----------------------------------------------------------------------
+    def boot_attachment_of(self, instance_id: str) -> dict | None:
+        """The instance's ATTACHING or ATTACHED boot volume attachment, if any."""
+        found = self.store.list("bootvolumeattachment", where=lambda a: a["instance_id"] == instance_id
+                                and a["lifecycle_state"] in ACTIVE_ATTACHMENT)
+        return found[-1] if found else None
+
+    def attach_boot_volume(self, region: str, d: dict, injected: Injected | None = None) -> tuple[dict, dict]:
+        """AttachBootVolume: OCI attaches a boot volume only to a STOPPED instance that has none, from the same
+        AD, and only a boot volume no other instance uses; ATTACHING, then ATTACHED."""
+        for field in ("instance_id", "boot_volume_id"):
+            if not d.get(field):
+                raise missing(field.replace("_id", "Id").replace("boot_volume", "bootVolume"))
+        transit = d.get("encryption_in_transit_type") or "NONE"
+        one_of("encryptionInTransitType", transit, ("NONE", "BM_ENCRYPTION_IN_TRANSIT"))
+        with self.sim.lock:
+            instance = self.get("instance", d["instance_id"], region)
+            boot = self.get("bootvolume", d["boot_volume_id"], region)
+            state = instance["lifecycle_state"]
+            if state != "STOPPED" or self.store.pending(instance):
+                raise incorrect_state(f"Instance {instance['id']} is {state}; a boot volume can be attached only to "
+                                      f"a STOPPED instance.")
+            current = self.boot_attachment_of(instance["id"])
+            if current:
+                raise conflict(f"Instance {instance['id']} already has boot volume {current['boot_volume_id']} "
+                               f"attached (attachment {current['id']}); detach it first.")
+            if boot["lifecycle_state"] != "AVAILABLE":
+                raise incorrect_state(f"Boot volume {boot['id']} is {boot['lifecycle_state']}; only an AVAILABLE "
+                                      f"boot volume can be attached.")
+            if boot["availability_domain"] != instance["availability_domain"]:
+                raise invalid(f"Boot volume {boot['id']} is in {boot['availability_domain']} and instance "
+                              f"{instance['id']} in {instance['availability_domain']}; they must be in the same "
+                              f"availability domain.")
+            users = self.attachments_of(boot["id"])
+            if users:
+                raise conflict(f"Boot volume {boot['id']} is attached to instance {users[0]['instance_id']} "
+                               f"(attachment {users[0]['id']}).")
+            att = self._boot_attachment(instance, boot["id"], ready=False, delay=ATTACH_SECONDS)
+            if d.get("display_name"):
+                att["display_name"] = d["display_name"]
+            att["encryption_in_transit_type"] = transit
+            wr = self._work_request("AttachBootVolume", att, ATTACH_SECONDS, injected=injected)
+            if self.sim.workrequests.failed(wr):
+                return self.store.schedule(att, [(ATTACH_SECONDS, {"lifecycle_state": "DETACHED"})]), wr
+            self.store.put(att)
+            instance["_boot_volume_id"] = boot["id"]
+            self.store.put(instance)
+            return att, wr
+
+    def detach_boot_volume(self, attachment_id: str, region: str, injected: Injected | None = None) -> dict:
+        """DetachBootVolume: only from a STOPPED instance; the instance then cannot start until a boot volume
+        is attached again, and terminating it no longer touches the detached volume."""
+        with self.sim.lock:
+            att = self.get("bootvolumeattachment", attachment_id, region)
+            if att["lifecycle_state"] != "ATTACHED":
+                raise incorrect_state(f"Boot volume attachment {attachment_id} is {att['lifecycle_state']}; only an "
+                                      f"ATTACHED boot volume can be detached.")
+            instance = self.get("instance", att["instance_id"], region)
+            if instance["lifecycle_state"] != "STOPPED" or self.store.pending(instance):
+                raise incorrect_state(f"Instance {instance['id']} is {instance['lifecycle_state']}; a boot volume "
+                                      f"can be detached only from a STOPPED instance.")
+            wr = self._work_request("DetachBootVolume", att, DETACH_SECONDS, injected=injected)
+            self._detach_boot(att, DETACH_SECONDS)
+            instance["_boot_volume_id"] = ""
+            self.store.put(instance)
+            return wr
+
     # -- boot volume attachments and VNICs -------------------------------------------------------------
     def get_boot_volume_attachment(self, attachment_id: str, region: str) -> dict:
         return self.get("bootvolumeattachment", attachment_id, region)

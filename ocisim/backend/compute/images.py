@@ -68,6 +68,7 @@ class ImageBackend(ComputeBase):
     def create_image(self, region: str, details: dict, injected: Injected | None = None) -> tuple[dict, dict]:
         """CreateImage from an instance or from Object Storage; returns (image, work request)."""
         compartment_id = self.compartment(details.get("compartment_id"))
+        self.check_references(details)
         launch_mode = details.get("launch_mode")
         if launch_mode is not None:
             one_of("launchMode", launch_mode, LAUNCH_MODES)
@@ -105,6 +106,9 @@ class ImageBackend(ComputeBase):
                 raise conflict(f"Instance {instance_id} has iSCSI volume attachments that must be disconnected "
                                f"and detached before an image is created: {names}.")
             boot_id = instance["_boot_volume_id"]
+            if not boot_id:
+                raise incorrect_state(f"Instance {instance_id} has no boot volume attached; an image is taken of "
+                                      f"an instance's boot volume.")
             blocks, size = self.sim.blockstorage.content_of(boot_id)
             base = self.store.find(instance.get("image_id") or "") or {}
             image = self._new_image(
@@ -223,6 +227,19 @@ class ImageBackend(ComputeBase):
         """A compartment's images; DELETED ones only when asked for by lifecycleState (OCI hides them)."""
         self.compartment(compartment_id)
         return self.store.list("image", region, where=lambda i: i["compartment_id"] == compartment_id)
+
+    def update_image(self, image_id: str, region: str, details: dict) -> dict:
+        """UpdateImage: name, tags and the operating system labels; a DELETED image cannot change."""
+        self.check_references(details)
+        with self.sim.lock:
+            image = self.get("image", image_id, region)
+            if image["lifecycle_state"] == "DELETED":
+                raise incorrect_state(f"Image {image_id} is DELETED; it cannot be updated.")
+            for field in ("display_name", "freeform_tags", "defined_tags", "operating_system",
+                          "operating_system_version"):
+                if details.get(field) is not None:
+                    image[field] = details[field]
+            return self.store.put(image)
 
     def delete_image(self, image_id: str, region: str) -> None:
         with self.sim.lock:

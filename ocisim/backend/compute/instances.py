@@ -10,6 +10,7 @@ import re
 from ...errors import conflict, incorrect_state, invalid, missing
 from ...faults import Injected
 from ..base import GB, one_of
+from . import shapes
 from .common import ComputeBase, default_name, launch_options
 
 ACTIONS = ("STOP", "START", "SOFTRESET", "RESET", "SOFTSTOP", "SENDDIAGNOSTICINTERRUPT", "DIAGNOSTICREBOOT",
@@ -18,6 +19,8 @@ HOSTNAME_RE = re.compile(r"^[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 # Emulated seconds, as seen on OCI for small VMs and volumes.
 LAUNCH_SECONDS = 90.0
 TERMINATE_SECONDS = 60.0
+RESIZE_SECONDS = 120.0
+FAULT_DOMAINS = ("FAULT-DOMAIN-1", "FAULT-DOMAIN-2", "FAULT-DOMAIN-3")
 # (transitions) by instance action: the states each action walks through, with emulated offsets.
 ACTION_STEPS = {
     "STOP": [(0, "STOPPING"), (45, "STOPPED")],
@@ -65,7 +68,8 @@ class InstanceBackend(ComputeBase):
     def _new_instance(self, region: str, compartment_id: str, availability_domain: str, display_name: str,
                       shape: str, shape_config: dict | None, image_id: str | None, launch_mode: str,
                       source_details: dict, metadata: dict, extended_metadata: dict, freeform_tags: dict,
-                      defined_tags: dict, agent_config: dict | None, boot_volume_id: str, os_name: str) -> dict:
+                      defined_tags: dict, agent_config: dict | None, boot_volume_id: str, os_name: str,
+                      check_shape: bool = False) -> dict:
         region_key = self.sim.region(region).key.lower()
         instance = self.new(
             "instance", "instance", region, availability_domain=availability_domain,
@@ -76,7 +80,9 @@ class InstanceBackend(ComputeBase):
             instance_options={"are_legacy_imds_endpoints_disabled": False},
             availability_config={"is_live_migration_preferred": None, "recovery_action": "RESTORE_INSTANCE"},
             lifecycle_state="PROVISIONING", metadata=metadata, shape=shape,
-            shape_config=_shape_config(shape, shape_config), is_cross_numa_node=False,
+            shape_config=shapes.shape_config(shape, shape_config,
+                                             _ad_number(availability_domain) if check_shape else None),
+            is_cross_numa_node=False,
             source_details=source_details, agent_config=_agent_config(agent_config),
             platform_config=None, time_maintenance_reboot_due=None,
             _boot_volume_id=boot_volume_id, _os=os_name)
@@ -105,6 +111,8 @@ class InstanceBackend(ComputeBase):
         metadata = d.get("metadata") or {}
         _check_metadata(metadata)
         vnic_details = d.get("create_vnic_details") or {}
+        self.check_references(d)
+        self.check_references(vnic_details, "createVnicDetails.")
         subnet_id = vnic_details.get("subnet_id") or d.get("subnet_id")
         if not subnet_id:
             raise missing("createVnicDetails.subnetId")
@@ -151,7 +159,8 @@ class InstanceBackend(ComputeBase):
             instance = self._new_instance(
                 region, compartment_id, ad, display_name, shape, d.get("shape_config"), image_id, launch_mode,
                 source_details, metadata, d.get("extended_metadata") or {}, d.get("freeform_tags") or {},
-                d.get("defined_tags") or {}, d.get("agent_config"), boot["id"] if boot else "", os_name)
+                d.get("defined_tags") or {}, d.get("agent_config"), boot["id"] if boot else "", os_name,
+                check_shape=True)
             instance["launch_options"]["is_pv_encryption_in_transit_enabled"] = bool(
                 d.get("is_pv_encryption_in_transit_enabled"))
             if d.get("ipxe_script"):
@@ -224,6 +233,15 @@ class InstanceBackend(ComputeBase):
                            f"(attachment {users[0]['id']}); detach it or terminate that instance first.")
         return boot
 
+    def list_shapes(self, region: str, compartment_id: str, availability_domain: str | None) -> list[dict]:
+        """ListShapes: what one AD offers, or every shape any AD of the region offers."""
+        self.compartment(compartment_id)
+        ads = self.sim.identity.ad_names(region)
+        if availability_domain and availability_domain not in ads:
+            raise invalid(f"Invalid availabilityDomain '{availability_domain}'; must be one of {', '.join(ads)}.")
+        numbers = {_ad_number(availability_domain)} if availability_domain else {_ad_number(a) for a in ads}
+        return [shapes.describe(s) for s in shapes.SHAPES.values() if numbers & set(s.ads)]
+
     def get_instance(self, instance_id: str, region: str) -> dict:
         return self.get("instance", instance_id, region)
 
@@ -252,6 +270,50 @@ class InstanceBackend(ComputeBase):
                 self.sim.blockstorage.terminate_later(instance["_boot_volume_id"], took * 0.8, took)
             return wr
 
+    def update_instance(self, instance_id: str, region: str, d: dict,
+                        injected: Injected | None = None) -> tuple[dict, dict | None]:
+        """UpdateInstance: name, tags, metadata, agent settings, fault domain, and a new shape or Flex size.
+        A shape change of a RUNNING instance reboots it (STOPPING, STARTING, RUNNING) under a work request; a
+        STOPPED instance just takes the new shape."""
+        self.check_references(d)
+        if d.get("metadata") is not None:
+            _check_metadata(d["metadata"])
+        with self.sim.lock:
+            instance = self.get("instance", instance_id, region)
+            state = instance["lifecycle_state"]
+            if state in ("TERMINATING", "TERMINATED"):
+                raise incorrect_state(f"Instance {instance_id} is {state}; it cannot be updated.")
+            new_shape = d.get("shape") or instance["shape"]
+            resize = d.get("shape") not in (None, instance["shape"]) or d.get("shape_config") is not None
+            if resize:
+                if state not in ("RUNNING", "STOPPED") or self.store.pending(instance):
+                    raise incorrect_state(f"Instance {instance_id} is {state}; its shape can be changed when it is "
+                                          f"RUNNING or STOPPED.")
+                config = shapes.shape_config(new_shape, d.get("shape_config"),
+                                             _ad_number(instance["availability_domain"]))
+            for field in ("display_name", "freeform_tags", "defined_tags", "metadata", "extended_metadata"):
+                if d.get(field) is not None:
+                    instance[field] = d[field]
+            if d.get("agent_config") is not None:
+                instance["agent_config"] = _agent_config({**instance["agent_config"], **d["agent_config"]})
+            if d.get("fault_domain"):
+                if d["fault_domain"] not in FAULT_DOMAINS:
+                    raise invalid(f"Invalid faultDomain '{d['fault_domain']}'; must be one of "
+                                  f"{', '.join(FAULT_DOMAINS)}.")
+                instance["fault_domain"] = d["fault_domain"]
+            if not resize:
+                return self.store.put(instance), None
+            instance["shape"], instance["shape_config"] = new_shape, config
+            took = RESIZE_SECONDS if state == "RUNNING" else 1.0
+            wr = self._work_request("UpdateInstance", instance, took, injected=injected)
+            if state == "RUNNING":
+                self.store.schedule(instance, [(0, {"lifecycle_state": "STOPPING"}),
+                                               (took / 2, {"lifecycle_state": "STARTING"}),
+                                               (took, {"lifecycle_state": "RUNNING"})])
+            else:
+                self.store.put(instance)
+            return instance, wr
+
     def instance_action(self, instance_id: str, region: str, action: str) -> dict:
         """InstanceAction: a power action walks its states; 409 IncorrectState where it does not apply.
 
@@ -272,31 +334,11 @@ class InstanceBackend(ComputeBase):
                                       f"{ACTION_FROM[action]} instance.")
             if action == "SENDDIAGNOSTICINTERRUPT":
                 return instance
+            if action == "START" and not self.boot_attachment_of(instance_id):
+                raise incorrect_state(f"Instance {instance_id} has no boot volume attached; attach one "
+                                      f"(AttachBootVolume) before starting it.")
             return self.store.schedule(instance, [(delay, {"lifecycle_state": s})
                                                   for delay, s in ACTION_STEPS[action]])
-
-
-def _shape_config(shape: str, requested: dict | None) -> dict:
-    """OCPUs and memory: Flex shapes take them from shapeConfig (default 1 OCPU, 16 GB), fixed shapes from
-    the name (VM.Standard2.4 has 4 OCPUs and 15 GB each)."""
-    requested = requested or {}
-    if shape.endswith(".Flex"):
-        ocpus = float(requested.get("ocpus") or 1)
-        memory = float(requested.get("memory_in_gbs") or ocpus * 16)
-        if ocpus < 1 or ocpus > 64:
-            raise invalid(f"shapeConfig.ocpus {ocpus}: must be between 1 and 64 for {shape}.")
-        if not ocpus <= memory <= ocpus * 64:
-            raise invalid(f"shapeConfig.memoryInGBs {memory}: must be between 1 and 64 GB per OCPU for {shape}.")
-    else:
-        if requested:
-            raise invalid(f"shapeConfig is only accepted for flexible shapes, not {shape}.")
-        last = shape.rsplit(".", 1)[-1]
-        ocpus = float(last) if last.isdigit() else 1.0
-        memory = ocpus * 15
-    return {"ocpus": ocpus, "memory_in_gbs": memory, "vcpus": int(ocpus * 2),
-            "baseline_ocpu_utilization": None, "processor_description": "2.55 GHz AMD EPYC 7J13 (Milan)",
-            "networking_bandwidth_in_gbps": ocpus, "max_vnic_attachments": max(2, int(ocpus)), "gpus": 0,
-            "local_disks": 0}
 
 
 def _agent_config(requested: dict | None) -> dict:
@@ -320,3 +362,8 @@ def _check_metadata(metadata: dict) -> None:
             base64.b64decode(user_data, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise invalid("metadata.user_data: must be base64-encoded.") from exc
+
+
+def _ad_number(availability_domain: str) -> int:
+    """1 for 'Uocm:US-ASHBURN-AD-1'."""
+    return int(availability_domain.rsplit("-", 1)[-1])
