@@ -1,0 +1,174 @@
+"""Where the page's data comes from: OCI is the catalogue, Airflow's metadata the history.
+
+OCI: every volume and boot volume of the configured compartments (with the protection tag or without), every
+backup (one list call per compartment and kind, not one per volume, so 500 volumes cost a few paged calls), the
+`verified-at`/`verified-level` tags the nightly DAG writes on a backup that passed a test restore, the DR-region
+copies, and the images and instances the DAGs made (`managed-by` tag). OCI's clock is "now", as in the DAG.
+
+Airflow: the nightly DAG's runs, the `report` task's XCom of each (restore time, evidence line, failures: a failed
+verification leaves no tag in OCI, only the report says what was seen), and the configuration the latest run
+resolved (`resolve_config`), falling back to the `OCI_BACKUP_*` environment the DAG reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hooks.oci import OciHook, ocid_kind
+from hooks.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG
+
+DAG_ID = os.environ.get("OCI_PROTECTION_DAG", "oci_nightly_backup")
+HISTORY_NIGHTS = 30
+REPORT_TASK = "report"
+CONFIG_TASK = "resolve_config"
+
+
+class PageHook(OciHook):
+    """The hook the page reads with: one try per call, so a failing OCI turns into a stale-data banner within a
+    second instead of the operators' 10-minute retry budget; the next refresh is the retry."""
+
+    @property
+    def retry_strategy(self):
+        import oci
+
+        return oci.retry.NoneRetryStrategy()
+
+
+@dataclass
+class Config:
+    """What to look at: the nightly DAG's own settings, as its latest run resolved them."""
+
+    compartment_ids: list[str]
+    tag_key: str = "backup-policy"
+    policies: dict = field(default_factory=dict)
+    source: str = "environment"
+
+
+def parse_time(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# -- OCI --------------------------------------------------------------------------------------------------
+def _all(call, *args, **kwargs) -> list:
+    """Every page of a list call. Not `oci.pagination.list_call_get_all_results`: it wraps each page in the SDK's
+    default retry strategy whatever the client's, up to ~90 s on a failing OCI, and the page must answer now."""
+    items, page = [], None
+    while True:
+        response = call(*args, **kwargs, **({"page": page} if page else {}))
+        items += response.data
+        page = response.next_page
+        if not page:
+            return items
+
+
+def _volume(vol) -> dict:
+    return {"volume_id": vol.id, "display_name": vol.display_name, "kind": ocid_kind(vol.id),
+            "compartment_id": vol.compartment_id, "lifecycle_state": vol.lifecycle_state,
+            "size_in_gbs": vol.size_in_gbs, "freeform_tags": dict(vol.freeform_tags or {})}
+
+
+def _backup(b, region: str) -> dict:
+    return {"backup_id": b.id, "source_id": getattr(b, "volume_id", None) or getattr(b, "boot_volume_id", None),
+            "source_backup_id": getattr(b, "source_volume_backup_id", None)
+            or getattr(b, "source_boot_volume_backup_id", None),
+            "type": b.type, "lifecycle_state": b.lifecycle_state, "time_created": _iso(b.time_created),
+            "unique_size_in_mbs": getattr(b, "unique_size_in_mbs", None), "size_in_gbs": b.size_in_gbs,
+            "freeform_tags": dict(b.freeform_tags or {}), "region": region}
+
+
+def read_oci(hook: OciHook, config: Config) -> dict:
+    """One consistent read of the catalogue; raises whatever OCI raised (the caller keeps the last good one)."""
+    region = hook.region
+    storage, identity, compute = (hook.get_client(s) for s in ("blockstorage", "identity", "compute"))
+    now = hook.server_time()
+    dr_regions = sorted({p.get("dr_region") for p in config.policies.values() if p and p.get("dr_region")})
+    volumes, backups, copies, images, instances = [], [], [], [], []
+    for comp in config.compartment_ids:
+        ads = [a.name for a in identity.list_availability_domains(comp).data]
+        found = _all(storage.list_volumes, compartment_id=comp)
+        found += [b for ad in ads for b in _all(storage.list_boot_volumes, availability_domain=ad,
+                                                compartment_id=comp)]
+        volumes += [_volume(v) for v in found if v.lifecycle_state not in ("TERMINATED", "TERMINATING")
+                    and not (v.freeform_tags or {}).get(TEMPORARY_TAG)]
+        for lister in (storage.list_volume_backups, storage.list_boot_volume_backups):
+            backups += [_backup(b, region) for b in _all(lister, comp) if b.lifecycle_state == "AVAILABLE"]
+        for dr in dr_regions:
+            dr_storage = hook.get_client("blockstorage", dr)
+            for lister in (dr_storage.list_volume_backups, dr_storage.list_boot_volume_backups):
+                copies += [_backup(b, dr) for b in _all(lister, comp) if b.lifecycle_state != "TERMINATED"]
+        images += [{"image_id": i.id, "display_name": i.display_name, "lifecycle_state": i.lifecycle_state,
+                    "time_created": _iso(i.time_created), "dag": (i.freeform_tags or {}).get("airflow-dag"),
+                    "size_in_mbs": i.size_in_mbs}
+                   for i in _all(compute.list_images, comp)
+                   if (i.freeform_tags or {}).get(MANAGED_TAG) == MANAGED_VALUE and i.lifecycle_state != "DELETED"]
+        instances += [{"instance_id": i.id, "display_name": i.display_name, "lifecycle_state": i.lifecycle_state,
+                       "image_id": getattr(i.source_details, "image_id", None) or i.image_id,
+                       "hostname": (i.freeform_tags or {}).get("hostname") or i.display_name}
+                      for i in _all(compute.list_instances, comp) if i.lifecycle_state != "TERMINATED"]
+    return {"now": _iso(now), "region": region, "volumes": volumes, "backups": backups, "copies": copies,
+            "images": images, "instances": instances, "dr_regions": dr_regions}
+
+
+# -- Airflow ----------------------------------------------------------------------------------------------
+def airflow_key(dag_id: str = DAG_ID) -> tuple:
+    """What changes when a run starts or ends: the cheap query that says whether the history must be read again."""
+    from airflow import settings
+    from airflow.models import DagRun
+    from sqlalchemy import func, select
+
+    with settings.Session() as session:
+        return tuple(session.execute(select(func.count(DagRun.id), func.max(DagRun.id), func.max(DagRun.end_date))
+                                     .where(DagRun.dag_id == dag_id)).one())
+
+
+def read_airflow(dag_id: str = DAG_ID, nights: int = HISTORY_NIGHTS) -> dict:
+    """The last `nights` runs of the nightly DAG with their report (a failed run keeps it under key `report`),
+    and the configuration the newest run resolved."""
+    from airflow import settings
+    from airflow.models import DagRun
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
+
+    with settings.Session() as session:
+        runs = session.execute(select(DagRun.id, DagRun.run_id, DagRun.state, DagRun.run_type, DagRun.start_date,
+                                      DagRun.end_date).where(DagRun.dag_id == dag_id)
+                               .order_by(DagRun.id.desc()).limit(nights)).all()
+        ids = [r.id for r in runs]
+        xcoms = session.execute(select(XComModel.dag_run_id, XComModel.task_id, XComModel.key, XComModel.value)
+                                .where(XComModel.dag_run_id.in_(ids), XComModel.map_index == -1,
+                                       XComModel.task_id.in_((REPORT_TASK, CONFIG_TASK)),
+                                       XComModel.key.in_(("return_value", "report")))).all() if ids else []
+    values: dict[tuple, object] = {}
+    for row in xcoms:
+        values[(row.dag_run_id, row.task_id, row.key)] = XComModel.deserialize_value(row)
+    history, config = [], None
+    for run in runs:  # newest first
+        report = values.get((run.id, REPORT_TASK, "return_value")) or values.get((run.id, REPORT_TASK, "report"))
+        history.append({"run_id": run.run_id, "state": str(run.state), "run_type": str(run.run_type),
+                        "start_date": _iso(run.start_date), "end_date": _iso(run.end_date),
+                        "report": report if isinstance(report, dict) else None})
+        if config is None and isinstance(values.get((run.id, CONFIG_TASK, "return_value")), dict):
+            config = values[(run.id, CONFIG_TASK, "return_value")]
+    return {"runs": history, "config": config}
+
+
+def resolve_config(airflow: dict) -> Config:
+    """The newest run's resolved configuration, else the environment the nightly DAG reads at parse time."""
+    raw = airflow.get("config")
+    if raw and raw.get("compartment_ids"):
+        comps = raw["compartment_ids"]
+        return Config([c for c in (comps.split(",") if isinstance(comps, str) else comps) if c.strip()],
+                      raw.get("tag_key") or "backup-policy", raw.get("policies") or {}, "latest nightly run")
+    comps = [c.strip() for c in os.environ.get("OCI_BACKUP_COMPARTMENTS", "").split(",") if c.strip()]
+    policies = json.loads(os.environ.get("OCI_BACKUP_POLICIES") or "{}")
+    return Config(comps, os.environ.get("OCI_BACKUP_TAG_KEY", "backup-policy"), policies, "environment")
+

@@ -1,0 +1,193 @@
+"""The page as one HTML document (inline CSS and SVG charts: nothing to build, nothing fetched at run time), and
+the CSV auditors download. Every value from OCI or a report is escaped."""
+
+from __future__ import annotations
+
+import csv
+import io
+from html import escape
+
+from protection.snapshots import Status
+from protection.view import VOLUME_FIELDS, age_text
+
+COLOURS = {"made": "#4a6fa5", "verified": "#2e8540", "failed": "#c0392b"}
+LINE_COLOURS = ("#4a6fa5", "#e67e22", "#2e8540", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#d35400",
+                "#2c3e50", "#b7950b")
+CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:16px;color:#1d1d1f;background:#fff}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px}
+.meta{color:#555;font-size:12px}.tiles{display:flex;gap:12px;margin:12px 0}
+.tile{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:110px}
+.tile b{display:block;font-size:22px}
+table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e5e5e5;padding:4px 6px;
+text-align:left;vertical-align:top}th{background:#f6f6f6;position:sticky;top:0}
+.ok{color:#fff;background:#2e8540}.bad{color:#fff;background:#c0392b}.warn{color:#1d1d1f;background:#f1c40f}
+.badge{border-radius:4px;padding:1px 6px;font-weight:600;font-size:12px;white-space:nowrap}
+.ev{color:#555;font-size:12px;max-width:380px}.banner{border:1px solid #e0a800;background:#fff3cd;padding:8px 12px;
+border-radius:6px;margin:8px 0}.num{text-align:right;white-space:nowrap}a{color:#1a5fb4}
+.legend span{margin-right:12px;font-size:12px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
+"""
+
+
+def e(value) -> str:
+    return escape("" if value is None else str(value))
+
+
+def when(stamp: str | None) -> str:
+    return stamp[:19].replace("T", " ") if stamp else "-"
+
+
+def badge(text: str, kind: str) -> str:
+    return f'<span class="badge {kind}">{e(text)}</span>'
+
+
+def sparkline(values: list, width: int = 120, height: int = 24) -> str:
+    points = [(i, v) for i, v in enumerate(values) if v is not None]
+    if not points:
+        return ""
+    top = max(v for _, v in points) or 1
+    step = width / max(len(values) - 1, 1)
+    coords = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in points)
+    last = points[-1][1]
+    return (f'<svg width="{width}" height="{height}" role="img" aria-label="RTO trend, last {last} s">'
+            f'<polyline fill="none" stroke="#4a6fa5" stroke-width="1.5" points="{coords}"/></svg>')
+
+
+def nights_chart(history: list[dict], width: int = 900, height: int = 180) -> str:
+    """Per night: backups made, verified and failed, as grouped bars."""
+    if not history:
+        return "<p>No nightly run yet.</p>"
+    top = max(max(n["made"], n["verified"], n["failed"]) for n in history) or 1
+    slot = width / len(history)
+    bar = max(min(slot / 4, 14), 1)
+    base = height - 30
+    parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="backups per night">',
+             f'<line x1="0" y1="{base}" x2="{width}" y2="{base}" stroke="#999"/>']
+    for i, night in enumerate(history):
+        x = i * slot + slot / 2 - 1.5 * bar
+        for j, key in enumerate(("made", "verified", "failed")):
+            h = night[key] / top * (base - 10)
+            parts.append(f'<rect x="{x + j * bar:.1f}" y="{base - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                         f'fill="{COLOURS[key]}"><title>{e(night["night"])} {key}: {night[key]}</title></rect>')
+        if len(history) <= 10 or i % max(len(history) // 10, 1) == 0:
+            parts.append(f'<text x="{i * slot + slot / 2:.1f}" y="{height - 12}" font-size="10" '
+                         f'text-anchor="middle">{e(night["night"][5:10])}</text>')
+    parts.append(f'<text x="2" y="10" font-size="10">max {top}</text></svg>')
+    legend = "".join(f'<span><i style="background:{c}"></i>{k}</span>' for k, c in COLOURS.items())
+    return "".join(parts) + f'<div class="legend">{legend}</div>'
+
+
+def rto_chart(history: list[dict], names: dict[str, str], width: int = 900, height: int = 200, lines: int = 10) -> str:
+    """RTO per volume per night: the `lines` volumes with the longest restores (every volume has its sparkline)."""
+    series: dict[str, list] = {}
+    for i, night in enumerate(history):
+        for vol, rto in night["rto"].items():
+            series.setdefault(vol, [None] * len(history))[i] = rto
+    if not series:
+        return "<p>No restore measured yet.</p>"
+    chosen = sorted(series, key=lambda v: -max(x for x in series[v] if x is not None))[:lines]
+    top = max(x for v in chosen for x in series[v] if x is not None) or 1
+    step = width / max(len(history) - 1, 1)
+    base = height - 20
+    parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="restore time per volume">',
+             f'<line x1="0" y1="{base}" x2="{width}" y2="{base}" stroke="#999"/>',
+             f'<text x="2" y="10" font-size="10">max {top} s</text>']
+    legend = []
+    for n, vol in enumerate(chosen):
+        colour = LINE_COLOURS[n % len(LINE_COLOURS)]
+        pts = " ".join(f"{i * step:.1f},{base - v / top * (base - 14):.1f}" for i, v in enumerate(series[vol])
+                       if v is not None)
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{pts}">'
+                     f'<title>{e(names.get(vol, vol))}</title></polyline>')
+        legend.append(f'<span><i style="background:{colour}"></i>{e(names.get(vol, vol))}</span>')
+    return "".join(parts) + '</svg><div class="legend">' + "".join(legend) + "</div>"
+
+
+def protected_rows(rows: list[dict]) -> str:
+    out = []
+    for r in rows:
+        v = r["verification"]
+        result = badge(v["result"], {"PASS": "ok", "FAIL": "bad"}.get(v["result"], "warn"))
+        rpo = (badge(f"compliant {age_text(r['rpo_seconds'])}", "ok") if r["compliant"]
+               else badge(f"overdue {age_text(r['rpo_seconds'])}", "bad"))
+        unique = f"{r['unique_size_in_mbs']:,} MB" if r["unique_size_in_mbs"] is not None else "-"
+        rto = f"{r['rto_seconds']} s" if r["rto_seconds"] is not None else "-"
+        out.append(
+            f'<tr data-volume="{e(r["display_name"])}" data-verification="{e(v["result"])}" '
+            f'data-compliance="{"compliant" if r["compliant"] else "overdue"}">'
+            f'<td><a href="{e(r["console_url"])}" target="_blank" rel="noopener">{e(r["display_name"])}</a></td>'
+            f"<td>{e(r['kind'])}</td><td>{e(r['policy'])}</td>"
+            f"<td>{e(when(r['last_backup_time']))}<br>{e(r['last_backup_type'] or '-')}, {e(unique)}</td>"
+            f"<td>{result} {e(v['level'] or '')} {e(when(v['checked_at']))}<div class=\"ev\">{e(v['evidence'])}</div>"
+            f"</td><td class=\"num\">{e(rto)}</td>"
+            f"<td>{rpo}<div class=\"ev\">target {age_text(r['rpo_target_seconds'])}</div></td>"
+            f"<td>{e(r['dr_copy'])}</td><td class=\"num\">{r['backups_kept']}</td>"
+            f"<td>{sparkline(r['rto_history'])}</td></tr>")
+    return "".join(out)
+
+
+def fleet_rows(fleets: list[dict]) -> str:
+    out = []
+    for image in fleets:
+        hosts = ", ".join(f"{e(i['hostname'])} ({e(i['lifecycle_state'])})" for i in image["instances"]) or "-"
+        out.append(f'<tr><td><a href="{e(image["console_url"])}" target="_blank" rel="noopener">'
+                   f'{e(image["display_name"])}</a></td><td>{e(image["dag"])}</td><td>{e(image["lifecycle_state"])}</td>'
+                   f"<td>{e(when(image['time_created']))}</td><td>{hosts}</td></tr>")
+    return "".join(out) or '<tr><td colspan="5">No image made by the DAGs yet.</td></tr>'
+
+
+def page(view: dict, status: Status, base: str = "") -> str:
+    totals = view["totals"]
+    banner = ""
+    if status.stale:
+        shown = (f"Showing OCI data from {when(status.data_time)} (OCI time)" if status.data_time
+                 else "No OCI data to show yet")
+        banner = f'<div class="banner" role="alert" id="stale">Stale data. {e(shown)}. {e(status.reason)}</div>'
+    names = {r["volume_id"]: r["display_name"] for r in view["protected"]}
+    unprotected = "".join(
+        f'<tr data-volume="{e(u["display_name"])}"><td><a href="{e(u["console_url"])}" target="_blank" '
+        f'rel="noopener">{e(u["display_name"])}</a></td><td>{e(u["kind"])}</td><td>{e(u["policy"] or "-")}</td>'
+        f"<td>{e(u['reason'])}</td></tr>" for u in view["unprotected"]) or '<tr><td colspan="4">None.</td></tr>'
+    config = view["config"]
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>OCI Protection</title>
+<style>{CSS}</style></head><body>
+<h1>OCI Protection</h1>
+<div class="meta">OCI data as of {e(when(status.data_time))} (OCI time), region {e(view['region'] or '-')};
+compartments and policies from the {e(config.source)}; tag <code>{e(config.tag_key)}</code>.
+<a href="{base}/api/protection">JSON</a> · <a href="{base}/protection.csv">CSV</a></div>
+{banner}
+<div class="tiles"><div class="tile"><b>{totals['protected']}</b>protected</div>
+<div class="tile"><b>{totals['compliant']}</b>within RPO</div>
+<div class="tile"><b>{totals['failed']}</b>failed verification</div>
+<div class="tile"><b>{len(view['unprotected'])}</b>not protected</div></div>
+<h2 id="protected">Protected volumes</h2>
+<table id="protected-volumes"><thead><tr><th>Volume</th><th>Kind</th><th>Policy</th><th>Last backup</th>
+<th>Last verified restore</th><th>RTO</th><th>RPO now</th><th>DR copy</th><th>Backups kept</th>
+<th>RTO, last nights</th></tr></thead>
+<tbody>{protected_rows(view['protected']) or '<tr><td colspan="10">No tagged volume.</td></tr>'}</tbody></table>
+<h2 id="not-protected">Not protected</h2>
+<table id="unprotected-volumes"><thead><tr><th>Volume</th><th>Kind</th><th>Policy</th><th>Why</th></tr></thead>
+<tbody>{unprotected}</tbody></table>
+<h2 id="history">History, last {len(view['history'])} nights</h2>
+{nights_chart(view['history'])}
+<h3>Restore time (RTO) per volume</h3>
+{rto_chart(view['history'], names)}
+<h2 id="fleets">Images and fleets</h2>
+<table id="fleets-table"><thead><tr><th>Image</th><th>Made by</th><th>State</th><th>Created</th>
+<th>Instances (hostname)</th></tr></thead><tbody>{fleet_rows(view['fleets'])}</tbody></table>
+</body></html>"""
+
+
+def csv_text(view: dict) -> str:
+    """The protected volumes table, one row per volume; the verification spread over four columns."""
+    buf = io.StringIO()
+    fields = [f for f in VOLUME_FIELDS if f != "verification"]
+    fields[fields.index("last_verified_time") + 1:fields.index("last_verified_time") + 1] = [
+        "verification", "verification_level", "verification_evidence", "verification_backup_id"]
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    for row in view["protected"]:
+        v = row["verification"]
+        writer.writerow({**row, "verification": v["result"], "verification_level": v["level"],
+                         "verification_evidence": v["evidence"], "verification_backup_id": v["backup_id"]})
+    return buf.getvalue()
