@@ -49,7 +49,7 @@ test-browser: venv
 	@tools/system-packages browser
 	OCI_BROWSER=1 $(BIN)/python -m pytest tests/browser -q -s
 
-demo: venv
+demo: venv cli-venv
 	$(BIN)/python -m demo.run
 
 # A standalone-like Airflow (LocalExecutor on PostgreSQL database UP_DB) with ocisim and the demo seed, left

@@ -50,6 +50,15 @@ def start_ocisim(state: Path, port: int) -> subprocess.Popen:
     raise RuntimeError(f"ocisim did not start; see {OUT / 'ocisim.log'}")
 
 
+def tag_with_cli(state: Path, endpoint: str, volume_id: str, tags: dict) -> None:
+    """How a user opts a volume into the nightly backup: the real `oci` CLI (.venv-cli), as the README shows."""
+    cli = ROOT / ".venv-cli" / "bin" / "oci"
+    subprocess.run([str(cli), "--config-file", str(state / "config"), "--endpoint", endpoint, "bv", "volume", "update",
+                    "--volume-id", volume_id, "--freeform-tags", json.dumps(tags), "--force"],
+                   check=True, capture_output=True, timeout=120,
+                   env={**os.environ, "OCI_CLI_SUPPRESS_FILE_PERMISSIONS_WARNING": "True"})
+
+
 def airflow_env(tenancy: dict, state: Path, home: Path | None = None, base: dict | None = None) -> dict:
     """`base` (default: this process's environment) plus AIRFLOW_HOME (default out/demo/airflow), the DAG and
     plugin folders and connection `oci_default` pointing at the ocisim whose state directory is `state`."""
@@ -88,6 +97,11 @@ def main() -> int:
     try:
         tenancy = json.loads((state / "tenancy.json").read_text())
         env = airflow_env(tenancy, state)
+        step = Step()
+        tag_with_cli(state, tenancy["regions"][tenancy["home_region"]], tenancy["volumes"]["db-data"],
+                     {"backup-policy": "gold"})
+        print(f"oci CLI: db-data tagged backup-policy=gold with `oci bv volume update --freeform-tags` "
+              f"({step.took()})")
         step = Step()
         subprocess.run([str(Path(PY).parent / "airflow"), "db", "migrate"], env=env, cwd=ROOT, check=True,
                        capture_output=True)

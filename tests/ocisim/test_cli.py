@@ -18,7 +18,7 @@ def _oci(ocisim, *args: str) -> dict:
         [str(CLI), "--config-file", str(ocisim.config_file), "--endpoint", ocisim.endpoints["us-ashburn-1"],
          "--output", "json", *args],
         capture_output=True, text=True, env=env, timeout=120)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr + done.stdout
     return json.loads(done.stdout) if done.stdout.strip() else {}
 
 
@@ -66,3 +66,30 @@ def test_cli_run_command_sends_its_timeout_as_a_string(ocisim):
                 "--content", json.dumps({"source": {"sourceType": "TEXT", "text": "true"},
                                          "output": {"outputType": "TEXT"}}))["data"]
     assert made["execution-time-out-in-seconds"] == 60 and made["target"]["instance-id"] == instance
+
+
+def test_cli_day_one_reads_and_updates(ocisim):
+    """What a tenancy-walking or launch script types first, through the real CLI."""
+    comp, ad = ocisim.tenancy["compartment_id"], ocisim.tenancy["availability_domains"][0]
+    tenancy_id = ocisim.sim.identity.tenancy()["id"]
+    assert _oci(ocisim, "iam", "tenancy", "get", "--tenancy-id", tenancy_id)["data"]["name"] == "ocisim"
+    subtree = _oci(ocisim, "iam", "compartment", "list", "--compartment-id", tenancy_id,
+                   "--compartment-id-in-subtree", "true", "--access-level", "ACCESSIBLE", "--all")["data"]
+    assert comp in {c["id"] for c in subtree}
+    regions = _oci(ocisim, "iam", "region-subscription", "list", "--tenancy-id", tenancy_id)["data"]
+    assert {r["region-name"] for r in regions} == {"us-ashburn-1", "us-phoenix-1"}
+    shapes = _oci(ocisim, "compute", "shape", "list", "--compartment-id", comp, "--availability-domain", ad,
+                  "--all")["data"]
+    assert "VM.Standard.E4.Flex" in {s["shape"] for s in shapes}
+
+    instance = ocisim.tenancy["instances"]["linux1"]
+    updated = _oci(ocisim, "compute", "instance", "update", "--instance-id", instance, "--force",
+                   "--display-name", "linux1-renamed", "--freeform-tags", '{"owner": "ops"}')["data"]
+    assert updated["display-name"] == "linux1-renamed" and updated["freeform-tags"] == {"owner": "ops"}
+    image = ocisim.tenancy["images"]["Oracle-Linux-9"]
+    assert _oci(ocisim, "compute", "image", "update", "--image-id", image, "--force",
+                "--display-name", "OL9")["data"]["display-name"] == "OL9"
+    bucket = ocisim.tenancy["buckets"][0]
+    tagged = _oci(ocisim, "os", "bucket", "update", "--bucket-name", bucket,
+                  "--freeform-tags", '{"backup-policy": "gold"}')["data"]
+    assert tagged["freeform-tags"] == {"backup-policy": "gold"}
