@@ -10,6 +10,7 @@ import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, task, task_group
+from hooks.pools import oci_api_pool
 from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOperator, OciPruneBackupsOperator
 from operators.backups import OciCopyBackupOperator, OciCreateBackupOperator
 from operators.base import wait_settings
@@ -31,10 +32,17 @@ policy's `full_interval_days`, or none exists; never by weekday, so a missed nig
 Each new backup is **restored to a temporary volume and verified** (`api`: the volume is AVAILABLE with the
 backup's size; `boot`: an instance boots from a restored boot volume; `script`: the volume is attached read-only
 to the verifier instance and checked with `e2fsck -fn` and a canary/heartbeat read through Run Command).
-`delete_test_restores` then removes every temporary (it runs even when a step failed), `prune_backups` applies
-retention (only backups this DAG made; never the newest verified one; `dry_run` available), and `report`
-writes per volume: backup, type, size and unique size, restore time (RTO), verification, age of the newest
-verified backup (RPO). The run **fails** when any backup or verification failed, after cleanup.
+`plan_backups` checks everything the run needs before the first backup (verifier instance RUNNING with Run
+Command, the subnet at `boot` level, DR regions, policies). `copy_to_dr_region` runs only for volumes whose
+policy names a DR region. `delete_test_restores` then removes every temporary, this run's and any an earlier
+run left (it runs even when a step failed), `prune_backups` applies retention (only backups this DAG made;
+never a volume's newest restorable verified backup; `dry_run` available), and `report` writes per volume:
+backup, type, size and unique size, restore time (RTO, from OCI's clock), verification, age of the newest
+verified backup (RPO). The run **fails** when any backup, verification, copy, teardown or prune failed, after
+cleanup, and the report says which step.
+
+OCI API work runs in the Airflow pool `oci_api` (`OCI_API_POOL`, size `OCI_API_POOL_SLOTS`); the DAG's
+`max_active_tasks` is `OCI_BACKUP_MAX_ACTIVE_TASKS` (default 32).
 
 **Configuration** (later wins): environment defaults `OCI_BACKUP_*` (see README), the Variable
 `oci_nightly_backup` (JSON with the same keys as the Params), then the Params of a manual trigger.
@@ -49,6 +57,11 @@ def _env_json(name: str, default):
     return json.loads(raw) if raw else default
 
 
+def _planned(field: str) -> str:
+    """Jinja for a field of this mapped volume's plan item (no pass-through task: each task reads the plan)."""
+    return "{{ ti.xcom_pull(task_ids='plan_backups')[ti.map_index]['" + field + "'] }}"
+
+
 def _same_index(task_id: str, field: str | None = None) -> str:
     """Jinja that pulls the XCom of a task of the same mapped volume (native rendering keeps dicts dicts)."""
     pull = f"ti.xcom_pull(task_ids='protect_volume.{task_id}', map_indexes=ti.map_index)"
@@ -61,12 +74,15 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    # queued + running task instances of a run; deferred waits do not count (see the README's "Concurrency")
+    max_active_tasks=int(os.environ.get("OCI_BACKUP_MAX_ACTIVE_TASKS", "32")),
     render_template_as_native_obj=True,
     dagrun_timeout=timedelta(hours=8),
     doc_md=DOC,
     tags=["oci", "backup", "scheduled"],
     default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=2),
-                  "execution_timeout": timedelta(hours=2), **wait_settings(deferrable=False)},
+                  "execution_timeout": timedelta(hours=2), "pool": oci_api_pool(),
+                  **wait_settings(deferrable=False)},
     params={
         "compartment_ids": Param(os.environ.get("OCI_BACKUP_COMPARTMENTS", ""), type="string",
                                  description="Compartment OCIDs to scan, comma-separated"),
@@ -86,7 +102,7 @@ with DAG(
     },
 ) as dag:
 
-    @task(multiple_outputs=True)
+    @task(multiple_outputs=True, pool="default_pool")
     def resolve_config(params=None, dag_run=None) -> dict:
         """Params, overridden by the Variable, overridden by what a manual trigger gave explicitly."""
         from airflow.sdk import Variable
@@ -107,39 +123,47 @@ with DAG(
     config = resolve_config()
     discover = OciDiscoverVolumesOperator(task_id="discover_volumes", compartment_ids=config["compartment_ids"],
                                           tag_key=config["tag_key"])
-    plan = OciPlanBackupsOperator(task_id="plan_backups", volumes=discover.output, policies=config["policies"])
+    # The plan is also the preflight: verifier, subnet, DR regions and policies are checked before any backup.
+    plan = OciPlanBackupsOperator(task_id="plan_backups", volumes=discover.output, policies=config["policies"],
+                                  verification_level=config["verification_level"],
+                                  verifier_instance_id=config["verifier_instance_id"], subnet_id=config["subnet_id"])
 
     @task_group(group_id="protect_volume")
     def protect_volume(item: dict):
-        @task(multiple_outputs=True)
-        def prepare(item: dict) -> dict:
-            return item
-
-        volume = prepare(item)
-        backup = OciCreateBackupOperator(task_id="backup_volume", source_id=volume["volume_id"],
-                                         backup_type=volume["backup_type"], deferrable=True)
+        # Each task reads its volume's plan item by map index: no pass-through task per volume.
+        backup = OciCreateBackupOperator(task_id="backup_volume", source_id=_planned("volume_id"),
+                                         backup_type=_planned("backup_type"), deferrable=True)
         restore = OciRestoreVolumeOperator(task_id="restore_for_test", backup_id=_same_index("backup_volume",
                                                                                            "backup_id"),
-                                           availability_domain=volume["availability_domain"],
+                                           availability_domain=_planned("availability_domain"),
                                            freeform_tags={"airflow-temporary": "true"}, deferrable=True,
-                                           enabled=volume["verify"])
+                                           enabled=_planned("verify"))
         verify = OciVerifyRestoreOperator(
             task_id="verify_restore", restored=_same_index("restore_for_test"), backup=_same_index("backup_volume"),
             level=config["verification_level"], verifier_instance_id=config["verifier_instance_id"],
             subnet_id=config["subnet_id"], canary_path=config["canary_path"], heartbeat_path=config["heartbeat_path"],
             retries=0)
-        copy = OciCopyBackupOperator(task_id="copy_to_dr_region", backup_id=_same_index("backup_volume", "backup_id"),
-                                     destination_region=volume["dr_region"], deferrable=True,
-                                     enabled=volume["dr_region"])
         backup >> restore >> verify
-        backup >> copy
 
     protected = protect_volume.expand(item=plan.output)
+    @task(pool="default_pool")
+    def select_dr_copies(plan: list[dict]) -> list[dict]:
+        """The volumes whose policy names a DR region (once per run): the DR copy is mapped over these only,
+        so no task starts just to skip itself."""
+        return [{"source_id": i["volume_id"], "destination_region": i["dr_region"]} for i in plan if i["dr_region"]]
+
+    # Each copy copies the backup this run made of its volume, once every backup is done (failed or not).
+    copies = OciCopyBackupOperator.partial(task_id="copy_to_dr_region", deferrable=True,
+                                           trigger_rule="all_done").expand_kwargs(select_dr_copies(plan.output))
+    dag.get_task("protect_volume.backup_volume") >> copies
     # The closing tasks run whatever failed before (all_done) and are not retried: the hook already retries
-    # each API call, and a run whose configuration failed has nothing to clean, prune or report.
+    # each API call, and a run whose configuration failed has nothing to clean, prune or report. The report is
+    # the leaf: it fails the run when any step failed (a teardown alone would not), and names the step.
     cleanup = OciCleanupTestResourcesOperator(task_id="delete_test_restores", compartment_ids=config["compartment_ids"],
                                               retries=0).as_teardown()
     prune = OciPruneBackupsOperator(task_id="prune_backups", volumes=discover.output, policies=config["policies"],
                                     dry_run=config["dry_run"], trigger_rule="all_done", retries=0)
-    report = OciBackupReportOperator(task_id="report", plan=plan.output, prune_result=prune.output, retries=0)
+    report = OciBackupReportOperator(task_id="report", plan=plan.output, prune_result=prune.output, retries=0,
+                                     steps=["copy_to_dr_region", "delete_test_restores", "prune_backups"])
     protected >> cleanup >> prune >> report
+    copies >> report

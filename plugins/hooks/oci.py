@@ -278,6 +278,7 @@ class PollResult:
     data: dict
     error: str | None = None
     percent: float | None = None
+    observed_at: str | None = None  # OCI's clock (the response's Date) when this look was answered
 
 
 # One SDK client per connection, service and region per process (see OciHook.get_client), and one parsed key.
@@ -528,7 +529,8 @@ class OciHook(BaseHook):
 
         client = self.get_client(spec.service, spec.region)
         try:
-            data = getattr(client, spec.getter)(spec.resource_id, **spec.getter_kwargs).data
+            response = getattr(client, spec.getter)(spec.resource_id, **spec.getter_kwargs)
+            data = response.data
         except oci.exceptions.ServiceError as err:
             if err.status == 404 and spec.not_found_ok:
                 return PollResult(True, "NOT_FOUND", {"id": spec.resource_id})
@@ -539,9 +541,10 @@ class OciHook(BaseHook):
         state = getattr(data, spec.state_field, None)
         as_dict = oci.util.to_dict(data)
         percent = getattr(data, "percent_complete", None)
+        observed = response.headers.get("date")
         if state in spec.failure_states:
-            return PollResult(True, state, as_dict, self._failure_text(spec, data, state), percent)
-        return PollResult(state in spec.target_states, state, as_dict, None, percent)
+            return PollResult(True, state, as_dict, self._failure_text(spec, data, state), percent, observed)
+        return PollResult(state in spec.target_states, state, as_dict, None, percent, observed)
 
     def _failure_text(self, spec: WaitSpec, data, state: str) -> str:
         if spec.service == "work_requests":

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hooks.errors import OciInputError
+from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import ocid_kind, validate_ocid, validate_region
 from hooks.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG
 
@@ -19,6 +19,7 @@ from operators.backups import backup_result
 from operators.base import OciBaseOperator, oci_template_fields
 
 VERIFY_MODES = ("all", "sample")
+PRUNE_XCOM_KEY = "prune"
 LEVELS = ("api", "boot", "script")
 
 
@@ -74,7 +75,10 @@ def is_ours(backup: dict, dag_id: str | None = None) -> bool:
 
 
 def newest_verified(backups: Iterable[dict]) -> dict | None:
-    verified = [b for b in backups if (b.get("freeform_tags") or {}).get(VERIFIED_TAG)]
+    """The newest backup that passed a test restore and can still be restored (AVAILABLE): one deleted by hand
+    or being deleted proves nothing about what is left."""
+    verified = [b for b in backups if (b.get("freeform_tags") or {}).get(VERIFIED_TAG)
+                and b.get("lifecycle_state", "AVAILABLE") == "AVAILABLE"]
     return max(verified, key=lambda b: b["time_created"], default=None)
 
 
@@ -111,13 +115,17 @@ def choose_verifications(items: list[dict], policies: dict[str, BackupPolicy]) -
 
 
 def retention_candidates(backups: list[dict], policy: BackupPolicy, now: datetime, dag_id: str) -> list[dict]:
-    """Backups to delete: AVAILABLE, made by this DAG, older than retention — never the newest verified one,
-    never one made by anyone else."""
+    """Backups to delete: AVAILABLE, made by this DAG, older than retention. The rule that comes first: a volume
+    is never left without a restorable verified backup. Its newest AVAILABLE verified backup is kept whatever its
+    age; when it has none (every verified one deleted by hand, tonight's verification failed), nothing of it is
+    deleted until one passes again. Never one made by anyone else."""
     keep = newest_verified(backups)
+    if keep is None:
+        return []
     cutoff = now - timedelta(days=policy.retention_days)
     return [b for b in backups
             if is_ours(b, dag_id) and b.get("lifecycle_state") == "AVAILABLE"
-            and _ts(b["time_created"]) < cutoff and (keep is None or b["backup_id"] != keep["backup_id"])]
+            and _ts(b["time_created"]) < cutoff and b["backup_id"] != keep["backup_id"]]
 
 
 def all_backups(hook, volume: dict) -> list[dict]:
@@ -177,21 +185,81 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
         return found
 
 
+RUN_COMMAND_PLUGIN = "Compute Instance Run Command"
+
+
 class OciPlanBackupsOperator(OciBaseOperator):
-    """FULL or INCREMENTAL per volume, and whether its new backup gets a test restore."""
+    """FULL or INCREMENTAL per volume, and whether its new backup gets a test restore.
 
-    template_fields = oci_template_fields("volumes", "policies")
+    It is also the preflight: everything the run will need is checked before the first backup (a verifier
+    that is no instance, a subnet missing at `boot` level or an unknown DR region would otherwise be found
+    after N backups were made)."""
 
-    def __init__(self, *, volumes: list[dict], policies: dict, **kwargs):
+    template_fields = oci_template_fields("volumes", "policies", "verification_level", "verifier_instance_id",
+                                          "subnet_id")
+
+    def __init__(self, *, volumes: list[dict], policies: dict, verification_level: str | None = None,
+                 verifier_instance_id: str | None = None, subnet_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.volumes = volumes
         self.policies = policies
+        self.verification_level = verification_level
+        self.verifier_instance_id = verifier_instance_id
+        self.subnet_id = subnet_id
 
     def validate_inputs(self) -> None:
         self._policies = load_policies(self.policies)
+        level = self.verification_level
+        if level is not None and level not in LEVELS:
+            raise OciInputError(f"verification_level {level!r}: one of {LEVELS}")
+        if level == "script":
+            if not self.verifier_instance_id:
+                raise OciInputError("verifier_instance_id: required for the script verification level")
+            validate_ocid(self.verifier_instance_id, "verifier_instance_id", "instance")
+        if level == "boot" and any(v.get("kind") == "bootvolume" for v in self.volumes or []):
+            if not self.subnet_id:
+                raise OciInputError("subnet_id: required for the boot verification level (test instances boot "
+                                    "in it)")
+            validate_ocid(self.subnet_id, "subnet_id", "subnet")
+
+    def preflight(self) -> None:
+        """Read what the run will use; refuse with the field and the rule before anything is made."""
+        import oci
+
+        def read(field: str, value: str, call):
+            try:
+                return call(value).data
+            except oci.exceptions.ServiceError as err:
+                if err.status in (400, 404):
+                    raise OciInputError(f"{field} {value!r}: not found in region {self.hook.region} "
+                                        f"({err.status} {err.code})") from None
+                raise
+
+        if self.verification_level == "script":
+            inst = read("verifier_instance_id", self.verifier_instance_id,
+                        self.hook.get_client("compute", self.region).get_instance)
+            if inst.lifecycle_state != "RUNNING":
+                raise OciInputError(f"verifier_instance_id {inst.id!r}: is {inst.lifecycle_state}, must be RUNNING "
+                                    f"(Run Command runs the check on it)")
+            agent = inst.agent_config
+            disabled = [p.name for p in (getattr(agent, "plugins_config", None) or [])
+                        if p.name == RUN_COMMAND_PLUGIN and p.desired_state == "DISABLED"]
+            if agent and (agent.is_management_disabled or agent.are_all_plugins_disabled or disabled):
+                raise OciInputError(f"verifier_instance_id {inst.id!r}: the Oracle Cloud Agent plugin "
+                                    f"'{RUN_COMMAND_PLUGIN}' must be enabled (agent_config)")
+        if self.verification_level == "boot" and self.subnet_id:
+            read("subnet_id", self.subnet_id, self.hook.get_client("network", self.region).get_subnet)
+        for policy in self._policies.values():
+            if policy.dr_region:
+                try:
+                    self.hook.get_client("blockstorage", policy.dr_region)
+                except OciInputError as exc:
+                    raise OciInputError(f"policy {policy.name!r} dr_region {policy.dr_region!r}: not a region "
+                                        f"this connection knows ({exc})") from None
 
     def execute(self, context) -> list[dict]:
         self.validate()
+        self.preflight()
         now = self.hook.server_time()
         plan = []
         for volume in self.volumes or []:
@@ -233,20 +301,34 @@ class OciPruneBackupsOperator(OciBaseOperator):
         self.validate()
         now = self.hook.server_time()
         dag_id = context["ti"].dag_id
-        deleted, kept = [], 0
+        deleted, failed, kept = [], [], 0
         for volume in self.volumes or []:
             policy = self._policies.get(volume.get("policy"), self._policies["default"])
             backups = all_backups(self.hook, volume)
             doomed = retention_candidates(backups, policy, now, dag_id)
             kept += len(backups) - len(doomed)
+            if newest_verified(backups) is None:
+                self.log.warning("%s: no restorable verified backup, so none of its backups is pruned",
+                                 volume["display_name"])
             for backup in doomed:
                 self.log.info("%s %s of %s (%s, made %s)", "would delete" if self.dry_run else "deleting",
                               backup["backup_id"], volume["display_name"], backup["type"], backup["time_created"])
+                row = {"backup_id": backup["backup_id"], "volume_id": volume["volume_id"],
+                       "type": backup["type"], "time_created": backup["time_created"]}
                 if not self.dry_run:
-                    self.hook.delete_resource(backup["backup_id"], self.region)
-                deleted.append({"backup_id": backup["backup_id"], "volume_id": volume["volume_id"],
-                                "type": backup["type"], "time_created": backup["time_created"]})
-        return {"dry_run": bool(self.dry_run), "deleted": deleted, "kept": kept, "checked_at": now.isoformat()}
+                    try:
+                        self.hook.delete_resource(backup["backup_id"], self.region)
+                    except Exception as exc:  # recorded; the other deletions go on, the task fails at the end
+                        failed.append(row | {"error": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"})
+                        continue
+                deleted.append(row)
+        result = {"dry_run": bool(self.dry_run), "deleted": deleted, "failed": failed, "kept": kept,
+                  "checked_at": now.isoformat()}
+        context["ti"].xcom_push(key=PRUNE_XCOM_KEY, value=result)
+        if failed:
+            raise OciWaitError(f"retention could not delete {len(failed)} backups: " + "; ".join(
+                f"{f['backup_id']}: {f['error']}" for f in failed))
+        return result
 
 
 def mark_verified(hook, backup_id: str, level: str, at: datetime, region: str | None = None) -> dict:

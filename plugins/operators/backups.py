@@ -7,7 +7,7 @@ for there with that region's client.
 
 from __future__ import annotations
 
-from hooks.errors import OciInputError
+from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import ocid_kind, validate_ocid, validate_region
 
 from operators.base import OciBaseOperator, oci_template_fields
@@ -74,7 +74,9 @@ class OciCreateBackupOperator(OciBaseOperator):
             display_name=self.display_name or f"{self.task_id}-{context['ti'].run_id}"[:255],
             freeform_tags=self.managed_tags(context, self.freeform_tags))
         client = self.hook.get_client("blockstorage", self.region)
-        made = getattr(client, method)(details, opc_retry_token=self.retry_token(context)).data
+        # the type is part of the token: a re-run whose new plan turns FULL into INCREMENTAL is another request
+        token = self.retry_token(context, self.backup_type)
+        made = getattr(client, method)(details, opc_retry_token=token).data
         self.remember(made.id)
         self.link(context, made.id)
         self.log.info("%s backup %s of %s requested", self.backup_type, made.id, self.source_id)
@@ -88,28 +90,54 @@ class OciCreateBackupOperator(OciBaseOperator):
 
 
 class OciCopyBackupOperator(OciBaseOperator):
-    """Copy a volume or boot volume backup to another region (DR) and wait there for it to be AVAILABLE."""
+    """Copy a volume or boot volume backup to another region (DR) and wait there for it to be AVAILABLE.
 
-    template_fields = oci_template_fields("backup_id", "destination_region", "display_name")
+    Give `backup_id`, or `source_id` (a volume or boot volume) to copy the backup this DAG run made of it: how
+    the nightly maps its copies over the volumes that have a DR region, without knowing backup ids up front."""
 
-    def __init__(self, *, backup_id: str, destination_region: str, display_name: str | None = None, **kwargs):
+    template_fields = oci_template_fields("backup_id", "source_id", "destination_region", "display_name")
+
+    def __init__(self, *, destination_region: str, backup_id: str | None = None, source_id: str | None = None,
+                 display_name: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.backup_id = backup_id
+        self.source_id = source_id
         self.destination_region = destination_region
         self.display_name = display_name
 
     def validate_inputs(self) -> None:
-        validate_ocid(self.backup_id, "backup_id")
-        if ocid_kind(self.backup_id) not in COPIES:
-            raise OciInputError(f"backup_id {self.backup_id!r}: only volume and boot volume backups are copied")
+        if bool(self.backup_id) == bool(self.source_id):
+            raise OciInputError("backup_id, source_id: give exactly one (a backup, or the volume whose backup of "
+                                "this run is copied)")
+        if self.source_id:
+            validate_ocid(self.source_id, "source_id")
+            if ocid_kind(self.source_id) not in ("volume", "bootvolume"):
+                raise OciInputError(f"source_id {self.source_id!r}: must be a volume or boot volume OCID")
+        else:
+            validate_ocid(self.backup_id, "backup_id")
+            if ocid_kind(self.backup_id) not in COPIES:
+                raise OciInputError(f"backup_id {self.backup_id!r}: only volume and boot volume backups are copied")
         validate_region(self.destination_region, "destination_region")
         if self.destination_region == (self.region or self.hook.region):
             raise OciInputError(f"destination_region {self.destination_region!r}: must differ from the source region")
+
+    def backup_of_this_run(self, context) -> str:
+        """The newest AVAILABLE backup of `source_id` tagged with this DAG run (copies excluded)."""
+        ti = context["ti"]
+        mine = [b for b in list_backups(self.hook, self.source_id, region=self.region, lifecycle_state="AVAILABLE")
+                if b["freeform_tags"].get("airflow-dag") == ti.dag_id
+                and b["freeform_tags"].get("airflow-run") == ti.run_id[:250] and b["region"] == self.hook.region]
+        if not mine:
+            raise OciWaitError(f"source_id {self.source_id!r}: no AVAILABLE backup made by run {ti.run_id} to copy "
+                               f"(its backup failed or is not done)")
+        return mine[0]["backup_id"]
 
     def execute(self, context) -> dict:
         import oci
 
         self.validate()
+        if self.source_id:
+            self.backup_id = self.backup_of_this_run(context)
         method, model = COPIES[ocid_kind(self.backup_id)]
         details = getattr(oci.core.models, model)(destination_region=self.destination_region,
                                                   display_name=self.display_name)

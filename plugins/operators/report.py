@@ -11,9 +11,9 @@ from datetime import datetime
 
 from hooks.errors import OciWaitError
 
-from operators.backup_policy import newest_verified
+from operators.backup_policy import PRUNE_XCOM_KEY, newest_verified
 from operators.base import OciBaseOperator, oci_template_fields
-from operators.verify import VERIFY_XCOM_KEY
+from operators.verify import TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 
 ASSET_ALIAS = "oci-verified-backups"
 
@@ -43,6 +43,7 @@ def build_row(item: dict, backup: dict | None, restore: dict | None, verificatio
             "unique_size_in_mbs": backup and backup["unique_size_in_mbs"],
             "unique_size_in_gbs": backup and backup["unique_size_in_gbs"],
             "rto_seconds": restore and restore.get("seconds_to_available"),
+            "rto_source": restore and restore.get("rto_source"),
             "verification": verification and {k: verification.get(k) for k in
                                               ("level", "passed", "detail", "exit_code", "canary", "heartbeat")},
             "rpo_hours": rpo,
@@ -56,6 +57,10 @@ def render_text(report: dict) -> str:
              f"{report['totals']['volumes']} volumes, {report['totals']['backed_up']} backed up, "
              f"{report['totals']['verified']} verified, {report['totals']['failed']} failed, "
              f"{report['totals']['pruned']} pruned", ""]
+    for step in report.get("failed_steps") or []:
+        lines.append(f"STEP FAILED: {step['step']} ({step['state']}): {step['detail']}")
+    if report.get("failed_steps"):
+        lines.append("")
     for r in report["volumes"]:
         v = r["verification"] or {}
         lines.append(
@@ -73,7 +78,7 @@ class OciBackupReportOperator(OciBaseOperator):
     template_fields = oci_template_fields("plan", "prune_result")
 
     def __init__(self, *, plan: list[dict], group_id: str = "protect_volume", prune_result: dict | None = None,
-                 note_conn_id: str = "airflow_api", **kwargs):
+                 note_conn_id: str = "airflow_api", steps: list[str] | None = None, **kwargs):
         from airflow.sdk import AssetAlias
 
         kwargs.setdefault("trigger_rule", "all_done")
@@ -83,12 +88,43 @@ class OciBackupReportOperator(OciBaseOperator):
         self.group_id = group_id
         self.prune_result = prune_result
         self.note_conn_id = note_conn_id
+        # steps outside the per-volume group whose failure fails the run: DR copy, teardown, retention
+        self.steps = list(steps or [])
 
     def _pull(self, ti, task: str, index: int, key: str = "return_value"):
         try:
             return ti.xcom_pull(task_ids=f"{self.group_id}.{task}", map_indexes=index, key=key)
         except Exception:  # a task that never ran has no XCom
             return None
+
+    def failed_steps(self, ti) -> list[dict]:
+        """The closing steps that did not succeed, read from Airflow (a step that crashed pushed nothing),
+        with what each one recorded: the teardown's leftovers, retention's failed deletions, the copy's volume."""
+        if not self.steps:
+            return []
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=self.steps).get(ti.run_id, {})
+        failed = []
+        for key, state in sorted(states.items()):
+            if state not in ("failed", "upstream_failed"):
+                continue
+            step, _, index = key.rpartition("_") if key not in self.steps else (key, "", "")
+            detail = "failed"
+            if step == "delete_test_restores":
+                outcome = ti.xcom_pull(task_ids=step, key=TEARDOWN_XCOM_KEY) or {}
+                left = outcome.get("leftovers") or []
+                detail = ("temporaries left: " + "; ".join(f"{x['name']} ({x['id']}): {x['error']}" for x in left)
+                          if left else "failed before it listed the temporaries")
+            elif step == "prune_backups":
+                outcome = ti.xcom_pull(task_ids=step, key=PRUNE_XCOM_KEY) or {}
+                bad = outcome.get("failed") or []
+                detail = ("backups not deleted: " + "; ".join(f"{f['backup_id']}: {f['error']}" for f in bad)
+                          if bad else "failed before it applied retention")
+            elif index.isdigit():
+                copies = ti.xcom_pull(task_ids="select_dr_copies") or []
+                item = copies[int(index)] if int(index) < len(copies) else {}
+                detail = f"copy of the backup of {item.get('source_id')} to {item.get('destination_region')}"
+            failed.append({"step": key if not index else f"{step}[{index}]", "state": state, "detail": detail})
+        return failed
 
     def execute(self, context) -> dict:
         from airflow.sdk import Asset, AssetAlias
@@ -110,6 +146,7 @@ class OciBackupReportOperator(OciBaseOperator):
                   "totals": {"volumes": len(rows), "backed_up": sum(1 for r in rows if r["backup_id"]),
                              "verified": sum(1 for r in rows if r["status"] == "verified"),
                              "failed": sum(1 for r in rows if r["failed"]), "pruned": len(pruned)}}
+        report["failed_steps"] = self.failed_steps(ti)
         text = render_text(report)
         self.log.info("\n%s", text)
         for r in rows:
@@ -120,9 +157,10 @@ class OciBackupReportOperator(OciBaseOperator):
                     "backup_id": r["backup_id"], "type": r["type"], "rpo_hours": r["rpo_hours"]})
         self.log.info(set_run_note(ti.dag_id, ti.run_id, text, self.note_conn_id))
         failed = [r for r in rows if r["failed"]]
-        if failed:
+        if failed or report["failed_steps"]:
             ti.xcom_push(key="report", value=report)
-            raise OciWaitError("backup run failed for: " + "; ".join(
-                f"{r['display_name']} ({r['volume_id']}): {r['status']}"
-                + (f" - {r['verification']['detail']}" if r["verification"] else "") for r in failed))
+            problems = [f"{r['display_name']} ({r['volume_id']}): {r['status']}"
+                        + (f" - {r['verification']['detail']}" if r["verification"] else "") for r in failed]
+            problems += [f"step {s['step']} {s['state']}: {s['detail']}" for s in report["failed_steps"]]
+            raise OciWaitError("backup run failed for: " + "; ".join(problems))
         return report

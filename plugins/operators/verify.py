@@ -168,13 +168,23 @@ class OciVerifyRestoreOperator(OciBaseOperator):
 
         compute = self.hook.get_client("compute", self.region)
         verifier = self.hook.get_resource(self.verifier_instance_id, self.region)
-        used = {a.device for a in oci.pagination.list_call_get_all_results(
+        live = [a for a in oci.pagination.list_call_get_all_results(
             compute.list_volume_attachments, verifier.compartment_id, instance_id=verifier.id).data
-            if a.lifecycle_state in ("ATTACHING", "ATTACHED") and a.device}
-        device = free_device(used, max(getattr(context["ti"], "map_index", 0), 0))
-        attachment = compute.attach_volume(oci.core.models.AttachParavirtualizedVolumeDetails(
-            instance_id=verifier.id, volume_id=self.restored["volume_id"], device=device, is_read_only=True,
-            display_name="verify-restore"), opc_retry_token=self.retry_token(context, "verifier-attach")).data
+            if a.lifecycle_state in ("ATTACHING", "ATTACHED")]
+        # An earlier try of this task (a killed worker, a cleared task) may have attached the restore already:
+        # adopt that attachment. Attaching again would pick another free device, and the same retry token with
+        # another body is refused by OCI (409 InvalidatedRetryToken).
+        adopted = next((a for a in live if a.volume_id == self.restored["volume_id"] and a.device), None)
+        if adopted:
+            attachment, device = adopted, adopted.device
+            self.log.info("adopting attachment %s of %s at %s (an earlier try made it)", adopted.id,
+                          adopted.volume_id, device)
+        else:
+            device = free_device({a.device for a in live if a.device}, max(getattr(context["ti"], "map_index", 0), 0))
+            attachment = compute.attach_volume(oci.core.models.AttachParavirtualizedVolumeDetails(
+                instance_id=verifier.id, volume_id=self.restored["volume_id"], device=device, is_read_only=True,
+                display_name="verify-restore"), opc_retry_token=self.retry_token(context, f"verifier-attach {device}")
+            ).data
         self.remember(attachment.id)
         try:
             self.hook.wait(self.hook.lifecycle_spec(attachment.id, ["ATTACHED"]), self.poll())
@@ -182,7 +192,8 @@ class OciVerifyRestoreOperator(OciBaseOperator):
             script = render_check_script(device, backup_time, self.canary_path or "", self.heartbeat_path or "",
                                          self.max_heartbeat_age_seconds)
             ran = run_command(self.hook, verifier.id, verifier.compartment_id, script, self.script_timeout_seconds,
-                              self.poll(), region=self.region, retry_token=self.retry_token(context, "verify-script"))
+                              self.poll(), region=self.region,
+                              retry_token=self.retry_token(context, f"verify-script {device}"))
         finally:
             with contextlib.suppress(Exception):
                 self.hook.delete_resource(attachment.id, self.region, wait=True, poll=Poll(1, 5, 600))

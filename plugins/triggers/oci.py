@@ -43,13 +43,18 @@ class OciWaitTrigger(BaseTrigger):
         poll = Poll(self.poll_interval, self.max_interval, self.timeout)
         started = time.monotonic()
         event = await self._wait(hook, spec, poll)
+        result = dict(self.result)
+        if "ready_at" in result and event.get("status") == "success":
+            # asked for by the task (a restore's RTO): OCI's clock when a look first saw the target state
+            result["ready_at"] = event.pop("observed_at", None)
+        event.pop("observed_at", None)
         # Airflow 3.3 can resume a task whose own "deferred" exit it has not processed yet and then mark the
         # resumed try up_for_retry (apache/airflow#71580, #72716). OCI never answers that fast; ocisim can: an
         # event is not sent before the deferral is a few seconds old.
         early = MIN_EVENT_AGE_SECONDS - (time.monotonic() - started)
         if early > 0:
             await asyncio.sleep(early)
-        yield TriggerEvent({"resource_id": spec.resource_id, "result": self.result, **event})
+        yield TriggerEvent({"resource_id": spec.resource_id, "result": result, **event})
 
     async def _wait(self, hook, spec, poll) -> dict:
         while True:
@@ -62,7 +67,7 @@ class OciWaitTrigger(BaseTrigger):
             if polled.error:
                 return {"status": "error", "state": polled.state, "message": polled.error}
             if polled.done:
-                return {"status": "success", "state": polled.state}
+                return {"status": "success", "state": polled.state, "observed_at": polled.observed_at}
             try:
                 delay = poll.next_delay()
             except TimeoutError:
