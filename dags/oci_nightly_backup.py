@@ -152,9 +152,10 @@ with DAG(
         so no task starts just to skip itself."""
         return [{"source_id": i["volume_id"], "destination_region": i["dr_region"]} for i in plan if i["dr_region"]]
 
-    # Each copy copies the backup this run made of its volume, once every backup is done (failed or not).
-    copies = OciCopyBackupOperator.partial(task_id="copy_to_dr_region", deferrable=True,
-                                           trigger_rule="all_done").expand_kwargs(select_dr_copies(plan.output))
+    # Each copy copies the backup this run made of its volume, once every backup is done (failed or not). Not
+    # retried by Airflow: the hook retries each call, and a retry would replay a FAILED copy under its token.
+    copies = OciCopyBackupOperator.partial(task_id="copy_to_dr_region", deferrable=True, trigger_rule="all_done",
+                                           retries=0).expand_kwargs(select_dr_copies(plan.output))
     dag.get_task("protect_volume.backup_volume") >> copies
     # The closing tasks run whatever failed before (all_done) and are not retried: the hook already retries
     # each API call, and a run whose configuration failed has nothing to clean, prune or report. The report is
