@@ -472,6 +472,17 @@ def _start(layout: Layout, port: int, database: str, fresh: bool) -> dict:
         _wait(layout, procs, "the health of " + ", ".join(COMPONENTS),
               lambda: all(s == "healthy" for s in api.healthy().values()), 300)
 
+    with Phase("pool oci_api (the OCI tasks' pool, size OCI_API_POOL_SLOTS)"):
+        from hooks.pools import pool_body
+
+        pool = pool_body()
+        try:
+            api.call("POST", "/api/v2/pools", pool)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:
+                raise
+            api.call("PATCH", f"/api/v2/pools/{pool['name']}", pool)
+
     with Phase(f"{len(info['dags'])} DAGs parsed and unpaused"):
         _wait(layout, procs, "the DAGs in dags/ parsed", lambda: _parsed(api, info["dags"]), 300)
         for dag_id in info["dags"]:

@@ -4,7 +4,8 @@
 2. the connection `oci_default` pointing at the ocisim service: api_key auth with the key ocisim generated in its
    state volume (mounted read-only here), one endpoint per region with the host the other containers reach;
 3. the Variable `oci_nightly_backup`: ocisim's compartment(s) and subnet merged in (its ids are made when ocisim
-   seeds its state, so no .env can hold them).
+   seeds its state, so no .env can hold them);
+0. before those, the pool `oci_api` the OCI tasks run in (size OCI_API_POOL_SLOTS), always.
 
 Steps 2 and 3 are skipped when AIRFLOW_CONN_OCI_DEFAULT is set (a real tenancy), step 3 also when
 OCI_BACKUP_COMPARTMENTS is. Idempotent: every `docker compose up` runs it again. Prints no secret.
@@ -98,6 +99,16 @@ def merge_variable(keys: dict) -> dict:
     return merged
 
 
+def ensure_pool() -> dict:
+    """The pool the OCI tasks run in (plugins/hooks/pools.py): created, or resized to OCI_API_POOL_SLOTS."""
+    from airflow.models.pool import Pool
+    from hooks.pools import pool_body
+
+    body = pool_body()
+    Pool.create_or_update_pool(body["name"], body["slots"], body["description"], body["include_deferred"])
+    return body
+
+
 def default_passwords_file() -> Path | None:
     from airflow.configuration import conf
 
@@ -124,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
               f"_AIRFLOW_WWW_USER_PASSWORD")
     elif passwords_file:
         print("login: _AIRFLOW_WWW_USER_PASSWORD is empty; the api-server generates a password and logs it")
+
+    pool = ensure_pool()
+    print(f"pool {pool['name']!r}: {pool['slots']} slots (OCI_API_POOL_SLOTS)")
 
     if os.environ.get("AIRFLOW_CONN_OCI_DEFAULT"):
         print(f"connection {CONN_ID!r}: AIRFLOW_CONN_OCI_DEFAULT is set (it takes precedence); ocisim not wired in")

@@ -325,10 +325,24 @@ class Stack:
                             env={**self.env, "OCI_AIRFLOW_HOSTNAME": f"worker-{n}",
                                  "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())})
             self._wait("api-server and its metadata database", self._healthy, 300)
+            self.create_pool()
             for proc in self.procs:
                 if proc.name.startswith("worker-"):
                     self._wait(f"celery {proc.name}",
                                lambda p=proc: re.search(r"@\S+ ready\.", p.log.read_text(errors="replace")), 300)
+
+    def create_pool(self) -> None:
+        """The pool the OCI tasks run in (hooks/pools.py), as docker-compose's init and `make up` make it."""
+        from hooks.pools import pool_body
+
+        body = pool_body()
+        try:
+            self.api.post("/pools", body)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:
+                raise
+            self.api.patch(f"/pools/{body['name']}", body)
+        print(f"[distributed] pool {body['name']}: {body['slots']} slots", flush=True)
 
     def _healthy(self) -> bool:
         with urllib.request.urlopen(f"{self.api.base}/api/v2/monitor/health", timeout=10) as resp:
