@@ -499,15 +499,8 @@ class BlockStorageBackend(Backend):
                     raise incorrect_state(f"volume {m['id']} is {m['lifecycle_state']}, not AVAILABLE.")
                 if m.get("volume_group_id"):
                     raise conflict(f"volume {m['id']} already belongs to volume group {m['volume_group_id']}.")
-            size = sum(m["size_in_gbs"] for m in members)
-            group = self.new(
-                GROUP, GROUP, region, availability_domain=ad, compartment_id=compartment_id,
-                defined_tags=details.get("defined_tags") or {},
-                display_name=details.get("display_name") or _default_name("volumegroup", self.sim.now()),
-                freeform_tags=details.get("freeform_tags") or {}, lifecycle_state="PROVISIONING",
-                size_in_mbs=size * 1024, size_in_gbs=size,
-                source_details={"type": "volumeIds", "volume_ids": volume_ids}, volume_ids=volume_ids,
-                is_hydrated=True, volume_group_replicas=None)
+            group = self._new_group(region, compartment_id, ad, details, members,
+                                    {"type": "volumeIds", "volume_ids": volume_ids})
             for m in members:
                 m["volume_group_id"] = group["id"]
                 self.store.put(m)
@@ -548,16 +541,8 @@ class BlockStorageBackend(Backend):
                                        source_details=member_source,
                                        ready_after=self.duration(timing[0], size * GB, timing[1]))
                 volumes.append(vol)
-            size = sum(v["size_in_gbs"] for v in volumes)
-            volume_ids = [v["id"] for v in volumes]
-            group = self.new(
-                GROUP, GROUP, region, availability_domain=ad, compartment_id=compartment_id,
-                defined_tags=details.get("defined_tags") or {},
-                display_name=details.get("display_name") or _default_name("volumegroup", self.sim.now()),
-                freeform_tags=details.get("freeform_tags") or {}, lifecycle_state="PROVISIONING",
-                size_in_mbs=size * 1024, size_in_gbs=size,
-                source_details={"type": source["type"], source_field: source_id}, volume_ids=volume_ids,
-                is_hydrated=True, volume_group_replicas=None)
+            group = self._new_group(region, compartment_id, ad, details, volumes,
+                                    {"type": source["type"], source_field: source_id})
             now = self.sim.now()
             for vol in volumes:
                 vol["volume_group_id"] = group["id"]
@@ -565,6 +550,17 @@ class BlockStorageBackend(Backend):
             done = max((self.store.pending(v)[-1][0] for v in volumes if self.store.pending(v)), default=now)
             return self.store.schedule(group, [(max(done - now, GROUP_PROVISION),
                                                 {"lifecycle_state": "AVAILABLE"})])
+
+    def _new_group(self, region: str, compartment_id: str, ad: str, details: dict, members: list[dict],
+                   source_details: dict) -> dict:
+        size = sum(m["size_in_gbs"] for m in members)
+        return self.new(
+            GROUP, GROUP, region, availability_domain=ad, compartment_id=compartment_id,
+            defined_tags=details.get("defined_tags") or {},
+            display_name=details.get("display_name") or _default_name("volumegroup", self.sim.now()),
+            freeform_tags=details.get("freeform_tags") or {}, lifecycle_state="PROVISIONING",
+            size_in_mbs=size * 1024, size_in_gbs=size, source_details=source_details,
+            volume_ids=[m["id"] for m in members], is_hydrated=True, volume_group_replicas=None)
 
     def _restored_name(self, backup: dict) -> str:
         """A restored member is named after the volume it was backed up from, as OCI does."""

@@ -61,40 +61,33 @@ def b64md5(digest: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
-def check_md5(actual: str, expected: str | None) -> None:
-    """OCI's integrity check of a body against its Content-MD5 header (base64 of the 16 digest bytes)."""
+def _check_digest(actual: str, expected: str | None, header: str, name: str, length: int) -> None:
+    """OCI's integrity check of a body against a digest header (base64 of `length` bytes): 400 Invalid<name>
+    for a malformed header, 400 Unmatched<name> when the body differs, and nothing is stored."""
     if expected is None:
         return
     try:
-        valid = len(base64.b64decode(expected, validate=True)) == 16
+        valid = len(base64.b64decode(expected, validate=True)) == length
     except ValueError:
         valid = False
     if not valid:
-        raise OciError(400, "InvalidContentMD5",
-                       f"The Content-MD5 header '{expected}' is not a base64-encoded MD5 digest.")
+        raise OciError(400, f"Invalid{name}", f"The {header} header '{expected}' is not a base64-encoded "
+                                              f"{name[len('Content'):]} digest.")
     if expected != actual:
-        raise OciError(400, "UnmatchedContentMD5",
-                       f"The computed MD5 of the request body ({actual}) does not match the Content-MD5 "
-                       f"header ({expected})")
+        raise OciError(400, f"Unmatched{name}", f"The computed {name[len('Content'):]} of the request body ({actual}) "
+                                                f"does not match the {header} header ({expected})")
+
+
+def check_md5(actual: str, expected: str | None) -> None:
+    """The body against its Content-MD5 header (base64 of the 16 digest bytes)."""
+    _check_digest(actual, expected, "Content-MD5", "ContentMD5", 16)
 
 
 def check_crc32c(actual: int, expected: str | None, algorithm: str | None = None) -> None:
     """The body against its opc-content-crc32c header (base64 of 4 big-endian bytes), as OCI checks it."""
     if algorithm is not None and algorithm.upper() not in CHECKSUM_ALGORITHMS:
         raise invalid(f"Invalid opc-checksum-algorithm '{algorithm}'; must be one of {', '.join(CHECKSUM_ALGORITHMS)}.")
-    if expected is None:
-        return
-    try:
-        valid = len(base64.b64decode(expected, validate=True)) == 4
-    except ValueError:
-        valid = False
-    if not valid:
-        raise OciError(400, "InvalidContentCRC32C",
-                       f"The opc-content-crc32c header '{expected}' is not a base64-encoded 32-bit CRC32C.")
-    if expected != checksums.b64(actual):
-        raise OciError(400, "UnmatchedContentCRC32C",
-                       f"The computed CRC32C of the request body ({checksums.b64(actual)}) does not match the "
-                       f"opc-content-crc32c header ({expected})")
+    _check_digest(checksums.b64(actual), expected, "opc-content-crc32c", "ContentCRC32C", 4)
 
 
 def multipart_md5(part_md5s: list[str]) -> str:

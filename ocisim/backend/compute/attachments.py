@@ -104,13 +104,7 @@ class AttachmentBackend(ComputeBase):
             if instance["lifecycle_state"] not in ("RUNNING", "STOPPED") or self.store.pending(instance):
                 raise incorrect_state(f"Instance {instance['id']} is {instance['lifecycle_state']}; volumes attach "
                                       f"to a RUNNING or STOPPED instance.")
-            if volume["lifecycle_state"] != "AVAILABLE":
-                raise incorrect_state(f"Volume {volume['id']} is {volume['lifecycle_state']}; only an AVAILABLE "
-                                      f"volume can be attached.")
-            if volume["availability_domain"] != instance["availability_domain"]:
-                raise invalid(f"Volume {volume['id']} is in {volume['availability_domain']} and instance "
-                              f"{instance['id']} in {instance['availability_domain']}; they must be in the same "
-                              f"availability domain.")
+            _check_attachable(volume, instance, "Volume")
             shareable = bool(d.get("is_shareable"))
             for other in self.attachments_of(volume["id"]):
                 if other["instance_id"] == instance["id"]:
@@ -197,13 +191,7 @@ class AttachmentBackend(ComputeBase):
             if current:
                 raise conflict(f"Instance {instance['id']} already has boot volume {current['boot_volume_id']} "
                                f"attached (attachment {current['id']}); detach it first.")
-            if boot["lifecycle_state"] != "AVAILABLE":
-                raise incorrect_state(f"Boot volume {boot['id']} is {boot['lifecycle_state']}; only an AVAILABLE "
-                                      f"boot volume can be attached.")
-            if boot["availability_domain"] != instance["availability_domain"]:
-                raise invalid(f"Boot volume {boot['id']} is in {boot['availability_domain']} and instance "
-                              f"{instance['id']} in {instance['availability_domain']}; they must be in the same "
-                              f"availability domain.")
+            _check_attachable(boot, instance, "Boot volume")
             users = self.attachments_of(boot["id"])
             if users:
                 raise conflict(f"Boot volume {boot['id']} is attached to instance {users[0]['instance_id']} "
@@ -247,3 +235,13 @@ class AttachmentBackend(ComputeBase):
         return self.store.list("bootvolumeattachment", region,
                                where=lambda a: a["compartment_id"] == compartment_id)
 
+
+
+def _check_attachable(volume: dict, instance: dict, noun: str) -> None:
+    """A (boot) volume attaches when it is AVAILABLE and in the instance's availability domain."""
+    if volume["lifecycle_state"] != "AVAILABLE":
+        raise incorrect_state(f"{noun} {volume['id']} is {volume['lifecycle_state']}; only an AVAILABLE "
+                              f"{noun.lower()} can be attached.")
+    if volume["availability_domain"] != instance["availability_domain"]:
+        raise invalid(f"{noun} {volume['id']} is in {volume['availability_domain']} and instance {instance['id']} "
+                      f"in {instance['availability_domain']}; they must be in the same availability domain.")

@@ -133,22 +133,9 @@ class ImageBackend(ComputeBase):
         """Import a VMDK or QCOW2 object. OCI checks the object asynchronously, so a missing object, an
         unsupported format or a virtual size over 400 GB all end in a FAILED work request (and the image
         DELETED), never in a synchronous error. The file is decoded now; the outcome shows at completion."""
-        source_type = source.get("source_type")
-        if source_type == "objectStorageTuple":
-            namespace, bucket, name = (source.get("namespace_name"), source.get("bucket_name"),
-                                       source.get("object_name"))
-            for field, value in (("namespaceName", namespace), ("bucketName", bucket), ("objectName", name)):
-                if not value:
-                    raise missing(f"imageSourceDetails.{field}")
-            obj_region = region
-        elif source_type == "objectStorageUri":
-            uri = source.get("source_uri")
-            if not uri:
-                raise missing("imageSourceDetails.sourceUri")
-            obj_region, namespace, bucket, name = self._parse_object_uri(uri, region, "sourceUri")
-        else:
-            raise invalid(f"Invalid imageSourceDetails.sourceType '{source_type}'; must be one of "
-                          f"objectStorageTuple, objectStorageUri.")
+        obj_region, namespace, bucket, name = self._object_location(
+            source, region, source.get("source_type"), "source_uri", "imageSourceDetails.",
+            "imageSourceDetails.sourceType")
         wanted = source.get("source_image_type")
         if wanted is not None:
             one_of("sourceImageType", wanted, IMPORT_FORMATS)
@@ -204,6 +191,25 @@ class ImageBackend(ComputeBase):
         except Exception as exc:  # a damaged file fails the import, never the API call
             return None, virtual_size, file_size, f"object '{name}': the image file could not be read ({exc})."
         return blocks, virtual_size, file_size, None
+
+    def _object_location(self, details: dict, region: str, kind: str | None, uri_field: str, prefix: str,
+                         kind_field: str) -> tuple[str, str, str, str]:
+        """(region, namespace, bucket, object) of an image import source or export destination, given as an
+        objectStorageTuple or an objectStorageUri."""
+        if kind == "objectStorageTuple":
+            namespace, bucket, name = (details.get("namespace_name"), details.get("bucket_name"),
+                                       details.get("object_name"))
+            for field, value in (("namespaceName", namespace), ("bucketName", bucket), ("objectName", name)):
+                if not value:
+                    raise missing(prefix + field)
+            return region, namespace, bucket, name
+        if kind == "objectStorageUri":
+            uri = details.get(uri_field)
+            wire = "sourceUri" if uri_field == "source_uri" else "destinationUri"
+            if not uri:
+                raise missing(prefix + wire)
+            return self._parse_object_uri(uri, region, wire)
+        raise invalid(f"Invalid {kind_field} '{kind}'; must be one of objectStorageTuple, objectStorageUri.")
 
     def _parse_object_uri(self, uri: str, region: str, field: str) -> tuple[str, str, str, str]:
         """(region, namespace, bucket, object) from any Object Storage URI, including a PAR's
@@ -263,22 +269,8 @@ class ImageBackend(ComputeBase):
         one_of("exportFormat", fmt, EXPORT_FORMATS)
         if fmt not in IMPORT_FORMATS:
             raise invalid(f"exportFormat '{fmt}' is not supported by ocisim; use VMDK or QCOW2.")
-        dest = details.get("destination_type")
-        if dest == "objectStorageTuple":
-            namespace, bucket, name = (details.get("namespace_name"), details.get("bucket_name"),
-                                       details.get("object_name"))
-            for field, value in (("namespaceName", namespace), ("bucketName", bucket), ("objectName", name)):
-                if not value:
-                    raise missing(field)
-            obj_region = region
-        elif dest == "objectStorageUri":
-            uri = details.get("destination_uri")
-            if not uri:
-                raise missing("destinationUri")
-            obj_region, namespace, bucket, name = self._parse_object_uri(uri, region, "destinationUri")
-        else:
-            raise invalid(f"Invalid destinationType '{dest}'; must be one of objectStorageTuple, "
-                          f"objectStorageUri.")
+        obj_region, namespace, bucket, name = self._object_location(
+            details, region, details.get("destination_type"), "destination_uri", "", "destinationType")
         if image["lifecycle_state"] != "AVAILABLE":
             raise incorrect_state(f"Image {image_id} is {image['lifecycle_state']}; only an AVAILABLE image "
                                   f"can be exported.")
