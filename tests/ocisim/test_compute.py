@@ -332,8 +332,12 @@ def test_launch_refuses_a_shape_the_ad_lacks_or_flex_outside_its_limits(env):
     nsg = service_error(compute.launch_instance, launch_details(env, "nsg", create_vnic_details=CreateVnicDetails(
         subnet_id=env["t"]["subnet_id"], nsg_ids=["ocid1.networksecuritygroup.oc1.iad.aaaanone"])))
     assert (nsg.status, nsg.code) == (400, "RelatedResourceNotAuthorizedOrNotFound") and "nsgIds" in nsg.message
+    encrypted = InstanceSourceViaImageDetails(image_id=env["t"]["images"]["Oracle-Linux-9"],
+                                              kms_key_id="ocid1.key.oc1.iad.aaaanokey")
+    kms = service_error(compute.launch_instance, launch_details(env, "kms", source_details=encrypted))
+    assert kms.status == 400 and "sourceDetails.kmsKeyId" in kms.message
     names = {i.display_name for i in compute.list_instances(env["comp"]).data}
-    assert not names & {"micro", "big", "thin", "nsg"}
+    assert not names & {"micro", "big", "thin", "nsg", "kms"}
 
 
 # -- updates ------------------------------------------------------------------------------------------------

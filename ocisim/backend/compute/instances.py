@@ -122,6 +122,7 @@ class InstanceBackend(ComputeBase):
             source = {"source_type": "image", "image_id": d["image_id"]}
         if not source:
             raise missing("sourceDetails")
+        self.check_references(source, "sourceDetails.")
         with self.sim.lock:
             subnet = self.get("subnet", subnet_id, region)
             if hostname is not None:
