@@ -12,6 +12,6 @@ class OciPlugin(AirflowPlugin):
     name = "oci"
     operator_extra_links = [OciConsoleLink()]
     fastapi_apps = [{"app": protection_app, "url_prefix": "/oci", "name": "OCI Protection"}]
-    # the UI shows the page in its frame at /plugin/oci-protection, under Browse
-    external_views = [{"name": "OCI Protection", "href": "/oci/", "destination": "nav", "category": "browse",
+    # a top-level entry of the UI's navigation; the UI shows the page in its frame at /plugin/oci-protection
+    external_views = [{"name": "OCI Protection", "href": "/oci/", "destination": "nav", "nav_top_level": True,
                        "url_route": "oci-protection"}]

@@ -81,7 +81,8 @@ def _backup(b, region: str) -> dict:
             "source_backup_id": getattr(b, "source_volume_backup_id", None)
             or getattr(b, "source_boot_volume_backup_id", None),
             "type": b.type, "lifecycle_state": b.lifecycle_state, "time_created": _iso(b.time_created),
-            "unique_size_in_mbs": getattr(b, "unique_size_in_mbs", None), "size_in_gbs": b.size_in_gbs,
+            "unique_size_in_mbs": getattr(b, "unique_size_in_mbs", None),  # boot volume backups: GB only
+            "unique_size_in_gbs": getattr(b, "unique_size_in_gbs", None), "size_in_gbs": b.size_in_gbs,
             "freeform_tags": dict(b.freeform_tags or {}), "region": region}
 
 

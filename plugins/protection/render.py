@@ -49,8 +49,10 @@ def sparkline(values: list, width: int = 120, height: int = 24) -> str:
     step = width / max(len(values) - 1, 1)
     coords = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in points)
     last = points[-1][1]
+    x, y = coords.split(" ")[-1].split(",")
     return (f'<svg width="{width}" height="{height}" role="img" aria-label="RTO trend, last {last} s">'
-            f'<polyline fill="none" stroke="#4a6fa5" stroke-width="1.5" points="{coords}"/></svg>')
+            f'<polyline fill="none" stroke="#4a6fa5" stroke-width="1.5" points="{coords}"/>'
+            f'<circle cx="{x}" cy="{y}" r="2" fill="#4a6fa5"/></svg>')
 
 
 def nights_chart(history: list[dict], width: int = 900, height: int = 180) -> str:
@@ -71,7 +73,7 @@ def nights_chart(history: list[dict], width: int = 900, height: int = 180) -> st
                          f'fill="{COLOURS[key]}"><title>{e(night["night"])} {key}: {night[key]}</title></rect>')
         if len(history) <= 10 or i % max(len(history) // 10, 1) == 0:
             parts.append(f'<text x="{i * slot + slot / 2:.1f}" y="{height - 12}" font-size="10" '
-                         f'text-anchor="middle">{e(night["night"][5:10])}</text>')
+                         f'text-anchor="middle">{e(night["night"][5:16].replace("T", " "))}</text>')
     parts.append(f'<text x="2" y="10" font-size="10">max {top}</text></svg>')
     legend = "".join(f'<span><i style="background:{c}"></i>{k}</span>' for k, c in COLOURS.items())
     return "".join(parts) + f'<div class="legend">{legend}</div>'
@@ -99,6 +101,8 @@ def rto_chart(history: list[dict], names: dict[str, str], width: int = 900, heig
                        if v is not None)
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{pts}">'
                      f'<title>{e(names.get(vol, vol))}</title></polyline>')
+        parts += [f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="2.5" fill="{colour}"/>'
+                  for p in pts.split(" ")] if len(history) <= 31 else []
         legend.append(f'<span><i style="background:{colour}"></i>{e(names.get(vol, vol))}</span>')
     return "".join(parts) + '</svg><div class="legend">' + "".join(legend) + "</div>"
 
@@ -110,7 +114,7 @@ def protected_rows(rows: list[dict]) -> str:
         result = badge(v["result"], {"PASS": "ok", "FAIL": "bad"}.get(v["result"], "warn"))
         rpo = (badge(f"compliant {age_text(r['rpo_seconds'])}", "ok") if r["compliant"]
                else badge(f"overdue {age_text(r['rpo_seconds'])}", "bad"))
-        unique = f"{r['unique_size_in_mbs']:,} MB" if r["unique_size_in_mbs"] is not None else "-"
+        unique = r["unique_size"] or "-"
         rto = f"{r['rto_seconds']} s" if r["rto_seconds"] is not None else "-"
         out.append(
             f'<tr data-volume="{e(r["display_name"])}" data-verification="{e(v["result"])}" '

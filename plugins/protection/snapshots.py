@@ -3,7 +3,8 @@ for long.
 
 OCI is read in a background thread at most every `OCI_PROTECTION_CACHE_SECONDS` (default 60); a request waits
 for a running read at most `OCI_PROTECTION_WAIT_SECONDS` (default 1.5), then is served the previous read with
-the time it was taken, and the page says so (the stale-data banner). A failed read keeps the previous one too.
+the time it was taken, and the page says so (the stale-data banner); with no previous read it waits up to
+`OCI_PROTECTION_FIRST_WAIT_SECONDS` (default 10). A failed read keeps the previous one too.
 Airflow's history is read again only when a nightly run starts or ends (one cheap query says so).
 """
 
@@ -103,7 +104,9 @@ class Snapshots:
                                                          name="oci-protection-read")
                 reader.start()
         if (started or not have) and reader is not None:
-            reader.join(_seconds("OCI_PROTECTION_WAIT_SECONDS", 1.5))
+            # with nothing to show yet, a first read is worth a longer wait than a banner over an empty page
+            reader.join(_seconds("OCI_PROTECTION_WAIT_SECONDS", 1.5) if have else
+                        _seconds("OCI_PROTECTION_FIRST_WAIT_SECONDS", 10))
         with self._lock:
             data = self._oci if self._oci_key == key else None
             reading = self._reader is not None and self._reader.is_alive()

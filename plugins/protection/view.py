@@ -151,7 +151,7 @@ def build(oci: dict, airflow: dict, config: Config) -> dict:
                "dr_copy": dr_status(policy, {b["backup_id"] for b in backups}, oci["copies"]),
                "backups_kept": len(backups), "console_url": link,
                # the page's extras, not in the API
-               "unique_size_in_mbs": newest and newest["unique_size_in_mbs"],
+               "unique_size": newest and unique_size(newest),
                "rto_history": [n["rto"].get(vol["volume_id"]) for n in history]}
         protected.append(row)
         if check["result"] != "PASS":
@@ -174,6 +174,12 @@ def api_payload(view: dict, meta: dict) -> dict:
     return {"volumes": [{k: row[k] for k in VOLUME_FIELDS} for row in view["protected"]],
             "unprotected": [{k: row[k] for k in UNPROTECTED_FIELDS} for row in view["unprotected"]],
             "generated_at": view["generated_at"], **meta}
+
+
+def unique_size(backup: dict) -> str:
+    if backup.get("unique_size_in_mbs") is not None:
+        return f"{backup['unique_size_in_mbs']:,} MB"
+    return f"{backup['unique_size_in_gbs']:,} GB" if backup.get("unique_size_in_gbs") is not None else "-"
 
 
 def age_text(seconds: float | None) -> str:

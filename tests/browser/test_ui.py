@@ -1,16 +1,15 @@
-"""The Airflow UI in a real browser against `make up`'s stack: `make up` on free ports in a temporary out directory,
-the nightly backup triggered through the REST API, then Debian's headless Chromium (driven by Playwright, never a
-downloaded browser) logs in, opens the nightly DAG's latest run, reads the report in the run's note and the backup
-task's OCI Console link; screenshots go to the test's directory and out/browser/. Finally `make down`, and no
-process of the stack may be left (checked by PID).
-
-Run with `make test-browser` (it sets OCI_BROWSER=1); it needs PostgreSQL on 127.0.0.1:5432 and /usr/bin/chromium
-(`apt-get install -y chromium`; `.ci/run` installs it).
-"""
+"""The Airflow UI in a real browser against `make up`'s stack: `make up` on free ports in a temporary out directory;
+the nightly run that unpausing starts must succeed; then the next block volume backup is corrupted as it is made
+(ocisim's admin API) and a second run, triggered through the REST API, must fail that volume's verification.
+Debian's headless Chromium (driven by Playwright, never a downloaded browser) logs in, opens the good run, reads the
+report in the run's note and the backup task's OCI Console link, then follows the navigation's OCI Protection entry
+and reads the protected volumes with their compliance, the corrupted one failed. Screenshots go to the test's directory
+and out/browser/. Finally `make down`, and no process of the stack may be left (checked by PID)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from demo.stack import Api, Layout, drop_database, free_port, port_free, read_pids, stack_pids
+from ocisim.testing import AdminClient
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -101,32 +101,51 @@ def test_ui_shows_the_nightly_run_with_its_report_and_console_link(tmp_path):
         dags = {d["dag_id"]: d for d in api.call("GET", "/api/v2/dags?limit=100")["dags"]}
         assert DAG_ID in dags
         assert not any(d["is_paused"] for d in dags.values()), "make up leaves every DAG unpaused"
-        run_id = api.call("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": {}})["dag_run_id"]
-        run_path = f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+        runs_path = f"/api/v2/dags/{DAG_ID}/dagRuns"
 
-        def finished():
-            seen.update(stack_pids(layout))  # task processes come and go: remember each one for the final check
-            state = api.call("GET", run_path)["state"]
-            return state if state in ("success", "failed") else None
+        def finished(run_type: str | None = None, run_id: str | None = None):
+            def check():
+                seen.update(stack_pids(layout))  # task processes come and go: remember each one for the final check
+                runs = api.call("GET", f"{runs_path}?limit=20")["dag_runs"]
+                run = next((r for r in runs if r["run_type"] == run_type or r["dag_run_id"] == run_id), None)
+                return run if run and run["state"] in ("success", "failed") else None
+            return check
 
-        # unpausing started the latest scheduled interval; ours runs after it (max_active_runs=1). 420 s leaves room
-        # for one 2-minute retry of a deferred task hit by Airflow 3.3's stale defer-exit event race
-        # (apache/airflow#71580, #72716): the run still succeeds, a try later
-        assert wait_for(f"run {run_id}", finished, 420) == "success", f"{run_id} did not succeed; logs in {out}"
-        run = api.call("GET", run_path)
-        retried = [f"{ti['dag_run_id']} {ti['task_id']}[{ti['map_index']}] try {ti['try_number']}" for ti in
-                   api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/~/taskInstances?limit=200")["task_instances"]
-                   if ti["try_number"] > 1]
-        print(f"[browser] tasks retried (the scheduled run and ours): {retried or 'none'}", flush=True)
+        # unpausing started the latest scheduled interval. 420 s leaves room for one 2-minute retry of a deferred
+        # task hit by Airflow 3.3's stale defer-exit event race (apache/airflow#71580, #72716): the run still
+        # succeeds, a try later
+        run = wait_for("the scheduled nightly run", finished(run_type="scheduled"), 420)
+        run_id = run["dag_run_id"]
+        assert run["state"] == "success", f"{run_id} did not succeed; logs in {out}"
         assert run["note"].startswith("OCI nightly backup report"), f"no report in the run note: {run['note']!r}"
         assert re.search(r"\b3 volumes, 3 backed up, 3 verified, 0 failed\b", run["note"]), run["note"]
-        clock.lap("nightly backup triggered through REST, succeeded")
+        clock.lap("the scheduled nightly backup (unpaused by make up) succeeded")
 
-        shots = browse(url, run_id, run["note"], tmp_path)
+        # the second night's first block volume backup is damaged as it is made (ocisim's fault), in the block it
+        # stores: both block volumes change their first block (ext4 leaves its first 1024 bytes unused), so the
+        # damaged block holds the superblock, and e2fsck fails on the restored volume
+        sim = AdminClient(json.loads(layout.info.read_text())["ocisim"]["us-ashburn-1"],
+                          (layout.sim_state / "admin_token").read_text())
+        tenancy = json.loads((layout.sim_state / "tenancy.json").read_text())
+        for name in ("db-data", "app-data"):
+            sim.write(tenancy["volumes"][name], 0, b"night two")
+        sim.fault("CreateVolumeBackup", "corrupt_backup", count=1)
+        bad_id = api.call("POST", runs_path, {"logical_date": None, "conf": {}})["dag_run_id"]
+        bad = wait_for(f"run {bad_id}", finished(run_id=bad_id), 420)
+        assert bad["state"] == "failed", f"{bad_id}: a corrupted backup must fail the run; logs in {out}"
+        assert re.search(r"\b3 volumes, 3 backed up, 2 verified, 1 failed\b", bad["note"]), bad["note"]
+        corrupted = re.search(r"^- (\S+) \(volume\): VERIFICATION FAILED", bad["note"], re.M).group(1)
+        retried = [f"{ti['dag_run_id']} {ti['task_id']}[{ti['map_index']}] try {ti['try_number']}" for ti in
+                   api.call("GET", f"{runs_path}/~/taskInstances?limit=200")["task_instances"]
+                   if ti["try_number"] > 1]
+        print(f"[browser] tasks retried (both runs): {retried or 'none'}", flush=True)
+        clock.lap(f"second night, {corrupted}'s backup corrupted: run failed its verification")
+
+        shots = browse(url, run_id, run["note"], corrupted, tmp_path)
         SHOTS.mkdir(parents=True, exist_ok=True)
-        for shot in shots:
+        for shot in [*shots, shots[-1].with_suffix(".jpg")]:
             shutil.copy(shot, SHOTS / shot.name)
-        clock.lap(f"Chromium: login, run, note, link; screenshots in {SHOTS}")
+        clock.lap(f"Chromium: login, run, note, link, OCI Protection; screenshots in {SHOTS}")
     finally:
         seen |= stack_pids(layout)
         stopped = make("down", *args)
@@ -146,12 +165,14 @@ def test_ui_shows_the_nightly_run_with_its_report_and_console_link(tmp_path):
     assert again.returncode == 0 and "nothing to stop" in again.stdout, "make down is safe to run twice"
 
 
-def browse(url: str, run_id: str, note: str, tmp_path: Path) -> list[Path]:
-    """Log in, open the nightly DAG's latest run, its report and the backup task's OCI Console link."""
+def browse(url: str, run_id: str, note: str, corrupted: str, tmp_path: Path) -> list[Path]:
+    """Log in, open the good nightly run, its report and the backup task's OCI Console link; then the OCI
+    Protection page from the navigation."""
     from playwright.sync_api import expect, sync_playwright
 
     quoted = urllib.parse.quote(run_id, safe="")
-    shots = [tmp_path / f"{name}.png" for name in ("nightly_run", "nightly_run_report", "backup_task_console_link")]
+    shots = [tmp_path / f"{name}.png" for name in ("nightly_run", "nightly_run_report", "backup_task_console_link",
+                                                   "oci_protection")]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
@@ -163,7 +184,7 @@ def browse(url: str, run_id: str, note: str, tmp_path: Path) -> list[Path]:
             page.get_by_label("Password").fill("admin")
             page.get_by_role("button", name="Sign in").click()
 
-            # the DAG's runs, newest first: ours (triggered after the scheduled one) is the latest
+            # the DAG's runs, newest first: the good one is second, after the failed one
             latest = page.get_by_role("link", name=run_id)
             expect(latest.first).to_be_visible()
             latest.first.click()
@@ -192,6 +213,7 @@ def browse(url: str, run_id: str, note: str, tmp_path: Path) -> list[Path]:
             expect(link).to_be_visible()
             href = link.get_attribute("href")
             page.screenshot(path=str(shots[2]), animations="disabled")
+            protection(page, url, corrupted, shots[3])
         finally:
             browser.close()
     match = re.fullmatch(r"https://cloud\.oracle\.com/block-storage/(?:boot-volume-)?backups/"
@@ -201,3 +223,35 @@ def browse(url: str, run_id: str, note: str, tmp_path: Path) -> list[Path]:
     for shot in shots:
         assert shot.stat().st_size > 20_000, f"{shot} looks empty"
     return shots
+
+
+def protection(page, url: str, corrupted: str, shot: Path) -> None:
+    """From the UI's home, the navigation's OCI Protection entry: the page in the UI's frame, every tagged volume
+    with its verification and RPO compliance; the corrupted one failed and listed as not protected."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/")
+    page.get_by_role("link", name="OCI Protection").click()
+    page.wait_for_url(f"{url}/plugin/oci-protection")
+    frame = page.frame_locator("iframe").first
+    expect(frame.get_by_role("heading", name="Protected volumes")).to_be_visible()
+    expect(frame.locator("#stale")).to_have_count(0)  # OCI answered: no stale-data banner
+    rows = frame.locator("#protected-volumes tbody tr")
+    expect(rows).to_have_count(3)
+    seen = {}
+    for i in range(3):
+        row = rows.nth(i)
+        seen[row.get_attribute("data-volume")] = (row.get_attribute("data-verification"),
+                                                  row.get_attribute("data-compliance"))
+    print(f"[browser] OCI Protection: {seen}", flush=True)
+    assert set(seen) == {"app-data", "db-data", "app1 (Boot Volume)"}
+    # the corrupted volume's newest backup failed; the night before's verified one keeps it within its RPO
+    assert seen.pop(corrupted) == ("FAIL", "compliant")
+    assert set(seen.values()) == {("PASS", "compliant")}
+    expect(rows.filter(has_text=corrupted)).to_contain_text("e2fsck")
+    unprotected = frame.locator("#unprotected-volumes")
+    expect(unprotected).to_contain_text("scratch")
+    expect(unprotected.locator("tr", has_text=corrupted)).to_contain_text("newest backup failed verification")
+    expect(frame.get_by_role("heading", name=re.compile(r"History, last 2 nights"))).to_be_visible()
+    page.screenshot(path=str(shot), animations="disabled")
+    page.screenshot(path=str(shot.with_suffix(".jpg")), type="jpeg", quality=70, animations="disabled")
