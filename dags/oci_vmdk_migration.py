@@ -6,20 +6,18 @@ OCI SDK inside their methods). Nothing here calls an API; the request is read an
 
 from __future__ import annotations
 
-import logging
-import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, AssetAlias, Param, task
+from airflow.sdk import DAG, AssetAlias, Param
 from hooks.fleet import IMAGE_ASSET_ALIAS, OPTIONAL_OCID, fleet_params
 from hooks.oci import RETRY_BUDGET
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.images import OciImportImageOperator
 from operators.object_storage import OciUploadFileOperator
+from operators.on_demand import OciCheckFleetOperator, OciRunReportOperator, OciValidateRequestOperator
 
 DAG_ID = "oci_vmdk_migration"
-log = logging.getLogger(__name__)
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.
 WAIT = wait_settings()
 
@@ -102,81 +100,8 @@ with DAG(
     },
 ) as dag:
 
-    @task(multiple_outputs=True)
-    def validate_request(params=None) -> dict:
-        """Every field, before any API call: exactly one source form, the image's fields, the fleet's hostnames."""
-        import posixpath
-
-        from hooks.errors import OciInputError
-        from hooks.fleet import resolve_fleet
-        from hooks.oci import validate_ocid
-        from hooks.params import given
-        from operators.images import IMAGE_FORMATS, IMPORT_LAUNCH_MODES, parse_object_uri
-
-        def blank(name):
-            return given(params, name)
-
-        uri, local = blank("source_uri"), blank("local_path")
-        namespace, bucket, object_name = blank("namespace"), blank("bucket"), blank("object_name")
-        if uri and local:
-            raise OciInputError(f"source_uri {uri!r} and local_path {local!r}: give one source")
-        upload = None
-        if local:
-            if not os.path.isabs(local):
-                raise OciInputError(f"local_path {local!r}: an absolute path on the Airflow worker")
-            if not bucket:
-                raise OciInputError(f"bucket: required to upload local_path {local!r} (the bucket it goes to)")
-            object_name = object_name or f"migrations/{os.path.basename(local)}"
-            upload = {"local_path": local, "bucket": bucket, "object_name": object_name, "namespace": namespace,
-                      "part_size_mb": params.get("part_size_mb") or 128}
-            source_label = f"{local} (uploaded to {bucket}/{object_name})"
-        elif uri:
-            if namespace or bucket or object_name:
-                raise OciInputError("source_uri and namespace/bucket/object_name: give one or the other, not both")
-            target = parse_object_uri(uri, "source_uri")
-            object_name, source_label = target["object"], uri
-        else:
-            missing = [n for n, v in (("namespace", namespace), ("bucket", bucket), ("object_name", object_name))
-                       if not v]
-            if missing:
-                raise OciInputError(f"source: give source_uri, or namespace, bucket and object_name (missing "
-                                    f"{missing}), or local_path")
-            source_label = f"{namespace}/{bucket}/{object_name}"
-        if params.get("source_image_type") not in IMAGE_FORMATS:
-            raise OciInputError(f"source_image_type {params.get('source_image_type')!r}: one of {IMAGE_FORMATS}")
-        if params.get("launch_mode") not in IMPORT_LAUNCH_MODES:
-            raise OciInputError(f"launch_mode {params.get('launch_mode')!r}: one of {IMPORT_LAUNCH_MODES}")
-        if blank("compartment_id"):
-            validate_ocid(params["compartment_id"], "compartment_id", "compartment")
-        image_name = blank("image_name") or posixpath.basename(object_name).rsplit(".", 1)[0] or "migrated-image"
-        if len(image_name) > 255:
-            raise OciInputError(f"image_name {image_name[:40]!r}...: at most 255 characters")
-        fleet = resolve_fleet(params)
-        log.info("request: %s image %r from %s; fleet %s", params["source_image_type"], image_name, source_label,
-                 [(f["hostname"], f["os_type"]) for f in fleet] or "none")
-        return {"upload": upload, "upload_enabled": bool(upload), "source_label": source_label,
-                # what the import reads when nothing is uploaded (an upload's own URI otherwise)
-                "source_uri": None if upload else uri,
-                "namespace": None if upload or uri else namespace,
-                "bucket": None if upload or uri else bucket,
-                "object_name": None if upload or uri else object_name,
-                "image_name": image_name, "source_image_type": params["source_image_type"],
-                "launch_mode": params["launch_mode"], "operating_system": blank("operating_system"),
-                "operating_system_version": blank("operating_system_version"),
-                "compartment_id": blank("compartment_id"), "fleet": fleet}
-
-    @task
-    def check_fleet_hostnames(fleet: list[dict]) -> list[dict]:
-        """Read-only, before the upload and import (hours): the subnet takes hostnames and none is in use there.
-        Returns one launch request per instance, the list `launch_instance` maps over."""
-        from hooks.fleet import check_hostnames_free
-        from hooks.oci import OciHook
-
-        check_hostnames_free(OciHook(), fleet)
-        return fleet
-
-    request = validate_request()
-    fleet = check_fleet_hostnames(request["fleet"])
+    request = OciValidateRequestOperator(task_id="validate_request", request="vmdk_migration").output
+    fleet = OciCheckFleetOperator(task_id="check_fleet_hostnames", fleet=request["fleet"]).output
     upload_disk = OciUploadFileOperator(
         task_id="upload_disk", enabled=request["upload_enabled"], local_path=_upload("local_path"),
         bucket=_upload("bucket"), object_name=_upload("object_name"), namespace=_upload("namespace"),
@@ -197,51 +122,5 @@ with DAG(
         map_index_template="{{ task.hostname }}", **WAIT,
     ).expand_kwargs(fleet)
 
-    # retries=0: the report reads what the run left; another try would read the same and fail the same
-    @task(trigger_rule="all_done", retries=0, outlets=[AssetAlias(IMAGE_ASSET_ALIAS)])
-    def report(ti=None, outlet_events=None) -> dict:
-        """What was made, from each task's XCom (a task that failed left none); an Asset event for the image;
-        fails the run when something asked for was not made (after listing what exists)."""
-        from hooks.errors import OciWaitError
-        from hooks.fleet import add_image_event, instance_lines, pull_mapped
-
-        request = ti.xcom_pull(task_ids="validate_request")
-        if not request:
-            raise OciWaitError("nothing was done: the request was refused (see validate_request)")
-        uploaded = ti.xcom_pull(task_ids="upload_disk") if request["upload_enabled"] else None
-        image = ti.xcom_pull(task_ids="import_image")
-        instances = pull_mapped(ti, "launch_instance", len(request["fleet"]))
-        problems = []
-        lines = [f"VMDK migration of {request['source_label']} ({request['source_image_type']})"]
-        if request["upload_enabled"]:
-            if uploaded:
-                lines.append(f"- uploaded {uploaded['size_bytes']} bytes in {uploaded['parts']} part(s) to "
-                             f"{uploaded['uri']}")
-            else:
-                problems.append(f"{request['upload']['local_path']} was not uploaded")
-        if image:
-            lines.append(f"- image {image['display_name']} {image['image_id']} {image['lifecycle_state']}, "
-                         f"{image['size_in_mbs']} MB (virtual disk {image['virtual_size_bytes']} bytes)")
-        else:
-            problems.append(f"image {request['image_name']!r} was not imported")
-        fleet_lines, rows, missing = instance_lines(instances, request["fleet"])
-        lines += fleet_lines
-        problems += missing
-        lines += [f"! {p}" for p in problems]
-        log.info("\n%s", "\n".join(lines))
-        result = {"image": image and {k: image.get(k) for k in ("image_id", "display_name", "lifecycle_state",
-                                                                "size_in_mbs", "virtual_size_bytes",
-                                                                "source_image_type", "source", "region")},
-                  "upload": uploaded, "instances": rows, "hostnames": [r["hostname"] for r in rows],
-                  "private_ips": [r["private_ip"] for r in rows], "problems": problems}
-        if image:
-            add_image_event(outlet_events, image, {"image_id": image["image_id"],
-                                                   "display_name": image["display_name"],
-                                                   "source": image["source"],
-                                                   "instances": [r["instance_id"] for r in rows]})
-        if problems:
-            ti.xcom_push(key="report", value=result)
-            raise OciWaitError("VMDK migration incomplete: " + "; ".join(problems))
-        return result
-
-    fleet >> upload_disk >> import_image >> launch >> report()
+    report = OciRunReportOperator(task_id="report", report="vmdk_migration", outlets=[AssetAlias(IMAGE_ASSET_ALIAS)])
+    fleet >> upload_disk >> import_image >> launch >> report

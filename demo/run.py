@@ -106,7 +106,9 @@ def main() -> int:
         subprocess.run([str(Path(PY).parent / "airflow"), "db", "migrate"], env=env, cwd=ROOT, check=True,
                        capture_output=True)
         print(f"airflow: metadata database ready ({step.took()})")
-        from demo.scenarios import SCENARIOS
+        from demo.scenarios import SCENARIOS, upload_roots
+
+        env.update(upload_roots(OUT))
 
         for dag_id, make_conf in SCENARIOS:
             conf = make_conf(tenancy, OUT)

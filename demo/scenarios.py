@@ -29,6 +29,12 @@ def on_prem_disk(out: Path) -> Path:
     return vmdk
 
 
+def upload_roots(out: Path) -> dict:
+    """The demo's uploads come from its own output folder only: uploads are off unless OCI_UPLOAD_ROOTS names
+    the directories they may come from."""
+    return {"OCI_UPLOAD_ROOTS": str(out.resolve())}
+
+
 def migration(tenancy: dict, out: Path) -> dict:
     return {"local_path": str(on_prem_disk(out)), "bucket": "images", "object_name": "migrations/legacy-erp.vmdk",
             "part_size_mb": 2, "image_name": "legacy-erp", "source_image_type": "VMDK",

@@ -122,31 +122,10 @@ def resolve_fleet(params: dict) -> list[dict]:
 
 
 def check_hostnames_free(hook, fleet: list[dict]) -> None:
-    """Refuse a fleet whose subnet has no DNS label or already has one of its hostnames (read-only calls: the
-    subnet, the VNIC attachments of its compartment, their VNICs). OCI would accept such a launch and fail it
-    minutes later; checked before an upload and an import that can take hours."""
-    import oci
+    """Every reference of the fleet, before anything is made: see operators.request_checks.check_fleet."""
+    from operators.request_checks import check_fleet
 
-    if not fleet:
-        return
-    wanted = {f["hostname"].lower(): f["hostname"] for f in fleet}
-    taken = []
-    for subnet_id in sorted({f["subnet_id"] for f in fleet}):
-        subnet = hook.get_client("network").get_subnet(subnet_id).data
-        if not subnet.dns_label:
-            raise OciInputError(f"subnet_id {subnet_id!r}: the subnet has no DNS label, so its VNICs cannot have "
-                                f"hostnames")
-        attachments = oci.pagination.list_call_get_all_results(hook.get_client("compute").list_vnic_attachments,
-                                                               subnet.compartment_id).data
-        for att in attachments:
-            if att.subnet_id != subnet_id or att.lifecycle_state not in ("ATTACHING", "ATTACHED"):
-                continue
-            label = (hook.get_client("network").get_vnic(att.vnic_id).data.hostname_label or "").lower()
-            if label in wanted:
-                taken.append(f"{wanted[label]} (VNIC {att.vnic_id} of instance {att.instance_id})")
-    if taken:
-        raise OciInputError(f"fleet: hostname(s) already used in the subnet: {'; '.join(taken)}; hostnames must be "
-                            f"unique in a subnet")
+    check_fleet(hook, fleet)
 
 
 def image_asset_uri(region: str, image_id: str) -> str:

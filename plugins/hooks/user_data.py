@@ -75,6 +75,37 @@ def validate_fleet(hostnames: list[str], os_type: str = "linux", field: str = "h
     return list(hostnames)
 
 
+PATTERN_FIELD_RE = re.compile(r"^(?:0?[<>=^]?|[^{}]?[<>=^])[+ -]?0?(?P<width>[0-9]{0,2})[dxXob]?$")
+MAX_PATTERN_WIDTH = 15  # a hostname label is at most 63 characters; a NetBIOS name 15
+
+
+def check_hostname_pattern(pattern, field: str = "hostname_pattern") -> str:
+    """A hostname pattern is text with `{index}` fields, each with at most a format spec of a fill, an alignment,
+    a width up to 15 and an integer type (`web-{index:02d}`). Nothing else reaches `str.format`: no attribute or
+    item access (`{index.real}`, `{index[0]}`), no other names, no conversions, no nested fields."""
+    if not isinstance(pattern, str) or not pattern or len(pattern) > 63:
+        raise OciInputError(f"{field} {str(pattern)[:80]!r}: a hostname pattern of 1 to 63 characters like "
+                            f"web-{{index:02d}}")
+    import string
+
+    try:
+        parts = list(string.Formatter().parse(pattern))
+    except ValueError as exc:
+        raise OciInputError(f"{field} {pattern!r}: unbalanced braces ({exc}); write {{index}} or "
+                            f"{{index:02d}}") from None
+    for _text, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name != "index" or conversion:
+            raise OciInputError(f"{field} {pattern!r}: not a format pattern with only {{index}} and a format spec "
+                                f"({{{name}{'!' + conversion if conversion else ''}}} is not allowed)")
+        match = PATTERN_FIELD_RE.match(spec or "")
+        if not match or "{" in (spec or "") or int(match.group("width") or 0) > MAX_PATTERN_WIDTH:
+            raise OciInputError(f"{field} {pattern!r}: the format spec {spec!r} of {{index}} must be a fill, an "
+                                f"alignment, a width up to {MAX_PATTERN_WIDTH} and d/x/o/b, like 02d")
+    return pattern
+
+
 def fleet_hostnames(pattern: str, count: int, os_type: str = "linux", start: int = 1) -> list[str]:
     """The hostnames of a fleet from a pattern with `{index}` (`web-{index:02d}` → web-01, web-02, ...),
     validated as a whole: every name valid for `os_type`, no duplicates (a pattern without `{index}` names
@@ -82,12 +113,8 @@ def fleet_hostnames(pattern: str, count: int, os_type: str = "linux", start: int
     validate_os_type(os_type)
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise OciInputError(f"count {count!r}: a fleet has 1 or more instances")
-    if not isinstance(pattern, str) or not pattern:
-        raise OciInputError(f"pattern {pattern!r}: a hostname pattern like web-{{index:02d}}")
-    try:
-        names = [pattern.format(index=i) for i in range(start, start + count)]
-    except (KeyError, IndexError, ValueError) as exc:
-        raise OciInputError(f"pattern {pattern!r}: not a format pattern with only {{index}} ({exc})") from None
+    check_hostname_pattern(pattern)
+    names = [pattern.format(index=i) for i in range(start, start + count)]
     try:
         return validate_fleet(names, os_type, f"hostnames from pattern {pattern!r}")
     except OciInputError as err:

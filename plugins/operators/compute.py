@@ -180,6 +180,10 @@ class OciLaunchInstanceOperator(OciBaseOperator):
             if user:
                 raise OciInputError(f"hostname {self.hostname!r}: already used in subnet {subnet.id} by {user}; "
                                     f"hostnames must be unique in a subnet")
+        if self.image_id:
+            from operators.request_checks import check_availability_domain
+
+            check_availability_domain(self.hook, self.availability_domain, region=self.region)
         metadata = build_metadata(self.hostname, self.os_type, subnet.subnet_domain_name, self.extra_user_data,
                                   self.ssh_authorized_keys, self.metadata)
         compartment_id = self.compartment_id or subnet.compartment_id

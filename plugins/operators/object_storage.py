@@ -14,7 +14,6 @@ import hashlib
 import math
 import os
 import re
-import stat
 import threading
 from urllib.parse import quote
 
@@ -73,17 +72,24 @@ class OciUploadFileOperator(OciBaseOperator):
     A killed or failed try leaves its unfinished upload in the bucket on purpose: the retry resumes it. Uploads
     that are never retried stay until aborted (an Object Storage lifecycle rule can remove old ones).
 
-    Raises OciInputError before any API call for a missing or non-regular file, a bucket name outside OCI's
-    rules, an empty or invalid object name, or a part size that OCI refuses; OciWaitError when the stored
-    object's checksum does not match the file.
+    `local_path` must resolve (symlinks and `..` followed) to a regular file under one of the upload roots
+    (`upload_roots`, else `OCI_UPLOAD_ROOTS`; none: uploads are off). With `disk_image_type` (VMDK or QCOW2) the
+    file's header is checked first: that type, a virtual disk of at most 400 GB.
+
+    Raises OciInputError before any API call for a file outside the roots, a missing or non-regular file, a
+    bucket name outside OCI's rules, an empty or invalid object name, or a part size that OCI refuses;
+    OciWaitError when the stored object's checksum does not match the file.
     """
 
     template_fields = oci_template_fields("local_path", "bucket", "object_name", "namespace", "content_type",
-                                          "part_size_mb")
+                                          "part_size_mb", "disk_image_type")
 
     def __init__(self, *, local_path: str, bucket: str, object_name: str, namespace: str | None = None,
-                 part_size_mb: int = 128, parallel: bool = True, content_type: str | None = None, **kwargs):
+                 part_size_mb: int = 128, parallel: bool = True, content_type: str | None = None,
+                 disk_image_type: str | None = None, upload_roots: list[str] | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.disk_image_type = disk_image_type
+        self.upload_roots = upload_roots
         self.local_path = local_path
         self.bucket = bucket
         self.object_name = object_name
@@ -94,30 +100,13 @@ class OciUploadFileOperator(OciBaseOperator):
 
     # -- validation ------------------------------------------------------------------------------------
     def validate_inputs(self) -> None:
-        path = self.local_path
-        if not isinstance(path, str) or not path:
-            raise OciInputError(f"local_path {path!r}: a path to a local file is required")
-        try:
-            mode = os.stat(path).st_mode
-        except FileNotFoundError:
-            raise OciInputError(f"local_path {path!r}: no such file") from None
-        except OSError as exc:
-            raise OciInputError(f"local_path {path!r}: cannot be read ({exc.strerror})") from None
-        if not stat.S_ISREG(mode):
-            raise OciInputError(f"local_path {path!r}: not a regular file (a directory, device or pipe cannot be "
-                                f"uploaded)")
-        if not os.access(path, os.R_OK):
-            raise OciInputError(f"local_path {path!r}: not readable by this worker")
-        if not isinstance(self.bucket, str) or not BUCKET_RE.match(self.bucket):
-            raise OciInputError(f"bucket {self.bucket!r}: a bucket name is 1-256 letters, digits, hyphens, "
-                                f"underscores and periods")
-        name = self.object_name
-        if not isinstance(name, str) or not name:
-            raise OciInputError(f"object_name {name!r}: must not be empty")
-        if any(c in name for c in "\n\r\0"):
-            raise OciInputError(f"object_name {name!r}: must not contain line feed, carriage return or NUL")
-        if len(name.encode()) > 1024:
-            raise OciInputError(f"object_name {name[:40]!r}...: at most 1024 bytes in UTF-8")
+        from operators.request_checks import check_bucket_name, check_local_disk, check_local_file, check_object_name
+
+        self.local_path = path = check_local_file(self.local_path, "local_path", self.upload_roots)
+        check_bucket_name(self.bucket)
+        check_object_name(self.object_name)
+        if self.disk_image_type:
+            check_local_disk(path, self.disk_image_type)
         if self.namespace is not None and (not isinstance(self.namespace, str) or not self.namespace
                                            or "/" in self.namespace):
             raise OciInputError(f"namespace {self.namespace!r}: an Object Storage namespace name, or None to look "

@@ -1,0 +1,169 @@
+"""What each on-demand DAG's report says: a builder per DAG, (pull, context) -> (lines, result, problems, title).
+
+`pull(task_id, index=None, key="return_value")` reads a task's XCom (None when the task left none). A problem is
+something asked for that was not made; OciRunReportOperator fails the run when there is one.
+"""
+
+from __future__ import annotations
+
+from hooks.errors import OciWaitError
+from hooks.fleet import add_image_event, instance_lines
+
+
+def _mapped(pull, task_id: str, count: int) -> list:
+    return [pull(task_id, i) for i in range(count)]
+
+
+def clone_report(pull, context) -> tuple[list[str], dict, list[str], str]:
+    request, resolved = pull("validate_request"), pull("resolve_volumes")
+    if not request or not resolved:
+        raise OciWaitError("nothing was cloned: the request was refused (see validate_request and "
+                           "resolve_volumes)")
+    problems, rows = [], []
+    for i, source in enumerate(resolved):
+        clone = pull("clone_volume", i)
+        attached = pull("attach_cloned_volume", i) if request["attach"] and source["kind"] == "volume" else None
+        source = {k: v for k, v in source.items() if k not in ("clone", "attach", "launch")}
+        rows.append({**source, "clone_id": clone and clone["volume_id"],
+                     "clone_name": clone and clone["display_name"],
+                     "seconds_to_available": clone and clone.get("seconds_to_available"),
+                     "attachment_id": attached and attached["attachment_id"],
+                     "attached_device": attached and attached["device"]})
+        if not clone:
+            problems.append(f"clone of {source['display_name']} ({source['source_id']}) was not made")
+        elif request["attach"] and source["kind"] == "volume" and not attached:
+            problems.append(f"clone {clone['volume_id']} of {source['display_name']} was not attached")
+    instance = pull("launch_on_clone") if request["launch"] else None
+    if request["launch"] and not instance:
+        problems.append(f"no instance was launched on the cloned boot volume (hostname {request['hostname']})")
+    lines = [f"Emergency clone of {request['instance_id'] or 'volumes'}: {sum(1 for r in rows if r['clone_id'])}"
+             f" of {len(rows)} volume(s) cloned"]
+    for r in rows:
+        lines.append(f"- {r['display_name']} ({r['kind']}, {r['size_in_gbs']} GB) {r['source_id']} -> "
+                     f"{r['clone_id'] or 'NOT CLONED'}"
+                     + (f", attached at {r['attached_device'] or 'no device path'}" if r["attachment_id"] else ""))
+    if instance:
+        lines.append(f"- instance {instance['instance_id']} RUNNING, hostname {instance['hostname']}, private IP "
+                     f"{instance['private_ip']}, boot volume {instance['boot_volume_id']}")
+    result = {"source_instance_id": resolved[0]["source_instance_id"], "volumes": rows, "instance": instance,
+              "problems": problems}
+    return lines, result, problems, "emergency clone"
+
+
+def restore_report(pull, context) -> tuple[list[str], dict, list[str], str]:
+    request, backup, restored = pull("validate_request"), pull("choose_backup"), pull("restore_volume")
+    if not request or not backup:
+        raise OciWaitError("nothing was restored: the request was refused (see validate_request and "
+                           "choose_backup)")
+    attached = pull("attach_restored_volume") if request["attach"] else None
+    instance = pull("launch_on_restored_boot_volume") if request["launch"] else None
+    problems = []
+    if not restored:
+        problems.append(f"backup {backup['backup_id']} was not restored")
+    if request["attach"] and not attached:
+        problems.append(f"the restored volume was not attached to {request['attach_instance_id']}")
+    if request["launch"] and not instance:
+        problems.append(f"no instance was launched on the restored boot volume (hostname {request['hostname']})")
+    lines = [f"Restore of {backup['type']} backup {backup['backup_id']} ({backup['display_name']}) of "
+             f"{backup['source_id']}, made {backup['time_created']}, chosen by {backup['chosen_by']}, verified "
+             f"{backup['verified_at'] or 'never'}"]
+    if restored:
+        lines.append(f"- new {restored['kind']} {restored['volume_id']} ({restored['display_name']}, "
+                     f"{restored['size_in_gbs']} GB, {restored['availability_domain']}), AVAILABLE after "
+                     f"{restored['seconds_to_available']} s")
+    if attached:
+        lines.append(f"- attached to {attached['instance_id']} at {attached['device'] or 'no device path'} "
+                     f"({attached['attachment_id']})")
+    if instance:
+        lines.append(f"- instance {instance['instance_id']} RUNNING, hostname {instance['hostname']}, private IP "
+                     f"{instance['private_ip']}")
+    result = {"backup": backup, "restored": restored, "attachment": attached, "instance": instance,
+              "rto_seconds": restored and restored.get("seconds_to_available"), "problems": problems}
+    return lines, result, problems, "restore"
+
+
+def migration_report(pull, context) -> tuple[list[str], dict, list[str], str]:
+    request = pull("validate_request")
+    if not request:
+        raise OciWaitError("nothing was done: the request was refused (see validate_request)")
+    uploaded = pull("upload_disk") if request["upload_enabled"] else None
+    image = pull("import_image")
+    instances = _mapped(pull, "launch_instance", len(request["fleet"]))
+    problems = []
+    lines = [f"VMDK migration of {request['source_label']} ({request['source_image_type']})"]
+    if request["upload_enabled"]:
+        if uploaded:
+            lines.append(f"- uploaded {uploaded['size_bytes']} bytes in {uploaded['parts']} part(s) to "
+                         f"{uploaded['uri']}")
+        else:
+            problems.append(f"{request['upload']['local_path']} was not uploaded")
+    if image:
+        lines.append(f"- image {image['display_name']} {image['image_id']} {image['lifecycle_state']}, "
+                     f"{image['size_in_mbs']} MB (virtual disk {image['virtual_size_bytes']} bytes)")
+    else:
+        problems.append(f"image {request['image_name']!r} was not imported")
+    fleet_lines, rows, missing = instance_lines(instances, request["fleet"])
+    lines += fleet_lines
+    problems += missing
+    result = {"image": image and {k: image.get(k) for k in ("image_id", "display_name", "lifecycle_state",
+                                                            "size_in_mbs", "virtual_size_bytes",
+                                                            "source_image_type", "source", "region")},
+              "upload": uploaded, "instances": rows, "hostnames": [r["hostname"] for r in rows],
+              "private_ips": [r["private_ip"] for r in rows], "problems": problems}
+    if image:
+        add_image_event(context["outlet_events"], image, {"image_id": image["image_id"],
+                                                          "display_name": image["display_name"],
+                                                          "source": image["source"],
+                                                          "instances": [r["instance_id"] for r in rows]})
+    return lines, result, problems, "VMDK migration"
+
+
+def golden_image_report(pull, context) -> tuple[list[str], dict, list[str], str]:
+    request = pull("validate_request")
+    if not request:
+        raise OciWaitError("nothing was done: the request was refused (see validate_request)")
+    image = pull("create_golden_image")
+    exported = pull("export_image") if request["export"] else None
+    instances = _mapped(pull, "launch_fleet", len(request["fleet"]))
+    problems = []
+    lines = [f"Golden image of {request['instance_id']} (iSCSI policy {request['iscsi_policy']})"]
+    if image:
+        lines.append(f"- image {image['display_name']} {image['image_id']} {image['lifecycle_state']}, "
+                     f"{image['size_in_mbs']} MB; instance {image['instance_state']} again")
+        reattached = list(image["reattached"] or [])
+        for i, entry in enumerate(image["detached"]):
+            new = reattached[i] if i < len(reattached) else None
+            lines.append(f"- iSCSI volume {entry['volume_id']} at {entry['device']}: detached "
+                         f"{entry['attachment_id']}, re-attached {new or 'NOT RE-ATTACHED'}")
+    else:
+        problems.append(f"no image of {request['instance_id']} was made")
+    # volumes a failed try detached and could not re-attach (recorded on the task's failure)
+    for entry in pull("create_golden_image", key="not_reattached") or []:
+        problems.append(f"iSCSI volume {entry['volume_id']} (device {entry['device']}) is DETACHED from "
+                        f"{request['instance_id']}: re-attach failed ({entry.get('error', 'unknown error')})")
+    if request["export"]:
+        if exported:
+            obj = exported["object"]
+            lines.append(f"- exported as {exported['export_format']} to {obj['namespace']}/{obj['bucket']}/"
+                         f"{obj['name']} ({exported['size_bytes']} bytes)")
+        else:
+            problems.append(f"the image was not exported to {request['export_bucket']}")
+    fleet_lines, rows, missing = instance_lines(instances, request["fleet"])
+    lines += fleet_lines
+    problems += missing
+    result = {"image": image and {k: image.get(k) for k in ("image_id", "display_name", "lifecycle_state",
+                                                            "size_in_mbs", "instance_id", "instance_state",
+                                                            "detached", "reattached", "region")},
+              "export": exported, "instances": rows, "hostnames": [r["hostname"] for r in rows],
+              "private_ips": [r["private_ip"] for r in rows], "problems": problems}
+    if image:
+        add_image_event(context["outlet_events"], image, {"image_id": image["image_id"],
+                                                          "display_name": image["display_name"],
+                                                          "source_instance_id": request["instance_id"],
+                                                          "export": exported and exported["object"],
+                                                          "instances": [r["instance_id"] for r in rows]})
+    return lines, result, problems, "golden image"
+
+
+REPORTS = {"emergency_clone": clone_report, "restore": restore_report, "vmdk_migration": migration_report,
+           "golden_image": golden_image_report}
