@@ -280,6 +280,7 @@ class OciValidateRequestOperator(OciBaseOperator):
 
     def __init__(self, *, request: str | Callable[[dict, Any, Any], dict], **kwargs):
         super().__init__(**kwargs)
+        self.multiple_outputs = True
         self.request = request
 
     def validate_inputs(self) -> None:
@@ -292,8 +293,6 @@ class OciValidateRequestOperator(OciBaseOperator):
         parse = REQUESTS[self.request] if isinstance(self.request, str) else self.request
         result = parse(dict(context["params"]), self.hook, context)
         self.log.info("request accepted: %s", {k: v for k, v in result.items() if k != "fleet"})
-        for key, value in result.items():
-            context["ti"].xcom_push(key=key, value=value)
         return result
 
 
@@ -498,6 +497,7 @@ class OciChooseBackupOperator(OciBaseOperator):
 
     def __init__(self, *, request: dict | Any, **kwargs):
         super().__init__(**kwargs)
+        self.multiple_outputs = True
         self.request = request
 
     def validate_inputs(self) -> None:
@@ -559,6 +559,4 @@ class OciChooseBackupOperator(OciBaseOperator):
                   "size_in_gbs": backup["size_in_gbs"], "time_created": backup["time_created"],
                   "verified_at": tags.get(VERIFIED_TAG) or None, "verified_level": tags.get("verified-level") or None,
                   "chosen_by": chosen_by, "restore_tags": {"restored-from-backup": backup["backup_id"]}}
-        for key, value in result.items():
-            context["ti"].xcom_push(key=key, value=value)
         return result
