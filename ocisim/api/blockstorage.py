@@ -111,6 +111,20 @@ def list_volume_groups(sim, req):
     return _listing(items, req, displayName="display_name", lifecycleState="lifecycle_state")
 
 
+def update_volume_group(sim, req):
+    return sim.blockstorage.update_group(req.params["volumeGroupId"], req.region, req.json())
+
+
+def update_volume_group_backup(sim, req):
+    return sim.blockstorage.update_group_backup(req.params["volumeGroupBackupId"], req.region, req.json())
+
+
+def copy_volume_group_backup(sim, req):
+    copy, wr = sim.blockstorage.copy_group_backup(req.params["volumeGroupBackupId"], req.region, req.json(),
+                                                  req.injected)
+    return Response(200, copy, {"opc-work-request-id": wr["id"]})
+
+
 def delete_volume_group(sim, req):
     sim.blockstorage.delete_group(req.params["volumeGroupId"], req.region)
 
@@ -166,10 +180,15 @@ ROUTES = [
     Route("POST", f"{V}/volumeGroups", "CreateVolumeGroup", create_volume_group),
     Route("GET", f"{V}/volumeGroups", "ListVolumeGroups", list_volume_groups),
     Route("GET", f"{V}/volumeGroups/{{volumeGroupId}}", "GetVolumeGroup", get_volume_group),
+    Route("PUT", f"{V}/volumeGroups/{{volumeGroupId}}", "UpdateVolumeGroup", update_volume_group),
     Route("DELETE", f"{V}/volumeGroups/{{volumeGroupId}}", "DeleteVolumeGroup", delete_volume_group),
     Route("POST", f"{V}/volumeGroupBackups", "CreateVolumeGroupBackup", create_volume_group_backup),
     Route("GET", f"{V}/volumeGroupBackups", "ListVolumeGroupBackups", list_volume_group_backups),
     Route("GET", f"{V}/volumeGroupBackups/{{volumeGroupBackupId}}", "GetVolumeGroupBackup", get_volume_group_backup),
     Route("DELETE", f"{V}/volumeGroupBackups/{{volumeGroupBackupId}}", "DeleteVolumeGroupBackup",
           delete_volume_group_backup),
+    Route("PUT", f"{V}/volumeGroupBackups/{{volumeGroupBackupId}}", "UpdateVolumeGroupBackup",
+          update_volume_group_backup),
+    Route("POST", f"{V}/volumeGroupBackups/{{volumeGroupBackupId}}/actions/copy", "CopyVolumeGroupBackup",
+          copy_volume_group_backup),
 ]

@@ -429,6 +429,20 @@ class BlockStorageBackend(Backend):
                     injected: Injected | None = None) -> tuple[dict, dict]:
         """CopyVolumeBackup / CopyBootVolumeBackup: a self-contained backup in the destination region, tracked
         by a work request in the source region; returns (new backup, work request)."""
+        destination = self._copy_destination(region, details)
+        with self.store.lock:
+            source = self.get(kind, backup_id, region)
+            copy, delay = self._copy_of(source, destination, details.get("display_name"))
+            path = "volumeBackups" if kind == VOLUME_BACKUP else "bootVolumeBackups"
+            resource = {"entity_type": kind, "identifier": copy["id"], "entity_uri": f"/20160918/{path}/{copy['id']}"}
+            operation = "CopyVolumeBackup" if kind == VOLUME_BACKUP else "CopyBootVolumeBackup"
+            wr = self.sim.workrequests.start(operation, source["compartment_id"], region, [resource], delay,
+                                             injected=injected)
+            final = "FAULTY" if self.sim.workrequests.failed(wr) else "AVAILABLE"
+            copy = self.store.schedule(copy, [(delay, {"lifecycle_state": final})])
+            return copy, wr
+
+    def _copy_destination(self, region: str, details: dict) -> str:
         destination = details.get("destination_region")
         if not destination:
             raise missing("destinationRegion")
@@ -439,32 +453,27 @@ class BlockStorageBackend(Backend):
         if destination == region:
             raise invalid(f"destinationRegion '{destination}': a backup copy must go to another region.")
         self.check_references(details)
-        with self.store.lock:
-            source = self.get(kind, backup_id, region)
-            if source["lifecycle_state"] != "AVAILABLE":
-                raise incorrect_state(f"Backup {backup_id} is {source['lifecycle_state']}; only an AVAILABLE "
-                                      "backup can be copied.")
-            blocks = self.resolve(source)
-            stored_bytes = len(blocks) * self.content.block_size
-            fields = {k: v for k, v in source.items() if not k.startswith("_") and k not in ("id", "time_created")}
-            fields.update(
-                display_name=details.get("display_name") or source["display_name"],
-                kms_key_id=details.get("kms_key_id"), lifecycle_state="CREATING",
-                time_request_received=self.now_iso(), unique_size_in_gbs=math.ceil(stored_bytes / GB),
-                volume_group_backup_id=None, _blocks=blocks, _delta=None, _base=None,
-                **{SOURCE_BACKUP_FIELD[kind]: backup_id})
-            if "unique_size_in_mbs" in fields:
-                fields["unique_size_in_mbs"] = math.ceil(stored_bytes / MIB)
-            copy = self.new(kind, kind, destination, **fields)
-            delay = self.duration(COPY[0], stored_bytes, COPY[1])
-            path = "volumeBackups" if kind == VOLUME_BACKUP else "bootVolumeBackups"
-            resource = {"entity_type": kind, "identifier": copy["id"], "entity_uri": f"/20160918/{path}/{copy['id']}"}
-            operation = "CopyVolumeBackup" if kind == VOLUME_BACKUP else "CopyBootVolumeBackup"
-            wr = self.sim.workrequests.start(operation, source["compartment_id"], region, [resource], delay,
-                                             injected=injected)
-            final = "FAULTY" if self.sim.workrequests.failed(wr) else "AVAILABLE"
-            copy = self.store.schedule(copy, [(delay, {"lifecycle_state": final})])
-            return copy, wr
+        return destination
+
+    def _copy_of(self, source: dict, destination: str, display_name: str | None,
+                 group_backup_id: str | None = None) -> tuple[dict, float]:
+        """A CREATING self-contained copy of an AVAILABLE backup in `destination` (not stored), and how long the
+        copy takes."""
+        kind = source["_kind"]
+        if source["lifecycle_state"] != "AVAILABLE":
+            raise incorrect_state(f"Backup {source['id']} is {source['lifecycle_state']}; only an AVAILABLE "
+                                  "backup can be copied.")
+        blocks = self.resolve(source)
+        stored_bytes = len(blocks) * self.content.block_size
+        fields = {k: v for k, v in source.items() if not k.startswith("_") and k not in ("id", "time_created")}
+        fields.update(
+            display_name=display_name or source["display_name"], kms_key_id=None, lifecycle_state="CREATING",
+            time_request_received=self.now_iso(), unique_size_in_gbs=math.ceil(stored_bytes / GB),
+            volume_group_backup_id=group_backup_id, _blocks=blocks, _delta=None, _base=None,
+            **{SOURCE_BACKUP_FIELD[kind]: source["id"]})
+        if "unique_size_in_mbs" in fields:
+            fields["unique_size_in_mbs"] = math.ceil(stored_bytes / MIB)
+        return self.new(kind, kind, destination, **fields), self.duration(COPY[0], stored_bytes, COPY[1])
 
     # -- volume groups ---------------------------------------------------------------------------------
     def create_group(self, region: str, details: dict) -> dict:
@@ -635,6 +644,84 @@ class BlockStorageBackend(Backend):
                 volume_backup_ids=[b["id"] for b in members])
             done = max((self.store.pending(b)[-1][0] for b in members if self.store.pending(b)), default=now)
             return self.store.schedule(group_backup, [(done - now, {"lifecycle_state": "AVAILABLE"})])
+
+    def update_group(self, group_id: str, region: str, details: dict) -> dict:
+        """UpdateVolumeGroup: name, tags, and the member list (volumeIds replaces it: new members must be
+        AVAILABLE, in the group's AD and in no other group; dropped ones leave the group)."""
+        self.check_references(details)
+        with self.store.lock:
+            group = self.get(GROUP, group_id, region)
+            if group["lifecycle_state"] != "AVAILABLE":
+                raise incorrect_state(f"Volume group {group_id} is {group['lifecycle_state']}, not AVAILABLE.")
+            for field in ("display_name", "freeform_tags", "defined_tags"):
+                if details.get(field) is not None:
+                    group[field] = details[field]
+            wanted = details.get("volume_ids")
+            if wanted is not None:
+                if not wanted:
+                    raise invalid("volumeIds: a volume group keeps at least one volume.")
+                members = [self.get(VOLUME_KINDS, vid, region) for vid in wanted]
+                for m in members:
+                    if m["id"] in group["volume_ids"]:
+                        continue
+                    if m["availability_domain"] != group["availability_domain"]:
+                        raise invalid(f"volume {m['id']} is in {m['availability_domain']}, not in "
+                                      f"{group['availability_domain']}.")
+                    if m["lifecycle_state"] != "AVAILABLE":
+                        raise incorrect_state(f"volume {m['id']} is {m['lifecycle_state']}, not AVAILABLE.")
+                    if m.get("volume_group_id"):
+                        raise conflict(f"volume {m['id']} already belongs to volume group {m['volume_group_id']}.")
+                for vid in set(group["volume_ids"]) - set(wanted):
+                    old = self.store.find(vid)
+                    if old and old.get("volume_group_id") == group_id:
+                        old["volume_group_id"] = None
+                        self.store.put(old)
+                for m in members:
+                    m["volume_group_id"] = group_id
+                    self.store.put(m)
+                size = sum(m["size_in_gbs"] for m in members)
+                group.update(volume_ids=[m["id"] for m in members], size_in_gbs=size, size_in_mbs=size * 1024)
+            return self.store.put(group)
+
+    def update_group_backup(self, group_backup_id: str, region: str, details: dict) -> dict:
+        """UpdateVolumeGroupBackup: name and tags (how a group backup is marked verified)."""
+        self.check_references(details)
+        with self.store.lock:
+            group_backup = self.get(GROUP_BACKUP, group_backup_id, region)
+            for field in ("display_name", "freeform_tags", "defined_tags"):
+                if details.get(field) is not None:
+                    group_backup[field] = details[field]
+            return self.store.put(group_backup)
+
+    def copy_group_backup(self, group_backup_id: str, region: str, details: dict,
+                          injected: Injected | None = None) -> tuple[dict, dict]:
+        """CopyVolumeGroupBackup: the group backup and each member backup, self-contained, in the destination
+        region under one work request; AVAILABLE when the last member copy is."""
+        destination = self._copy_destination(region, details)
+        with self.store.lock:
+            source = self.get(GROUP_BACKUP, group_backup_id, region)
+            if source["lifecycle_state"] != "AVAILABLE":
+                raise incorrect_state(f"Volume group backup {group_backup_id} is {source['lifecycle_state']}; "
+                                      f"only an AVAILABLE group backup can be copied.")
+            fields = {k: v for k, v in source.items() if not k.startswith("_") and k not in ("id", "time_created")}
+            fields.update(display_name=details.get("display_name") or source["display_name"],
+                          lifecycle_state="CREATING", time_request_received=self.now_iso(),
+                          source_volume_group_backup_id=group_backup_id, source_type="MANUAL")
+            copy = self.new(GROUP_BACKUP, GROUP_BACKUP, destination, **fields)
+            members, took = [], 0.0
+            for bid in source["volume_backup_ids"]:
+                member, delay = self._copy_of(self.store.get(BACKUP_KINDS, bid, region), destination, None, copy["id"])
+                members.append(member)
+                took = max(took, delay)
+            copy["volume_backup_ids"] = [m["id"] for m in members]
+            resource = {"entity_type": GROUP_BACKUP, "identifier": copy["id"],
+                        "entity_uri": f"/20160918/volumeGroupBackups/{copy['id']}"}
+            wr = self.sim.workrequests.start("CopyVolumeGroupBackup", source["compartment_id"], region, [resource],
+                                             took, injected=injected)
+            final = "FAULTY" if self.sim.workrequests.failed(wr) else "AVAILABLE"
+            for member in members:
+                self.store.schedule(member, [(took, {"lifecycle_state": final})])
+            return self.store.schedule(copy, [(took, {"lifecycle_state": final})]), wr
 
     def list_group_backups(self, region: str, compartment_id: str | None) -> list[dict]:
         if not compartment_id:

@@ -526,3 +526,40 @@ def test_volume_group_clone_and_restore_from_group_backup(ocisim, bs, composite,
         source_details=m.VolumeGroupSourceFromVolumeGroupBackupDetails(
             volume_group_backup_id="ocid1.volumegroupbackup.oc1.iad.aaaanothere"))))
     assert missing_id.status == 404
+
+
+def test_group_update_group_backup_tags_and_copy_to_another_region(ocisim, bs, composite, data1):
+    comp, ad = ocisim.tenancy["compartment_id"], ocisim.tenancy["availability_domains"][0]
+    boot_id = ocisim.tenancy["boot_volumes"]["linux1"]
+    group = composite.create_volume_group_and_wait_for_state(m.CreateVolumeGroupDetails(
+        compartment_id=comp, availability_domain=ad, display_name="web",
+        source_details=m.VolumeGroupSourceFromVolumesDetails(volume_ids=[data1])),
+        wait_for_states=["AVAILABLE"], waiter_kwargs=WAIT).data
+    grown = bs.update_volume_group(group.id, m.UpdateVolumeGroupDetails(
+        volume_ids=[boot_id, data1], freeform_tags={"backup-group": "web"})).data
+    assert grown.volume_ids == [boot_id, data1] and grown.size_in_gbs == 97
+    assert grown.freeform_tags == {"backup-group": "web"}
+    assert bs.get_boot_volume(boot_id).data.volume_group_id == group.id
+
+    group_backup = composite.create_volume_group_backup_and_wait_for_state(
+        m.CreateVolumeGroupBackupDetails(volume_group_id=group.id, type="FULL"),
+        wait_for_states=["AVAILABLE"], waiter_kwargs=WAIT).data
+    verified = bs.update_volume_group_backup(group_backup.id, m.UpdateVolumeGroupBackupDetails(
+        freeform_tags={"verified-at": "2026-11-29T02:00:00Z"})).data
+    assert verified.freeform_tags == {"verified-at": "2026-11-29T02:00:00Z"}
+
+    copied = bs.copy_volume_group_backup(group_backup.id, m.CopyVolumeGroupBackupDetails(
+        destination_region=DR_REGION, display_name="web-dr"))
+    assert copied.headers["opc-work-request-id"] and copied.data.lifecycle_state == "CREATING"
+    dr = ocisim.client(BlockstorageClient, region=DR_REGION)
+    dr_copy = wait(ocisim, dr, dr.get_volume_group_backup, copied.data.id)
+    assert dr_copy.display_name == "web-dr" and dr_copy.source_volume_group_backup_id == group_backup.id
+    assert len(dr_copy.volume_backup_ids) == 2
+    assert service_error(lambda: bs.get_volume_group_backup(copied.data.id)).status == 404  # lives in the DR region
+    dr_ad = ocisim.sim.identity.ad_names(DR_REGION)[0]
+    restored = dr.create_volume_group(m.CreateVolumeGroupDetails(
+        compartment_id=comp, availability_domain=dr_ad,
+        source_details=m.VolumeGroupSourceFromVolumeGroupBackupDetails(volume_group_backup_id=dr_copy.id))).data
+    restored = wait(ocisim, dr, dr.get_volume_group, restored.id)
+    data_restore = next(v for v in restored.volume_ids if v.startswith("ocid1.volume."))
+    assert sha(ocisim, data_restore) == sha(ocisim, data1)
