@@ -155,9 +155,15 @@ def put_object(sim, req):
         req.region, namespace, bucket, name, [req.body], content_type=req.headers.get("content-type"),
         metadata=_metadata_in(req.headers), expected_md5=req.headers.get("content-md5"),
         storage_tier=req.headers.get("storage-tier"), expected_crc32c=req.headers.get("opc-content-crc32c"),
-        checksum_algorithm=req.headers.get("opc-checksum-algorithm"))
+        checksum_algorithm=req.headers.get("opc-checksum-algorithm"), expected_sha=_sha_headers(req))
     return Response(200, None, {"opc-content-md5": obj["md5"], "opc-content-crc32c": obj["crc32c"], "etag": obj["etag"],
                                 "last-modified": _http_date(obj["time_modified"])})
+
+
+def _sha_headers(req) -> dict[str, str]:
+    """The SHA-256/384 digests a client sent to have its body checked ({"sha256": base64, ...})."""
+    return {alg: req.headers[f"opc-content-{alg}"] for alg in ("sha256", "sha384")
+            if req.headers.get(f"opc-content-{alg}")}
 
 
 def _object_headers(obj: dict) -> dict:
@@ -326,7 +332,8 @@ def upload_part(sim, req):
     part = sim.objectstorage.upload_part(req.region, namespace, bucket, name, _upload_id(req), part_num,
                                          [req.body], expected_md5=req.headers.get("content-md5"),
                                          expected_crc32c=req.headers.get("opc-content-crc32c"),
-                                         checksum_algorithm=req.headers.get("opc-checksum-algorithm"))
+                                         checksum_algorithm=req.headers.get("opc-checksum-algorithm"),
+                                         expected_sha=_sha_headers(req))
     return Response(200, None, {"etag": part["etag"], "opc-content-md5": part["md5"],
                                 "opc-content-crc32c": part["crc32c"]})
 

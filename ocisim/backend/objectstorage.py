@@ -90,6 +90,13 @@ def check_crc32c(actual: int, expected: str | None, algorithm: str | None = None
     _check_digest(checksums.b64(actual), expected, "opc-content-crc32c", "ContentCRC32C", 4)
 
 
+def check_sha(hashers: dict, expected: dict[str, str] | None) -> None:
+    """The body against its opc-content-sha256 / opc-content-sha384 headers, when the client sent them."""
+    for alg, hasher in hashers.items():
+        _check_digest(b64md5(hasher.digest()), (expected or {}).get(alg), f"opc-content-{alg}",
+                      f"Content{alg.upper()}", hasher.digest_size)
+
+
 def multipart_md5(part_md5s: list[str]) -> str:
     """OCI's multipart object MD5: base64 MD5 over the concatenated raw part MD5s, then '-<part count>'."""
     joined = b"".join(base64.b64decode(m) for m in part_md5s)
@@ -263,7 +270,8 @@ class ObjectStorageBackend(Backend):
     def write_object(self, region: str, namespace: str, bucket: str, name: str, chunks,
                      content_type: str | None = None, metadata: dict | None = None,
                      expected_md5: str | None = None, storage_tier: str | None = None,
-                     expected_crc32c: str | None = None, checksum_algorithm: str | None = None) -> dict:
+                     expected_crc32c: str | None = None, checksum_algorithm: str | None = None,
+                     expected_sha: dict[str, str] | None = None) -> dict:
         """Store an object from an iterable of bytes chunks (streams large exports without holding them).
 
         `expected_md5` (the request's Content-MD5, base64) is checked before the object becomes visible:
@@ -273,10 +281,12 @@ class ObjectStorageBackend(Backend):
             raise OciError(400, "MissingParameter", "Missing required parameter 'objectName'.")
         if storage_tier is not None and storage_tier not in STORAGE_TIERS:
             raise invalid(f"Invalid storage-tier '{storage_tier}'; must be one of {', '.join(STORAGE_TIERS)}.")
-        blocks, size, digest, crc = self._store_stream(chunks)
+        hashers = {alg: hashlib.new(alg) for alg in expected_sha or {}}
+        blocks, size, digest, crc = self._store_stream(chunks, hashers.values())
         md5 = b64md5(digest)
         check_md5(md5, expected_md5)
         check_crc32c(crc, expected_crc32c, checksum_algorithm)
+        check_sha(hashers, expected_sha)
         return self._save_object(target, name, blocks, size, md5, None, content_type, metadata, storage_tier, crc)
 
     def _save_object(self, bucket: dict, name: str, blocks: dict, size: int, md5: str, multipart: str | None,
@@ -294,8 +304,10 @@ class ObjectStorageBackend(Backend):
                "_crc": crc32c, "opc_meta": metadata or {}, "_blocks": blocks}
         return self.store.put(obj)
 
-    def _store_stream(self, chunks: Iterable[bytes]) -> tuple[dict, int, bytes, int]:
-        """Cut a byte stream into blocks as it arrives: (block map, size, raw MD5, CRC32C)."""
+    def _store_stream(self, chunks: Iterable[bytes], hashers: Iterable = ()) -> tuple[dict, int, bytes, int]:
+        """Cut a byte stream into blocks as it arrives: (block map, size, raw MD5, CRC32C); `hashers` (hashlib
+        objects) see every byte too."""
+        hashers = list(hashers)
         bs = self.content.block_size
         blocks: dict = {}
         md5 = hashlib.md5()
@@ -308,6 +320,8 @@ class ObjectStorageBackend(Backend):
                 continue
             md5.update(chunk)
             crc = checksums.update(chunk, crc)
+            for hasher in hashers:
+                hasher.update(chunk)
             size += len(chunk)
             buf += chunk
             while len(buf) >= bs:
@@ -395,7 +409,8 @@ class ObjectStorageBackend(Backend):
 
     def upload_part(self, region: str, namespace: str, bucket: str, name: str, upload_id: str, part_num: int,
                     chunks: Iterable[bytes], expected_md5: str | None = None,
-                    expected_crc32c: str | None = None, checksum_algorithm: str | None = None) -> dict:
+                    expected_crc32c: str | None = None, checksum_algorithm: str | None = None,
+                    expected_sha: dict[str, str] | None = None) -> dict:
         """Store one part (re-uploading a number replaces it); each part is its own record, so parallel
         uploads of different parts never race on the upload's record."""
         self.get_upload(region, namespace, bucket, name, upload_id)
@@ -403,10 +418,12 @@ class ObjectStorageBackend(Backend):
             raise OciError(400, "InvalidUploadPartNumber",
                            f"The part number {part_num} is not valid: it must be between 1 and "
                            f"{MAX_PART_NUMBER}.")
-        blocks, size, digest, crc = self._store_stream(chunks)
+        hashers = {alg: hashlib.new(alg) for alg in expected_sha or {}}
+        blocks, size, digest, crc = self._store_stream(chunks, hashers.values())
         md5 = b64md5(digest)
         check_md5(md5, expected_md5)
         check_crc32c(crc, expected_crc32c, checksum_algorithm)
+        check_sha(hashers, expected_sha)
         part = {"id": f"{upload_id}#{part_num:05d}", "_kind": PART, "_region": region,
                 "_upload_id": upload_id, "part_number": part_num, "etag": str(uuid.uuid4()), "md5": md5,
                 "size": size, "crc32c": checksums.b64(crc), "_crc": crc,

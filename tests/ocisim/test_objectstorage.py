@@ -344,6 +344,12 @@ def test_crc32c_checked_on_put_and_part_and_returned_on_get_and_head(ocisim, tmp
                    opc_content_crc32c=_crc(b"other"))
     assert (wrong.status, wrong.code) == (400, "UnmatchedContentCRC32C") and _crc(data) in wrong.message
     assert _error(client.head_object, ns, bucket, "bad.bin").status == 404  # nothing stored
+    sha = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    bad_sha = _error(client.put_object, ns, bucket, "bad.bin", data, opc_checksum_algorithm="SHA256",
+                     opc_content_sha256=base64.b64encode(hashlib.sha256(b"x").digest()).decode())
+    assert (bad_sha.status, bad_sha.code) == (400, "UnmatchedContentSHA256") and sha in bad_sha.message
+    assert client.put_object(ns, bucket, "sha.bin", data, opc_checksum_algorithm="SHA256",
+                             opc_content_sha256=sha).status == 200
 
     upload = client.create_multipart_upload(ns, bucket, oci.object_storage.models.CreateMultipartUploadDetails(
         object="parts.bin")).data
