@@ -1,7 +1,8 @@
 """The HTTP front door: one threaded server per region, all sharing one Sim.
 
-Every request goes: admin or signature auth → route → counters and faults → retry-token replay → handler →
-one error serialiser. Handlers and backends never see sockets.
+Every request goes: admin or signature auth (a pre-authenticated request's URL needs none) → route (501 for
+an operation ocisim lacks) → counters and faults (faults.py; what they ask of the call travels on the Request)
+→ retry-token replay → handler → one error serialiser. Handlers and backends never see sockets.
 """
 
 from __future__ import annotations
