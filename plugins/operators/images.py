@@ -183,6 +183,38 @@ def _blank_to_none(op, *fields: str) -> None:
             setattr(op, name, None)
 
 
+DETACH_TAG_PREFIX = "airflow-detached-"  # on the instance: a volume this DAG detached and must re-attach
+_INTENT_FIELDS = ("volume_id", "attachment_id", "device", "type", "is_read_only", "is_shareable", "use_chap",
+                  "is_agent_auto_iscsi_login_enabled")
+
+
+def intent_key(volume_id: str) -> str:
+    import hashlib
+
+    return DETACH_TAG_PREFIX + hashlib.sha256(volume_id.encode()).hexdigest()[:12]
+
+
+def intent_value(entry: dict) -> str:
+    """One detached volume in a freeform tag value (at most 256 characters: OCIDs, device, type, 4 flags)."""
+    return "|".join(str(int(bool(entry.get(k)))) if k.startswith(("is_", "use_")) else str(entry.get(k) or "")
+                    for k in _INTENT_FIELDS)
+
+
+def intents_of(tags: dict | None) -> list[dict]:
+    """The detached volumes recorded in an instance's freeform tags."""
+    found = []
+    for key, value in sorted((tags or {}).items()):
+        parts = value.split("|") if key.startswith(DETACH_TAG_PREFIX) else []
+        if len(parts) == len(_INTENT_FIELDS):
+            entry = dict(zip(_INTENT_FIELDS, parts, strict=True))
+            for k in _INTENT_FIELDS:
+                if k.startswith(("is_", "use_")):
+                    entry[k] = entry[k] == "1"
+            entry["device"] = entry["device"] or None
+            found.append(entry)
+    return found
+
+
 def image_fields(image) -> dict:
     return {"image_id": image.id, "display_name": image.display_name, "size_in_mbs": image.size_in_mbs,
             "lifecycle_state": image.lifecycle_state}
@@ -262,6 +294,12 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
             self.hook.wait(self.hook.lifecycle_spec(self.instance_id, ["RUNNING", "STOPPED"]), self.poll())
             instance = compute.get_instance(self.instance_id).data
         compartment_id = self.compartment_id or instance.compartment_id
+        # volumes an earlier try or run detached (recorded on the instance before the call) and did not re-attach
+        pending = intents_of(instance.freeform_tags)
+        if pending:
+            self.log.warning("instance %s: %d volume(s) detached by an earlier try are still recorded as detached: "
+                             "%s; they are re-attached after this image", self.instance_id, len(pending),
+                             [(e["volume_id"], e["device"]) for e in pending])
         iscsi = self._iscsi_attachments(instance)
         if iscsi and not self.detach_iscsi:
             raise OciInputError(
@@ -277,7 +315,8 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
         if iscsi:
             self._cleanup_iscsid(context, compartment_id, iscsi)
         result: dict = {"instance_id": self.instance_id, "instance_state_before": instance.lifecycle_state,
-                        "detached": [], "region": self.hook.region}
+                        "detached": list(pending), "region": self.hook.region}
+        self._detached = result["detached"]
         try:
             for att in iscsi:
                 self._detach(att, result)
@@ -311,7 +350,10 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
         self.log.info("image %s is %s; waiting for instance %s to be %s again", image.id, image.lifecycle_state,
                       self.instance_id, before)
         instance = self.hook.wait(self.hook.lifecycle_spec(self.instance_id, [before]), self.poll())
-        reattached = self._reattach(context, result["detached"]) if self.reattach else []
+        try:
+            reattached = self._reattach(context, result["detached"]) if self.reattach else []
+        except Exception as exc:
+            raise OciWaitError(f"image {image.id} was made, but {self._not_reattached(context, exc)}") from None
         if result["detached"] and not self.reattach:
             self.log.warning("reattach=False: %d iSCSI volume(s) stay detached from %s", len(result["detached"]),
                              self.instance_id)
@@ -365,10 +407,46 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
                  "is_agent_auto_iscsi_login_enabled": bool(getattr(att, "is_agent_auto_iscsi_login_enabled", False))}
         self.log.info("detaching iSCSI attachment %s (volume %s, device %s) before imaging", att.id, att.volume_id,
                       att.device)
-        self.hook.delete_resource(att.id, self.region)
-        result["detached"].append(entry)
+        # the intent first, where a later try or a re-run reads it: a try that dies during the call still knows
+        self._set_intent(entry["volume_id"], entry)
+        result["detached"] = [e for e in result["detached"] if e["volume_id"] != entry["volume_id"]] + [entry]
         self._detached = result["detached"]
+        self.hook.delete_resource(att.id, self.region)
         self.hook.wait(self.hook.lifecycle_spec(att.id, ["DETACHED"], []), self.poll())
+
+    def _not_reattached(self, context, exc: BaseException) -> str:
+        """After a failed re-attach: which volumes stay detached (still recorded on the instance), logged, pushed
+        as XCom `not_reattached` for the report, and said in one bounded sentence naming volume and device."""
+        from hooks.oci import bounded
+
+        try:
+            missing = intents_of(self.hook.get_client("compute", self.region).get_instance(
+                self.instance_id).data.freeform_tags)
+        except Exception:  # the instance cannot be read either: every volume this try knew of
+            missing = list(self._detached)
+        rows = [{"volume_id": e["volume_id"], "device": e["device"], "error": bounded(exc, 300)} for e in missing]
+        if context is not None:
+            context["ti"].xcom_push(key="not_reattached", value=rows)
+        text = (f"re-attach failed, DETACHED from {self.instance_id}: "
+                + "; ".join(f"volume {r['volume_id']} (device {r['device'] or 'none'})" for r in rows)
+                + f" ({bounded(exc, 300)}); a retry or a re-run re-attaches them")
+        self.log.error("%s", text)
+        return text
+
+    def _set_intent(self, volume_id: str, entry: dict | None) -> None:
+        """Add (entry) or remove (None) a detached volume in the instance's freeform tags."""
+        import oci
+
+        compute = self.hook.get_client("compute", self.region)
+        tags = dict(compute.get_instance(self.instance_id).data.freeform_tags or {})
+        key = intent_key(volume_id)
+        if entry is None and key not in tags:
+            return
+        if entry is None:
+            tags.pop(key)
+        else:
+            tags[key] = intent_value(entry)
+        compute.update_instance(self.instance_id, oci.core.models.UpdateInstanceDetails(freeform_tags=tags))
 
     def _create_image(self, context, compute, compartment_id: str):
         """CreateImage; a 409 for the one-image-per-instance window is retried with the poll backoff until
@@ -419,6 +497,8 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
                 att = existing[0]
                 self.log.info("volume %s is attached again already (%s)", entry["volume_id"], att.id)
             else:
+                if entry.get("attachment_id"):  # a detach still under way (a dropped response, a killed try)
+                    self.hook.wait(self.hook.lifecycle_spec(entry["attachment_id"], ["DETACHED"], []), self.poll())
                 cls = m.AttachIScsiVolumeDetails if entry["type"] == "iscsi" else m.AttachParavirtualizedVolumeDetails
                 extra = {"use_chap": entry.get("use_chap"),
                          "is_agent_auto_iscsi_login_enabled": entry.get("is_agent_auto_iscsi_login_enabled")} \
@@ -431,6 +511,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
                 self.log.info("re-attaching volume %s as %s at %s: attachment %s", entry["volume_id"], entry["type"],
                               entry["device"], att.id)
             self.hook.wait(self.hook.lifecycle_spec(att.id, ["ATTACHED"]), self.poll())
+            self._set_intent(entry["volume_id"], None)
             made.append(att.id)
         if any(e["type"] == "iscsi" for e in detached):
             self.log.info("iSCSI volumes re-attached: the instance logs in to them with the attachments' iSCSI "
@@ -447,8 +528,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
             self.hook.wait(self.hook.lifecycle_spec(self.instance_id, ["RUNNING", "STOPPED"]), self.poll())
             self._reattach(context, detached)
         except Exception as again:
-            self.log.error("could not re-attach %s to %s: %s", detached, self.instance_id, again)
-            exc.add_note(f"The detached volumes could not be re-attached: {again}")
+            exc.add_note(self._not_reattached(context, again))
 
 
 def _is_window_conflict(err) -> bool:
