@@ -19,7 +19,7 @@ def instance_tags(sim, instance_id: str) -> dict:
 def test_failed_reattach_fails_naming_the_volume_and_a_rerun_reattaches_it(airflow_oci_guest, capfd):
     sim = airflow_oci_guest
     instance_id = sim.tenancy["instances"]["linux1"]
-    volume, att = attach_iscsi_volume(sim)
+    volume, _ = attach_iscsi_volume(sim)
     sim.admin.fault("AttachVolume", "500", count=40)
     capfd.readouterr()
     state, tasks = run_dag(DAG, {"instance_id": instance_id})
@@ -44,7 +44,7 @@ def test_failed_reattach_fails_naming_the_volume_and_a_rerun_reattaches_it(airfl
 def test_a_dropped_detach_response_still_reattaches(airflow_oci_guest):
     sim = airflow_oci_guest
     instance_id = sim.tenancy["instances"]["linux1"]
-    volume, att = attach_iscsi_volume(sim)
+    volume, _ = attach_iscsi_volume(sim)
     sim.admin.fault("DetachVolume", "drop")
     state, tasks = run_dag(DAG, {"instance_id": instance_id})
     live = [a for a in attachments(sim).values() if a["volume_id"] == volume.id and a["lifecycle_state"] == "ATTACHED"]
