@@ -12,6 +12,7 @@ resolved (`resolve_config`), falling back to the `OCI_BACKUP_*` environment the 
 
 from __future__ import annotations
 
+import email.utils
 import json
 import os
 from dataclasses import dataclass, field
@@ -24,17 +25,6 @@ DAG_ID = os.environ.get("OCI_PROTECTION_DAG", "oci_nightly_backup")
 HISTORY_NIGHTS = 30
 REPORT_TASK = "report"
 CONFIG_TASK = "resolve_config"
-
-
-class PageHook(OciHook):
-    """The hook the page reads with: one try per call, so a failing OCI turns into a stale-data banner within a
-    second instead of the operators' 10-minute retry budget; the next refresh is the retry."""
-
-    @property
-    def retry_strategy(self):
-        import oci
-
-        return oci.retry.NoneRetryStrategy()
 
 
 @dataclass
@@ -58,12 +48,20 @@ def _iso(value: datetime | None) -> str | None:
 
 
 # -- OCI --------------------------------------------------------------------------------------------------
+def no_retry():
+    """The page reads with one try per call (the clients are shared with the operators, whose strategy retries for
+    minutes): a failing OCI becomes a stale-data banner within a second, and the next refresh is the retry."""
+    import oci
+
+    return oci.retry.NoneRetryStrategy()
+
+
 def _all(call, *args, **kwargs) -> list:
-    """Every page of a list call. Not `oci.pagination.list_call_get_all_results`: it wraps each page in the SDK's
-    default retry strategy whatever the client's, up to ~90 s on a failing OCI, and the page must answer now."""
+    """Every page of a list call, one try each. Not `oci.pagination.list_call_get_all_results`: it wraps each page
+    in the SDK's default retry strategy whatever the call's, up to ~90 s on a failing OCI."""
     items, page = [], None
     while True:
-        response = call(*args, **kwargs, **({"page": page} if page else {}))
+        response = call(*args, **kwargs, retry_strategy=no_retry(), **({"page": page} if page else {}))
         items += response.data
         page = response.next_page
         if not page:
@@ -90,11 +88,12 @@ def read_oci(hook: OciHook, config: Config) -> dict:
     """One consistent read of the catalogue; raises whatever OCI raised (the caller keeps the last good one)."""
     region = hook.region
     storage, identity, compute = (hook.get_client(s) for s in ("blockstorage", "identity", "compute"))
-    now = hook.server_time()
+    # OCI's clock, as hook.server_time() reads it, in one try
+    now = email.utils.parsedate_to_datetime(identity.list_regions(retry_strategy=no_retry()).headers["date"])
     dr_regions = sorted({p.get("dr_region") for p in config.policies.values() if p and p.get("dr_region")})
     volumes, backups, copies, images, instances = [], [], [], [], []
     for comp in config.compartment_ids:
-        ads = [a.name for a in identity.list_availability_domains(comp).data]
+        ads = [a.name for a in identity.list_availability_domains(comp, retry_strategy=no_retry()).data]
         found = _all(storage.list_volumes, compartment_id=comp)
         found += [b for ad in ads for b in _all(storage.list_boot_volumes, availability_domain=ad,
                                                 compartment_id=comp)]

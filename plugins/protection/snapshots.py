@@ -15,7 +15,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from protection.catalogue import DAG_ID, Config, PageHook, airflow_key, read_airflow, read_oci, resolve_config
+from hooks.oci import OciHook
+
+from protection.catalogue import DAG_ID, Config, airflow_key, read_airflow, read_oci, resolve_config
 from protection.view import build, now_utc
 
 RETRY_AFTER_ERROR = 5.0  # seconds
@@ -81,7 +83,7 @@ class Snapshots:
     # -- OCI -----------------------------------------------------------------------------------------------
     def _read(self, config: Config, key: tuple) -> None:
         try:
-            data = read_oci(PageHook(self.conn_id), config)
+            data = read_oci(OciHook(self.conn_id), config)
             with self._lock:
                 self._oci, self._oci_key, self._read_at, self._error = data, key, time.time(), None
         except Exception as exc:  # the page shows it; the last good read stays
