@@ -29,10 +29,11 @@ def test_the_entry_point_is_installed():
 
 def test_providers_manager_lists_the_oci_connection_type_with_its_hook_and_form():
     from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
-    manager = ProvidersManager()
+    manager = ProvidersManager()  # the API server's: providers, the connection form
     assert PACKAGE_NAME in manager.providers, NOT_INSTALLED
-    hook = manager.hooks["oci"]
+    hook = ProvidersManagerTaskRuntime().hooks["oci"]  # the Task SDK's: conn type -> hook (Connection.get_hook)
     assert (hook.hook_class_name, hook.package_name, hook.connection_id_attribute_name, hook.hook_name) == \
         (HOOK_CLASS_NAME, PACKAGE_NAME, "oci_conn_id", "Oracle Cloud Infrastructure")
     assert hook.connection_testable  # the UI's Test button
@@ -59,10 +60,10 @@ def test_the_ui_connection_form_gets_the_oci_fields():
 
 
 def test_the_hook_is_what_a_connection_of_type_oci_gets(ocisim):
-    from airflow.models import Connection
+    from airflow.sdk import Connection
     from hooks.oci import OciHook
 
-    conn = Connection(conn_id="oci_default", **json.loads(oci_connection_json(ocisim)))
+    conn = Connection(conn_id="oci_default", **json.loads(oci_connection_json(ocisim)))  # as a task gets it
     hook = conn.get_hook()
     assert isinstance(hook, OciHook) and hook.oci_conn_id == "oci_default"
 
