@@ -43,8 +43,9 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "profile": _text("Config profile", "Profile in the config file (config_file; default DEFAULT)"),
     "service_endpoint": _text("Service endpoint", "One URL that replaces the SDK's endpoints for the home region "
                               "(a proxy, or ocisim); per region: extra 'service_endpoints' {region: url}"),
-    "max_attempts": {"label": "Max attempts", "description": "Tries per SDK call for 429, 5xx and timeouts",
-                     "schema": {"type": ["integer", "null"], "minimum": 1, "default": 8}},
+    "max_attempts": {"label": "Max attempts", "description": "Tries per SDK call for 429, 5xx and timeouts; "
+                     "empty: the hook's retry budget (hooks.oci.RETRY_BUDGET)",
+                     "schema": {"type": ["integer", "null"], "minimum": 1}},
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
