@@ -68,5 +68,10 @@ down:
 bench: venv
 	$(BIN)/python bench/ocisim_throughput.py
 
+# The OCI Protection page for 500 volumes in ocisim and 30 nights of reports: cold, warm and cache-expired loads
+.PHONY: bench-dashboard
+bench-dashboard: venv
+	$(BIN)/python bench/dashboard.py
+
 clean:
 	rm -rf $(VENV) $(CLI_VENV) .pytest_cache out
