@@ -59,22 +59,12 @@ def combine(crc1: int, crc2: int, length2: int) -> int:
     """CRC32C of A+B from CRC32C(A), CRC32C(B) and len(B)."""
     if length2 <= 0:
         return crc1
-    odd = [POLY] + [1 << i for i in range(31)]  # one zero bit
-    even = _square(odd)  # two zero bits
-    odd = _square(even)  # four zero bits
-    while True:
-        even = _square(odd)
+    matrix = _square(_square([POLY] + [1 << i for i in range(31)]))  # one zero bit, squared twice: four
+    while length2:
+        matrix = _square(matrix)  # 8, 16, 32 ... zero bits: one zero byte, two, four ...
         if length2 & 1:
-            crc1 = _times(even, crc1)
+            crc1 = _times(matrix, crc1)
         length2 >>= 1
-        if not length2:
-            break
-        odd = _square(even)
-        if length2 & 1:
-            crc1 = _times(odd, crc1)
-        length2 >>= 1
-        if not length2:
-            break
     return crc1 ^ crc2
 
 

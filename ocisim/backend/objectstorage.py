@@ -97,6 +97,18 @@ def check_sha(hashers: dict, expected: dict[str, str] | None) -> None:
                       f"Content{alg.upper()}", hasher.digest_size)
 
 
+def _check_etags(source: dict, source_if_match: str | None, target: dict | None, target_name: str,
+                 if_match: str | None, if_none_match: str | None) -> None:
+    """A copy's or rename's ETag conditions on its source and target, as OCI checks them: 412 when one fails."""
+    if source_if_match and source_if_match != source["etag"]:
+        raise OciError(412, "IfMatchFailed", f"The entity tag of '{source['name']}' is '{source['etag']}', not "
+                                             f"'{source_if_match}'.")
+    if if_match and (target is None or target["etag"] != if_match):
+        raise OciError(412, "IfMatchFailed", f"The object '{target_name}' does not have the entity tag '{if_match}'.")
+    if if_none_match == "*" and target is not None:
+        raise OciError(412, "IfNoneMatchFailed", f"The object '{target_name}' exists.")
+
+
 def multipart_md5(part_md5s: list[str]) -> str:
     """OCI's multipart object MD5: base64 MD5 over the concatenated raw part MD5s, then '-<part count>'."""
     joined = b"".join(base64.b64decode(m) for m in part_md5s)
@@ -569,20 +581,13 @@ class ObjectStorageBackend(Backend):
         if tier is not None and tier not in STORAGE_TIERS:
             raise invalid(f"Invalid destinationObjectStorageTier '{tier}'; must be one of {', '.join(STORAGE_TIERS)}.")
         source = self.object_info(region, namespace, bucket, source_name)
-        want = details.get("source_object_if_match_etag")
-        if want and want != source["etag"]:
-            raise OciError(412, "IfMatchFailed", f"The source object's entity tag is '{source['etag']}', not "
-                                                 f"'{want}'.")
-        self.check_readable(source)
         target = self.get_bucket(dest_region, details["destination_namespace"], details["destination_bucket"])
         dest_name = details["destination_object_name"]
-        existing = self.store.find(self._object_key(dest_region, target["name"], dest_name))
-        if_match = details.get("destination_object_if_match_etag")
-        if if_match and (existing is None or existing["etag"] != if_match):
-            raise OciError(412, "IfMatchFailed", f"The destination object '{dest_name}' does not have the entity "
-                                                 f"tag '{if_match}'.")
-        if details.get("destination_object_if_none_match_etag") == "*" and existing is not None:
-            raise OciError(412, "IfNoneMatchFailed", f"The destination object '{dest_name}' exists.")
+        _check_etags(source, details.get("source_object_if_match_etag"),
+                     self.store.find(self._object_key(dest_region, target["name"], dest_name)), dest_name,
+                     details.get("destination_object_if_match_etag"),
+                     details.get("destination_object_if_none_match_etag"))
+        self.check_readable(source)
         metadata = details.get("destination_object_metadata")
         meta = source.get("opc_meta") if metadata is None else {
             k[len("opc-meta-"):]: v for k, v in metadata.items() if k.startswith("opc-meta-")}
@@ -601,17 +606,9 @@ class ObjectStorageBackend(Backend):
             raise missing("newName")
         with self.sim.lock:
             source = self.object_info(region, namespace, bucket, source_name)
-            want = details.get("src_obj_if_match_etag")
-            if want and want != source["etag"]:
-                raise OciError(412, "IfMatchFailed", f"The entity tag of '{source_name}' is '{source['etag']}', "
-                                                     f"not '{want}'.")
-            existing = self.store.find(self._object_key(region, bucket, new_name))
-            if_match = details.get("new_obj_if_match_etag")
-            if if_match and (existing is None or existing["etag"] != if_match):
-                raise OciError(412, "IfMatchFailed", f"The object '{new_name}' does not have the entity tag "
-                                                     f"'{if_match}'.")
-            if details.get("new_obj_if_none_match_etag") == "*" and existing is not None:
-                raise OciError(412, "IfNoneMatchFailed", f"The object '{new_name}' exists.")
+            _check_etags(source, details.get("src_obj_if_match_etag"),
+                         self.store.find(self._object_key(region, bucket, new_name)), new_name,
+                         details.get("new_obj_if_match_etag"), details.get("new_obj_if_none_match_etag"))
             if new_name == source_name:
                 return source
             renamed = {**source, "id": self._object_key(region, bucket, new_name), "name": new_name,
