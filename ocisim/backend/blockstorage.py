@@ -6,7 +6,8 @@ INCREMENTAL one stores only `_delta`, the blocks changed since the previous back
 so a restore resolves the chain. Cross-region copies are self-contained (`_blocks`).
 
 Internal API other backends, the seed and the admin API rely on (keep these signatures):
-`make_volume`, `blocks_of`, `set_blocks`, `content_of`, `corrupt_backup`.
+`make_volume`, `blocks_of`, `set_blocks`, `content_of`, `corrupt_backup`, `terminate_later` (compute changes
+block storage's rows only through these).
 """
 
 from __future__ import annotations
