@@ -11,7 +11,7 @@ checked as `hooks.user_data` checks one (RFC 1123 label; NetBIOS rules for Windo
 from __future__ import annotations
 
 from hooks.errors import OciInputError
-from hooks.oci import validate_ocid
+from hooks.oci import asset_uri, validate_ocid
 from hooks.params import DEFAULT_SHAPE, OPTIONAL_OCID, SHAPE_PATTERN
 from hooks.user_data import fleet_hostnames, validate_fleet, validate_hostname, validate_os_type
 
@@ -128,16 +128,12 @@ def check_hostnames_free(hook, fleet: list[dict]) -> None:
     check_fleet(hook, fleet)
 
 
-def image_asset_uri(region: str, image_id: str) -> str:
-    return f"oci://{region}/{image_id}"
-
-
 def add_image_event(outlet_events, image: dict, extra: dict) -> None:
     """An Asset event for an image a DAG made, through the alias its report task declares as an outlet (the image's
     id is known only at run time)."""
     from airflow.sdk import Asset, AssetAlias
 
-    asset = Asset(name=f"oci-image-{image['image_id']}", uri=image_asset_uri(image["region"], image["image_id"]))
+    asset = Asset(name=f"oci-image-{image['image_id']}", uri=asset_uri(image["region"], image["image_id"]))
     outlet_events[AssetAlias(IMAGE_ASSET_ALIAS)].add(asset, extra=extra)
 
 

@@ -227,6 +227,12 @@ def console_url(region: str, resource_id: str | None = None, kind: str | None = 
     return f"{CONSOLE}/{template.format(id=resource_id, **parts)}?region={region}"
 
 
+def asset_uri(region: str, resource_id: str) -> str:
+    """The one Asset URI of an OCI resource (images a DAG made, volumes a backup verified): the region, then
+    the OCID, so an Asset names one resource in one region."""
+    return f"oci://{region}/{resource_id}"
+
+
 # -- waiting ----------------------------------------------------------------------------------------------
 @dataclass
 class WaitSpec:

@@ -10,16 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from hooks.errors import OciWaitError
+from hooks.oci import asset_uri
 
 from operators.backup_policy import PRUNE_XCOM_KEY, newest_verified
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.verify import TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 
 ASSET_ALIAS = "oci-verified-backups"
-
-
-def volume_asset_uri(region: str, volume_id: str) -> str:
-    return f"oci://{region}/{volume_id}"
 
 
 def build_row(item: dict, backup: dict | None, restore: dict | None, verification: dict | None,
@@ -152,7 +149,7 @@ class OciBackupReportOperator(OciBaseOperator):
         for r in rows:
             if r["status"] == "verified":
                 asset = Asset(name=f"oci-volume-{r['volume_id']}",
-                              uri=volume_asset_uri(self.hook.region, r["volume_id"]))
+                              uri=asset_uri(self.hook.region, r["volume_id"]))
                 context["outlet_events"][AssetAlias(ASSET_ALIAS)].add(asset, extra={
                     "backup_id": r["backup_id"], "type": r["type"], "rpo_hours": r["rpo_hours"]})
         self.log.info(set_run_note(ti.dag_id, ti.run_id, text, self.note_conn_id))

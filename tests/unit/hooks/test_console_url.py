@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hooks.oci import CONSOLE_PATHS, RESOURCE_API, console_url, ocid_kind
+from hooks.oci import CONSOLE_PATHS, RESOURCE_API, asset_uri, console_url, ocid_kind
 
 PARTS = {"instance_id": "ocid1.instance.oc1.fra.aaaaaaaainstance1", "namespace": "axnamespace01",
          "bucket": "disk-images"}
@@ -48,3 +48,9 @@ def test_console_pages_match_oci_sections():
 def test_unknown_kind_falls_back_to_the_regional_console():
     assert console_url("us-ashburn-1", "ocid1.vcn.oc1.iad.aaaaaaaavcn00000") == \
         "https://cloud.oracle.com/?region=us-ashburn-1"
+
+
+def test_asset_uri_names_one_resource_in_one_region():
+    image = ocid("image")
+    assert asset_uri("eu-frankfurt-1", image) == f"oci://eu-frankfurt-1/{image}"
+    assert asset_uri("us-phoenix-1", image) != asset_uri("eu-frankfurt-1", image)
