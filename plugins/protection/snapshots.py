@@ -65,7 +65,7 @@ class Snapshots:
         self._reader: threading.Thread | None = None
         self._airflow: dict | None = None
         self._airflow_key: tuple | None = None
-        self._view: tuple[tuple, dict] | None = None
+        self._view: tuple[dict, tuple | None, dict] | None = None
 
     def clear(self) -> None:
         with self._lock:
@@ -130,13 +130,12 @@ class Snapshots:
                                               "OCI_BACKUP_COMPARTMENTS", config.source)
             return build(empty_oci(), airflow, config), status
         data, status = self.oci(config)
-        cache_key = (id(data), self._airflow_key)
-        cached = self._view
-        if data is not None and cached is not None and cached[0] == cache_key:
-            return cached[1], status
+        cached = self._view  # (the OCI read, Airflow's key, the view): one join per read, not per request
+        if data is not None and cached is not None and cached[0] is data and cached[1] == self._airflow_key:
+            return cached[2], status
         view = build(data or empty_oci(), airflow, config)
         if data is not None:
-            self._view = (cache_key, view)
+            self._view = (data, self._airflow_key, view)
         return view, status
 
 

@@ -137,6 +137,29 @@ def test_page_and_csv_show_the_same_table(api, night):
     assert sorted(r["verification"] for r in rows) == ["FAIL", "PASS", "PASS"]
 
 
+def test_images_the_dags_made_are_listed_with_the_instances_launched_from_them(api, night):
+    import oci
+
+    sim = night
+    compute = sim.client(oci.core.ComputeClient)
+    m = oci.core.models
+    comp = sim.tenancy["compartments"]["prod"]
+    tags = {"managed-by": "airflow-oci", "airflow-dag": "oci_golden_image"}
+    image = compute.create_image(m.CreateImageDetails(compartment_id=comp, instance_id=sim.tenancy["instances"]["app1"],
+                                                      display_name="app1-golden", freeform_tags=tags)).data
+    oci.wait_until(compute, compute.get_image(image.id), "lifecycle_state", "AVAILABLE", max_wait_seconds=60)
+    launched = compute.launch_instance(m.LaunchInstanceDetails(
+        availability_domain=sim.tenancy["availability_domains"][0], compartment_id=comp, display_name="web-01",
+        shape="VM.Standard.E4.Flex", shape_config=m.LaunchInstanceShapeConfigDetails(ocpus=1, memory_in_gbs=8),
+        source_details=m.InstanceSourceViaImageDetails(image_id=image.id), freeform_tags=tags,
+        create_vnic_details=m.CreateVnicDetails(subnet_id=sim.tenancy["subnet_id"], hostname_label="web-01"))).data
+    html = get(api, "/oci/").text
+    fleets = html[html.index('id="fleets-table"'):]
+    assert "app1-golden" in fleets and "oci_golden_image" in fleets and "web-01 (" in fleets
+    assert f"compute/images/{image.id}" in fleets
+    compute.terminate_instance(launched.id)
+
+
 def test_a_volume_past_its_rpo_target_is_overdue(api, night):
     night.admin.advance(2 * 86400)  # OCI's clock: two days after the night, the policy's target is one
     body = get(api, "/oci/api/protection").json()
