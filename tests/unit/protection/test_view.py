@@ -1,0 +1,129 @@
+"""The OCI Protection page's join, rendering and CSV over hand-made snapshots of OCI and of the nightly reports
+(the same shapes `catalogue.read_oci` and `read_airflow` return; tests/dashboard reads them for real)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from protection.catalogue import Config
+from protection.render import csv_text, page
+from protection.snapshots import Status
+from protection.view import UNPROTECTED_FIELDS, VOLUME_FIELDS, api_payload, build
+
+REGION = "us-ashburn-1"
+NOW = "2026-11-30T12:00:00+00:00"
+
+
+def vol(name: str, tags: dict | None = None, kind: str = "volume") -> dict:
+    return {"volume_id": f"ocid1.{kind}.oc1.iad.{name}aaaaaaaa", "display_name": name, "kind": kind,
+            "compartment_id": "ocid1.compartment.oc1..c", "lifecycle_state": "AVAILABLE", "size_in_gbs": 50,
+            "freeform_tags": tags or {}}
+
+
+def backup(volume: dict, bid: str, made: str, kind: str = "INCREMENTAL", verified: str | None = None,
+           region: str = REGION, source_backup: str | None = None) -> dict:
+    tags = {"verified-at": verified, "verified-level": "script"} if verified else {}
+    return {"backup_id": bid, "source_id": volume["volume_id"], "source_backup_id": source_backup, "type": kind,
+            "lifecycle_state": "AVAILABLE", "time_created": made, "unique_size_in_mbs": 7, "unique_size_in_gbs": 1,
+            "size_in_gbs": 50, "freeform_tags": tags, "region": region}
+
+
+def snapshot(volumes, backups, copies=()) -> dict:
+    return {"now": NOW, "region": REGION, "volumes": volumes, "backups": list(backups), "copies": list(copies),
+            "images": [], "instances": [], "dr_regions": ["us-phoenix-1"]}
+
+
+def report_run(run_id: str, rows: list[dict], at: str) -> dict:
+    return {"run_id": run_id, "state": "failed" if any(r["failed"] for r in rows) else "success",
+            "run_type": "scheduled", "start_date": at, "end_date": at,
+            "report": {"generated_at": at, "volumes": rows,
+                       "totals": {"backed_up": len(rows), "verified": sum(not r["failed"] for r in rows),
+                                  "failed": sum(r["failed"] for r in rows)}}}
+
+
+def row(volume: dict, bid: str, passed: bool, rto: float) -> dict:
+    return {"volume_id": volume["volume_id"], "backup_id": bid, "rto_seconds": rto,
+            "status": "verified" if passed else "VERIFICATION FAILED", "failed": not passed,
+            "verification": {"level": "script", "passed": passed, "canary": "canary ok" if passed else None,
+                             "detail": "e2fsck -fn clean on /dev/x" if passed else "FAIL e2fsck -fn exited 12"}}
+
+
+POLICIES = {"default": {"full_interval_days": 7, "retention_days": 30, "verify_every_days": 1},
+            "gold": {"full_interval_days": 7, "retention_days": 90, "dr_region": "us-phoenix-1"}}
+CONFIG = Config(["ocid1.compartment.oc1..c"], "backup-policy", POLICIES, "latest nightly run")
+
+
+def estate():
+    good, bad, gold, fresh, loose = (vol("good", {"backup-policy": "default"}), vol("bad", {"backup-policy": "x"}),
+                                     vol("gold", {"backup-policy": "gold"}), vol("fresh", {"backup-policy": ""}),
+                                     vol("loose"))
+    backups = [backup(good, "b-good-1", "2026-11-30T02:00:00+00:00", "FULL", verified="2026-11-30T02:30:00+00:00"),
+               backup(bad, "b-bad-1", "2026-11-28T02:00:00+00:00", "FULL", verified="2026-11-28T02:30:00+00:00"),
+               backup(bad, "b-bad-2", "2026-11-30T02:00:00+00:00"),
+               backup(gold, "b-gold-1", "2026-11-30T02:00:00+00:00", "FULL")]
+    copies = [backup(gold, "c-gold-1", "2026-11-30T03:00:00+00:00", region="us-phoenix-1", source_backup="b-gold-1")]
+    runs = [report_run("night-2", [row(good, "b-good-1", True, 42.0), row(bad, "b-bad-2", False, 50.0)],
+                       "2026-11-30T03:00:00+00:00"),
+            report_run("night-1", [row(bad, "b-bad-1", True, 40.0)], "2026-11-28T03:00:00+00:00")]
+    return snapshot([good, bad, gold, fresh, loose], backups, copies), {"runs": runs, "config": None}
+
+
+def test_each_tagged_volume_gets_its_verification_rpo_and_dr_copy():
+    oci, airflow = estate()
+    view = build(oci, airflow, CONFIG)
+    rows = {r["display_name"]: r for r in view["protected"]}
+    assert set(rows) == {"good", "bad", "gold", "fresh"}
+    good, bad, gold, fresh = rows["good"], rows["bad"], rows["gold"], rows["fresh"]
+    assert good["verification"]["result"] == "PASS" and good["compliant"] and good["rpo_seconds"] == 10 * 3600
+    assert good["verification"]["evidence"] == "e2fsck -fn clean on /dev/x; canary 'canary ok'"
+    assert good["rto_seconds"] == 42.0 and good["rpo_target_seconds"] == 86400 and good["dr_copy"] == "not required"
+    # the newest backup failed (the report says so; OCI has no tag): RPO runs from the older verified one
+    assert bad["policy"] == "x" and bad["verification"]["result"] == "FAIL" and bad["rto_seconds"] == 50.0
+    assert "exited 12" in bad["verification"]["evidence"] and bad["last_verified_time"] == "2026-11-28T02:30:00+00:00"
+    assert bad["rpo_seconds"] == 58 * 3600 and not bad["compliant"]  # unknown policy 'x' → default: 1 day
+    assert gold["verification"]["result"] == "UNVERIFIED" and gold["rpo_seconds"] is None and not gold["compliant"]
+    assert gold["dr_copy"] == "AVAILABLE in us-phoenix-1 (2026-11-30 03:00)" and gold["rpo_target_seconds"] == 7 * 86400
+    assert fresh["policy"] == "default" and fresh["verification"]["result"] == "NONE" and fresh["backups_kept"] == 0
+    assert [r["display_name"] for r in view["protected"]][-1] == "good"  # problems first
+    why = {u["display_name"]: u["reason"] for u in view["unprotected"]}
+    assert why == {"bad": "newest backup failed verification: FAIL e2fsck -fn exited 12",
+                   "gold": "newest backup not verified", "fresh": "tagged, but no backup yet",
+                   "loose": "no backup-policy tag"}
+    assert [n["run_id"] for n in view["history"]] == ["night-1", "night-2"]  # oldest first
+    assert good["rto_history"] == [None, 42.0] and bad["rto_history"] == [40.0, 50.0]
+
+
+def test_a_dr_copy_missing_from_the_policy_region_is_said():
+    oci, airflow = estate()
+    oci["copies"] = []
+    gold = next(r for r in build(oci, airflow, CONFIG)["protected"] if r["display_name"] == "gold")
+    assert gold["dr_copy"] == "MISSING in us-phoenix-1"
+
+
+def test_api_payload_has_exactly_the_documented_fields():
+    oci, airflow = estate()
+    body = api_payload(build(oci, airflow, CONFIG), {"source": {"stale": False}})
+    assert set(body) == {"volumes", "unprotected", "generated_at", "source"}
+    assert all(tuple(v) == VOLUME_FIELDS for v in body["volumes"])
+    assert all(tuple(u) == UNPROTECTED_FIELDS for u in body["unprotected"])
+
+
+def test_page_escapes_what_oci_returns_and_shows_the_stale_banner():
+    oci, airflow = estate()
+    oci["volumes"][0]["display_name"] = "<script>alert(1)</script>"
+    html = page(build(oci, airflow, CONFIG), Status(NOW, 0.0, True, "OCI call failed: 500 InternalServerError: x",
+                                                    "latest nightly run"), "/oci")
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert 'id="stale"' in html and "Showing OCI data from 2026-11-30 12:00:00 (OCI time)" in html
+    assert 'href="/oci/api/protection"' in html and 'href="/oci/protection.csv"' in html
+    assert html.count("<svg") >= 3
+
+
+def test_csv_has_one_row_per_protected_volume_with_the_verification_spread_out():
+    oci, airflow = estate()
+    rows = list(csv.DictReader(io.StringIO(csv_text(build(oci, airflow, CONFIG)))))
+    assert len(rows) == 4
+    bad = next(r for r in rows if r["display_name"] == "bad")
+    assert bad["verification"] == "FAIL" and bad["verification_level"] == "script"
+    assert bad["verification_backup_id"] == "b-bad-2" and bad["compliant"] == "False"
