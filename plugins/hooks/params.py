@@ -17,3 +17,11 @@ def given(params: dict, name: str):
     """A form field's value, or None when it was left empty (forms send "" for an untouched text field)."""
     value = params.get(name)
     return None if value in ("", None) else value
+
+
+def listed(value):
+    """A list field given as one comma-separated string (a CLI trigger's conf, an environment variable) as a list:
+    items stripped, empty ones dropped. Any other value comes back as it is, for validation to name."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value

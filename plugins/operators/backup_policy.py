@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import ocid_kind, validate_ocid, validate_region
+from hooks.params import listed
 from hooks.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG
 
 from operators.backups import backup_result
@@ -149,8 +150,7 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
         self.tag_key = tag_key
 
     def validate_inputs(self) -> None:
-        if isinstance(self.compartment_ids, str):
-            self.compartment_ids = [c.strip() for c in self.compartment_ids.split(",") if c.strip()]
+        self.compartment_ids = listed(self.compartment_ids)
         if not self.compartment_ids:
             raise OciInputError("compartment_ids: at least one compartment OCID")
         for i, comp in enumerate(self.compartment_ids):

@@ -17,7 +17,7 @@ from typing import Any
 
 from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import RETRY_BUDGET, ocid_kind, validate_ocid
-from hooks.params import DEFAULT_SHAPE, given
+from hooks.params import DEFAULT_SHAPE, given, listed
 from hooks.user_data import validate_hostname, validate_os_type
 
 from operators import request_checks as checks
@@ -30,9 +30,7 @@ def clone_request(params: dict, hook, context) -> dict:
     def blank(name):
         return given(params, name)
 
-    instance_id, volume_ids = blank("instance_id"), params.get("volume_ids") or []
-    if isinstance(volume_ids, str):  # a CLI trigger may give "a,b"
-        volume_ids = [v.strip() for v in volume_ids.split(",") if v.strip()]
+    instance_id, volume_ids = blank("instance_id"), listed(params.get("volume_ids") or [])  # a CLI may give "a,b"
     if bool(instance_id) == bool(volume_ids):
         raise OciInputError(f"instance_id {instance_id!r} and volume_ids {volume_ids!r}: give exactly one "
                             f"(an instance means its boot volume and all attached block volumes)")

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import Poll, ocid_kind, validate_ocid
+from hooks.params import listed
 
 from operators.backup_policy import LEVELS, TEMPORARY_TAG, mark_verified
 from operators.base import OciBaseOperator, oci_template_fields
@@ -296,8 +297,7 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
         self.max_concurrent = max_concurrent
 
     def validate_inputs(self) -> None:
-        if isinstance(self.compartment_ids, str):
-            self.compartment_ids = [c.strip() for c in self.compartment_ids.split(",") if c.strip()]
+        self.compartment_ids = listed(self.compartment_ids)
         for i, comp in enumerate(self.compartment_ids or []):
             validate_ocid(comp, f"compartment_ids[{i}]")
         if not isinstance(self.max_concurrent, int) or self.max_concurrent < 1:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hooks.oci import OciHook, ocid_kind
+from hooks.params import listed
 from hooks.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG
 
 DAG_ID = os.environ.get("OCI_PROTECTION_DAG", "oci_nightly_backup")
@@ -166,9 +167,9 @@ def resolve_config(airflow: dict) -> Config:
     raw = airflow.get("config")
     if raw and raw.get("compartment_ids"):
         comps = raw["compartment_ids"]
-        return Config([c for c in (comps.split(",") if isinstance(comps, str) else comps) if c.strip()],
+        return Config([c for c in listed(comps) if c.strip()],
                       raw.get("tag_key") or "backup-policy", raw.get("policies") or {}, "latest nightly run")
-    comps = [c.strip() for c in os.environ.get("OCI_BACKUP_COMPARTMENTS", "").split(",") if c.strip()]
+    comps = listed(os.environ.get("OCI_BACKUP_COMPARTMENTS", ""))
     policies = json.loads(os.environ.get("OCI_BACKUP_POLICIES") or "{}")
     return Config(comps, os.environ.get("OCI_BACKUP_TAG_KEY", "backup-policy"), policies, "environment")
 
