@@ -427,7 +427,7 @@ def _through_par(handler, write: bool):
         inner = Request(req.method, req.target.split(f"/p/{token}", 1)[1], req.headers, req.body, req.region,
                         req.params, req.operation, req.injected)
         namespace, bucket, name = _names(inner)
-        sim.objectstorage.par_allows(req.region, token, namespace, bucket, name or "", write)
+        sim.objectstorage.par_allows(req.region, token, namespace, bucket, name or None, write)
         return handler(sim, inner)
     return serve
 
@@ -461,6 +461,8 @@ ROUTES = [
     Route("GET", f"{B}/p", "ListPreauthenticatedRequests", list_pars),
     Route("GET", f"{B}/p/{{parId}}", "GetPreauthenticatedRequest", get_par),
     Route("DELETE", f"{B}/p/{{parId}}", "DeletePreauthenticatedRequest", delete_par),
+    Route("GET", "/p/{parToken}/n/{namespaceName}/b/{bucketName}/o/", "ListObjectsByPar",
+          _through_par(list_objects, write=False)),
     ObjectRoute("GET", PAR_PATH, "GetObjectByPar", _through_par(get_object, write=False)),
     ObjectRoute("HEAD", PAR_PATH, "HeadObjectByPar", _through_par(head_object, write=False)),
     ObjectRoute("PUT", PAR_PATH, "PutObjectByPar", _through_par(put_object, write=True)),

@@ -665,6 +665,10 @@ class ObjectStorageBackend(Backend):
         if access.startswith("AnyObject") and object_name:
             raise invalid(f"objectName: a {access} request covers the whole bucket; leave objectName unset.")
         listing = details.get("bucket_listing_action") or "Deny"
+        if listing not in ("Deny", "ListObjects"):
+            raise invalid(f"Invalid bucketListingAction '{listing}'; must be one of Deny, ListObjects.")
+        if listing == "ListObjects" and not access.startswith("AnyObject"):
+            raise invalid("bucketListingAction ListObjects needs an AnyObject* accessType (a bucket-wide request).")
         token = secrets.token_urlsafe(48)
         par = self.new(PAR, "preauthenticatedrequest", region, name=name, object_name=object_name,
                        access_type=access, bucket_listing_action=listing, time_expires=iso(expires_at),
@@ -690,8 +694,10 @@ class ObjectStorageBackend(Backend):
     def delete_par(self, region: str, namespace: str, bucket: str, par_id: str) -> None:
         self.store.delete(self.get_par(region, namespace, bucket, par_id)["id"])
 
-    def par_allows(self, region: str, token: str, namespace: str, bucket: str, object_name: str, write: bool) -> None:
-        """What a PAR URL may do: 404 for an unknown, expired or mismatched one (OCI tells nothing more)."""
+    def par_allows(self, region: str, token: str, namespace: str, bucket: str, object_name: str | None,
+                   write: bool) -> None:
+        """What a PAR URL may do: 404 for an unknown, expired or mismatched one (OCI tells nothing more);
+        `object_name` None asks to list the bucket."""
         denied = OciError(404, "NotAuthorizedOrNotFound", "The pre-authenticated request is not valid.")
         found = self.store.list(PAR, region, where=lambda p: p["_token"] == token)
         if not found:
@@ -699,6 +705,10 @@ class ObjectStorageBackend(Backend):
         par = found[0]
         if par["_expires"] <= self.sim.now() or par["namespace"] != namespace or par["bucket"] != bucket:
             raise denied
+        if object_name is None:
+            if par["bucket_listing_action"] != "ListObjects":
+                raise denied
+            return
         if par["object_name"] and par["object_name"] != object_name:
             raise denied
         wanted = "Write" if write else "Read"

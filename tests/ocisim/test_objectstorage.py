@@ -474,6 +474,11 @@ def test_preauthenticated_request_reads_and_writes_without_a_signature(ocisim):
     assert client.get_object(ns, bucket, "incoming/a.txt").data.content == b"uploaded"
     assert requests.get(base + drop.access_uri + "incoming/a.txt", timeout=10).status_code == 404
 
+    assert requests.get(base + drop.access_uri, timeout=10).status_code == 404  # no listing asked for
+    shelf = client.create_preauthenticated_request(ns, bucket, details(
+        name="shelf", access_type="AnyObjectRead", bucket_listing_action="ListObjects", time_expires=expires)).data
+    listed = requests.get(base + shelf.access_uri, params={"prefix": "incoming/"}, timeout=10).json()
+    assert [o["name"] for o in listed["objects"]] == ["incoming/a.txt"]
     client.delete_preauthenticated_request(ns, bucket, par.id)
     assert requests.get(base + par.access_uri, timeout=10).status_code == 404
     past = _error(client.create_preauthenticated_request, ns, bucket, details(
