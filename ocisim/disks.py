@@ -6,9 +6,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from .backend.base import MIB
 from .content import ContentStore
-
-MIB = 1 << 20
 
 
 def make_ext4(path: Path, files: dict[str, str | bytes], size_mib: int = 64, label: str = "data") -> None:

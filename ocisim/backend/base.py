@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from ..sim import Sim
 
 GB = 1 << 30
+MIB = 1 << 20
 # The tag namespaces every tenancy has (keys lower-case: OCI matches tag names case-insensitively). ocisim has
 # no API to create others, so any other namespace is unknown.
 TAG_NAMESPACES = {"oracle-tags": {"createdby", "createdon"}}

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from ..content import BlockMap, apply, diff
 from ..errors import OciError, conflict, incorrect_state, invalid, missing
 from ..faults import Injected
-from .base import GB, Backend
+from .base import GB, MIB, Backend
 
 VOLUME, BOOT = "volume", "bootvolume"
 VOLUME_BACKUP, BOOT_BACKUP = "volumebackup", "bootvolumebackup"
@@ -29,7 +29,6 @@ BACKUP_OF = {VOLUME: VOLUME_BACKUP, BOOT: BOOT_BACKUP}
 VOLUME_FIELD = {VOLUME_BACKUP: "volume_id", BOOT_BACKUP: "boot_volume_id"}
 SOURCE_BACKUP_FIELD = {VOLUME_BACKUP: "source_volume_backup_id", BOOT_BACKUP: "source_boot_volume_backup_id"}
 BACKUP_TYPES = ("FULL", "INCREMENTAL")
-MIB = 1 << 20
 
 # Emulated durations (seconds): (base, seconds per GB). OCI provisions an empty volume in seconds, while
 # clones, restores, backups and cross-region copies take minutes that grow with the data moved.

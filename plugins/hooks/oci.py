@@ -25,6 +25,9 @@ from hooks.errors import OciInputError, OciWaitError
 OCID_RE = re.compile(r"^ocid1\.[a-z0-9]+\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9]{8,}$")
 REGION_RE = re.compile(r"^[a-z]{2}-[a-z]+-[0-9]+$")
 AUTH_MODES = ("api_key", "config_file", "instance_principal", "resource_principal")
+# OCI's sizes are binary: a 50 GB volume holds 50 x 2**30 bytes, an image's size_in_mbs counts 2**20 bytes
+MIB = 1 << 20
+GIB = 1 << 30
 
 # SDK client class by service kind (module path, class name): resolved lazily.
 CLIENTS = {

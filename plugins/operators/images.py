@@ -24,13 +24,11 @@ from urllib.parse import quote, unquote, urlsplit
 
 from airflow.sdk.exceptions import TaskDeferred
 from hooks.errors import OciInputError, OciWaitError
-from hooks.oci import WaitSpec, validate_ocid, validate_region
+from hooks.oci import GIB, MIB, WaitSpec, validate_ocid, validate_region
 
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.run_command import command_failure, run_command
 
-GIB = 1 << 30
-MIB = 1 << 20
 IMAGE_LIMIT_GB = 400
 IMAGE_LIMIT_BYTES = IMAGE_LIMIT_GB * GIB
 IMAGE_LIMIT_MBS = IMAGE_LIMIT_BYTES // MIB

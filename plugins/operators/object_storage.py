@@ -18,10 +18,10 @@ import threading
 from urllib.parse import quote
 
 from hooks.errors import OciInputError, OciWaitError
+from hooks.oci import MIB
 
 from operators.base import OciBaseOperator, oci_template_fields
 
-MIB = 1024 * 1024
 MAX_PART_SIZE_MB = 50 * 1024  # 50 GiB
 MAX_PARTS = 10_000
 MAX_OBJECT_BYTES = 10 * 1024**4  # 10 TiB

@@ -19,10 +19,9 @@ from ... import formats
 from ...clock import iso
 from ...errors import OciError, conflict, incorrect_state, invalid, missing
 from ...faults import Injected
-from ..base import GB, one_of
+from ..base import GB, MIB, one_of
 from .common import ACTIVE_ATTACHMENT, ComputeBase, default_name, launch_options
 
-MIB = 1 << 20
 # OCI's "GB" for disks and images is binary (block volume sizes are GiB under that name), so the 400 GB
 # import/export ceiling is 400 * 2**30 bytes.
 IMAGE_LIMIT_GB = 400

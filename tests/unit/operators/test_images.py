@@ -6,11 +6,10 @@ import io
 import struct
 
 import pytest
+from hooks.oci import GIB, MIB
 
 from ocisim import formats
 
-GIB = 1 << 30
-MIB = 1 << 20
 
 # ------------------------------------------------------------------------------------------------
 def _image_bytes(fmt: str, size: int, subformat: str | None = None) -> bytes:

@@ -8,11 +8,10 @@ import os
 
 import pytest
 from hooks.errors import OciInputError
+from hooks.oci import MIB
 from operators.object_storage import OciUploadFileOperator, file_digests, multipart_md5, object_uri
 
 from ocisim.backend.objectstorage import multipart_md5 as ocisim_multipart_md5
-
-MIB = 1024 * 1024
 
 
 def write_disk(path, size: int, seed: int = 1) -> bytes:
