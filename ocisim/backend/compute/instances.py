@@ -196,14 +196,19 @@ class InstanceBackend(ComputeBase):
             self.store.schedule(vatt, [(took * 0.6, {"lifecycle_state": "ATTACHED"})])
             return instance, wr
 
+    def _launch_source(self, source: dict, region: str, kind: str, field: str, wire: str, noun: str) -> dict:
+        """The image or boot volume a launch starts from: named, in this region, AVAILABLE."""
+        resource_id = source.get(field)
+        if not resource_id:
+            raise missing(f"sourceDetails.{wire}")
+        found = self.get(kind, resource_id, region)
+        if found["lifecycle_state"] != "AVAILABLE":
+            raise incorrect_state(f"{noun} {resource_id} is {found['lifecycle_state']}; an instance launches only "
+                                  f"from an AVAILABLE {noun.lower()}.")
+        return found
+
     def _launch_image(self, source: dict, region: str) -> tuple[dict, int]:
-        image_id = source.get("image_id")
-        if not image_id:
-            raise missing("sourceDetails.imageId")
-        image = self.get("image", image_id, region)
-        if image["lifecycle_state"] != "AVAILABLE":
-            raise incorrect_state(f"Image {image_id} is {image['lifecycle_state']}; instances launch only from "
-                                  f"an AVAILABLE image.")
+        image = self._launch_source(source, region, "image", "image_id", "imageId", "Image")
         image_gbs = max(1, math.ceil(image["_size"] / GB))
         size = source.get("boot_volume_size_in_gbs")
         if size is None:
@@ -218,13 +223,8 @@ class InstanceBackend(ComputeBase):
         return image, size
 
     def _launch_boot_volume(self, source: dict, region: str, ad: str) -> dict:
-        boot_id = source.get("boot_volume_id")
-        if not boot_id:
-            raise missing("sourceDetails.bootVolumeId")
-        boot = self.get("bootvolume", boot_id, region)
-        if boot["lifecycle_state"] != "AVAILABLE":
-            raise incorrect_state(f"Boot volume {boot_id} is {boot['lifecycle_state']}; an instance launches only "
-                                  f"from an AVAILABLE boot volume.")
+        boot = self._launch_source(source, region, "bootvolume", "boot_volume_id", "bootVolumeId", "Boot volume")
+        boot_id = boot["id"]
         if boot["availability_domain"] != ad:
             raise invalid(f"Boot volume {boot_id} is in {boot['availability_domain']}; the instance must be "
                           f"launched in the same availability domain, not {ad}.")
