@@ -16,15 +16,13 @@ OCI rules honoured (docs/architecture.md, "OCI rules"):
 
 from __future__ import annotations
 
-import re
 import struct
 import time
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
 
 from airflow.sdk.exceptions import TaskDeferred
 from hooks.errors import OciInputError, OciWaitError
-from hooks.oci import GIB, MIB, WaitSpec, validate_ocid, validate_region
+from hooks.oci import GIB, MIB, WaitSpec, object_uri, parse_object_uri, validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.run_command import command_failure, run_command
@@ -38,11 +36,6 @@ IMAGE_FORMATS = ("VMDK", "QCOW2")
 IMPORT_LAUNCH_MODES = ("PARAVIRTUALIZED", "NATIVE", "EMULATED")
 LAUNCH_MODES = ("NATIVE", "EMULATED", "PARAVIRTUALIZED", "CUSTOM")
 ACTIVE_ATTACHMENT = ("ATTACHING", "ATTACHED")
-
-# https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object, URL-encoded>
-OBJECT_HOST_RE = re.compile(r"^(?:[a-z0-9-]+\.)?objectstorage\.(?P<region>[a-z0-9-]+)\."
-                            r"(?:oraclecloud\d*\.com|oci\.customer-oci\.com|oraclegovcloud\.com|oraclegovcloud\.uk)$")
-OBJECT_PATH_RE = re.compile(r"^/n/(?P<namespace>[^/]+)/b/(?P<bucket>[^/]+)/o/(?P<object>.+)$")
 
 # Per iSCSI attachment, formatted with iqn, ipv4, port, device, volume_id, attachment_id: log out of the target and
 # delete its iscsid node record. `|| true`: a session already gone is fine; the script as a whole must exit 0.
@@ -130,30 +123,6 @@ def _what_else(head: bytes) -> str:
     if printable >= 0.95 * len(sample):
         return "a text file, not a disk image"
     return "not a VMDK or QCOW2 header (unknown format)" + convert
-
-
-def parse_object_uri(uri: str, field_name: str = "source_uri") -> dict:
-    """{region, namespace, bucket, object} of https://objectstorage.<region>.oraclecloud.com/n/<ns>/b/<bucket>/o/<obj>
-    (the object name URL-encoded). Pre-authenticated request URIs (/p/<token>/...) are refused: the object could not
-    be checked before the import with them."""
-    parts = urlsplit(uri or "")
-    host = OBJECT_HOST_RE.match(parts.hostname or "")
-    if parts.path.startswith("/p/"):
-        raise OciInputError(f"{field_name} {uri!r}: a pre-authenticated request URI; give the object's own URI "
-                            f"(https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object>) "
-                            f"or namespace, bucket and object_name, so the object can be checked first")
-    path = OBJECT_PATH_RE.match(parts.path)
-    if parts.scheme != "https" or not host or not path or parts.query or parts.fragment:
-        raise OciInputError(f"{field_name} {uri!r}: not an Object Storage object URI of the form "
-                            f"https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object>")
-    region = validate_region(host.group("region"), f"{field_name} region")
-    return {"region": region, "namespace": unquote(path.group("namespace")),
-            "bucket": unquote(path.group("bucket")), "object": unquote(path.group("object"))}
-
-
-def object_uri(region: str, namespace: str, bucket: str, name: str) -> str:
-    return (f"https://objectstorage.{region}.oraclecloud.com/n/{quote(namespace, safe='')}/b/{quote(bucket, safe='')}"
-            f"/o/{quote(name, safe='')}")
 
 
 def _gb(size: int) -> str:

@@ -15,10 +15,9 @@ import math
 import os
 import re
 import threading
-from urllib.parse import quote
 
 from hooks.errors import OciInputError, OciWaitError
-from hooks.oci import MIB
+from hooks.oci import MIB, object_uri
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -26,7 +25,6 @@ MAX_PART_SIZE_MB = 50 * 1024  # 50 GiB
 MAX_PARTS = 10_000
 MAX_OBJECT_BYTES = 10 * 1024**4  # 10 TiB
 BUCKET_RE = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
-OBJECT_ENDPOINT = "https://objectstorage.{region}.{secondLevelDomain}"
 
 
 def file_digests(path: str, part_size: int) -> tuple[str, list[str]]:
@@ -56,12 +54,7 @@ def multipart_md5(part_digests: list[str]) -> str:
     return f"{base64.b64encode(hashlib.md5(joined).digest()).decode()}-{len(part_digests)}"
 
 
-def object_uri(region: str, namespace: str, bucket: str, object_name: str) -> str:
-    """The object's native https URI in its region (the form image import and the console take)."""
-    import oci
 
-    endpoint = oci.regions.endpoint_for("object_storage", service_endpoint_template=OBJECT_ENDPOINT, region=region)
-    return f"{endpoint}/n/{quote(namespace, safe='')}/b/{quote(bucket, safe='')}/o/{quote(object_name, safe='')}"
 
 
 class OciUploadFileOperator(OciBaseOperator):

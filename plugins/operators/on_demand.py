@@ -147,8 +147,9 @@ def restore_request(params: dict, hook, context) -> dict:
 def migration_request(params: dict, hook, context) -> dict:
     """VMDK migration: exactly one source form, the image's fields, the fleet's hostnames."""
     from hooks.fleet import resolve_fleet
+    from hooks.oci import parse_object_uri
 
-    from operators.images import IMAGE_FORMATS, IMPORT_LAUNCH_MODES, parse_object_uri
+    from operators.images import IMAGE_FORMATS, IMPORT_LAUNCH_MODES
 
     def blank(name):
         return given(params, name)

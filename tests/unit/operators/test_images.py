@@ -1,4 +1,4 @@
-"""The image operators' pure parts: disk-header probing, object URIs, validation before any API call."""
+"""The image operators' pure parts: disk-header probing and validation before any API call."""
 
 from __future__ import annotations
 
@@ -50,24 +50,6 @@ def test_probe_refuses_what_oci_does_not_import():
     for head, fragment in refusals.items():
         with pytest.raises(DiskImageError, match=fragment):
             probe_disk_header(head)
-
-
-def test_object_uri_parsing():
-    from hooks.errors import OciInputError
-    from operators.images import object_uri, parse_object_uri
-
-    uri = "https://objectstorage.eu-frankfurt-1.oraclecloud.com/n/my%20ns/b/images/o/exports%2Fweb%201.vmdk"
-    assert parse_object_uri(uri) == {"region": "eu-frankfurt-1", "namespace": "my ns", "bucket": "images",
-                                     "object": "exports/web 1.vmdk"}
-    assert object_uri("eu-frankfurt-1", "my ns", "images", "exports/web 1.vmdk") == uri
-    for bad, fragment in [
-            ("http://objectstorage.us-ashburn-1.oraclecloud.com/n/a/b/b/o/x", "not an Object Storage object URI"),
-            ("https://example.com/n/a/b/b/o/x", "not an Object Storage object URI"),
-            ("https://objectstorage.us-ashburn-1.oraclecloud.com/n/a/b/b", "not an Object Storage object URI"),
-            ("https://objectstorage.us-ashburn-1.oraclecloud.com/p/tok/n/a/b/b/o/x", "pre-authenticated"),
-            ("https://objectstorage.Mars.oraclecloud.com/n/a/b/b/o/x", "region 'mars': not an OCI region")]:
-        with pytest.raises(OciInputError, match=fragment):
-            parse_object_uri(bad)
 
 
 def test_operator_validation_without_api_calls():

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 
 import pytest
 from hooks.errors import OciInputError
 from hooks.oci import MIB
-from operators.object_storage import OciUploadFileOperator, file_digests, multipart_md5, object_uri
+from operators.object_storage import OciUploadFileOperator, file_digests, multipart_md5
 
 from ocisim.backend.objectstorage import multipart_md5 as ocisim_multipart_md5
 
@@ -68,10 +67,3 @@ def test_multipart_md5_matches_object_storage_formula(tmp_path):
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     assert file_digests(str(empty), MIB) == (b64md5(b""), [])
-
-
-def test_object_uri_is_regional_and_encodes_the_name():
-    assert object_uri("us-phoenix-1", "ns", "b", "a b/c.vmdk") == \
-        "https://objectstorage.us-phoenix-1.oraclecloud.com/n/ns/b/b/o/a%20b%2Fc.vmdk"
-    assert os.path.basename(object_uri("eu-frankfurt-1", "ns", "b", "x")) == "x"
-    assert "eu-frankfurt-1" in object_uri("eu-frankfurt-1", "ns", "b", "x")
