@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: venv cli-venv system-packages test test-unit test-distributed test-browser lint bench demo up down clean
+.PHONY: venv cli-venv system-packages test test-unit test-distributed test-browser lint bench bench-scale demo up down clean
 
 venv: $(VENV)/.installed
 cli-venv: $(CLI_VENV)/.installed
@@ -72,6 +72,15 @@ bench: venv
 .PHONY: bench-dashboard
 bench-dashboard: venv
 	$(BIN)/python bench/dashboard.py
+
+# The nightly backup of N volumes on the distributed stack (Celery) and on LocalExecutor, ocisim at x60; then
+# K concurrent trigger waits in one event loop. Needs PostgreSQL and Redis like test-distributed (Redis DB 7).
+N ?= 50
+EXECUTOR ?= both
+K ?= 1000
+bench-scale: venv
+	$(BIN)/python bench/scale_nightly.py --n $(N) --executor $(EXECUTOR)
+	$(BIN)/python bench/scale_triggers.py --k $(K)
 
 clean:
 	rm -rf $(VENV) $(CLI_VENV) .pytest_cache out

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, task, task_group
 from hooks.pools import oci_api_pool
+from hooks.xcom import xcom_value
 from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOperator, OciPruneBackupsOperator
 from operators.backups import OciCopyBackupOperator, OciCreateBackupOperator
 from operators.base import wait_settings
@@ -63,8 +64,9 @@ def _planned(field: str) -> str:
 
 
 def _same_index(task_id: str, field: str | None = None) -> str:
-    """Jinja that pulls the XCom of a task of the same mapped volume (native rendering keeps dicts dicts)."""
-    pull = f"ti.xcom_pull(task_ids='protect_volume.{task_id}', map_indexes=ti.map_index)"
+    """Jinja that pulls the XCom of a task of the same mapped volume (native rendering keeps dicts dicts; the
+    `xcom` filter reads one a trigger pushed, see hooks/xcom.py)."""
+    pull = f"(ti.xcom_pull(task_ids='protect_volume.{task_id}', map_indexes=ti.map_index) | xcom)"
     return "{{ " + (f"{pull}['{field}']" if field else pull) + " }}"
 
 
@@ -77,6 +79,7 @@ with DAG(
     # queued + running task instances of a run; deferred waits do not count (see the README's "Concurrency")
     max_active_tasks=int(os.environ.get("OCI_BACKUP_MAX_ACTIVE_TASKS", "32")),
     render_template_as_native_obj=True,
+    user_defined_filters={"xcom": xcom_value},
     dagrun_timeout=timedelta(hours=8),
     doc_md=DOC,
     tags=["oci", "backup", "scheduled"],
@@ -166,5 +169,6 @@ with DAG(
                                     dry_run=config["dry_run"], trigger_rule="all_done", retries=0)
     report = OciBackupReportOperator(task_id="report", plan=plan.output, prune_result=prune.output, retries=0,
                                      steps=["copy_to_dr_region", "delete_test_restores", "prune_backups"])
-    protected >> cleanup >> prune >> report
+    # retention needs tonight's verifications, not the teardown: both run at once, then the report
+    protected >> [cleanup, prune] >> report
     copies >> report

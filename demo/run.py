@@ -72,6 +72,7 @@ def airflow_env(tenancy: dict, state: Path, home: Path | None = None, base: dict
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}", "OCI_POLL_INTERVAL": "1",
             "OCI_TRIGGER_MIN_EVENT_AGE": "0",  # airflow dags test runs triggers inline: no race to avoid
+            "OCI_TRIGGER_END_TASK": "0",  # ... and resumes the task whatever the event
             "AIRFLOW_CONN_OCI_DEFAULT": json.dumps({"conn_type": "oci", "extra": extra})}
 
 

@@ -25,6 +25,8 @@ os.environ.update({
     "OCI_POLL_INTERVAL": "0.5",
     # dag.test() runs triggers inline, so the race the trigger's minimum event age avoids cannot happen here
     "OCI_TRIGGER_MIN_EVENT_AGE": "0",
+    # ... and cannot end a task from the trigger (dag.test() resumes it whatever the event): resume as before
+    "OCI_TRIGGER_END_TASK": "0",
     # uploads are off unless configured: tests upload files they wrote under the temporary directory
     "OCI_UPLOAD_ROOTS": os.path.realpath(tempfile.gettempdir()),
     "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps([

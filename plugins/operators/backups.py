@@ -39,6 +39,17 @@ def backup_result(backup, region: str) -> dict:
             "freeform_tags": dict(backup.freeform_tags or {}), "region": region}
 
 
+def backup_xcom(data: dict, result: dict, hook) -> dict:
+    """The backup task's XCom from the resource as the trigger last saw it (OciCreateBackupOperator.end_task)."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    backup = SimpleNamespace(**data)
+    if isinstance(backup.time_created, str):
+        backup.time_created = datetime.fromisoformat(backup.time_created.replace("Z", "+00:00"))
+    return backup_result(backup, result.get("region") or hook.region)
+
+
 def validate_backup_type(value) -> str:
     if value not in BACKUP_TYPES:
         raise OciInputError(f"backup_type {value!r}: OCI backups are FULL or INCREMENTAL")
@@ -49,6 +60,7 @@ class OciCreateBackupOperator(OciBaseOperator):
     """Back up a block volume, boot volume or volume group; wait AVAILABLE; return sizes for the report."""
 
     template_fields = oci_template_fields("source_id", "backup_type", "display_name", "freeform_tags")
+    end_task = "operators.backups.backup_xcom"
 
     def __init__(self, *, source_id: str, backup_type: str = "INCREMENTAL", display_name: str | None = None,
                  freeform_tags: dict | None = None, **kwargs):

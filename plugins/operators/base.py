@@ -41,6 +41,10 @@ class OciTaskMixin:
     event, else `finish`. The class using it provides `oci_conn_id`, `region` and Airflow's `defer`."""
 
     hook_class: ClassVar[type[OciHook]] = OciHook
+    # "module.function" that turns the waited-for resource (a dict), the partial result and OCI's time of the
+    # look into the task's XCom: the trigger then ends the task itself and no process starts to resume it
+    # (OCI_TRIGGER_END_TASK=0 where triggers run inline, as in dag.test()).
+    end_task: ClassVar[str | None] = None
     oci_conn_id: str
     region: str | None
 
@@ -57,11 +61,14 @@ class OciTaskMixin:
     def defer_wait(self, spec: WaitSpec, result: dict, *, interval: float, max_interval: float, timeout: float,
                    method_name: str = "execute_complete") -> None:
         """Hand the wait to the triggerer; the partial result rides in the trigger and comes back in the event."""
+        import os
+
         from triggers.oci import OciWaitTrigger
 
         spec.region = spec.region or self.hook.region
-        self.defer(trigger=OciWaitTrigger(spec.to_dict(), self.oci_conn_id, interval, max_interval, timeout, result),
-                   method_name=method_name)
+        end_task = self.end_task if os.environ.get("OCI_TRIGGER_END_TASK", "1") == "1" else None
+        self.defer(trigger=OciWaitTrigger(spec.to_dict(), self.oci_conn_id, interval, max_interval, timeout, result,
+                                          end_task=end_task), method_name=method_name)
 
     def execute_complete(self, context, event: dict[str, Any]) -> Any:
         """Resume after the trigger: the partial result travels inside the event (see OciWaitTrigger)."""

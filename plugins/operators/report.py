@@ -89,8 +89,10 @@ class OciBackupReportOperator(OciBaseOperator):
         self.steps = list(steps or [])
 
     def _pull(self, ti, task: str, index: int, key: str = "return_value"):
+        from hooks.xcom import xcom_value
+
         try:
-            return ti.xcom_pull(task_ids=f"{self.group_id}.{task}", map_indexes=index, key=key)
+            return xcom_value(ti.xcom_pull(task_ids=f"{self.group_id}.{task}", map_indexes=index, key=key))
         except Exception:  # a task that never ran has no XCom
             return None
 

@@ -24,8 +24,24 @@ def volume_result(volume, region: str) -> dict:
             "size_in_gbs": volume.size_in_gbs, "lifecycle_state": volume.lifecycle_state, "region": region}
 
 
+def new_volume_xcom(data: dict, result: dict, hook) -> dict:
+    """A clone's or restore's XCom from the volume as the trigger saw it AVAILABLE (`end_task`): the time to
+    AVAILABLE on OCI's clock, from `time_created` to that look."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    volume = SimpleNamespace(**data)
+    created = datetime.fromisoformat(str(data["time_created"]).replace("Z", "+00:00"))
+    ready = email.utils.parsedate_to_datetime(result["ready_at"]) if result.get("ready_at") else created
+    return volume_result(volume, result.get("region") or hook.region) | {
+        "seconds_to_available": round(max(0.0, (ready - created).total_seconds()), 3),
+        "rto_source": "OCI clock: time_created to the first poll that saw it AVAILABLE"}
+
+
 class _NewVolumeOperator(OciBaseOperator):
     """Shared by clone and restore: create with a retry token, remember for on_kill, link, wait AVAILABLE."""
+
+    end_task = "operators.volumes.new_volume_xcom"
 
     def create_volume(self, context, kind: str, details) -> dict:
         client = self.hook.get_client("blockstorage", self.region)

@@ -176,6 +176,11 @@ class Stack:
     seed: dict
     workers: int = 2
     concurrency: int = 3
+    time_scale: float = 600.0
+    # CeleryExecutor (the workers above) or LocalExecutor (the scheduler runs workers x concurrency tasks itself)
+    executor: str = "CeleryExecutor"
+    guest_exec: bool = True
+    extra_env: dict = field(default_factory=dict)
     phases: Phases = field(default_factory=Phases)
     procs: list[Proc] = field(default_factory=list)
     database: str = field(default_factory=lambda: f"airflow_dist_{secrets.token_hex(4)}")
@@ -221,7 +226,7 @@ class Stack:
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": HOSTNAME_CALLABLE,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
@@ -239,6 +244,9 @@ class Stack:
             "AIRFLOW_CONN_OCI_DEFAULT": json.dumps({"conn_type": "oci", "extra": extra}),
             "OCI_POLL_INTERVAL": "1", "OCI_TRIGGER_MIN_EVENT_AGE": "5",
         })
+        if self.executor == "LocalExecutor":
+            env["AIRFLOW__CORE__PARALLELISM"] = str(self.workers * self.concurrency)
+        env.update(self.extra_env)
         self.api = Api(base_url, "admin", password)
         return env
 
@@ -301,8 +309,9 @@ class Stack:
             seed_file.write_text(json.dumps(self.seed))
             port = free_port(pair=True)
             sim = self._spawn("ocisim", [PY, "-m", "ocisim", "--port", str(port), "--state-dir",
-                                         str(self.sim_state), "--time-scale", "600", "--seed", str(seed_file),
-                                         "--guest-exec", "--log-level", "WARNING"], env=dict(os.environ))
+                                         str(self.sim_state), "--time-scale", str(self.time_scale), "--seed",
+                                         str(seed_file), *(["--guest-exec"] if self.guest_exec else []),
+                                         "--log-level", "WARNING"], env=dict(os.environ))
             self._wait("ocisim", lambda: "ocisim ready" in sim.log.read_text(), 120, 0.2)
             self.tenancy = json.loads((self.sim_state / "tenancy.json").read_text())
         api_port, trigger_log_port = free_port(), free_port()
@@ -318,7 +327,7 @@ class Stack:
                                        "--workers", "1"], env={**self.env, "OCI_AIRFLOW_HOSTNAME": "api-server"})
             for name in ("scheduler", "dag-processor", "triggerer"):
                 self._spawn(name, [*AIRFLOW, name], env={**self.env, "OCI_AIRFLOW_HOSTNAME": name})
-            for n in range(1, self.workers + 1):
+            for n in range(1, self.workers + 1 if self.executor == "CeleryExecutor" else 1):
                 self._spawn(f"worker-{n}", [*AIRFLOW, "celery", "worker", "--celery-hostname", f"w{n}@%h",
                                             "--concurrency", str(self.concurrency), "--without-gossip",
                                             "--without-mingle"],

@@ -1,0 +1,149 @@
+"""`make bench-scale N=50`: the nightly backup of N tagged volumes on the distributed stack (CeleryExecutor, 2
+workers x 3 slots, PostgreSQL, Redis, triggerer; tests/distributed/run_stack.py) and on LocalExecutor (6 slots),
+ocisim at a fixed time scale, `api` verification, FULL backups of empty 50 GB volumes. A benchmark, not a test:
+it prints figures, one line per run, last:
+
+    nightly N=50 executor=celery wall=…s critical=…s ratio=… teardown=…s executions_per_volume=… leaked=0
+
+wall: the DAG run's start to end (Airflow's record); critical: one volume's backup + restore (+ verify, instant at
+`api` level) as ocisim schedules them, divided by the time scale; ratio: wall / critical; teardown: the duration
+of `delete_test_restores`; executions_per_volume: task processes started per volume (a deferred task is started
+again to resume); leaked: temporary volumes left in ocisim.
+
+    python bench/scale_nightly.py --n 50 [--executor celery|local|both] [--time-scale 60] [--redis-db 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import urllib.parse
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+
+DAG_ID = "oci_nightly_backup"
+TAG = {"backup-policy": "default"}
+
+
+def estate(n: int) -> dict:
+    """N tagged empty 50 GB block volumes, one untagged probe volume of the same size, a verifier instance."""
+    volumes = [{"name": f"vol-{i:03d}", "compartment": "prod", "size_in_gbs": 50, "freeform_tags": dict(TAG)}
+               for i in range(n)]
+    volumes.append({"name": "probe", "compartment": "prod", "size_in_gbs": 50})
+    return {
+        "compartments": [{"name": "prod"}],
+        "subnets": [{"name": "app", "compartment": "prod", "cidr": "10.0.1.0/24", "dns_label": "app"}],
+        "images": [{"name": "OL9", "compartment": "prod", "os": "Oracle Linux", "os_version": "9",
+                    "files": {"etc/os-release": 'NAME="Oracle Linux Server"\n'}}],
+        "volumes": volumes,
+        "instances": [{"name": "verifier", "compartment": "prod", "image": "OL9", "subnet": "app",
+                       "hostname": "verifier", "boot_volume": {"size_in_gbs": 47}}],
+    }
+
+
+def _scheduled_seconds(admin, kind: str, resource_id: str) -> float:
+    """How long ocisim scheduled the resource to take (emulated seconds): its timeline's last step - creation."""
+    res = next(r for r in admin.resources(kind) if r["id"] == resource_id)
+    created = datetime.fromisoformat(res["time_created"].replace("Z", "+00:00")).timestamp()
+    return max(step[0] for step in res["_timeline"]) - created
+
+
+def critical_path(stack, time_scale: float) -> float:
+    """One volume's backup + restore as ocisim schedules them (a probe volume, not the bench's), in wall seconds."""
+    import oci
+
+    admin = stack.admin()
+    config = oci.config.from_file(str(stack.sim_state / "config"))
+    endpoint = stack.tenancy["regions"][stack.tenancy["home_region"]]
+    storage = oci.core.BlockstorageClient(config, service_endpoint=endpoint)
+    probe = stack.tenancy["volumes"]["probe"]
+    backup = storage.create_volume_backup(oci.core.models.CreateVolumeBackupDetails(volume_id=probe,
+                                                                                  type="FULL")).data
+    backup_s = _scheduled_seconds(admin, "volumebackup", backup.id)
+    oci.wait_until(storage, storage.get_volume_backup(backup.id), "lifecycle_state", "AVAILABLE",
+                   max_wait_seconds=600, max_interval_seconds=1)
+    volume = storage.get_volume(probe).data
+    restored = storage.create_volume(oci.core.models.CreateVolumeDetails(
+        compartment_id=volume.compartment_id, availability_domain=volume.availability_domain,
+        source_details=oci.core.models.VolumeSourceFromVolumeBackupDetails(id=backup.id))).data
+    restore_s = _scheduled_seconds(admin, "volume", restored.id)
+    oci.wait_until(storage, storage.get_volume(restored.id), "lifecycle_state", "AVAILABLE",
+                   max_wait_seconds=600, max_interval_seconds=1)
+    storage.delete_volume(restored.id)
+    storage.delete_volume_backup(backup.id)
+    return (backup_s + restore_s) / time_scale
+
+
+def count_executions(run_logs: Path) -> int:
+    """Task processes started for the per-volume tasks: each start opens its log part with "Pre Execute" (a
+    deferred task resumed on a worker starts again; one ended by its trigger does not)."""
+    starts = 0
+    for log in run_logs.glob("task_id=*/map_index=*/attempt=*.log"):
+        if log.parent.parent.name.startswith(("task_id=protect_volume.", "task_id=copy_to_dr_region")):
+            starts += log.read_text(errors="replace").count('"event":"::group::Pre Execute"')
+    return starts
+
+
+def _when(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def run_once(n: int, executor: str, time_scale: float, workdir: Path) -> str:
+    from tests.distributed.run_stack import Stack
+
+    stack = Stack(workdir, estate(n), time_scale=time_scale, guest_exec=False,
+                  executor="CeleryExecutor" if executor == "celery" else "LocalExecutor")
+    try:
+        stack.start()
+        api, tenancy = stack.api, stack.tenancy
+        critical = critical_path(stack, time_scale)
+        stack.wait(f"{DAG_ID} parsed", lambda: api.get(f"/dags/{DAG_ID}"), 300)
+        api.patch(f"/dags/{DAG_ID}", {"is_paused": False})
+        conf = {"compartment_ids": tenancy["compartments"]["prod"], "verification_level": "api"}
+        run_id = api.post(f"/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
+        base = f"/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+        state = stack.wait(f"run {run_id}", lambda: (s := api.get(base)["state"]) in ("success", "failed") and s,
+                           3600, every=1.0)
+        run = api.get(base)
+        wall = _when(run["end_date"]) - _when(run["start_date"])
+        tis = api.get(f"{base}/taskInstances", limit=1000)["task_instances"]
+        teardown = next(t for t in tis if t["task_id"] == "delete_test_restores")
+        teardown_s = _when(teardown["end_date"]) - _when(teardown["start_date"])
+        executions = count_executions(stack.workdir / "airflow" / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}")
+        admin = stack.admin()
+        leaked = [v["id"] for v in admin.resources("volume")
+                  if (v.get("freeform_tags") or {}).get("airflow-temporary") and v["lifecycle_state"] != "TERMINATED"]
+        if state != "success":
+            print(f"[bench] run {run_id} ended {state}", flush=True)
+        return (f"nightly N={n} executor={executor} wall={wall:.1f}s critical={critical:.1f}s "
+                f"ratio={wall / critical:.1f} teardown={teardown_s:.1f}s "
+                f"executions_per_volume={executions / n:.2f} leaked={len(leaked)}")
+    finally:
+        stack.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=50)
+    parser.add_argument("--executor", choices=("celery", "local", "both"), default="both")
+    parser.add_argument("--time-scale", type=float, default=60.0)
+    args = parser.parse_args()
+    os.environ.setdefault("OCI_DIST_REDIS_DB", "7")
+    lines = []
+    for executor in (["celery", "local"] if args.executor == "both" else [args.executor]):
+        started = time.monotonic()
+        line = run_once(args.n, executor, args.time_scale, Path(tempfile.mkdtemp(prefix="oci-bench-scale-")))
+        print(f"[bench] {executor}: {time.monotonic() - started:.0f} s with start and stop", flush=True)
+        lines.append(line)
+    print("\n".join(lines), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
