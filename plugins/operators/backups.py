@@ -86,9 +86,9 @@ class OciCreateBackupOperator(OciBaseOperator):
             display_name=self.display_name or f"{self.task_id}-{context['ti'].run_id}"[:255],
             freeform_tags=self.managed_tags(context, self.freeform_tags))
         client = self.hook.get_client("blockstorage", self.region)
-        # the type is part of the token: a re-run whose new plan turns FULL into INCREMENTAL is another request
-        token = self.retry_token(context, self.backup_type)
-        made = getattr(client, method)(details, opc_retry_token=token).data
+        # the hook folds the body into the token: a re-run whose new plan turns FULL into INCREMENTAL is another
+        # request with another token, not a 409 InvalidatedRetryToken
+        made = getattr(client, method)(details, opc_retry_token=self.retry_token(context)).data
         self.remember(made.id)
         self.link(context, made.id)
         self.log.info("%s backup %s of %s requested", self.backup_type, made.id, self.source_id)

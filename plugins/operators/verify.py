@@ -184,7 +184,7 @@ class OciVerifyRestoreOperator(OciBaseOperator):
             device = free_device({a.device for a in live if a.device}, max(getattr(context["ti"], "map_index", 0), 0))
             attachment = compute.attach_volume(oci.core.models.AttachParavirtualizedVolumeDetails(
                 instance_id=verifier.id, volume_id=self.restored["volume_id"], device=device, is_read_only=True,
-                display_name="verify-restore"), opc_retry_token=self.retry_token(context, f"verifier-attach {device}")
+                display_name="verify-restore"), opc_retry_token=self.retry_token(context, "verifier-attach")
             ).data
         self.remember(attachment.id)
         try:
@@ -194,7 +194,7 @@ class OciVerifyRestoreOperator(OciBaseOperator):
                                          self.max_heartbeat_age_seconds)
             ran = run_command(self.hook, verifier.id, verifier.compartment_id, script, self.script_timeout_seconds,
                               self.poll(), region=self.region,
-                              retry_token=self.retry_token(context, f"verify-script {device}"))
+                              retry_token=self.retry_token(context, "verify-script"))
         finally:
             with contextlib.suppress(Exception):
                 self.hook.delete_resource(attachment.id, self.region, wait=True, poll=Poll(1, 5, 600))
