@@ -534,6 +534,17 @@ class OciHook(BaseHook):
         service, getter, _, _ = self.resource_api(resource_id)
         return getattr(self.get_client(service, region), getter)(resource_id).data
 
+    def volumes_in(self, compartment_id: str, region: str | None = None) -> list:
+        """Every block and boot volume of a compartment, all pages: OCI lists boot volumes only per
+        availability domain, so it takes one listing of block volumes and one of boot volumes per AD."""
+        import oci
+
+        storage = self.get_client("blockstorage", region)
+        ads = [a.name for a in self.get_client("identity", region).list_availability_domains(compartment_id).data]
+        volumes = oci.pagination.list_call_get_all_results(storage.list_volumes, compartment_id=compartment_id).data
+        return [*volumes, *(b for ad in ads for b in oci.pagination.list_call_get_all_results(
+            storage.list_boot_volumes, availability_domain=ad, compartment_id=compartment_id).data)]
+
     def lifecycle_spec(self, resource_id: str, target_states: list[str], failure_states: list[str] | None = None,
                        region: str | None = None) -> WaitSpec:
         """Wait on any resource by OCID; failure states default to those that cannot lead to the targets."""

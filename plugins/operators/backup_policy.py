@@ -159,18 +159,10 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
             raise OciInputError(f"tag_key {self.tag_key!r}: a freeform tag key")
 
     def execute(self, context) -> list[dict]:
-        import oci
-
         self.validate()
-        storage = self.hook.get_client("blockstorage", self.region)
-        identity = self.hook.get_client("identity", self.region)
         found: list[dict] = []
         for comp in self.compartment_ids:
-            ads = [a.name for a in identity.list_availability_domains(comp).data]
-            volumes = oci.pagination.list_call_get_all_results(storage.list_volumes, compartment_id=comp).data
-            boots = [b for ad in ads for b in oci.pagination.list_call_get_all_results(
-                storage.list_boot_volumes, availability_domain=ad, compartment_id=comp).data]
-            for vol in [*volumes, *boots]:
+            for vol in self.hook.volumes_in(comp, self.region):
                 tags = vol.freeform_tags or {}
                 if self.tag_key not in tags or vol.lifecycle_state != "AVAILABLE":
                     continue

@@ -308,9 +308,7 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
         its temporary volumes and boot volumes, as (id, name) pairs."""
         import oci
 
-        storage = self.hook.get_client("blockstorage", self.region)
         compute = self.hook.get_client("compute", self.region)
-        identity = self.hook.get_client("identity", self.region)
         live = ("TERMINATED", "TERMINATING")
 
         def ours(resource) -> bool:
@@ -319,12 +317,7 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
 
         found: dict[str, list[tuple[str, str]]] = {"attachments": [], "instances": [], "volumes": []}
         for comp in self.compartment_ids:
-            ads = [a.name for a in identity.list_availability_domains(comp).data]
-            volumes = [v for v in oci.pagination.list_call_get_all_results(storage.list_volumes, compartment_id=comp)
-                       .data if ours(v) and v.lifecycle_state not in live]
-            volumes += [b for ad in ads for b in oci.pagination.list_call_get_all_results(
-                storage.list_boot_volumes, availability_domain=ad, compartment_id=comp).data
-                if ours(b) and b.lifecycle_state not in live]
+            volumes = [v for v in self.hook.volumes_in(comp, self.region) if ours(v) and v.lifecycle_state not in live]
             names = {v.id: v.display_name for v in volumes}
             found["volumes"] += list(names.items())
             found["attachments"] += [
