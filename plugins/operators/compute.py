@@ -200,6 +200,7 @@ class OciLaunchInstanceOperator(OciBaseOperator):
                                     f"in its boot volume's availability domain")
             source = m.InstanceSourceViaBootVolumeDetails(boot_volume_id=self.boot_volume_id)
             ad = boot.availability_domain
+        self.hook.check_shape(ad, self.shape, self.shape_config, compartment_id, self.region)
         vnic = m.CreateVnicDetails(subnet_id=self.subnet_id, hostname_label=self.hostname,
                                    assign_public_ip=self.assign_public_ip)
         details = m.LaunchInstanceDetails(

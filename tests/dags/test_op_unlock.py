@@ -1,0 +1,30 @@
+"""Test DAGs for what ocisim's newer operations unlock (tests/operators/test_unlock.py).
+
+- test_op_unlock_shapes: one launch per shape rule (a shape the AD does not offer, Flex OCPUs or memory outside
+  the shape's limits, OCPUs on a fixed shape); every one must fail before any mutating request.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from airflow.sdk import DAG
+from operators.compute import OciLaunchInstanceOperator
+
+START = datetime.datetime(2026, 1, 1)
+PARAMS = {"image_id": "", "subnet_id": "", "availability_domain": ""}
+
+with DAG("test_op_unlock_shapes", schedule=None, start_date=START, catchup=False, params=PARAMS,
+         tags=["test"]) as shapes_dag:
+    where = {"image_id": "{{ params.image_id }}", "subnet_id": "{{ params.subnet_id }}",
+             "availability_domain": "{{ params.availability_domain }}"}
+    OciLaunchInstanceOperator(task_id="shape_not_in_ad", hostname="shape-01", shape="VM.Standard.E2.1.Micro",
+                              **where)
+    OciLaunchInstanceOperator(task_id="flex_ocpus_too_many", hostname="shape-02", shape="VM.Standard.E4.Flex",
+                              shape_config={"ocpus": 65, "memory_in_gbs": 128}, **where)
+    OciLaunchInstanceOperator(task_id="flex_memory_per_ocpu", hostname="shape-03", shape="VM.Standard.E4.Flex",
+                              shape_config={"ocpus": 1, "memory_in_gbs": 100}, **where)
+    OciLaunchInstanceOperator(task_id="flex_memory_total", hostname="shape-04", shape="VM.Standard3.Flex",
+                              shape_config={"ocpus": 32, "memory_in_gbs": 600}, **where)
+    OciLaunchInstanceOperator(task_id="ocpus_on_fixed_shape", hostname="shape-05", shape="VM.Standard2.1",
+                              shape_config={"ocpus": 2}, **where)
