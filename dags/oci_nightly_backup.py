@@ -89,6 +89,9 @@ with DAG(
     params={
         "compartment_ids": Param(os.environ.get("OCI_BACKUP_COMPARTMENTS", ""), type="string",
                                  description="Compartment OCIDs to scan, comma-separated"),
+        "include_subcompartments": Param(os.environ.get("OCI_BACKUP_SUBCOMPARTMENTS", "").lower() == "true",
+                                         type="boolean",
+                                         description="Also scan every compartment below the configured ones"),
         "tag_key": Param(os.environ.get("OCI_BACKUP_TAG_KEY", "backup-policy"), type="string", minLength=1,
                          description="Freeform tag that marks a volume as protected; its value names the policy"),
         "policies": Param(_env_json("OCI_BACKUP_POLICIES", DEFAULT_POLICIES), type="object",
@@ -125,7 +128,8 @@ with DAG(
 
     config = resolve_config()
     discover = OciDiscoverVolumesOperator(task_id="discover_volumes", compartment_ids=config["compartment_ids"],
-                                          tag_key=config["tag_key"])
+                                          tag_key=config["tag_key"],
+                                          include_subcompartments=config["include_subcompartments"])
     # The plan is also the preflight: verifier, subnet, DR regions and policies are checked before any backup.
     plan = OciPlanBackupsOperator(task_id="plan_backups", volumes=discover.output, policies=config["policies"],
                                   verification_level=config["verification_level"],
@@ -164,6 +168,7 @@ with DAG(
     # each API call, and a run whose configuration failed has nothing to clean, prune or report. The report is
     # the leaf: it fails the run when any step failed (a teardown alone would not), and names the step.
     cleanup = OciCleanupTestResourcesOperator(task_id="delete_test_restores", compartment_ids=config["compartment_ids"],
+                                              include_subcompartments=config["include_subcompartments"],
                                               retries=0).as_teardown()
     prune = OciPruneBackupsOperator(task_id="prune_backups", volumes=discover.output, policies=config["policies"],
                                     dry_run=config["dry_run"], trigger_rule="all_done", retries=0)

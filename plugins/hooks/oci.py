@@ -588,6 +588,29 @@ class OciHook(BaseHook):
         return [*volumes, *(b for ad in ads for b in oci.pagination.list_call_get_all_results(
             storage.list_boot_volumes, availability_domain=ad, compartment_id=compartment_id).data)]
 
+    def compartment_tree(self, compartment_ids: list[str], include_subcompartments: bool = True) -> list[str]:
+        """The given compartments and, with `include_subcompartments`, every ACTIVE compartment below them, in
+        order and once each. OCI walks a subtree only from the root (compartmentIdInSubtree needs the tenancy),
+        so it is one listing of the whole tenancy (identity lives in the home region), then a walk down."""
+        import oci
+
+        if not include_subcompartments:
+            return list(dict.fromkeys(compartment_ids))
+        every = oci.pagination.list_call_get_all_results(
+            self.get_client("identity").list_compartments, self.tenancy_id, compartment_id_in_subtree=True,
+            access_level="ACCESSIBLE", lifecycle_state="ACTIVE").data
+        children: dict[str, list[str]] = {}
+        for comp in every:
+            children.setdefault(comp.compartment_id, []).append(comp.id)
+        found: dict[str, None] = {}
+        todo = list(reversed(compartment_ids))
+        while todo:
+            comp = todo.pop()
+            if comp not in found:
+                found[comp] = None
+                todo += reversed(children.get(comp, []))
+        return list(found)
+
     def lifecycle_spec(self, resource_id: str, target_states: list[str], failure_states: list[str] | None = None,
                        region: str | None = None) -> WaitSpec:
         """Wait on any resource by OCID; failure states default to those that cannot lead to the targets."""

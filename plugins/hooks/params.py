@@ -25,3 +25,14 @@ def listed(value):
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+def flag(value, field: str) -> bool:
+    """A yes/no field as a bool: a template renders True as "True", a CLI conf may send "true"."""
+    from hooks.errors import OciInputError
+
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise OciInputError(f"{field} {value!r}: true or false")
+    return value

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import ocid_kind, validate_ocid, validate_region
-from hooks.params import listed
+from hooks.params import flag, listed
 from hooks.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG
 
 from operators.backups import backup_result
@@ -137,17 +137,20 @@ def all_backups(hook, volume: dict) -> list[dict]:
 
 
 class OciDiscoverVolumesOperator(OciBaseOperator):
-    """Block and boot volumes carrying the policy tag, in the given compartments and every AD.
+    """Block and boot volumes carrying the policy tag, in the given compartments (and, with
+    `include_subcompartments`, every compartment below them) and every AD.
 
     The project's own temporaries (restored test volumes) inherit the tag from their backup; they carry
     `airflow-temporary` and are skipped, or a leaked one would be protected the next night."""
 
-    template_fields = oci_template_fields("compartment_ids", "tag_key")
+    template_fields = oci_template_fields("compartment_ids", "tag_key", "include_subcompartments")
 
-    def __init__(self, *, compartment_ids: list[str] | str, tag_key: str = "backup-policy", **kwargs):
+    def __init__(self, *, compartment_ids: list[str] | str, tag_key: str = "backup-policy",
+                 include_subcompartments: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.compartment_ids = compartment_ids
         self.tag_key = tag_key
+        self.include_subcompartments = include_subcompartments
 
     def validate_inputs(self) -> None:
         self.compartment_ids = listed(self.compartment_ids)
@@ -157,11 +160,16 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
             validate_ocid(comp, f"compartment_ids[{i}]")
         if not self.tag_key or not isinstance(self.tag_key, str):
             raise OciInputError(f"tag_key {self.tag_key!r}: a freeform tag key")
+        self.include_subcompartments = flag(self.include_subcompartments, "include_subcompartments")
 
     def execute(self, context) -> list[dict]:
         self.validate()
         found: list[dict] = []
-        for comp in self.compartment_ids:
+        compartments = self.hook.compartment_tree(self.compartment_ids, self.include_subcompartments)
+        if len(compartments) > len(self.compartment_ids):
+            self.log.info("scanning %d compartments (%d below the configured ones)", len(compartments),
+                          len(compartments) - len(self.compartment_ids))
+        for comp in compartments:
             for vol in self.hook.volumes_in(comp, self.region):
                 tags = vol.freeform_tags or {}
                 if self.tag_key not in tags or vol.lifecycle_state != "AVAILABLE":

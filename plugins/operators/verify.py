@@ -15,7 +15,7 @@ from datetime import datetime
 
 from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import Poll, ocid_kind, validate_ocid
-from hooks.params import listed
+from hooks.params import flag, listed
 
 from operators.backup_policy import LEVELS, TEMPORARY_TAG, mark_verified
 from operators.base import OciBaseOperator, oci_template_fields
@@ -288,12 +288,14 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
     fails after the hook's retries fails the task, after every other removal was tried; the `teardown` XCom
     names what is left for the report."""
 
-    template_fields = oci_template_fields("compartment_ids")
+    template_fields = oci_template_fields("compartment_ids", "include_subcompartments")
 
-    def __init__(self, *, compartment_ids: list[str] | str, max_concurrent: int = 8, **kwargs):
+    def __init__(self, *, compartment_ids: list[str] | str, max_concurrent: int = 8,
+                 include_subcompartments: bool = False, **kwargs):
         kwargs.setdefault("trigger_rule", "all_done")
         super().__init__(**kwargs)
         self.compartment_ids = compartment_ids
+        self.include_subcompartments = include_subcompartments
         self.max_concurrent = max_concurrent
 
     def validate_inputs(self) -> None:
@@ -316,7 +318,8 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
             return bool(tags.get(TEMPORARY_TAG)) and tags.get("airflow-dag") == dag_id
 
         found: dict[str, list[tuple[str, str]]] = {"attachments": [], "instances": [], "volumes": []}
-        for comp in self.compartment_ids:
+        for comp in self.hook.compartment_tree(self.compartment_ids, flag(self.include_subcompartments,
+                                                                         "include_subcompartments")):
             volumes = [v for v in self.hook.volumes_in(comp, self.region) if ours(v) and v.lifecycle_state not in live]
             names = {v.id: v.display_name for v in volumes}
             found["volumes"] += list(names.items())

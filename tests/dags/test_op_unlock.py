@@ -2,6 +2,8 @@
 
 - test_op_unlock_shapes: one launch per shape rule (a shape the AD does not offer, Flex OCPUs or memory outside
   the shape's limits, OCPUs on a fixed shape); every one must fail before any mutating request.
+- test_op_unlock_subcompartments: discovery of the configured compartment alone, and with every compartment
+  below it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.sdk import DAG
+from operators.backup_policy import OciDiscoverVolumesOperator
 from operators.compute import OciLaunchInstanceOperator
 
 START = datetime.datetime(2026, 1, 1)
@@ -28,3 +31,9 @@ with DAG("test_op_unlock_shapes", schedule=None, start_date=START, catchup=False
                               shape_config={"ocpus": 32, "memory_in_gbs": 600}, **where)
     OciLaunchInstanceOperator(task_id="ocpus_on_fixed_shape", hostname="shape-05", shape="VM.Standard2.1",
                               shape_config={"ocpus": 2}, **where)
+
+with DAG("test_op_unlock_subcompartments", schedule=None, start_date=START, catchup=False,
+         params={"compartment_id": ""}, tags=["test"]) as subcompartments_dag:
+    OciDiscoverVolumesOperator(task_id="configured_only", compartment_ids="{{ params.compartment_id }}")
+    OciDiscoverVolumesOperator(task_id="with_subcompartments", compartment_ids="{{ params.compartment_id }}",
+                               include_subcompartments="{{ true }}")

@@ -1,9 +1,9 @@
 """What ocisim's newer operations unlock, through real Airflow (dag.test) and the real SDK against ocisim:
-shapes checked before a launch."""
+shapes checked before a launch, discovery below the configured compartments."""
 
 from __future__ import annotations
 
-from tests.airflow_helpers import run_dag
+from tests.airflow_helpers import last_run_id, run_dag, xcom
 from tests.operators.test_compute import mutating
 
 SHAPE_RULES = {
@@ -32,3 +32,30 @@ def test_shapes_checked_before_launch(airflow_oci, capfd, caplog):
     text = capfd.readouterr().out + caplog.text
     missing = {task: rule for task, rule in SHAPE_RULES.items() if rule not in text}
     assert not missing, missing
+
+
+def test_discovery_includes_subcompartments(airflow_oci):
+    """A tagged volume two levels below the configured compartment is found only with include_subcompartments
+    (one ListCompartments of the tenancy's subtree); a sibling tree of the configured compartment is not."""
+    sim = airflow_oci
+    identity, storage = sim.sim.identity, sim.sim.blockstorage
+    region, ad = sim.home_region, sim.tenancy["availability_domains"][0]
+    parent = sim.tenancy["compartment_id"]
+    child = identity.create_compartment(parent, "team-a")["id"]
+    grandchild = identity.create_compartment(child, "team-a-db")["id"]
+    elsewhere = identity.create_compartment(identity.tenancy()["id"], "other-team")["id"]
+    deep = storage.make_volume("volume", region, grandchild, ad, "db-data", 50, {},
+                               freeform_tags={"backup-policy": "gold"}, ready_after=0)["id"]
+    storage.make_volume("volume", region, elsewhere, ad, "not-ours", 50, {}, freeform_tags={"backup-policy": "gold"},
+                        ready_after=0)
+    sim.admin.reset_counters()
+    state, tasks = run_dag("test_op_unlock_subcompartments", {"compartment_id": parent})
+    assert state == "success", tasks
+    run_id = last_run_id("test_op_unlock_subcompartments")
+    alone = {v["volume_id"] for v in xcom("test_op_unlock_subcompartments", run_id, "configured_only")}
+    below = xcom("test_op_unlock_subcompartments", run_id, "with_subcompartments")
+    assert deep not in alone and alone
+    assert {v["volume_id"] for v in below} == alone | {deep}
+    [found] = [v for v in below if v["volume_id"] == deep]
+    assert found["compartment_id"] == grandchild and found["policy"] == "gold"
+    assert sim.admin.counters()["ListCompartments"] == 1
