@@ -139,12 +139,10 @@ class OciUploadFileOperator(OciBaseOperator):
             upload_id = self._resumable_upload(client, namespace, digests, part_size)
             if upload_id:
                 self.log.info("resuming upload %s of %s (an earlier try's)", upload_id, self.object_name)
-                response = manager.resume_upload_file(namespace, self.bucket, self.object_name, self.local_path,
-                                                      upload_id, **kwargs)
             else:
                 self.log.info("uploading %s (%d bytes) in %d parts of %d MiB%s", self.local_path, size,
                               len(digests), self.part_size_mb, ", in parallel" if self.parallel else "")
-                response = manager.upload_file(namespace, self.bucket, self.object_name, self.local_path, **kwargs)
+            response = self._multipart(client, namespace, upload_id, part_size, kwargs["progress_callback"])
             reported = response.headers.get("opc-multipart-md5")
         else:
             expected = md5
@@ -158,6 +156,45 @@ class OciUploadFileOperator(OciBaseOperator):
                 "size_bytes": stored, "md5": md5, "multipart_md5": expected if multipart else None,
                 "multipart": multipart, "parts": len(digests) if multipart else 1, "region": region,
                 "uri": object_uri(region, namespace, self.bucket, self.object_name)}
+
+    def _multipart(self, client, namespace: str, upload_id: str | None, part_size: int, progress):
+        """A multipart upload whose parts are retried part by part, each attempt re-reading its bytes from the
+        file (the SDK's own retry would re-send a body it has already read, and wait out a read timeout); create
+        and commit go through the hook's retrying client. Unfinished uploads of the object left by dropped
+        responses are aborted after the commit."""
+        import copy
+
+        import oci
+        from oci.object_storage.transfer.internal.multipart_object_assembler import MultipartObjectAssembler
+
+        parts_client = copy.copy(client)  # same connection and signer; no retry of its own around a part
+        parts_client.retry_strategy = oci.retry.NoneRetryStrategy()
+        kwargs = {"part_size": part_size, "allow_parallel_uploads": self.parallel}
+        if self.content_type:
+            kwargs["content_type"] = self.content_type
+        assembler = MultipartObjectAssembler(client, namespace, self.bucket, self.object_name, **kwargs)
+        assembler.add_parts_from_file(self.local_path)
+        if upload_id:
+            assembler.manifest["uploadId"] = upload_id
+            done = oci.pagination.list_call_get_all_results(client.list_multipart_upload_parts, namespace,
+                                                            self.bucket, self.object_name, upload_id).data
+            for part in done:
+                entry = assembler.manifest["parts"][part.part_number - 1]
+                entry["etag"], entry["opc_md5"] = part.etag, part.md5
+        else:
+            assembler.new_upload()
+        assembler.object_storage_client = parts_client
+        assembler.upload(progress_callback=progress, retry_strategy=self.hook.retry_strategy)
+        assembler.object_storage_client = client
+        response = assembler.commit()
+        mine = assembler.manifest["uploadId"]
+        for upload in oci.pagination.list_call_get_all_results(client.list_multipart_uploads, namespace,
+                                                               self.bucket).data:
+            if upload.object == self.object_name and upload.upload_id != mine:
+                self.log.info("aborting unfinished upload %s of %s (a dropped response's)", upload.upload_id,
+                              self.object_name)
+                client.abort_multipart_upload(namespace, self.bucket, self.object_name, upload.upload_id)
+        return response
 
     def _progress(self, total: int):
         """Progress in the log at every 10% (UploadManager reports bytes per part)."""
