@@ -2,11 +2,24 @@
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+MESSAGE_LIMIT = 2000  # characters: an echoed megabyte of input must not become a megabyte of log
+
+
+def _bounded(message: object) -> str:
+    text = str(message)
+    return text if len(text) <= MESSAGE_LIMIT else f"{text[:MESSAGE_LIMIT]}... ({len(text)} characters in all)"
+
 
 class OciInputError(AirflowFailException, ValueError):
     """Bad input: names the field, the value (never a secret) and the rule. Fails without retries: another try
-    with the same input cannot succeed."""
+    with the same input cannot succeed. The message is bounded in size."""
+
+    def __init__(self, message: object = "", *args):
+        super().__init__(_bounded(message), *args)
 
 
 class OciWaitError(AirflowException):
-    """A wait that ended badly: a FAILED work request, a terminal state, a 404 or a deadline."""
+    """A wait that ended badly: a FAILED work request, a terminal state, a 404 or a deadline. Bounded in size."""
+
+    def __init__(self, message: object = "", *args):
+        super().__init__(_bounded(message), *args)

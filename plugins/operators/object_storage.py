@@ -13,7 +13,6 @@ import base64
 import hashlib
 import math
 import os
-import re
 import threading
 
 from hooks.errors import OciInputError, OciWaitError
@@ -24,7 +23,6 @@ from operators.base import OciBaseOperator, oci_template_fields
 MAX_PART_SIZE_MB = 50 * 1024  # 50 GiB
 MAX_PARTS = 10_000
 MAX_OBJECT_BYTES = 10 * 1024**4  # 10 TiB
-BUCKET_RE = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
 
 
 def file_digests(path: str, part_size: int) -> tuple[str, list[str]]:
