@@ -12,6 +12,7 @@ from airflow.sdk import DAG, Param
 from hooks.oci import RETRY_BUDGET
 from hooks.params import DEFAULT_SHAPE, DEVICE_PATTERN, OPTIONAL_HOSTNAME, OPTIONAL_OCID
 from operators.base import wait_settings
+from operators.boot_swap import OciSwapBootVolumeOperator
 from operators.compute import OciLaunchInstanceOperator
 from operators.on_demand import OciChooseBackupOperator, OciRunReportOperator, OciValidateRequestOperator
 from operators.volumes import OciAttachVolumeOperator, OciRestoreVolumeOperator
@@ -39,12 +40,15 @@ The source volume is never touched.
 - a restored **block volume** is attached to `attach_instance_id` (paravirtualized, at `device` if given);
 - on a restored **boot volume** an instance is launched (`launch_instance`) with `hostname`, `shape`,
   `ocpus`/`memory_in_gbs` (Flex shapes), `subnet_id` and `os_type` (Windows gets cloudbase-init to rename the
-  computer, since OCI does not apply a custom hostname to a Windows instance launched from a restore).
+  computer, since OCI does not apply a custom hostname to a Windows instance launched from a restore);
+- or a restored **boot volume** is swapped **in place** (`in_place`) into the instance booted from the backup's
+  source boot volume (or `instance_id`): stop, detach the old boot volume, attach the restored one, start. The
+  instance keeps its OCID, IPs and hostname; the old boot volume is **kept** (reported) for you to delete.
 
 Tasks: `validate_request` (every field checked before any API call) → `choose_backup` → `restore_volume`
 (deferrable; its time to AVAILABLE is the restore time, the RTO) → `attach_restored_volume` /
-`launch_on_restored_boot_volume` → `report`. The restored volume gets the backup's tags back (so a restore of a
-protected volume is protected by the nightly DAG), plus `restored-from-backup`; it is **kept**.
+`launch_on_restored_boot_volume` / `swap_boot_volume` → `report`. The restored volume gets the backup's tags back
+(so a restore of a protected volume is protected by the nightly DAG), plus `restored-from-backup`; it is **kept**.
 """
 
 with DAG(
@@ -85,6 +89,12 @@ with DAG(
         "memory_in_gbs": Param(16, type="number", minimum=1, maximum=1024, description="Memory for a Flex shape"),
         "subnet_id": Param("", type="string", pattern=OPTIONAL_OCID,
                            description="Subnet of the new instance (required to launch)"),
+        "in_place": Param(False, type="boolean",
+                          description="Instead of a new instance: swap the restored boot volume into the existing "
+                                      "instance (it keeps its OCID, IPs and hostname; the old boot volume is kept)"),
+        "instance_id": Param("", type="string", pattern=OPTIONAL_OCID,
+                             description="In place: this instance (empty: the one booted from the backup's source "
+                                         "boot volume)"),
     },
 ) as dag:
 
@@ -105,4 +115,8 @@ with DAG(
         subnet_id=request["subnet_id"], compartment_id=restored_compartment,
         enabled=request["launch"], **WAIT)
 
-    restore >> [attach, launch] >> OciRunReportOperator(task_id="report", report="restore")
+    swap = OciSwapBootVolumeOperator(
+        task_id="swap_boot_volume", instance_id=request["instance_id"], boot_volume_id=restored_id,
+        enabled=request["in_place"], **WAIT)
+
+    restore >> [attach, launch, swap] >> OciRunReportOperator(task_id="report", report="restore")

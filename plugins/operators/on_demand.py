@@ -109,6 +109,18 @@ def restore_request(params: dict, hook, context) -> dict:
             raise OciInputError(f"device {device!r}: an OCI consistent device path like /dev/oracleoci/oraclevdd")
     elif blank("device"):
         raise OciInputError(f"device {params['device']!r}: only with attach_instance_id")
+    in_place = bool(params.get("in_place"))
+    if in_place:
+        if restores_to != "bootvolume":
+            raise OciInputError("in_place: the restore makes a block volume; in place swaps a restored boot volume "
+                                "into its instance (use attach_instance_id for a block volume)")
+        if launch or attach_to:
+            raise OciInputError("in_place and launch_instance/attach_instance_id: one or the other (in place keeps "
+                                "the instance, launch_instance makes a new one)")
+        if blank("instance_id"):
+            validate_ocid(params["instance_id"], "instance_id", "instance")
+    elif blank("instance_id"):
+        raise OciInputError(f"instance_id {params['instance_id']!r}: only with in_place")
     shape, shape_config = params.get("shape") or DEFAULT_SHAPE, None
     if launch:
         if restores_to != "bootvolume":
@@ -128,10 +140,20 @@ def restore_request(params: dict, hook, context) -> dict:
                "display_name": blank("display_name"), "attach": bool(attach_to), "attach_instance_id": attach_to,
                "device": blank("device"), "launch": launch, "hostname": blank("hostname"),
                "os_type": params.get("os_type") or "linux", "shape": shape, "shape_config": shape_config,
-               "subnet_id": blank("subnet_id")}
+               "subnet_id": blank("subnet_id"), "in_place": in_place, "instance_id": blank("instance_id")}
     # references
     if request["availability_domain"]:
         checks.check_availability_domain(hook, request["availability_domain"])
+    if in_place:
+        from operators.boot_swap import swap_target
+
+        source = volume_id or checks.check_backup(hook, backup_id).boot_volume_id
+        instance = swap_target(hook, request["instance_id"], source)
+        ad = request["availability_domain"]
+        if ad and ad != instance.availability_domain:
+            raise OciInputError(f"availability_domain {ad!r}: instance {instance.id} is in "
+                                f"{instance.availability_domain}; its boot volume is restored there")
+        request.update(instance_id=instance.id, availability_domain=instance.availability_domain)
     if attach_to:
         instance = checks.check_instance(hook, attach_to, "attach_instance_id")
         ad = request["availability_domain"]

@@ -171,6 +171,16 @@ def check_volume(hook, volume_id: Any, field: str = "volume_id", region: str | N
                 getter, region)
 
 
+def check_backup(hook, backup_id: Any, field: str = "backup_id", region: str | None = None):
+    """A volume backup or boot volume backup, which must exist."""
+    from hooks.oci import ocid_kind
+
+    kind = ocid_kind(backup_id) if isinstance(backup_id, str) else ""
+    getter = "get_boot_volume_backup" if kind == "bootvolumebackup" else "get_volume_backup"
+    return _get(hook, field, backup_id, kind if kind == "bootvolumebackup" else "volumebackup", "blockstorage",
+                getter, region)
+
+
 def availability_domains(hook, compartment_id: str | None = None, region: str | None = None) -> list[str]:
     return [ad.name for ad in hook.get_client("identity", region).list_availability_domains(
         compartment_id or hook.tenancy_id).data]

@@ -57,6 +57,7 @@ def restore_report(pull, context) -> tuple[list[str], dict, list[str], str]:
                            "choose_backup)")
     attached = pull("attach_restored_volume") if request["attach"] else None
     instance = pull("launch_on_restored_boot_volume") if request["launch"] else None
+    swapped = pull("swap_boot_volume") if request.get("in_place") else None
     problems = []
     if not restored:
         problems.append(f"backup {backup['backup_id']} was not restored")
@@ -64,6 +65,9 @@ def restore_report(pull, context) -> tuple[list[str], dict, list[str], str]:
         problems.append(f"the restored volume was not attached to {request['attach_instance_id']}")
     if request["launch"] and not instance:
         problems.append(f"no instance was launched on the restored boot volume (hostname {request['hostname']})")
+    if request.get("in_place") and not swapped:
+        problems.append(f"the restored boot volume was not swapped into {request['instance_id']} (see "
+                        f"swap_boot_volume: the instance keeps its old boot volume or a retry finishes the swap)")
     lines = [f"Restore of {backup['type']} backup {backup['backup_id']} ({backup['display_name']}) of "
              f"{backup['source_id']}, made {backup['time_created']}, chosen by {backup['chosen_by']}, verified "
              f"{backup['verified_at'] or 'never'}"]
@@ -77,7 +81,13 @@ def restore_report(pull, context) -> tuple[list[str], dict, list[str], str]:
     if instance:
         lines.append(f"- instance {instance['instance_id']} RUNNING, hostname {instance['hostname']}, private IP "
                      f"{instance['private_ip']}")
+    if swapped:
+        lines.append(f"- swapped in place into instance {swapped['instance_id']} ({swapped['lifecycle_state']}, "
+                     f"hostname {swapped['hostname_label']}, private IP {swapped['private_ip']}); the old boot "
+                     f"volume {swapped['old_boot_volume_id']} is kept ({swapped['old_boot_volume_state']}): delete "
+                     f"it once the restore is accepted")
     result = {"backup": backup, "restored": restored, "attachment": attached, "instance": instance,
+              "swap": swapped,
               "rto_seconds": restored and restored.get("seconds_to_available"), "problems": problems}
     return lines, result, problems, "restore"
 
