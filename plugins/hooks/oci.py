@@ -13,7 +13,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -523,6 +523,34 @@ class OciHook(BaseHook):
             kind = "ServiceError" if isinstance(exc, oci.exceptions.ServiceError) else type(exc).__name__
             return False, f"{kind}: {bounded(getattr(exc, 'message', exc))}"
 
+    # -- listing ----------------------------------------------------------------------------------------
+    def pages(self, call: Callable, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """Each response of a list call, following `opc-next-page`. Each page is tried with the client's own
+        retry strategy (or `retry_strategy=` if given), so a failing list call gives up within the retry
+        budget; `oci.pagination.list_call_get_all_results` wraps every page in the SDK's default strategy on
+        top of the client's, and retried nested for ~100 s.
+
+        :param call: a bound SDK list method, e.g. ``hook.get_client("compute").list_instances``
+        :param args: its positional arguments (usually the compartment OCID)
+        :param kwargs: its keyword arguments (filters, ``retry_strategy``)
+        """
+        page = None
+        while True:
+            response = call(*args, **kwargs, **({"page": page} if page else {}))
+            yield response
+            page = response.next_page
+            if not page:
+                return
+
+    def list_all(self, call: Callable, *args: Any, **kwargs: Any) -> list:
+        """Every item of a list call, all pages (see `pages` for the retry behaviour).
+
+        :param call: a bound SDK list method
+        :param args: its positional arguments
+        :param kwargs: its keyword arguments
+        """
+        return [item for response in self.pages(call, *args, **kwargs) for item in response.data]
+
     # -- shapes -----------------------------------------------------------------------------------------
     def check_shape(self, availability_domain: str, shape: Any, shape_config: dict | None = None,
                     compartment_id: str | None = None, region: str | None = None) -> dict:
@@ -532,9 +560,8 @@ class OciHook(BaseHook):
         such a launch only after the steps before it had changed things)."""
         import oci
 
-        offered = oci.pagination.list_call_get_all_results(
-            self.get_client("compute", region).list_shapes, compartment_id or self.tenancy_id,
-            availability_domain=availability_domain).data
+        offered = self.list_all(self.get_client("compute", region).list_shapes, compartment_id or self.tenancy_id,
+                                availability_domain=availability_domain)
         by_name = {s.shape: s for s in offered}
         if shape not in by_name:
             raise OciInputError(f"shape {shape!r}: not offered in availability domain {availability_domain} "
@@ -580,25 +607,21 @@ class OciHook(BaseHook):
     def volumes_in(self, compartment_id: str, region: str | None = None) -> list:
         """Every block and boot volume of a compartment, all pages: OCI lists boot volumes only per
         availability domain, so it takes one listing of block volumes and one of boot volumes per AD."""
-        import oci
-
         storage = self.get_client("blockstorage", region)
         ads = [a.name for a in self.get_client("identity", region).list_availability_domains(compartment_id).data]
-        volumes = oci.pagination.list_call_get_all_results(storage.list_volumes, compartment_id=compartment_id).data
-        return [*volumes, *(b for ad in ads for b in oci.pagination.list_call_get_all_results(
-            storage.list_boot_volumes, availability_domain=ad, compartment_id=compartment_id).data)]
+        volumes = self.list_all(storage.list_volumes, compartment_id=compartment_id)
+        return [*volumes, *(b for ad in ads for b in self.list_all(
+            storage.list_boot_volumes, availability_domain=ad, compartment_id=compartment_id))]
 
     def compartment_tree(self, compartment_ids: list[str], include_subcompartments: bool = True) -> list[str]:
         """The given compartments and, with `include_subcompartments`, every ACTIVE compartment below them, in
         order and once each. OCI walks a subtree only from the root (compartmentIdInSubtree needs the tenancy),
         so it is one listing of the whole tenancy (identity lives in the home region), then a walk down."""
-        import oci
-
         if not include_subcompartments:
             return list(dict.fromkeys(compartment_ids))
-        every = oci.pagination.list_call_get_all_results(
+        every = self.list_all(
             self.get_client("identity").list_compartments, self.tenancy_id, compartment_id_in_subtree=True,
-            access_level="ACCESSIBLE", lifecycle_state="ACTIVE").data
+            access_level="ACCESSIBLE", lifecycle_state="ACTIVE")
         children: dict[str, list[str]] = {}
         for comp in every:
             children.setdefault(comp.compartment_id, []).append(comp.id)

@@ -213,17 +213,16 @@ class OciListBackupsOperator(OciBaseOperator):
 def list_backups(hook, volume_id: str, compartment_id: str | None = None, region: str | None = None,
                  lifecycle_state: str | None = None) -> list[dict]:
     """Every backup of a volume (all pages), newest first, as XCom dicts."""
-    import oci
 
     client = hook.get_client("blockstorage", region)
     volume = hook.get_resource(volume_id, region)
     compartment_id = compartment_id or volume.compartment_id
     kwargs = {"lifecycle_state": lifecycle_state} if lifecycle_state else {}
     if ocid_kind(volume_id) == "bootvolume":
-        items = oci.pagination.list_call_get_all_results(client.list_boot_volume_backups, compartment_id,
-                                                         boot_volume_id=volume_id, **kwargs).data
+        items = hook.list_all(client.list_boot_volume_backups, compartment_id,
+                              boot_volume_id=volume_id, **kwargs)
     else:
-        items = oci.pagination.list_call_get_all_results(client.list_volume_backups, compartment_id,
-                                                         volume_id=volume_id, **kwargs).data
+        items = hook.list_all(client.list_volume_backups, compartment_id,
+                              volume_id=volume_id, **kwargs)
     result = [backup_result(b, region or hook.region) for b in items]
     return sorted(result, key=lambda b: b["time_created"] or "", reverse=True)

@@ -26,16 +26,15 @@ BOOT_VOLUME_GBS = (50, 32768)
 def instance_details(hook, instance, region: str) -> dict:
     """The XCom fields of a launched instance: its boot volume (ListBootVolumeAttachments) and primary VNIC's
     private IP and hostname label (ListVnicAttachments → GetVnic)."""
-    import oci
 
     compute = hook.get_client("compute", region)
-    boot = oci.pagination.list_call_get_all_results(
+    boot = hook.list_all(
         compute.list_boot_volume_attachments, instance.availability_domain, instance.compartment_id,
-        instance_id=instance.id).data
+        instance_id=instance.id)
     boot_volume_id = next((a.boot_volume_id for a in boot if a.lifecycle_state in ("ATTACHING", "ATTACHED")),
                           boot[0].boot_volume_id if boot else None)
-    vnics = [a for a in oci.pagination.list_call_get_all_results(
-        compute.list_vnic_attachments, instance.compartment_id, instance_id=instance.id).data
+    vnics = [a for a in hook.list_all(
+        compute.list_vnic_attachments, instance.compartment_id, instance_id=instance.id)
         if a.lifecycle_state in ("ATTACHING", "ATTACHED")]
     vnic = None
     if vnics:
@@ -144,11 +143,10 @@ class OciLaunchInstanceOperator(OciBaseOperator):
         """The VNIC in the subnet that already has this hostname (OCI would accept the launch and then fail
         it), looked up among the attachments of the subnet's compartment. An instance this task instance
         launched in an earlier try is not in the way: the retry token adopts it."""
-        import oci
 
         compute = self.hook.get_client("compute", self.region)
-        attachments = oci.pagination.list_call_get_all_results(compute.list_vnic_attachments,
-                                                               subnet.compartment_id).data
+        attachments = self.hook.list_all(compute.list_vnic_attachments,
+                                         subnet.compartment_id)
         network = self.hook.get_client("network", self.region)
         ours = {k: v for k, v in self.managed_tags(context).items() if k.startswith("airflow-")}
         for att in attachments:

@@ -338,11 +338,10 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
     # -- steps -----------------------------------------------------------------------------------------
     def _iscsi_attachments(self, instance) -> list:
         """The instance's iSCSI attachments that block imaging (ATTACHING ones are waited for first)."""
-        import oci
 
         compute = self.hook.get_client("compute", self.region)
-        atts = oci.pagination.list_call_get_all_results(compute.list_volume_attachments, instance.compartment_id,
-                                                        instance_id=self.instance_id).data
+        atts = self.hook.list_all(compute.list_volume_attachments, instance.compartment_id,
+                                  instance_id=self.instance_id)
         blocking = [a for a in atts if a.attachment_type == "iscsi" and a.lifecycle_state in ACTIVE_ATTACHMENT]
         if self.detach_iscsi:
             for i, att in enumerate(blocking):
@@ -456,9 +455,9 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
         compartment_id = compute.get_instance(self.instance_id).data.compartment_id
         made = []
         for entry in detached:
-            existing = [a for a in oci.pagination.list_call_get_all_results(
+            existing = [a for a in self.hook.list_all(
                 compute.list_volume_attachments, compartment_id, instance_id=self.instance_id,
-                volume_id=entry["volume_id"]).data
+                volume_id=entry["volume_id"])
                 if a.lifecycle_state in ACTIVE_ATTACHMENT]
             if existing:
                 att = existing[0]

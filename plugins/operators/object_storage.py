@@ -174,8 +174,8 @@ class OciUploadFileOperator(OciBaseOperator):
         assembler.add_parts_from_file(self.local_path)
         if upload_id:
             assembler.manifest["uploadId"] = upload_id
-            done = oci.pagination.list_call_get_all_results(client.list_multipart_upload_parts, namespace,
-                                                            self.bucket, self.object_name, upload_id).data
+            done = self.hook.list_all(client.list_multipart_upload_parts, namespace,
+                                      self.bucket, self.object_name, upload_id)
             for part in done:
                 entry = assembler.manifest["parts"][part.part_number - 1]
                 entry["etag"], entry["opc_md5"] = part.etag, part.md5
@@ -186,8 +186,8 @@ class OciUploadFileOperator(OciBaseOperator):
         assembler.object_storage_client = client
         response = assembler.commit()
         mine = assembler.manifest["uploadId"]
-        for upload in oci.pagination.list_call_get_all_results(client.list_multipart_uploads, namespace,
-                                                               self.bucket).data:
+        for upload in self.hook.list_all(client.list_multipart_uploads, namespace,
+                                         self.bucket):
             if upload.object == self.object_name and upload.upload_id != mine:
                 self.log.info("aborting unfinished upload %s of %s (a dropped response's)", upload.upload_id,
                               self.object_name)
@@ -215,16 +215,15 @@ class OciUploadFileOperator(OciBaseOperator):
         """An unfinished upload of this object whose parts all match the local file, or None. Uploads whose
         parts do not match (the file changed, another part size) are aborted: committing them would store
         the wrong bytes."""
-        import oci
 
-        uploads = oci.pagination.list_call_get_all_results(client.list_multipart_uploads, namespace,
-                                                           self.bucket).data
+        uploads = self.hook.list_all(client.list_multipart_uploads, namespace,
+                                     self.bucket)
         candidates = sorted((u for u in uploads if u.object == self.object_name), key=lambda u: u.time_created,
                             reverse=True)
         chosen = None
         for upload in candidates:
-            parts = oci.pagination.list_call_get_all_results(client.list_multipart_upload_parts, namespace,
-                                                             self.bucket, self.object_name, upload.upload_id).data
+            parts = self.hook.list_all(client.list_multipart_upload_parts, namespace,
+                                       self.bucket, self.object_name, upload.upload_id)
             last = len(digests)
             matches = all(1 <= p.part_number <= last and p.md5 == digests[p.part_number - 1]
                           and (p.size == part_size or p.part_number == last) for p in parts)

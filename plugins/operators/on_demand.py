@@ -384,12 +384,11 @@ class OciRunReportOperator(OciBaseOperator):
 # -- what to clone, which backup ------------------------------------------------------------------------------
 def _launch_defaults(hook, compute, request: dict, source) -> dict:
     """Subnet, shape and shape config of an instance on a clone: the request's, else the source instance's."""
-    import oci
 
     subnet_id = request["subnet_id"]
     if not subnet_id and source is not None:
-        vnics = sorted((a for a in oci.pagination.list_call_get_all_results(
-            compute.list_vnic_attachments, source.compartment_id, instance_id=source.id).data
+        vnics = sorted((a for a in hook.list_all(
+            compute.list_vnic_attachments, source.compartment_id, instance_id=source.id)
             if a.lifecycle_state == "ATTACHED"), key=lambda a: a.nic_index or 0)
         subnet_id = vnics[0].subnet_id if vnics else None
     if not subnet_id:
@@ -430,7 +429,6 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
             raise OciInputError(f"request {str(self.request)[:80]!r}: the checked request (validate_request's XCom)")
 
     def execute(self, context) -> list[dict]:
-        import oci
 
         self.validate()
         request, hook = self.request, self.hook
@@ -443,12 +441,12 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
             if source_instance.lifecycle_state in ("TERMINATING", "TERMINATED"):
                 raise OciInputError(f"instance_id {source_instance.id!r}: is {source_instance.lifecycle_state}; "
                                     f"clone its volumes by volume_ids instead")
-            boots = [a for a in oci.pagination.list_call_get_all_results(
+            boots = [a for a in hook.list_all(
                 compute.list_boot_volume_attachments, source_instance.availability_domain,
-                source_instance.compartment_id, instance_id=source_instance.id).data if a.lifecycle_state in live]
-            atts = [a for a in oci.pagination.list_call_get_all_results(
+                source_instance.compartment_id, instance_id=source_instance.id) if a.lifecycle_state in live]
+            atts = [a for a in hook.list_all(
                 compute.list_volume_attachments, source_instance.compartment_id,
-                instance_id=source_instance.id).data if a.lifecycle_state in live]
+                instance_id=source_instance.id) if a.lifecycle_state in live]
             for att in boots:
                 found.append((hook.get_resource(att.boot_volume_id), {}))
             for att in sorted(atts, key=lambda a: a.device or "~"):
@@ -462,16 +460,16 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
                 volume = checks.check_volume(hook, volume_id, f"volume_ids[{i}]")
                 facts: dict = {}
                 if ocid_kind(volume_id) == "volume":
-                    att = next((a for a in oci.pagination.list_call_get_all_results(
-                        compute.list_volume_attachments, volume.compartment_id, volume_id=volume_id).data
+                    att = next((a for a in hook.list_all(
+                        compute.list_volume_attachments, volume.compartment_id, volume_id=volume_id)
                         if a.lifecycle_state in live), None)
                     if att:
                         facts = {"device": att.device, "attachment_type": att.attachment_type,
                                  "is_read_only": bool(att.is_read_only), "attached_to": att.instance_id}
                 else:
-                    att = next((a for a in oci.pagination.list_call_get_all_results(
+                    att = next((a for a in hook.list_all(
                         compute.list_boot_volume_attachments, volume.availability_domain, volume.compartment_id,
-                        boot_volume_id=volume_id).data if a.lifecycle_state in live), None)
+                        boot_volume_id=volume_id) if a.lifecycle_state in live), None)
                     if att:  # the instance it boots: the default shape and subnet of a launch
                         source_instance = compute.get_instance(att.instance_id).data
                 found.append((volume, facts))

@@ -217,7 +217,6 @@ def check_bucket(hook, namespace: str | None, bucket: Any, field: str = "bucket"
 def check_hostnames_free(hook, fleet: list[dict], field: str = "fleet") -> None:
     """Refuse hostnames already used in their subnet, and subnets without a DNS label (read-only: the subnet,
     the VNIC attachments of its compartment, their VNICs). OCI would accept such a launch and fail it later."""
-    import oci
 
     if not fleet:
         return
@@ -225,8 +224,8 @@ def check_hostnames_free(hook, fleet: list[dict], field: str = "fleet") -> None:
     for subnet_id in sorted({f["subnet_id"] for f in fleet}):
         wanted = {f["hostname"].lower(): f["hostname"] for f in fleet if f["subnet_id"] == subnet_id}
         subnet = check_subnet(hook, subnet_id, "subnet_id")
-        attachments = oci.pagination.list_call_get_all_results(hook.get_client("compute").list_vnic_attachments,
-                                                               subnet.compartment_id).data
+        attachments = hook.list_all(hook.get_client("compute").list_vnic_attachments,
+                                    subnet.compartment_id)
         for att in attachments:
             if att.subnet_id != subnet_id or att.lifecycle_state not in ("ATTACHING", "ATTACHED"):
                 continue

@@ -169,8 +169,8 @@ class OciVerifyRestoreOperator(OciBaseOperator):
 
         compute = self.hook.get_client("compute", self.region)
         verifier = self.hook.get_resource(self.verifier_instance_id, self.region)
-        live = [a for a in oci.pagination.list_call_get_all_results(
-            compute.list_volume_attachments, verifier.compartment_id, instance_id=verifier.id).data
+        live = [a for a in self.hook.list_all(
+            compute.list_volume_attachments, verifier.compartment_id, instance_id=verifier.id)
             if a.lifecycle_state in ("ATTACHING", "ATTACHED")]
         # An earlier try of this task (a killed worker, a cleared task) may have attached the restore already:
         # adopt that attachment. Attaching again would pick another free device, and the same retry token with
@@ -308,7 +308,6 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
     def find_temporaries(self, dag_id: str) -> dict[str, list[tuple[str, str]]]:
         """What this DAG left, in every run: live attachments of its temporary volumes, its test instances and
         its temporary volumes and boot volumes, as (id, name) pairs."""
-        import oci
 
         compute = self.hook.get_client("compute", self.region)
         live = ("TERMINATED", "TERMINATING")
@@ -325,11 +324,11 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
             found["volumes"] += list(names.items())
             found["attachments"] += [
                 (a.id, f"attachment of {names[a.volume_id]}")
-                for a in oci.pagination.list_call_get_all_results(compute.list_volume_attachments, comp).data
+                for a in self.hook.list_all(compute.list_volume_attachments, comp)
                 if a.volume_id in names and a.lifecycle_state in ("ATTACHING", "ATTACHED")]
             found["instances"] += [
-                (i.id, i.display_name) for i in oci.pagination.list_call_get_all_results(compute.list_instances,
-                                                                                         comp).data
+                (i.id, i.display_name) for i in self.hook.list_all(compute.list_instances,
+                                                                   comp)
                 if ours(i) and i.lifecycle_state not in live]
         return found
 

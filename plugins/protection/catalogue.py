@@ -57,18 +57,6 @@ def no_retry():
     return oci.retry.NoneRetryStrategy()
 
 
-def _all(call, *args, **kwargs) -> list:
-    """Every page of a list call, one try each. Not `oci.pagination.list_call_get_all_results`: it wraps each page
-    in the SDK's default retry strategy whatever the call's, up to ~90 s on a failing OCI."""
-    items, page = [], None
-    while True:
-        response = call(*args, **kwargs, retry_strategy=no_retry(), **({"page": page} if page else {}))
-        items += response.data
-        page = response.next_page
-        if not page:
-            return items
-
-
 def _volume(vol) -> dict:
     return {"volume_id": vol.id, "display_name": vol.display_name, "kind": ocid_kind(vol.id),
             "compartment_id": vol.compartment_id, "lifecycle_state": vol.lifecycle_state,
@@ -93,28 +81,31 @@ def read_oci(hook: OciHook, config: Config) -> dict:
     now = email.utils.parsedate_to_datetime(identity.list_regions(retry_strategy=no_retry()).headers["date"])
     dr_regions = sorted({p.get("dr_region") for p in config.policies.values() if p and p.get("dr_region")})
     volumes, backups, copies, images, instances = [], [], [], [], []
+    once = {"retry_strategy": no_retry()}  # every page in one try
     for comp in config.compartment_ids:
         ads = [a.name for a in identity.list_availability_domains(comp, retry_strategy=no_retry()).data]
-        found = _all(storage.list_volumes, compartment_id=comp)
-        found += [b for ad in ads for b in _all(storage.list_boot_volumes, availability_domain=ad,
-                                                compartment_id=comp)]
+        found = hook.list_all(storage.list_volumes, compartment_id=comp, **once)
+        found += [b for ad in ads for b in hook.list_all(storage.list_boot_volumes, availability_domain=ad,
+                                                         compartment_id=comp, **once)]
         volumes += [_volume(v) for v in found if v.lifecycle_state not in ("TERMINATED", "TERMINATING")
                     and not (v.freeform_tags or {}).get(TEMPORARY_TAG)]
         for lister in (storage.list_volume_backups, storage.list_boot_volume_backups):
-            backups += [_backup(b, region) for b in _all(lister, comp) if b.lifecycle_state == "AVAILABLE"]
+            backups += [_backup(b, region) for b in hook.list_all(lister, comp, **once)
+                        if b.lifecycle_state == "AVAILABLE"]
         for dr in dr_regions:
             dr_storage = hook.get_client("blockstorage", dr)
             for lister in (dr_storage.list_volume_backups, dr_storage.list_boot_volume_backups):
-                copies += [_backup(b, dr) for b in _all(lister, comp) if b.lifecycle_state != "TERMINATED"]
+                copies += [_backup(b, dr) for b in hook.list_all(lister, comp, **once)
+                           if b.lifecycle_state != "TERMINATED"]
         images += [{"image_id": i.id, "display_name": i.display_name, "lifecycle_state": i.lifecycle_state,
                     "time_created": _iso(i.time_created), "dag": (i.freeform_tags or {}).get("airflow-dag"),
                     "size_in_mbs": i.size_in_mbs}
-                   for i in _all(compute.list_images, comp)
+                   for i in hook.list_all(compute.list_images, comp, **once)
                    if (i.freeform_tags or {}).get(MANAGED_TAG) == MANAGED_VALUE and i.lifecycle_state != "DELETED"]
         instances += [{"instance_id": i.id, "display_name": i.display_name, "lifecycle_state": i.lifecycle_state,
                        "image_id": getattr(i.source_details, "image_id", None) or i.image_id,
                        "hostname": (i.freeform_tags or {}).get("hostname") or i.display_name}
-                      for i in _all(compute.list_instances, comp) if i.lifecycle_state != "TERMINATED"]
+                      for i in hook.list_all(compute.list_instances, comp, **once) if i.lifecycle_state != "TERMINATED"]
     return {"now": _iso(now), "region": region, "volumes": volumes, "backups": backups, "copies": copies,
             "images": images, "instances": instances, "dr_regions": dr_regions}
 

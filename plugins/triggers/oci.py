@@ -63,12 +63,9 @@ class Batch:
                 self.waiting.pop(resource_id, None)
 
     def _list(self) -> tuple[dict, str | None]:
-        import oci
-
         client = self.hook.get_client(self.service, self.key[1])
-        response = oci.pagination.list_call_get_all_results(getattr(client, self.lister),
-                                                            compartment_id=self.compartment_id)
-        return {item.id: item for item in response.data}, response.headers.get("date")
+        responses = list(self.hook.pages(getattr(client, self.lister), compartment_id=self.compartment_id))
+        return {item.id: item for r in responses for item in r.data}, responses[-1].headers.get("date")
 
     async def _run(self) -> None:
         import oci

@@ -211,3 +211,18 @@ def test_unknown_region_without_custom_endpoints_is_refused_before_any_call(ocis
     with pytest.raises(OciInputError, match="'xx-nowhere-1': not a region the OCI SDK knows"):
         hook.get_client("identity", "xx-nowhere-1")
     assert hook.get_client("identity", "eu-frankfurt-1") is not None  # a real region builds a client
+
+
+def test_a_failing_list_call_gives_up_within_the_hooks_budget(airflow_oci, monkeypatch):
+    """hook.list_all pages with the client's own strategy: `max_attempts` calls, not the SDK pager's nested
+    default strategy around each of them (8 x 3 calls, ~100 s with the default budget)."""
+    sim = airflow_oci
+    hook = connection(monkeypatch, "oci_thrice", {**sim_extra(sim), "max_attempts": 3})
+    compartment_id = hook.get_resource(sim.tenancy["volumes"]["data1"]).compartment_id
+    assert any(v.id == sim.tenancy["volumes"]["data1"]
+               for v in hook.list_all(hook.get_client("blockstorage").list_volumes, compartment_id=compartment_id))
+    sim.admin.fault("ListVolumes", "500", count=50)
+    sim.admin.reset_counters()
+    with pytest.raises(oci.exceptions.ServiceError) as err:
+        hook.list_all(hook.get_client("blockstorage").list_volumes, compartment_id=compartment_id)
+    assert err.value.status == 500 and sim.admin.counters()["ListVolumes"] == 3
