@@ -35,12 +35,11 @@ def _record(value: str | None) -> dict | None:
 
 def boot_attachments(hook, instance, region: str | None = None) -> list:
     """The instance's boot volume attachments that are not DETACHED (all pages)."""
-    import oci
 
     compute = hook.get_client("compute", region)
-    return [a for a in oci.pagination.list_call_get_all_results(
+    return [a for a in hook.list_all(
         compute.list_boot_volume_attachments, instance.availability_domain, instance.compartment_id,
-        instance_id=instance.id).data if a.lifecycle_state != "DETACHED"]
+        instance_id=instance.id) if a.lifecycle_state != "DETACHED"]
 
 
 def swap_target(hook, instance_id: str | None, source_boot_volume_id: str | None, field: str = "instance_id",
@@ -63,9 +62,9 @@ def swap_target(hook, instance_id: str | None, source_boot_volume_id: str | None
                 raise
             raise OciInputError(f"{field}: the backup's source boot volume {source_boot_volume_id} is gone; give "
                                 f"the instance to restore in place") from None
-        users = [a for a in oci.pagination.list_call_get_all_results(
+        users = [a for a in hook.list_all(
             compute.list_boot_volume_attachments, boot.availability_domain, boot.compartment_id,
-            boot_volume_id=boot.id).data if a.lifecycle_state in LIVE]
+            boot_volume_id=boot.id) if a.lifecycle_state in LIVE]
         if not users:
             raise OciInputError(f"{field}: boot volume {boot.id} (the backup's source) is not attached to an "
                                 f"instance; give the instance to restore in place")
