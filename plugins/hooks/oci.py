@@ -553,11 +553,13 @@ class OciHook(BaseHook):
 
     # -- shapes -----------------------------------------------------------------------------------------
     def check_shape(self, availability_domain: str, shape: Any, shape_config: dict | None = None,
-                    compartment_id: str | None = None, region: str | None = None) -> dict:
+                    compartment_id: str | None = None, region: str | None = None,
+                    config_field: str = "shape_config.") -> dict:
         """The shape as ListShapes describes it for this AD, or OciInputError naming the field and the rule: a
         shape the AD does not offer, shape_config on a fixed shape, Flex OCPUs or memory (total and per OCPU)
         outside the shape's limits. Read-only, so a launch runs it before any mutating call (OCI would refuse
-        such a launch only after the steps before it had changed things)."""
+        such a launch only after the steps before it had changed things). `config_field` prefixes the names of
+        OCPUs and memory in errors ("" where a form has them as fields of their own)."""
         import oci
 
         offered = self.list_all(self.get_client("compute", region).list_shapes, compartment_id or self.tenancy_id,
@@ -570,7 +572,8 @@ class OciHook(BaseHook):
         config = dict(shape_config or {})
         if not described.is_flexible:
             if any(config.get(k) is not None for k in ("ocpus", "memory_in_gbs", "vcpus")):
-                raise OciInputError(f"shape_config {config}: {shape} is a fixed shape ({described.ocpus:g} OCPUs, "
+                named = config_field.rstrip(".") or "ocpus/memory_in_gbs"
+                raise OciInputError(f"{named} {config}: {shape} is a fixed shape ({described.ocpus:g} OCPUs, "
                                     f"{described.memory_in_gbs:g} GB); OCPUs and memory are set only on a Flex shape")
             return oci.util.to_dict(described)
         ocpu_opts, mem_opts = described.ocpu_options, described.memory_options
@@ -579,17 +582,17 @@ class OciHook(BaseHook):
             memory = float(config["memory_in_gbs"]) if config.get("memory_in_gbs") is not None \
                 else ocpus * mem_opts.default_per_ocpu_in_g_bs
         except (TypeError, ValueError):
-            raise OciInputError(f"shape_config {config}: ocpus and memory_in_gbs are numbers") from None
+            raise OciInputError(f"{config_field}ocpus/memory_in_gbs {config}: numbers") from None
         if not ocpu_opts.min <= ocpus <= ocpu_opts.max:
-            raise OciInputError(f"shape_config.ocpus {ocpus:g}: {shape} takes {ocpu_opts.min:g} to "
+            raise OciInputError(f"{config_field}ocpus {ocpus:g}: {shape} takes {ocpu_opts.min:g} to "
                                 f"{ocpu_opts.max:g} OCPUs")
         if not mem_opts.min_in_g_bs <= memory <= mem_opts.max_in_g_bs:
-            raise OciInputError(f"shape_config.memory_in_gbs {memory:g}: {shape} takes {mem_opts.min_in_g_bs:g} "
+            raise OciInputError(f"{config_field}memory_in_gbs {memory:g}: {shape} takes {mem_opts.min_in_g_bs:g} "
                                 f"to {mem_opts.max_in_g_bs:g} GB")
         low, high = ocpus * mem_opts.min_per_ocpu_in_gbs, ocpus * mem_opts.max_per_ocpu_in_gbs
         if not low <= memory <= high:
             per_ocpu = f"{mem_opts.min_per_ocpu_in_gbs:g} to {mem_opts.max_per_ocpu_in_gbs:g} GB per OCPU"
-            raise OciInputError(f"shape_config.memory_in_gbs {memory:g}: {shape} takes {per_ocpu}, so {low:g} to "
+            raise OciInputError(f"{config_field}memory_in_gbs {memory:g}: {shape} takes {per_ocpu}, so {low:g} to "
                                 f"{high:g} GB for {ocpus:g} OCPUs")
         return oci.util.to_dict(described)
 

@@ -163,6 +163,12 @@ def restore_request(params: dict, hook, context) -> dict:
     if launch:
         subnet = checks.check_subnet(hook, request["subnet_id"])
         checks.check_hostnames_free(hook, [{"hostname": request["hostname"], "subnet_id": subnet.id}], "hostname")
+        ad = request["availability_domain"]
+        if not ad:  # the launch boots where the restore lands: the source boot volume's AD
+            source = volume_id or checks.check_backup(hook, backup_id).boot_volume_id
+            ad = _availability_domain_of(hook, source)
+        if ad:
+            hook.check_shape(ad, shape, shape_config, config_field="")
     return request
 
 
@@ -382,6 +388,21 @@ class OciRunReportOperator(OciBaseOperator):
 
 
 # -- what to clone, which backup ------------------------------------------------------------------------------
+def _availability_domain_of(hook, boot_volume_id: str | None) -> str | None:
+    """The AD of a boot volume, or None when it is gone (a restore then needs its AD given; that is checked
+    where the restore reads the backup)."""
+    import oci
+
+    if not boot_volume_id:
+        return None
+    try:
+        return hook.get_client("blockstorage").get_boot_volume(boot_volume_id).data.availability_domain
+    except oci.exceptions.ServiceError as err:
+        if err.status != 404:
+            raise
+        return None
+
+
 def _launch_defaults(hook, compute, request: dict, source) -> dict:
     """Subnet, shape and shape config of an instance on a clone: the request's, else the source instance's."""
 
@@ -484,6 +505,9 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
         launch = {"subnet_id": request["subnet_id"], "shape": request["shape"], "shape_config": None}
         if request["launch"]:
             launch.update(_launch_defaults(hook, compute, request, source_instance))
+            # the launch's shape in the AD it will boot in, before the first clone is made
+            hook.check_shape(request["availability_domain"] or found[0][0].availability_domain, launch["shape"],
+                             launch["shape_config"], config_field="")
         items, used_devices = [], set()
         for volume, facts in found:
             kind = ocid_kind(volume.id)

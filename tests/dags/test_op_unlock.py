@@ -2,6 +2,8 @@
 
 - test_op_unlock_shapes: one launch per shape rule (a shape the AD does not offer, Flex OCPUs or memory outside
   the shape's limits, OCPUs on a fixed shape); every one must fail before any mutating request.
+- test_op_unlock_volume_group: two volumes backed up together as one volume group backup (twice: the second
+  run keeps the group), the group backup restored as a new group.
 - test_op_unlock_subcompartments: discovery of the configured compartment alone, and with every compartment
   below it.
 """
@@ -13,6 +15,7 @@ import datetime
 from airflow.sdk import DAG
 from operators.backup_policy import OciDiscoverVolumesOperator
 from operators.compute import OciLaunchInstanceOperator
+from operators.volume_groups import OciBackupVolumeGroupOperator, OciRestoreVolumeGroupOperator
 
 START = datetime.datetime(2026, 1, 1)
 PARAMS = {"image_id": "", "subnet_id": "", "availability_domain": ""}
@@ -37,3 +40,16 @@ with DAG("test_op_unlock_subcompartments", schedule=None, start_date=START, catc
     OciDiscoverVolumesOperator(task_id="configured_only", compartment_ids="{{ params.compartment_id }}")
     OciDiscoverVolumesOperator(task_id="with_subcompartments", compartment_ids="{{ params.compartment_id }}",
                                include_subcompartments="{{ true }}")
+
+with DAG("test_op_unlock_volume_group", schedule=None, start_date=START, catchup=False,
+         params={"volume_ids": []}, render_template_as_native_obj=True, tags=["test"]) as volume_group_dag:
+    common = {"poll_interval": 0.2, "max_interval": 1, "max_wait": 300}
+    first = OciBackupVolumeGroupOperator(task_id="backup_group", volume_ids="{{ params.volume_ids }}",
+                                         group_name="db", backup_type="FULL", **common)
+    restore = OciRestoreVolumeGroupOperator(
+        task_id="restore_group", volume_group_backup_id="{{ ti.xcom_pull(task_ids='backup_group')"
+                                                        "['volume_group_backup_id'] }}",
+        freeform_tags={"airflow-temporary": "true"}, **common)
+    again = OciBackupVolumeGroupOperator(task_id="backup_group_again", volume_ids="{{ params.volume_ids }}",
+                                         group_name="db", **common)
+    first >> restore >> again

@@ -161,3 +161,35 @@ def test_in_place_requests_are_checked_before_any_change(estate, capfd, caplog, 
                 if op.startswith(("Create", "Attach", "Detach", "Update", "InstanceAction", "Launch")) and n}
     assert mutating == {}
     assert message in capfd.readouterr().out + caplog.text
+
+
+SHAPE_CASES = [
+    (RESTORE, "validate_request", {"shape": "VM.Standard.E2.1.Micro"},
+     "shape 'VM.Standard.E2.1.Micro': not offered in availability domain"),
+    (RESTORE, "validate_request", {"ocpus": 1, "memory_in_gbs": 1000},
+     "memory_in_gbs 1000: VM.Standard.E4.Flex takes 1 to 64 GB per OCPU, so 1 to 64 GB for 1 OCPUs"),
+    ("oci_emergency_clone", "resolve_volumes", {"shape": "VM.Standard.E2.1.Micro"},
+     "shape 'VM.Standard.E2.1.Micro': not offered in availability domain"),
+    ("oci_emergency_clone", "resolve_volumes", {"shape": "VM.Standard3.Flex", "ocpus": 40},
+     "ocpus 40: VM.Standard3.Flex takes 1 to 32 OCPUs"),
+]
+
+
+@pytest.mark.parametrize("dag_id, task, conf, message", SHAPE_CASES)
+def test_a_launch_shape_is_checked_before_the_restore_or_clone(estate, capfd, caplog, dag_id, task, conf, message):
+    """A shape the AD does not offer, or Flex settings outside its limits, fail the run in its read-only first
+    tasks: nothing is restored or cloned for a launch that cannot happen."""
+    from tests.airflow_helpers import run_dag
+
+    sim = estate
+    boot = sim.tenancy["boot_volumes"]["app1"]
+    source = {"backup_id": _backup(sim, boot).id} if dag_id == RESTORE else {"volume_ids": [boot]}
+    sim.admin.reset_counters()
+    state, tasks = run_dag(dag_id, {**source, "launch_instance": True, "hostname": "app1-new",
+                                    "subnet_id": sim.tenancy["subnets"]["app"], **conf})
+    assert state == "failed" and tasks[task] == "failed", tasks
+    counters = sim.admin.counters()
+    mutating = {op: n for op, n in counters.items()
+                if op.startswith(("Create", "Attach", "Detach", "Update", "InstanceAction", "Launch")) and n}
+    assert mutating == {} and counters["ListShapes"] >= 1
+    assert message in capfd.readouterr().out + caplog.text

@@ -1,5 +1,5 @@
 """What ocisim's newer operations unlock, through real Airflow (dag.test) and the real SDK against ocisim:
-shapes checked before a launch, discovery below the configured compartments."""
+shapes checked before a launch, discovery below the configured compartments, volume group backups."""
 
 from __future__ import annotations
 
@@ -59,3 +59,28 @@ def test_discovery_includes_subcompartments(airflow_oci):
     [found] = [v for v in below if v["volume_id"] == deep]
     assert found["compartment_id"] == grandchild and found["policy"] == "gold"
     assert sim.admin.counters()["ListCompartments"] == 1
+
+
+def test_volumes_backed_up_together_as_a_volume_group_and_restored_as_one(estate):
+    """The volumes of one `backup-group` are backed up as one volume group backup (one point in time) and
+    restored as a new group whose members hold the sources' bytes; the next backup keeps the same group."""
+    sim = estate
+    dag_id = "test_op_unlock_volume_group"
+    members = [sim.tenancy["volumes"]["db-data"], sim.tenancy["volumes"]["app-data"]]
+    at_start = {v: sim.admin.sha256(v, length=64 << 20)["sha256"] for v in members}
+    sim.admin.reset_counters()
+    state, tasks = run_dag(dag_id, {"volume_ids": members})
+    assert state == "success", tasks
+    run_id = last_run_id(dag_id)
+    first, restored = xcom(dag_id, run_id, "backup_group"), xcom(dag_id, run_id, "restore_group")
+    again = xcom(dag_id, run_id, "backup_group_again")
+    assert set(first["members"]) == set(members) and again["volume_group_id"] == first["volume_group_id"]
+    assert again["volume_group_backup_id"] != first["volume_group_backup_id"]
+    assert sorted(restored["volumes"].values()) == sorted(first["members"].values())
+    source_of = {backup: volume for volume, backup in first["members"].items()}
+    for volume_id, backup_id in restored["volumes"].items():
+        assert sim.admin.sha256(volume_id, length=64 << 20)["sha256"] == at_start[source_of[backup_id]]
+    counters = sim.admin.counters()
+    assert counters["CreateVolumeGroup"] == 2 and counters["CreateVolumeGroupBackup"] == 2
+    groups = {g["id"]: g for g in sim.admin.resources("volumegroup")}
+    assert groups[restored["volume_group_id"]]["freeform_tags"]["airflow-temporary"] == "true"
