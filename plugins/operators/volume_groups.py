@@ -66,8 +66,8 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
         first = volumes[0]
         compartment_id = self.compartment_id or first.compartment_id
         wanted = sorted(v.id for v in volumes)
-        groups = [g for g in oci.pagination.list_call_get_all_results(
-            storage.list_volume_groups, compartment_id, availability_domain=first.availability_domain).data
+        groups = [g for g in self.hook.list_all(
+            storage.list_volume_groups, compartment_id, availability_domain=first.availability_domain)
             if g.display_name == self.group_name and g.lifecycle_state == "AVAILABLE"
             and (g.freeform_tags or {}).get(GROUP_TAG) == self.group_name]
         m = oci.core.models
