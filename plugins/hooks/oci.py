@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from airflow.sdk import BaseHook
 
+from hooks.compute import OciComputeMethods
 from hooks.errors import OciInputError, OciWaitError
 
 OCID_RE = re.compile(r"^ocid1\.[a-z0-9]+\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9]{8,}$")
@@ -347,7 +348,7 @@ def _key_signer(config: dict):
                              config.get("pass_phrase"), config.get("key_content"))
 
 
-class OciHook(BaseHook):
+class OciHook(OciComputeMethods, BaseHook):
     """Connection `oci_default` (conn_type `oci`); extras choose the auth mode (see README). Airflow knows the type
     and its connection form from the provider entry point in oci_provider/."""
 

@@ -19,7 +19,6 @@ from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import WaitSpec, validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
-from operators.compute import instance_details
 
 SWAP_TAG = "airflow-boot-swap"  # on the instance while a swap is under way: "old|new|was_running"
 SWAPPED_TAG = "airflow-boot-swapped"  # on the instance once done: "old|new" (the old one is kept for the user)
@@ -31,15 +30,6 @@ def _record(value: str | None) -> dict | None:
     if len(parts) < 2 or not all(parts[:2]):
         return None
     return {"old": parts[0], "new": parts[1], "was_running": parts[2:3] == ["1"]}
-
-
-def boot_attachments(hook, instance, region: str | None = None) -> list:
-    """The instance's boot volume attachments that are not DETACHED (all pages)."""
-
-    compute = hook.get_client("compute", region)
-    return [a for a in hook.list_all(
-        compute.list_boot_volume_attachments, instance.availability_domain, instance.compartment_id,
-        instance_id=instance.id) if a.lifecycle_state != "DETACHED"]
 
 
 def swap_target(hook, instance_id: str | None, source_boot_volume_id: str | None, field: str = "instance_id",
@@ -70,7 +60,7 @@ def swap_target(hook, instance_id: str | None, source_boot_volume_id: str | None
                                 f"instance; give the instance to restore in place")
         instance_id = users[0].instance_id
     instance = checks.check_instance(hook, instance_id, field, region=region)
-    if not [a for a in boot_attachments(hook, instance, region) if a.lifecycle_state in LIVE] and \
+    if not [a for a in hook.boot_attachments(instance, region) if a.lifecycle_state in LIVE] and \
             not _record((instance.freeform_tags or {}).get(SWAP_TAG)):
         raise OciInputError(f"{field} {instance_id!r}: has no boot volume attached (nothing to swap)")
     return instance
@@ -103,7 +93,7 @@ class OciSwapBootVolumeOperator(OciBaseOperator):
         return self.compute.get_instance(self.instance_id).data
 
     def _live(self):
-        return next((a for a in boot_attachments(self.hook, self._instance(), self.region)
+        return next((a for a in self.hook.boot_attachments(self._instance(), self.region)
                      if a.lifecycle_state in LIVE), None)
 
     def _tags(self, pending: dict | None, done: dict | None = None) -> None:
@@ -162,7 +152,7 @@ class OciSwapBootVolumeOperator(OciBaseOperator):
             self.compute.detach_boot_volume(live.id)
             self._wait_attachment(live.id, "DETACHED")
         else:
-            detaching = next((a for a in boot_attachments(self.hook, self._instance(), self.region)
+            detaching = next((a for a in self.hook.boot_attachments(self._instance(), self.region)
                               if a.lifecycle_state == "DETACHING"), None)
             if detaching:
                 self._wait_attachment(detaching.id, "DETACHED")
@@ -238,7 +228,7 @@ class OciSwapBootVolumeOperator(OciBaseOperator):
 
     def _result(self, record: dict) -> dict:
         instance = self._instance()
-        details = instance_details(self.hook, instance, self.region or self.hook.region)
+        details = self.hook.instance_details(instance, self.region or self.hook.region)
         if details["boot_volume_id"] != record["new"]:
             raise OciWaitError(f"instance {self.instance_id}: boots from {details['boot_volume_id']}, not the "
                                f"restored {record['new']}")

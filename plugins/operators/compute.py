@@ -23,47 +23,6 @@ SHAPE_CONFIG_KEYS = ("ocpus", "vcpus", "memory_in_gbs", "baseline_ocpu_utilizati
 BOOT_VOLUME_GBS = (50, 32768)
 
 
-def instance_details(hook, instance, region: str) -> dict:
-    """The XCom fields of a launched instance: its boot volume (ListBootVolumeAttachments) and primary VNIC's
-    private IP and hostname label (ListVnicAttachments → GetVnic)."""
-
-    compute = hook.get_client("compute", region)
-    boot = hook.list_all(
-        compute.list_boot_volume_attachments, instance.availability_domain, instance.compartment_id,
-        instance_id=instance.id)
-    boot_volume_id = next((a.boot_volume_id for a in boot if a.lifecycle_state in ("ATTACHING", "ATTACHED")),
-                          boot[0].boot_volume_id if boot else None)
-    vnics = [a for a in hook.list_all(
-        compute.list_vnic_attachments, instance.compartment_id, instance_id=instance.id)
-        if a.lifecycle_state in ("ATTACHING", "ATTACHED")]
-    vnic = None
-    if vnics:
-        vnic = hook.get_client("network", region).get_vnic(sorted(vnics, key=lambda a: a.nic_index or 0)[0].vnic_id)
-        vnic = vnic.data
-    return {"instance_id": instance.id, "display_name": instance.display_name,
-            "availability_domain": instance.availability_domain, "compartment_id": instance.compartment_id,
-            "shape": instance.shape, "image_id": instance.image_id, "boot_volume_id": boot_volume_id,
-            "private_ip": vnic.private_ip if vnic else None, "public_ip": vnic.public_ip if vnic else None,
-            "hostname_label": vnic.hostname_label if vnic else None,
-            "lifecycle_state": instance.lifecycle_state, "region": region}
-
-
-def launch_failure_text(hook, instance_id: str, compartment_id: str, region: str) -> str:
-    """OCI accepts some doomed launches (a hostname taken in the subnet) and fails their work request: its
-    errors say why better than the instance's TERMINATED state."""
-    try:
-        client = hook.get_client("work_requests", region)
-        requests = client.list_work_requests(compartment_id, resource_id=instance_id).data
-        texts = []
-        for wr in requests:
-            if wr.status == "FAILED":
-                errors = client.list_work_request_errors(wr.id).data
-                texts += [f"{wr.operation_type}: {e.code}: {e.message}" for e in errors]
-        return "; ".join(texts)
-    except Exception as exc:  # the explanation is a bonus; the wait's own error still stands
-        return f"(work request errors not readable: {type(exc).__name__})"
-
-
 class OciLaunchInstanceOperator(OciBaseOperator):
     """Launch one instance from an image or an existing boot volume (a clone or a restore) with a hostname;
     wait RUNNING. Every input, the hostname and the rendered user data's size are checked before any call.
@@ -233,13 +192,13 @@ class OciLaunchInstanceOperator(OciBaseOperator):
             return err
         compartment_id = result.get("compartment_id") or self.hook.get_resource(instance_id,
                                                                                 self.region).compartment_id
-        why = launch_failure_text(self.hook, instance_id, compartment_id, self.hook.region)
+        why = self.hook.launch_failure_text(instance_id, compartment_id, self.hook.region)
         return OciWaitError(f"{err}; {why}" if why else str(err))
 
     def finish(self, context, result: dict) -> dict:
         instance = self.hook.get_resource(result["instance_id"], self.region)
         self._made.clear()
-        details = instance_details(self.hook, instance, self.hook.region)
+        details = self.hook.instance_details(instance, self.hook.region)
         if (details["hostname_label"] or "").lower() != self.hostname.lower():
             raise OciWaitError(f"instance {instance.id}: its VNIC's hostname_label is {details['hostname_label']!r}, "
                                f"not {self.hostname!r}")
@@ -297,7 +256,7 @@ class OciTerminateInstanceOperator(OciBaseOperator):
             self.log.info("instance %s is already TERMINATED", self.instance_id)
             return result
         self.link(context, self.instance_id)
-        result["boot_volume_id"] = instance_details(self.hook, instance, self.hook.region)["boot_volume_id"]
+        result["boot_volume_id"] = self.hook.instance_details(instance, self.hook.region)["boot_volume_id"]
         result["existed"] = True
         client.terminate_instance(self.instance_id, preserve_boot_volume=self.preserve_boot_volume)
         self.log.info("terminating %s (%s boot volume %s)", self.instance_id,

@@ -25,7 +25,7 @@ from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import GIB, MIB, WaitSpec, object_uri, parse_object_uri, validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
-from operators.run_command import command_failure, run_command
+from operators.run_command import command_failure
 
 IMAGE_LIMIT_GB = 400
 IMAGE_LIMIT_BYTES = IMAGE_LIMIT_GB * GIB
@@ -357,7 +357,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
         self.log.info("disconnecting %d iSCSI volume(s) and removing their iscsid node records on %s through Run "
                       "Command:\n%s", len(iscsi), self.instance_id, script)
         try_number = getattr(context["ti"], "try_number", 1)
-        ran = run_command(self.hook, self.instance_id, compartment_id, script, int(self.cleanup_timeout_seconds),
+        ran = self.hook.run_command(self.instance_id, compartment_id, script, int(self.cleanup_timeout_seconds),
                           self.poll(), self.region, self.retry_token(context, f"iscsid-cleanup-try-{try_number}"))
         self.log.info("iscsid cleanup %s ended %s, exit code %s; output:\n%s", ran["command_id"], ran["state"],
                       ran["exit_code"], ran["output"])

@@ -1,21 +1,19 @@
 """Run Command: run a script on an instance through the Oracle Cloud Agent and report its exit code and output.
 
-`run_command` is the one way to do it; other operators (the golden image's iscsid cleanup, restore
-verification) call it with their own hook and poll. The operator adds Airflow's side: the log, XCom, failing on
-a non-zero exit or a timeout, deferring while the script runs. OCI facts: a command targets one RUNNING
-instance with the agent's Run Command plugin; its execution goes ACCEPTED → IN_PROGRESS → SUCCEEDED | FAILED |
-TIMED_OUT | CANCELED; TEXT output carries the exit code and the script's output.
+`OciHook.run_command` (hooks/compute.py) is the one way to do it; other operators (the golden image's iscsid
+cleanup, restore verification) call it with their own hook and poll. The operator adds Airflow's side: the log,
+XCom, failing on a non-zero exit or a timeout, deferring while the script runs.
 """
 
 from __future__ import annotations
 
 from airflow.exceptions import AirflowException
+from hooks.compute import command_spec
 from hooks.errors import OciInputError
-from hooks.oci import Poll, WaitSpec, validate_ocid
+from hooks.oci import validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
 
-TERMINAL_STATES = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELED"]
 XCOM_OUTPUT_LIMIT = 64 * 1024  # characters of output kept in XCom (the end of it)
 ERROR_TAIL = 2000  # characters of output quoted in a failure message
 MAX_TIMEOUT_SECONDS = 86_400
@@ -24,52 +22,6 @@ WAIT_MARGIN_SECONDS = 120  # beyond the script's own timeout: delivery to the ag
 
 class OciCommandError(AirflowException):
     """A script that ran and failed (non-zero exit), timed out or was canceled."""
-
-
-def create_command(hook, instance_id: str, compartment_id: str | None, script: str, timeout_seconds: int,
-                   region: str | None = None, retry_token: str | None = None,
-                   display_name: str | None = None) -> str:
-    """Create the command (TEXT source, TEXT output) for one instance; return its id. The compartment
-    defaults to the instance's."""
-    import oci
-
-    if compartment_id is None:
-        compartment_id = hook.get_resource(instance_id, region).compartment_id
-    m = oci.compute_instance_agent.models
-    details = m.CreateInstanceAgentCommandDetails(
-        compartment_id=compartment_id, execution_time_out_in_seconds=timeout_seconds, display_name=display_name,
-        target=m.InstanceAgentCommandTarget(instance_id=instance_id),
-        content=m.InstanceAgentCommandContent(source=m.InstanceAgentCommandSourceViaTextDetails(text=script),
-                                              output=m.InstanceAgentCommandOutputViaTextDetails()))
-    kwargs = {"opc_retry_token": retry_token} if retry_token else {}
-    return hook.get_client("instance_agent", region).create_instance_agent_command(details, **kwargs).data.id
-
-
-def command_spec(command_id: str, instance_id: str, region: str | None = None) -> WaitSpec:
-    """Wait for any terminal state: a FAILED execution is a result to report (its exit code and output),
-    not a wait error."""
-    return WaitSpec("instance_agent", "get_instance_agent_command_execution", command_id, list(TERMINAL_STATES), [],
-                    "lifecycle_state", region, {"instance_id": instance_id})
-
-
-def command_result(hook, command_id: str, instance_id: str, region: str | None = None) -> dict:
-    """{command_id, instance_id, state, exit_code, output, message} of a command's execution."""
-    execution = hook.get_client("instance_agent", region).get_instance_agent_command_execution(
-        command_id, instance_id).data
-    content = execution.content
-    return {"command_id": command_id, "instance_id": instance_id, "state": execution.lifecycle_state,
-            "exit_code": getattr(content, "exit_code", None), "output": getattr(content, "text", None) or "",
-            "message": getattr(content, "message", None)}
-
-
-def run_command(hook, instance_id: str, compartment_id: str | None, script: str, timeout_seconds: int, poll: Poll,
-                region: str | None = None, retry_token: str | None = None) -> dict:
-    """Run `script` on the instance and wait for it (blocking): {command_id, instance_id, state, exit_code,
-    output, message}. It does not judge the result; callers decide what a non-zero exit means."""
-    command_id = create_command(hook, instance_id, compartment_id, script, timeout_seconds, region, retry_token)
-    hook.log.info("Run Command %s on %s: waiting (script timeout %ss)", command_id, instance_id, timeout_seconds)
-    hook.wait(command_spec(command_id, instance_id, region or hook.region), poll)
-    return command_result(hook, command_id, instance_id, region)
 
 
 def command_failure(result: dict) -> str | None:
@@ -121,7 +73,7 @@ class OciRunCommandOperator(OciBaseOperator):
         # A task retry runs the script again (a new command); retries of one API call within a try reuse it.
         token = self.retry_token(context, f"run-command-try-{ti.try_number}")
         self.max_wait = max(self.max_wait, self.timeout_seconds + WAIT_MARGIN_SECONDS)
-        command_id = create_command(self.hook, self.instance_id, self.compartment_id, self.script,
+        command_id = self.hook.create_command(self.instance_id, self.compartment_id, self.script,
                                     self.timeout_seconds, self.region, token,
                                     self.display_name or f"{ti.dag_id}.{ti.task_id}"[:255])
         self._command = (command_id, self.hook.region)
@@ -133,7 +85,7 @@ class OciRunCommandOperator(OciBaseOperator):
 
     def finish(self, context, result: dict) -> dict:
         self._command = None
-        found = command_result(self.hook, result["command_id"], self.instance_id, self.region)
+        found = self.hook.command_result(result["command_id"], self.instance_id, self.region)
         output = found["output"]
         self.log.info("Run Command %s on %s: %s, exit code %s%s\n----- output -----\n%s----- end of output -----",
                       found["command_id"], self.instance_id, found["state"], found["exit_code"],

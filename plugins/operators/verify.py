@@ -165,8 +165,6 @@ class OciVerifyRestoreOperator(OciBaseOperator):
     def _check_script(self, context) -> dict:
         import oci
 
-        from operators.run_command import run_command
-
         compute = self.hook.get_client("compute", self.region)
         verifier = self.hook.get_resource(self.verifier_instance_id, self.region)
         live = [a for a in self.hook.list_all(
@@ -192,7 +190,7 @@ class OciVerifyRestoreOperator(OciBaseOperator):
             backup_time = datetime.fromisoformat(self.backup["time_created"])
             script = render_check_script(device, backup_time, self.canary_path or "", self.heartbeat_path or "",
                                          self.max_heartbeat_age_seconds)
-            ran = run_command(self.hook, verifier.id, verifier.compartment_id, script, self.script_timeout_seconds,
+            ran = self.hook.run_command(verifier.id, verifier.compartment_id, script, self.script_timeout_seconds,
                               self.poll(), region=self.region,
                               retry_token=self.retry_token(context, "verify-script"))
         finally:

@@ -237,14 +237,15 @@ def test_run_command_trigger_round_trip_resumes_the_task(airflow_oci_guest):
     import asyncio
     import importlib
 
+    from hooks.compute import command_spec
     from hooks.oci import OciHook
-    from operators.run_command import OciRunCommandOperator, command_spec, create_command
+    from operators.run_command import OciRunCommandOperator
     from triggers.oci import OciWaitTrigger
 
     sim = airflow_oci_guest
     instance_id = sim.tenancy["instances"]["linux1"]
     hook = OciHook()
-    command_id = create_command(hook, instance_id, None, "echo resumed", 60)
+    command_id = hook.create_command(instance_id, None, "echo resumed", 60)
     result = {"command_id": command_id, "instance_id": instance_id, "region": sim.home_region}
     trigger = OciWaitTrigger(command_spec(command_id, instance_id, sim.home_region).to_dict(), "oci_default", 0.2,
                              1, 60, result)

@@ -1,0 +1,145 @@
+"""OciHook's Compute and Run Command methods (mixed into OciHook: the same clients, retries and waits).
+
+Run Command facts: a command targets one RUNNING instance with the agent's Run Command plugin; its execution
+goes ACCEPTED → IN_PROGRESS → SUCCEEDED | FAILED | TIMED_OUT | CANCELED; TEXT output carries the exit code and
+the script's output.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hooks.oci import Poll, WaitSpec
+
+TERMINAL_STATES = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELED"]
+LIVE_ATTACHMENT = ("ATTACHING", "ATTACHED")
+
+
+def command_spec(command_id: str, instance_id: str, region: str | None = None) -> WaitSpec:
+    """Wait for any terminal state: a FAILED execution is a result to report (its exit code and output),
+    not a wait error."""
+    from hooks.oci import WaitSpec
+
+    return WaitSpec("instance_agent", "get_instance_agent_command_execution", command_id, list(TERMINAL_STATES), [],
+                    "lifecycle_state", region, {"instance_id": instance_id})
+
+
+class OciComputeMethods:
+    """Instances, their attachments and Run Command, for OciHook (which provides get_client, list_all, wait)."""
+
+    def create_command(self, instance_id: str, compartment_id: str | None, script: str, timeout_seconds: int,
+                       region: str | None = None, retry_token: str | None = None,
+                       display_name: str | None = None) -> str:
+        """Create a Run Command (TEXT source, TEXT output) for one instance; return its id.
+
+        :param instance_id: the instance that runs the script
+        :param compartment_id: the command's compartment; None: the instance's
+        :param script: the script text
+        :param timeout_seconds: the agent's time limit for the script
+        :param region: the instance's region; None: the connection's
+        :param retry_token: opc-retry-token, so a retried task adopts its earlier command
+        :param display_name: the command's name in the console
+        """
+        import oci
+
+        if compartment_id is None:
+            compartment_id = self.get_resource(instance_id, region).compartment_id
+        m = oci.compute_instance_agent.models
+        details = m.CreateInstanceAgentCommandDetails(
+            compartment_id=compartment_id, execution_time_out_in_seconds=timeout_seconds, display_name=display_name,
+            target=m.InstanceAgentCommandTarget(instance_id=instance_id),
+            content=m.InstanceAgentCommandContent(source=m.InstanceAgentCommandSourceViaTextDetails(text=script),
+                                                  output=m.InstanceAgentCommandOutputViaTextDetails()))
+        kwargs = {"opc_retry_token": retry_token} if retry_token else {}
+        return self.get_client("instance_agent", region).create_instance_agent_command(details, **kwargs).data.id
+
+    def command_result(self, command_id: str, instance_id: str, region: str | None = None) -> dict:
+        """{command_id, instance_id, state, exit_code, output, message} of a command's execution.
+
+        :param command_id: the command (create_command's id)
+        :param instance_id: the instance it ran on
+        :param region: their region; None: the connection's
+        """
+        execution = self.get_client("instance_agent", region).get_instance_agent_command_execution(
+            command_id, instance_id).data
+        content = execution.content
+        return {"command_id": command_id, "instance_id": instance_id, "state": execution.lifecycle_state,
+                "exit_code": getattr(content, "exit_code", None), "output": getattr(content, "text", None) or "",
+                "message": getattr(content, "message", None)}
+
+    def run_command(self, instance_id: str, compartment_id: str | None, script: str, timeout_seconds: int,
+                    poll: Poll, region: str | None = None, retry_token: str | None = None) -> dict:
+        """Run `script` on the instance and wait for it (blocking): command_result's dict. It does not judge the
+        result; callers decide what a non-zero exit means.
+
+        :param instance_id: the instance that runs the script
+        :param compartment_id: the command's compartment; None: the instance's
+        :param script: the script text
+        :param timeout_seconds: the agent's time limit for the script
+        :param poll: how to wait for the execution
+        :param region: the instance's region; None: the connection's
+        :param retry_token: opc-retry-token of the create
+        """
+        command_id = self.create_command(instance_id, compartment_id, script, timeout_seconds, region, retry_token)
+        self.log.info("Run Command %s on %s: waiting (script timeout %ss)", command_id, instance_id, timeout_seconds)
+        self.wait(command_spec(command_id, instance_id, region or self.region), poll)
+        return self.command_result(command_id, instance_id, region)
+
+    def instance_details(self, instance: Any, region: str) -> dict:
+        """The XCom fields of a launched instance: its boot volume (ListBootVolumeAttachments) and primary VNIC's
+        private IP and hostname label (ListVnicAttachments → GetVnic).
+
+        :param instance: the SDK Instance
+        :param region: its region
+        """
+        compute = self.get_client("compute", region)
+        boot = self.list_all(
+            compute.list_boot_volume_attachments, instance.availability_domain, instance.compartment_id,
+            instance_id=instance.id)
+        boot_volume_id = next((a.boot_volume_id for a in boot if a.lifecycle_state in LIVE_ATTACHMENT),
+                              boot[0].boot_volume_id if boot else None)
+        vnics = [a for a in self.list_all(
+            compute.list_vnic_attachments, instance.compartment_id, instance_id=instance.id)
+            if a.lifecycle_state in LIVE_ATTACHMENT]
+        vnic = None
+        if vnics:
+            vnic = self.get_client("network", region).get_vnic(
+                sorted(vnics, key=lambda a: a.nic_index or 0)[0].vnic_id).data
+        return {"instance_id": instance.id, "display_name": instance.display_name,
+                "availability_domain": instance.availability_domain, "compartment_id": instance.compartment_id,
+                "shape": instance.shape, "image_id": instance.image_id, "boot_volume_id": boot_volume_id,
+                "private_ip": vnic.private_ip if vnic else None, "public_ip": vnic.public_ip if vnic else None,
+                "hostname_label": vnic.hostname_label if vnic else None,
+                "lifecycle_state": instance.lifecycle_state, "region": region}
+
+    def launch_failure_text(self, instance_id: str, compartment_id: str, region: str) -> str:
+        """Why a launch failed, from its FAILED work requests' errors: OCI accepts some doomed launches (a hostname
+        taken in the subnet) and fails their work request, which says why better than a TERMINATED instance.
+
+        :param instance_id: the launched instance
+        :param compartment_id: its compartment
+        :param region: its region
+        """
+        try:
+            client = self.get_client("work_requests", region)
+            requests = client.list_work_requests(compartment_id, resource_id=instance_id).data
+            texts = []
+            for wr in requests:
+                if wr.status == "FAILED":
+                    errors = client.list_work_request_errors(wr.id).data
+                    texts += [f"{wr.operation_type}: {e.code}: {e.message}" for e in errors]
+            return "; ".join(texts)
+        except Exception as exc:  # the explanation is a bonus; the wait's own error still stands
+            return f"(work request errors not readable: {type(exc).__name__})"
+
+    def boot_attachments(self, instance: Any, region: str | None = None) -> list:
+        """The instance's boot volume attachments that are not DETACHED (all pages).
+
+        :param instance: the SDK Instance
+        :param region: its region; None: the connection's
+        """
+        compute = self.get_client("compute", region)
+        return [a for a in self.list_all(
+            compute.list_boot_volume_attachments, instance.availability_domain, instance.compartment_id,
+            instance_id=instance.id) if a.lifecycle_state != "DETACHED"]
