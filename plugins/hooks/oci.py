@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from airflow.sdk import BaseHook
 
+from hooks.block_storage import OciBlockStorageMethods
 from hooks.compute import OciComputeMethods
 from hooks.errors import OciInputError, OciWaitError
 
@@ -348,7 +349,7 @@ def _key_signer(config: dict):
                              config.get("pass_phrase"), config.get("key_content"))
 
 
-class OciHook(OciComputeMethods, BaseHook):
+class OciHook(OciComputeMethods, OciBlockStorageMethods, BaseHook):
     """Connection `oci_default` (conn_type `oci`); extras choose the auth mode (see README). Airflow knows the type
     and its connection form from the provider entry point in oci_provider/."""
 

@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import ocid_kind, validate_ocid, validate_region
 from hooks.params import flag, listed
-from hooks.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG
+from hooks.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VERIFIED_TAG
 
-from operators.backups import backup_result
 from operators.base import OciBaseOperator, oci_template_fields
 
 VERIFY_MODES = ("all", "sample")
@@ -127,13 +126,6 @@ def retention_candidates(backups: list[dict], policy: BackupPolicy, now: datetim
     return [b for b in backups
             if is_ours(b, dag_id) and b.get("lifecycle_state") == "AVAILABLE"
             and _ts(b["time_created"]) < cutoff and b["backup_id"] != keep["backup_id"]]
-
-
-def all_backups(hook, volume: dict) -> list[dict]:
-    """Every backup of a volume (all pages), as XCom dicts."""
-    from operators.backups import list_backups
-
-    return list_backups(hook, volume["volume_id"], volume["compartment_id"], volume.get("region"))
 
 
 class OciDiscoverVolumesOperator(OciBaseOperator):
@@ -267,7 +259,7 @@ class OciPlanBackupsOperator(OciBaseOperator):
             if policy_name != volume["policy"]:
                 self.log.warning("%s: policy %r unknown, using 'default'", volume["display_name"], volume["policy"])
             policy = self._policies[policy_name]
-            backups = all_backups(self.hook, volume)
+            backups = self.hook.list_backups(volume["volume_id"], volume["compartment_id"], volume.get("region"))
             backup_type, reason = plan_backup_type(backups, policy, now)
             last_verified = newest_verified(backups)
             plan.append({**volume, "policy": policy_name, "backup_type": backup_type, "reason": reason,
@@ -304,7 +296,7 @@ class OciPruneBackupsOperator(OciBaseOperator):
         deleted, failed, kept = [], [], 0
         for volume in self.volumes or []:
             policy = self._policies.get(volume.get("policy"), self._policies["default"])
-            backups = all_backups(self.hook, volume)
+            backups = self.hook.list_backups(volume["volume_id"], volume["compartment_id"], volume.get("region"))
             doomed = retention_candidates(backups, policy, now, dag_id)
             kept += len(backups) - len(doomed)
             if newest_verified(backups) is None:
@@ -329,19 +321,4 @@ class OciPruneBackupsOperator(OciBaseOperator):
             raise OciWaitError(f"retention could not delete {len(failed)} backups: " + "; ".join(
                 f"{f['backup_id']}: {f['error']}" for f in failed))
         return result
-
-
-def mark_verified(hook, backup_id: str, level: str, at: datetime, region: str | None = None) -> dict:
-    """Tag a backup that passed a test restore: retention keeps the newest one, the report reads RPO off it."""
-    import oci
-
-    client = hook.get_client("blockstorage", region)
-    backup = hook.get_resource(backup_id, region)
-    tags = {**(backup.freeform_tags or {}), VERIFIED_TAG: at.isoformat(), VERIFIED_LEVEL_TAG: level}
-    m = oci.core.models
-    if ocid_kind(backup_id) == "bootvolumebackup":
-        updated = client.update_boot_volume_backup(backup_id, m.UpdateBootVolumeBackupDetails(freeform_tags=tags))
-    else:
-        updated = client.update_volume_backup(backup_id, m.UpdateVolumeBackupDetails(freeform_tags=tags))
-    return backup_result(updated.data, region or hook.region)
 

@@ -7,6 +7,7 @@ for there with that region's client.
 
 from __future__ import annotations
 
+from hooks.block_storage import backup_result
 from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import ocid_kind, validate_ocid, validate_region
 
@@ -24,19 +25,6 @@ COPIES = {
     "volumebackup": ("copy_volume_backup", "CopyVolumeBackupDetails"),
     "bootvolumebackup": ("copy_boot_volume_backup", "CopyBootVolumeBackupDetails"),
 }
-
-
-def backup_result(backup, region: str) -> dict:
-    kind = ocid_kind(backup.id)
-    source = getattr(backup, "volume_id", None) or getattr(backup, "boot_volume_id", None) or \
-        getattr(backup, "volume_group_id", None)
-    return {"backup_id": backup.id, "kind": kind, "source_id": source, "type": backup.type,
-            "display_name": backup.display_name, "lifecycle_state": backup.lifecycle_state,
-            "size_in_gbs": getattr(backup, "size_in_gbs", None),
-            "unique_size_in_gbs": getattr(backup, "unique_size_in_gbs", None),
-            "unique_size_in_mbs": getattr(backup, "unique_size_in_mbs", None),
-            "time_created": backup.time_created.isoformat() if backup.time_created else None,
-            "freeform_tags": dict(backup.freeform_tags or {}), "region": region}
 
 
 def backup_xcom(data: dict, result: dict, hook) -> dict:
@@ -136,7 +124,7 @@ class OciCopyBackupOperator(OciBaseOperator):
     def backup_of_this_run(self, context) -> str:
         """The newest AVAILABLE backup of `source_id` tagged with this DAG run (copies excluded)."""
         ti = context["ti"]
-        mine = [b for b in list_backups(self.hook, self.source_id, region=self.region, lifecycle_state="AVAILABLE")
+        mine = [b for b in self.hook.list_backups(self.source_id, region=self.region, lifecycle_state="AVAILABLE")
                 if b["freeform_tags"].get("airflow-dag") == ti.dag_id
                 and b["freeform_tags"].get("airflow-run") == ti.run_id[:250] and b["region"] == self.hook.region]
         if not mine:
@@ -205,24 +193,7 @@ class OciListBackupsOperator(OciBaseOperator):
 
     def execute(self, context) -> list[dict]:
         self.validate()
-        backups = list_backups(self.hook, self.volume_id, self.compartment_id, self.region, self.lifecycle_state)
+        backups = self.hook.list_backups(self.volume_id, self.compartment_id, self.region, self.lifecycle_state)
         self.log.info("%d backups of %s", len(backups), self.volume_id)
         return backups
 
-
-def list_backups(hook, volume_id: str, compartment_id: str | None = None, region: str | None = None,
-                 lifecycle_state: str | None = None) -> list[dict]:
-    """Every backup of a volume (all pages), newest first, as XCom dicts."""
-
-    client = hook.get_client("blockstorage", region)
-    volume = hook.get_resource(volume_id, region)
-    compartment_id = compartment_id or volume.compartment_id
-    kwargs = {"lifecycle_state": lifecycle_state} if lifecycle_state else {}
-    if ocid_kind(volume_id) == "bootvolume":
-        items = hook.list_all(client.list_boot_volume_backups, compartment_id,
-                              boot_volume_id=volume_id, **kwargs)
-    else:
-        items = hook.list_all(client.list_volume_backups, compartment_id,
-                              volume_id=volume_id, **kwargs)
-    result = [backup_result(b, region or hook.region) for b in items]
-    return sorted(result, key=lambda b: b["time_created"] or "", reverse=True)

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from hooks.block_storage import backup_result
 from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import RETRY_BUDGET, ocid_kind, validate_ocid
 from hooks.params import DEFAULT_SHAPE, given, listed
+from hooks.tags import VERIFIED_TAG
 from hooks.user_data import validate_hostname, validate_os_type
 
 from operators import request_checks as checks
@@ -550,8 +552,7 @@ class OciChooseBackupOperator(OciBaseOperator):
     def execute(self, context) -> dict:
         import oci
 
-        from operators.backup_policy import VERIFIED_TAG, all_backups, newest_verified
-        from operators.backups import backup_result
+        from operators.backup_policy import newest_verified
 
         self.validate()
         request, hook = self.request, self.hook
@@ -574,8 +575,7 @@ class OciChooseBackupOperator(OciBaseOperator):
                     raise OciInputError(f"volume_id {request['volume_id']!r}: not found in {hook.region} (OCI "
                                         f"forgets deleted volumes after a while); restore by backup_id") from None
                 raise
-            backups = all_backups(hook, {"volume_id": volume.id, "compartment_id": volume.compartment_id,
-                                         "region": hook.region})
+            backups = hook.list_backups(volume.id, volume.compartment_id, hook.region)
             available = [b for b in backups if b["lifecycle_state"] == "AVAILABLE"]  # newest first
             backup = newest_verified(available)
             chosen_by = "newest verified"

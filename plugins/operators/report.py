@@ -129,7 +129,6 @@ class OciBackupReportOperator(OciBaseOperator):
         from airflow.sdk import Asset, AssetAlias
         from hooks.airflow_api import set_run_note
 
-        from operators.backup_policy import all_backups
 
         ti = context["ti"]
         now = self.hook.server_time()
@@ -138,7 +137,8 @@ class OciBackupReportOperator(OciBaseOperator):
             backup = self._pull(ti, "backup_volume", index)
             restore = self._pull(ti, "restore_for_test", index)
             verification = self._pull(ti, "verify_restore", index, VERIFY_XCOM_KEY)
-            newest = newest_verified(all_backups(self.hook, item))
+            newest = newest_verified(self.hook.list_backups(item["volume_id"], item["compartment_id"],
+                                                            item.get("region")))
             rows.append(build_row(item, backup, restore, verification, newest, now))
         pruned = (self.prune_result or {}).get("deleted", []) if isinstance(self.prune_result, dict) else []
         report = {"generated_at": now.isoformat(), "volumes": rows, "pruned": pruned,

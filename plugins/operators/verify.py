@@ -16,8 +16,9 @@ from datetime import datetime
 from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import Poll, ocid_kind, validate_ocid
 from hooks.params import flag, listed
+from hooks.tags import TEMPORARY_TAG
 
-from operators.backup_policy import LEVELS, TEMPORARY_TAG, mark_verified
+from operators.backup_policy import LEVELS
 from operators.base import OciBaseOperator, oci_template_fields
 
 DEVICE_LETTERS = "cdefghijklmnopqrstuvwxyz"
@@ -120,7 +121,7 @@ class OciVerifyRestoreOperator(OciBaseOperator):
         result["check_seconds"] = round(time.time() - started, 3)
         if result["passed"]:
             checked_at = self.hook.server_time()
-            mark_verified(self.hook, self.backup["backup_id"], level, checked_at, self.region)
+            self.hook.mark_verified(self.backup["backup_id"], level, checked_at, self.region)
             result["verified_at"] = checked_at.isoformat()
         context["ti"].xcom_push(key=VERIFY_XCOM_KEY, value=result)
         self.log.info("verification of %s (%s level): %s %s", self.backup["backup_id"], level,

@@ -1,0 +1,74 @@
+"""OciHook's Block Storage methods (mixed into OciHook: the same clients, retries and waits), and the XCom dict
+of a backup."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from hooks.tags import VERIFIED_LEVEL_TAG, VERIFIED_TAG
+
+
+def backup_result(backup: Any, region: str) -> dict:
+    """The XCom dict of a block, boot or volume group backup (an SDK model or the same fields)."""
+    from hooks.oci import ocid_kind
+
+    kind = ocid_kind(backup.id)
+    source = getattr(backup, "volume_id", None) or getattr(backup, "boot_volume_id", None) or \
+        getattr(backup, "volume_group_id", None)
+    return {"backup_id": backup.id, "kind": kind, "source_id": source, "type": backup.type,
+            "display_name": backup.display_name, "lifecycle_state": backup.lifecycle_state,
+            "size_in_gbs": getattr(backup, "size_in_gbs", None),
+            "unique_size_in_gbs": getattr(backup, "unique_size_in_gbs", None),
+            "unique_size_in_mbs": getattr(backup, "unique_size_in_mbs", None),
+            "time_created": backup.time_created.isoformat() if backup.time_created else None,
+            "freeform_tags": dict(backup.freeform_tags or {}), "region": region}
+
+
+class OciBlockStorageMethods:
+    """Backups of volumes, for OciHook (which provides get_client, get_resource, list_all)."""
+
+    def list_backups(self, volume_id: str, compartment_id: str | None = None, region: str | None = None,
+                     lifecycle_state: str | None = None) -> list[dict]:
+        """Every backup of a block or boot volume (all pages), newest first, as XCom dicts.
+
+        :param volume_id: the block or boot volume
+        :param compartment_id: where its backups are; None: the volume's
+        :param region: the volume's region; None: the connection's
+        :param lifecycle_state: only backups in this state (e.g. AVAILABLE); None: all
+        """
+        from hooks.oci import ocid_kind
+
+        client = self.get_client("blockstorage", region)
+        volume = self.get_resource(volume_id, region)  # also a clear 404 for a volume that is gone
+        compartment_id = compartment_id or volume.compartment_id
+        kwargs = {"lifecycle_state": lifecycle_state} if lifecycle_state else {}
+        if ocid_kind(volume_id) == "bootvolume":
+            items = self.list_all(client.list_boot_volume_backups, compartment_id, boot_volume_id=volume_id,
+                                  **kwargs)
+        else:
+            items = self.list_all(client.list_volume_backups, compartment_id, volume_id=volume_id, **kwargs)
+        result = [backup_result(b, region or self.region) for b in items]
+        return sorted(result, key=lambda b: b["time_created"] or "", reverse=True)
+
+    def mark_verified(self, backup_id: str, level: str, at: datetime, region: str | None = None) -> dict:
+        """Tag a backup that passed a test restore: retention keeps the newest one, the report reads RPO off it.
+
+        :param backup_id: the block or boot volume backup
+        :param level: how far the test restore went (api, boot, script)
+        :param at: when it passed
+        :param region: the backup's region; None: the connection's
+        """
+        import oci
+
+        from hooks.oci import ocid_kind
+
+        client = self.get_client("blockstorage", region)
+        backup = self.get_resource(backup_id, region)
+        tags = {**(backup.freeform_tags or {}), VERIFIED_TAG: at.isoformat(), VERIFIED_LEVEL_TAG: level}
+        m = oci.core.models
+        if ocid_kind(backup_id) == "bootvolumebackup":
+            updated = client.update_boot_volume_backup(backup_id, m.UpdateBootVolumeBackupDetails(freeform_tags=tags))
+        else:
+            updated = client.update_volume_backup(backup_id, m.UpdateVolumeBackupDetails(freeform_tags=tags))
+        return backup_result(updated.data, region or self.region)
