@@ -121,13 +121,6 @@ def resolve_fleet(params: dict) -> list[dict]:
             for name, os_type in zip(names, os_types, strict=True)]
 
 
-def check_hostnames_free(hook, fleet: list[dict]) -> None:
-    """Every reference of the fleet, before anything is made: see operators.request_checks.check_fleet."""
-    from operators.request_checks import check_fleet
-
-    check_fleet(hook, fleet)
-
-
 def add_image_event(outlet_events, image: dict, extra: dict) -> None:
     """An Asset event for an image a DAG made, through the alias its report task declares as an outlet (the image's
     id is known only at run time)."""
