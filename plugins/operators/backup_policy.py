@@ -133,7 +133,10 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
     `include_subcompartments`, every compartment below them) and every AD.
 
     The project's own temporaries (restored test volumes) inherit the tag from their backup; they carry
-    `airflow-temporary` and are skipped, or a leaked one would be protected the next night."""
+    `airflow-temporary` and are skipped, or a leaked one would be protected the next night.
+
+    XCom: a list, one dict per volume: volume_id, kind, display_name, policy, compartment_id, availability_domain,
+    size_in_gbs, region."""
 
     template_fields = oci_template_fields("compartment_ids", "tag_key", "include_subcompartments")
 
@@ -185,7 +188,10 @@ class OciPlanBackupsOperator(OciBaseOperator):
 
     It is also the preflight: everything the run will need is checked before the first backup (a verifier
     that is no instance, a subnet missing at `boot` level or an unknown DR region would otherwise be found
-    after N backups were made)."""
+    after N backups were made).
+
+    XCom: a list, one dict per volume: the discovered volume's fields plus policy, backup_type, reason,
+    verification_due, last_verified_backup_id, dr_region, planned_at, verify."""
 
     template_fields = oci_template_fields("volumes", "policies", "verification_level", "verifier_instance_id",
                                           "subnet_id")
@@ -274,7 +280,9 @@ class OciPlanBackupsOperator(OciBaseOperator):
 
 
 class OciPruneBackupsOperator(OciBaseOperator):
-    """Retention: delete this DAG's expired backups (never another's, never the newest verified one)."""
+    """Retention: delete this DAG's expired backups (never another's, never the newest verified one).
+
+    XCom: dry_run, deleted, failed, kept, checked_at (also under key `prune`)."""
 
     template_fields = oci_template_fields("volumes", "policies", "dry_run")
 

@@ -45,7 +45,10 @@ def validate_backup_type(value) -> str:
 
 
 class OciCreateBackupOperator(OciBaseOperator):
-    """Back up a block volume, boot volume or volume group; wait AVAILABLE; return sizes for the report."""
+    """Back up a block volume, boot volume or volume group; wait AVAILABLE; return sizes for the report.
+
+    XCom: backup_id, kind, source_id, type, display_name, lifecycle_state, size_in_gbs, unique_size_in_gbs,
+    unique_size_in_mbs, time_created, freeform_tags, region."""
 
     template_fields = oci_template_fields("source_id", "backup_type", "display_name", "freeform_tags")
     end_task = "operators.backups.backup_xcom"
@@ -93,7 +96,10 @@ class OciCopyBackupOperator(OciBaseOperator):
     """Copy a volume or boot volume backup to another region (DR) and wait there for it to be AVAILABLE.
 
     Give `backup_id`, or `source_id` (a volume or boot volume) to copy the backup this DAG run made of it: how
-    the nightly maps its copies over the volumes that have a DR region, without knowing backup ids up front."""
+    the nightly maps its copies over the volumes that have a DR region, without knowing backup ids up front.
+
+    XCom: backup_id, kind, source_id, type, display_name, lifecycle_state, size_in_gbs, unique_size_in_gbs,
+    unique_size_in_mbs, time_created, freeform_tags, region (the destination region), source_backup_id."""
 
     template_fields = oci_template_fields("backup_id", "source_id", "destination_region", "display_name")
 
@@ -156,7 +162,9 @@ class OciCopyBackupOperator(OciBaseOperator):
 
 
 class OciDeleteBackupOperator(OciBaseOperator):
-    """Delete a backup of any kind; already gone is success."""
+    """Delete a backup of any kind; already gone is success.
+
+    XCom: backup_id, deleted, existed."""
 
     template_fields = oci_template_fields("backup_id")
 
@@ -177,7 +185,10 @@ class OciDeleteBackupOperator(OciBaseOperator):
 
 
 class OciListBackupsOperator(OciBaseOperator):
-    """The backups of one volume or boot volume, newest first, every page."""
+    """The backups of one volume or boot volume, newest first, every page.
+
+    XCom: a list of backups, newest first, each: backup_id, kind, source_id, type, display_name, lifecycle_state,
+    size_in_gbs, unique_size_in_gbs, unique_size_in_mbs, time_created, freeform_tags, region."""
 
     template_fields = oci_template_fields("volume_id", "lifecycle_state")
 

@@ -199,7 +199,9 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
     also when imaging fails). A 409 for the one-image-per-instance window is waited out within ``max_wait``.
     Raises OciInputError (bad input, iSCSI attached), OciWaitError (cleanup failed, image failed, window never
     opened).
-    """
+
+    XCom: instance_id, instance_state_before, detached, image_id, display_name, size_in_mbs, lifecycle_state,
+    reattached, instance_state, region."""
 
     template_fields = oci_template_fields("instance_id", "display_name", "launch_mode", "freeform_tags",
                                           "detach_iscsi")
@@ -513,7 +515,9 @@ class OciImportImageOperator(OciBaseOperator):
     ``source_image_type`` (one ranged GET), and its virtual size at most 400 GB (binary, see the module docstring):
     OCI itself would fail the import only minutes later. The compartment defaults to the bucket's. Raises
     OciInputError for each of those, OciWaitError with OCI's text when the work request FAILS.
-    """
+
+    XCom: image_id, display_name, size_in_mbs, lifecycle_state, source, virtual_size_bytes, source_image_type,
+    work_request_id, region."""
 
     template_fields = oci_template_fields("display_name", "source_uri", "namespace", "bucket", "object_name",
                                           "source_image_type", "launch_mode", "operating_system",
@@ -618,7 +622,9 @@ class OciExportImageOperator(OciBaseOperator):
 
     Refuses, before ExportImage: an image over OCI's 400 GB export limit (``size_in_mbs``), one not AVAILABLE, a
     missing bucket. Raises OciInputError for those, OciWaitError with OCI's text when the work request fails.
-    """
+
+    XCom: image_id, export_format, work_request_id, object ({namespace, bucket, name}), object_region, size_bytes,
+    lifecycle_state, region."""
 
     template_fields = oci_template_fields("image_id", "destination_uri", "namespace", "bucket", "object_name",
                                           "export_format")
@@ -691,7 +697,9 @@ class OciExportImageOperator(OciBaseOperator):
 
 # -- delete -----------------------------------------------------------------------------------------------
 class OciDeleteImageOperator(OciBaseOperator):
-    """Delete a custom image; wait DELETED. Already gone is success (teardowns rerun safely)."""
+    """Delete a custom image; wait DELETED. Already gone is success (teardowns rerun safely).
+
+    XCom: image_id, deleted, existed."""
 
     template_fields = oci_template_fields("image_id")
 

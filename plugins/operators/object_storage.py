@@ -70,7 +70,8 @@ class OciUploadFileOperator(OciBaseOperator):
     Raises OciInputError before any API call for a file outside the roots, a missing or non-regular file, a
     bucket name outside OCI's rules, an empty or invalid object name, or a part size that OCI refuses;
     OciWaitError when the stored object's checksum does not match the file.
-    """
+
+    XCom: namespace, bucket, object_name, size_bytes, md5, multipart_md5, multipart, parts, region, uri."""
 
     template_fields = oci_template_fields("local_path", "bucket", "object_name", "namespace", "content_type",
                                           "part_size_mb", "disk_image_type")

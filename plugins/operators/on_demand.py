@@ -327,7 +327,9 @@ class OciValidateRequestOperator(OciBaseOperator):
 
 class OciCheckFleetOperator(OciBaseOperator):
     """Read-only, before anything is made: every fleet instance's availability domain exists, its subnet takes
-    hostnames, and none of the hostnames is in use there. Returns the fleet (the list launches map over)."""
+    hostnames, and none of the hostnames is in use there. Returns the fleet (the list launches map over).
+
+    XCom: the fleet, a list of instance dicts (what the launches map over)."""
 
     template_fields = oci_template_fields("fleet")
 
@@ -349,7 +351,9 @@ class OciRunReportOperator(OciBaseOperator):
     """The last task of an on-demand DAG: what was made, from each task's XCom (a task that failed left none);
     an Asset event for an image; fails the run when something asked for was not made, after logging what exists
     (the report is also pushed under key `report`). `report` is one of REPORTS or your own function
-    (pull, context) -> (lines, result, problems)."""
+    (pull, context) -> (lines, result, problems).
+
+    XCom: the report's result dict (also under key `report`)."""
 
     template_fields = oci_template_fields()
 
@@ -439,7 +443,10 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
     or the listed volumes, boot volume first, each with its attachment type and device on the source, the
     arguments of its clone and of its attachment to a new instance, and what a launch on the clone needs
     (subnet, shape; defaulted from the source instance; the subnet and hostname checked). One dict per volume,
-    the list `clone_volume` maps over."""
+    the list `clone_volume` maps over.
+
+    XCom: a list, one dict per volume: source_id, kind, display_name, size_in_gbs, availability_domain, device,
+    attachment_type, attached_to, source_instance_id, clone, attach, launch."""
 
     template_fields = oci_template_fields("request")
 

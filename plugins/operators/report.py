@@ -70,7 +70,9 @@ def render_text(report: dict) -> str:
 
 
 class OciBackupReportOperator(OciBaseOperator):
-    """Collect the mapped results into one report; emit an Asset event per verified volume; fail on failure."""
+    """Collect the mapped results into one report; emit an Asset event per verified volume; fail on failure.
+
+    XCom: generated_at, volumes (one row per volume), pruned, totals, failed_steps."""
 
     template_fields = oci_template_fields("plan", "prune_result")
 

@@ -61,7 +61,10 @@ def parse_check_output(output: str) -> dict:
 
 
 class OciVerifyRestoreOperator(OciBaseOperator):
-    """Prove a restored volume is usable, at the configured level; tag the backup `verified-at` on success."""
+    """Prove a restored volume is usable, at the configured level; tag the backup `verified-at` on success.
+
+    XCom: source_id, backup_id, restored_volume_id, level, passed, restore_seconds, detail, check_seconds,
+    verified_at."""
 
     template_fields = oci_template_fields("restored", "backup", "level", "verifier_instance_id", "subnet_id",
                                           "shape", "canary_path", "heartbeat_path")
@@ -285,7 +288,9 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
     Removals run concurrently (`max_concurrent` calls at a time), each wait with its own backoff and deadline
     (`max_wait`), so the teardown costs about one delete whatever the number of restores. A removal that still
     fails after the hook's retries fails the task, after every other removal was tried; the `teardown` XCom
-    names what is left for the report."""
+    names what is left for the report.
+
+    XCom: removed ({attachments, instances, volumes: [ids]}), leftovers ([{id, name, error}])."""
 
     template_fields = oci_template_fields("compartment_ids", "include_subcompartments")
 

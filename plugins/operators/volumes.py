@@ -71,7 +71,10 @@ class _NewVolumeOperator(OciBaseOperator):
 
 
 class OciCloneVolumeOperator(_NewVolumeOperator):
-    """Clone a block volume or boot volume into a new volume of the same kind."""
+    """Clone a block volume or boot volume into a new volume of the same kind.
+
+    XCom: volume_id, kind, display_name, availability_domain, compartment_id, size_in_gbs, lifecycle_state, region,
+    seconds_to_available, rto_source."""
 
     template_fields = oci_template_fields("source_volume_id", "display_name", "availability_domain", "freeform_tags")
 
@@ -112,7 +115,10 @@ class OciCloneVolumeOperator(_NewVolumeOperator):
 
 
 class OciRestoreVolumeOperator(_NewVolumeOperator):
-    """Restore a volume backup (→ block volume) or boot volume backup (→ boot volume) into a new volume."""
+    """Restore a volume backup (→ block volume) or boot volume backup (→ boot volume) into a new volume.
+
+    XCom: volume_id, kind, display_name, availability_domain, compartment_id, size_in_gbs, lifecycle_state, region,
+    seconds_to_available, rto_source."""
 
     template_fields = oci_template_fields("backup_id", "display_name", "availability_domain", "freeform_tags")
 
@@ -163,7 +169,10 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
 
 
 class OciAttachVolumeOperator(OciBaseOperator):
-    """Attach a block volume to an instance (paravirtualized or iSCSI) at a device path; wait ATTACHED."""
+    """Attach a block volume to an instance (paravirtualized or iSCSI) at a device path; wait ATTACHED.
+
+    XCom: attachment_id, instance_id, volume_id, attachment_type, device, lifecycle_state, region; iqn, ipv4, port
+    for iSCSI."""
 
     template_fields = oci_template_fields("instance_id", "volume_id", "device", "display_name")
 
@@ -211,7 +220,9 @@ class OciAttachVolumeOperator(OciBaseOperator):
 
 
 class OciDetachVolumeOperator(OciBaseOperator):
-    """Detach a volume attachment; wait DETACHED. Detaching what is already gone is success."""
+    """Detach a volume attachment; wait DETACHED. Detaching what is already gone is success.
+
+    XCom: attachment_id, detached, was_attached."""
 
     template_fields = oci_template_fields("attachment_id")
 
@@ -230,7 +241,9 @@ class OciDetachVolumeOperator(OciBaseOperator):
 
 
 class OciDeleteVolumeOperator(OciBaseOperator):
-    """Delete a block or boot volume; wait TERMINATED. Already gone is success (teardowns rerun safely)."""
+    """Delete a block or boot volume; wait TERMINATED. Already gone is success (teardowns rerun safely).
+
+    XCom: volume_id, deleted, existed."""
 
     template_fields = oci_template_fields("volume_id")
 
