@@ -105,7 +105,8 @@ with DAG(
     upload_disk = OciUploadFileOperator(
         task_id="upload_disk", enabled=request["upload_enabled"], local_path=_upload("local_path"),
         bucket=_upload("bucket"), object_name=_upload("object_name"), namespace=_upload("namespace"),
-        part_size_mb=_upload("part_size_mb"), execution_timeout=timedelta(hours=8), **WAIT)
+        part_size_mb=_upload("part_size_mb"), disk_image_type=request["source_image_type"],
+        execution_timeout=timedelta(hours=8), **WAIT)
     import_image = OciImportImageOperator(
         task_id="import_image", trigger_rule="none_failed",  # runs after a skipped upload too
         display_name=request["image_name"],
