@@ -101,12 +101,12 @@ with DAG(
         task_id="create_golden_image", instance_id=request["instance_id"], display_name=request["image_name"],
         detach_iscsi=request["detach_iscsi"], launch_mode=request["launch_mode"],
         compartment_id=request["compartment_id"], freeform_tags=request["image_tags"],
-        # the wait for the 20-minute window and the imaging itself both count against max_wait
-        max_wait=3 * 3600, execution_timeout=timedelta(hours=4), **WAIT)
+        # the wait for the 20-minute window and the imaging itself both count against timeout
+        timeout=3 * 3600, execution_timeout=timedelta(hours=4), **WAIT)
     export = OciExportImageOperator(
         task_id="export_image", image_id=IMAGE_ID, enabled=request["export"], namespace=request["export_namespace"],
         bucket=request["export_bucket"], object_name=request["export_object_name"],
-        export_format=request["export_format"], max_wait=6 * 3600, execution_timeout=timedelta(hours=6), **WAIT)
+        export_format=request["export_format"], timeout=6 * 3600, execution_timeout=timedelta(hours=6), **WAIT)
     launch = OciLaunchInstanceOperator.partial(
         task_id="launch_fleet", image_id=IMAGE_ID, trigger_rule="none_failed",  # runs after a skipped export too
         map_index_template="{{ task.hostname }}", **WAIT,

@@ -117,7 +117,7 @@ with DAG(
         namespace=request["namespace"], bucket=request["bucket"], object_name=request["object_name"],
         source_image_type=request["source_image_type"], launch_mode=request["launch_mode"],
         operating_system=request["operating_system"], operating_system_version=request["operating_system_version"],
-        compartment_id=request["compartment_id"], max_wait=8 * 3600, execution_timeout=timedelta(hours=8), **WAIT)
+        compartment_id=request["compartment_id"], timeout=8 * 3600, execution_timeout=timedelta(hours=8), **WAIT)
     launch = OciLaunchInstanceOperator.partial(
         task_id="launch_instance", image_id="{{ ti.xcom_pull(task_ids='import_image')['image_id'] }}",
         map_index_template="{{ task.hostname }}", **WAIT,

@@ -8,6 +8,7 @@ what is theirs: `validate_inputs`, `execute` (via `create`/`wait_spec`), and `fi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -28,6 +29,7 @@ from links.oci import OciConsoleLink
 
 HookT = TypeVar("HookT", bound=OciHook)
 
+DEFER_MARGIN_SECONDS = 60  # Airflow's deferral deadline beyond the trigger's own `timeout`
 BASE_TEMPLATE_FIELDS = ("oci_conn_id", "region", "compartment_id", "enabled")
 
 
@@ -67,8 +69,11 @@ class OciTaskMixin:
 
         spec.region = spec.region or self.hook.region
         end_task = self.end_task if os.environ.get("OCI_TRIGGER_END_TASK", "1") == "1" else None
+        # Airflow's own deadline for the deferral too, a minute after the trigger's: a trigger that never fires
+        # (a lost triggerer) still ends the task
         self.defer(trigger=OciWaitTrigger(spec.to_dict(), self.oci_conn_id, interval, max_interval, timeout, result,
-                                          end_task=end_task), method_name=method_name)
+                                          end_task=end_task), method_name=method_name,
+                   timeout=timedelta(seconds=float(timeout) + DEFER_MARGIN_SECONDS))
 
     def execute_complete(self, context, event: dict[str, Any]) -> Any:
         """Resume after the trigger: the partial result travels inside the event (see OciWaitTrigger)."""
@@ -90,8 +95,13 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
     def __init__(self, *, oci_conn_id: str = OciHook.default_conn_name, region: str | None = None,
                  compartment_id: str | None = None, wait_for_completion: bool = True,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-                 poll_interval: float = 10.0, max_interval: float = 60.0, max_wait: float = 3600.0,
+                 poll_interval: float = 10.0, max_interval: float = 60.0, timeout: float = 3600.0,
                  enabled=True, **kwargs):
+        if "max_wait" in kwargs:  # the name before `timeout` (sensors' max_wait is another thing): still taken
+            import warnings
+
+            warnings.warn("max_wait: renamed timeout", DeprecationWarning, stacklevel=2)
+            timeout = kwargs.pop("max_wait")
         super().__init__(**kwargs)
         # Per mapped item on/off (e.g. "this volume's policy has no DR region"): a falsy value skips the task.
         self.enabled = enabled
@@ -102,7 +112,7 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.max_interval = max_interval
-        self.max_wait = max_wait
+        self.timeout = timeout
         self._made: list[tuple[str, str | None]] = []  # (id, region) this try created, for on_kill
 
     hook: HookT  # OciTaskMixin.hook, typed by the subclass's hook_class
@@ -113,8 +123,8 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
             validate_region(self.region)
         if self.compartment_id is not None:
             validate_ocid(self.compartment_id, "compartment_id")
-        if self.poll_interval <= 0 or self.max_wait <= 0:
-            raise OciInputError("poll_interval and max_wait: must be greater than 0")
+        if self.poll_interval <= 0 or self.timeout <= 0:
+            raise OciInputError("poll_interval and timeout: must be greater than 0")
 
     def validate_inputs(self) -> None:
         """Subclasses check their own fields here; called after templating, before any API call."""
@@ -156,7 +166,7 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
 
     # -- waiting ---------------------------------------------------------------------------------------
     def poll(self) -> Poll:
-        return Poll(self.poll_interval, self.max_interval, self.max_wait)
+        return Poll(self.poll_interval, self.max_interval, self.timeout)
 
     def wait_or_defer(self, context, spec: WaitSpec, result: dict, method_name: str = "execute_complete") -> Any:
         """Wait (blocking or deferred, by `deferrable`) for `spec`; then `finish(context, result)`."""
@@ -165,7 +175,7 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
         spec.region = spec.region or self.hook.region
         if self.deferrable:
             self.defer_wait(spec, result, interval=self.poll_interval, max_interval=self.max_interval,
-                            timeout=self.max_wait, method_name=method_name)
+                            timeout=self.timeout, method_name=method_name)
         self.hook.wait(spec, self.poll())
         return self.finish(context, result)
 

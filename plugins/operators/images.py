@@ -196,7 +196,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
     removes their iscsid node records through Run Command (``iscsi_cleanup_script``, formatted per attachment with
     iqn, ipv4, port, device, volume_id, attachment_id; the script must exit 0), detaches them, makes the image, waits
     for the instance to run again and re-attaches each volume with the same type and device (``reattach=True``;
-    also when imaging fails). A 409 for the one-image-per-instance window is waited out within ``max_wait``.
+    also when imaging fails). A 409 for the one-image-per-instance window is waited out within ``timeout``.
     Raises OciInputError (bad input, iSCSI attached), OciWaitError (cleanup failed, image failed, window never
     opened).
 
@@ -418,7 +418,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
 
     def _create_image(self, context, compute, compartment_id: str):
         """CreateImage; a 409 for the one-image-per-instance window is retried with the poll backoff until
-        `max_wait` (OCI allows another image of the same instance 20 minutes after the last one started)."""
+        `timeout` (OCI allows another image of the same instance 20 minutes after the last one started)."""
         import oci
 
         details = oci.core.models.CreateImageDetails(
@@ -438,7 +438,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
                     delay = poll.next_delay()
                 except TimeoutError:
                     raise OciWaitError(f"instance {self.instance_id}: the one-image-per-instance window did not open "
-                                       f"within max_wait={self.max_wait:.0f}s: {err.message}") from None
+                                       f"within timeout={self.timeout:.0f}s: {err.message}") from None
                 self.log.info("OCI allows one image per instance at a time (20 minutes apart): %s; waited %.0fs, "
                               "trying again in %.1fs", err.message, time.monotonic() - started, delay)
                 time.sleep(delay)

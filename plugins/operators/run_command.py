@@ -72,7 +72,7 @@ class OciRunCommandOperator(OciBaseOperator):
         ti = context["ti"]
         # A task retry runs the script again (a new command); retries of one API call within a try reuse it.
         token = self.retry_token(context, f"run-command-try-{ti.try_number}")
-        self.max_wait = max(self.max_wait, self.timeout_seconds + WAIT_MARGIN_SECONDS)
+        self.timeout = max(self.timeout, self.timeout_seconds + WAIT_MARGIN_SECONDS)
         command_id = self.hook.create_command(self.instance_id, self.compartment_id, self.script,
                                     self.timeout_seconds, self.region, token,
                                     self.display_name or f"{ti.dag_id}.{ti.task_id}"[:255])

@@ -286,7 +286,7 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
     verification still cleans up.
 
     Removals run concurrently (`max_concurrent` calls at a time), each wait with its own backoff and deadline
-    (`max_wait`), so the teardown costs about one delete whatever the number of restores. A removal that still
+    (`timeout`), so the teardown costs about one delete whatever the number of restores. A removal that still
     fails after the hook's retries fails the task, after every other removal was tried; the `teardown` XCom
     names what is left for the report.
 
@@ -342,7 +342,7 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
         compute = self.hook.get_client("compute", self.region)
 
         def make_poll() -> Poll:
-            return Poll(min(self.poll_interval, 2.0), min(self.max_interval, 10.0), self.max_wait)
+            return Poll(min(self.poll_interval, 2.0), min(self.max_interval, 10.0), self.timeout)
 
         def terminate(instance_id: str) -> bool:
             # the boot volume is a temporary of its own, removed with the volumes

@@ -36,7 +36,7 @@ def _where() -> dict:
 def compute_dag(mode: str) -> DAG:
     with DAG(f"test_op_compute_{mode}", schedule=None, start_date=START, catchup=False, params=PARAMS,
              tags=["test"]) as dag:
-        common = {"deferrable": mode == "deferrable", "poll_interval": 0.2, "max_interval": 1, "max_wait": 300}
+        common = {"deferrable": mode == "deferrable", "poll_interval": 0.2, "max_interval": 1, "timeout": 300}
         launch_linux = OciLaunchInstanceOperator(
             task_id="launch_linux", image_id="{{ params.image_id }}", hostname="web-01", **_where(),
             shape_config={"ocpus": 1, "memory_in_gbs": 16}, ssh_authorized_keys=SSH_KEY,
@@ -115,7 +115,7 @@ def bad_inputs_dag() -> DAG:
 def run_command_dag(mode: str) -> DAG:
     with DAG(f"test_op_compute_run_command_{mode}", schedule=None, start_date=START, catchup=False, params=PARAMS,
              tags=["test"]) as dag:
-        common = {"deferrable": mode == "deferrable", "poll_interval": 0.2, "max_interval": 1, "max_wait": 300}
+        common = {"deferrable": mode == "deferrable", "poll_interval": 0.2, "max_interval": 1, "timeout": 300}
         OciRunCommandOperator(task_id="check_data_filesystem", instance_id="{{ params.instance_id }}",
                               script="e2fsck -fn /dev/oracleoci/oraclevdb", timeout_seconds=120, **common)
         OciRunCommandOperator(task_id="failing_script", instance_id="{{ params.instance_id }}",
@@ -135,7 +135,7 @@ def launch_retry_dag() -> DAG:
         OciLaunchInstanceOperator(task_id="launch_linux", image_id="{{ params.image_id }}", hostname="retry-01",
                                   oci_conn_id="{{ params.conn_id }}", retries=1,
                                   retry_delay=datetime.timedelta(seconds=0), poll_interval=0.2, max_interval=1,
-                                  max_wait=300, **_where())
+                                  timeout=300, **_where())
     return dag
 
 
@@ -146,7 +146,7 @@ def hostname_taken_dag() -> DAG:
         for mode in ("blocking", "deferrable"):
             OciLaunchInstanceOperator(task_id=f"launch_{mode}", image_id="{{ params.image_id }}", hostname="linux1",
                                       check_hostname_in_subnet=False, deferrable=mode == "deferrable",
-                                      poll_interval=0.2, max_interval=1, max_wait=300, **_where())
+                                      poll_interval=0.2, max_interval=1, timeout=300, **_where())
     return dag
 
 

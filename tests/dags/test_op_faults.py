@@ -12,7 +12,7 @@ from operators.images import OciExportImageOperator, OciImportImageOperator
 from operators.object_storage import OciUploadFileOperator
 from operators.volumes import OciAttachVolumeOperator, OciCloneVolumeOperator, OciRestoreVolumeOperator
 
-FAST = {"poll_interval": 0.2, "max_interval": 1, "max_wait": 120}
+FAST = {"poll_interval": 0.2, "max_interval": 1, "timeout": 120}
 RETRIED = {"retries": 1, "retry_delay": datetime.timedelta(seconds=0)}
 P = "{{ params.%s }}"
 PARAMS = {"name": "", "volume_id": "", "backup_id": "", "instance_id": "", "image_id": "", "subnet_id": "",

@@ -13,7 +13,7 @@ from operators.images import (
 )
 
 START = datetime.datetime(2026, 1, 1)
-FAST = {"poll_interval": 0.2, "max_interval": 1, "max_wait": 300}
+FAST = {"poll_interval": 0.2, "max_interval": 1, "timeout": 300}
 
 
 def _pull(task_id: str, field: str) -> str:

@@ -12,7 +12,7 @@ from operators.object_storage import OciUploadFileOperator
 from sensors.oci import OciLifecycleStateSensor, OciWorkRequestSensor
 
 START = datetime.datetime(2026, 1, 1)
-FAST = {"poll_interval": 0.2, "max_interval": 1, "max_wait": 300}
+FAST = {"poll_interval": 0.2, "max_interval": 1, "timeout": 300}
 RETRY_ONCE = {"retries": 1, "retry_delay": datetime.timedelta(seconds=1)}
 
 

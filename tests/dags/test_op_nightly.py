@@ -14,4 +14,4 @@ with DAG("test_op_nightly_teardown", schedule=None, start_date=START, catchup=Fa
          params={"compartment_id": "", "conn_id": "oci_default"}) as teardown_dag:
     OciCleanupTestResourcesOperator(task_id="delete_test_restores", compartment_ids="{{ params.compartment_id }}",
                                     oci_conn_id="{{ params.conn_id }}", poll_interval=0.5, max_interval=1,
-                                    max_wait=5, retries=0)
+                                    timeout=5, retries=0)

@@ -8,7 +8,7 @@ import datetime
 from airflow.sdk import DAG
 from operators.images import OciExportImageOperator, OciImportImageOperator
 
-FAST = {"poll_interval": 0.2, "max_interval": 1, "max_wait": 120}
+FAST = {"poll_interval": 0.2, "max_interval": 1, "timeout": 120}
 RETRIED = {"retries": 2, "retry_delay": datetime.timedelta(seconds=0)}
 
 with DAG("test_op_retry_export", schedule=None, start_date=datetime.datetime(2026, 1, 1), catchup=False,

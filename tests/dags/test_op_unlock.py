@@ -43,7 +43,7 @@ with DAG("test_op_unlock_subcompartments", schedule=None, start_date=START, catc
 
 with DAG("test_op_unlock_volume_group", schedule=None, start_date=START, catchup=False,
          params={"volume_ids": []}, render_template_as_native_obj=True, tags=["test"]) as volume_group_dag:
-    common = {"poll_interval": 0.2, "max_interval": 1, "max_wait": 300}
+    common = {"poll_interval": 0.2, "max_interval": 1, "timeout": 300}
     first = OciBackupVolumeGroupOperator(task_id="backup_group", volume_ids="{{ params.volume_ids }}",
                                          group_name="db", backup_type="FULL", **common)
     restore = OciRestoreVolumeGroupOperator(

@@ -22,7 +22,7 @@ def _pull(task_id: str, field: str) -> str:
 for mode in ("blocking", "deferrable"):
     with DAG(f"test_op_volumes_{mode}", schedule=None, start_date=datetime.datetime(2026, 1, 1), catchup=False,
              params={"volume_id": "", "instance_id": "", "dr_region": "us-phoenix-1"}, tags=["test"]) as dag:
-        common = {"deferrable": mode == "deferrable", "poll_interval": 0.2, "max_interval": 1, "max_wait": 300}
+        common = {"deferrable": mode == "deferrable", "poll_interval": 0.2, "max_interval": 1, "timeout": 300}
         backup = OciCreateBackupOperator(task_id="backup_volume", source_id="{{ params.volume_id }}",
                                          backup_type="FULL", **common)
         restore = OciRestoreVolumeOperator(task_id="restore_for_test", backup_id=_pull("backup_volume", "backup_id"),

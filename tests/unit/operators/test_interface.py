@@ -66,7 +66,7 @@ def test_a_bad_region_is_refused_naming_the_field(cls):
 def test_a_bad_compartment_or_wait_is_refused_naming_the_field(cls):
     with pytest.raises(OciInputError, match=r"^compartment_id 'c1': not an OCID"):
         build(cls, compartment_id="c1").validate()
-    with pytest.raises(OciInputError, match=r"^poll_interval and max_wait: must be greater than 0"):
+    with pytest.raises(OciInputError, match=r"^poll_interval and timeout: must be greater than 0"):
         build(cls, poll_interval=0).validate()
 
 
