@@ -28,7 +28,7 @@ def command_spec(command_id: str, instance_id: str, region: str | None = None) -
 class OciComputeMethods:
     """Instances, their attachments and Run Command, for OciHook (which provides get_client, list_all, wait)."""
 
-    def create_command(self, instance_id: str, compartment_id: str | None, script: str, timeout_seconds: int,
+    def create_command(self, instance_id: str, compartment_id: str | None, script: str, script_timeout: int,
                        region: str | None = None, retry_token: str | None = None,
                        display_name: str | None = None) -> str:
         """Create a Run Command (TEXT source, TEXT output) for one instance; return its id.
@@ -36,7 +36,7 @@ class OciComputeMethods:
         :param instance_id: the instance that runs the script
         :param compartment_id: the command's compartment; None: the instance's
         :param script: the script text
-        :param timeout_seconds: the agent's time limit for the script
+        :param script_timeout: the agent's time limit for the script
         :param region: the instance's region; None: the connection's
         :param retry_token: opc-retry-token, so a retried task adopts its earlier command
         :param display_name: the command's name in the console
@@ -47,7 +47,7 @@ class OciComputeMethods:
             compartment_id = self.get_resource(instance_id, region).compartment_id
         m = oci.compute_instance_agent.models
         details = m.CreateInstanceAgentCommandDetails(
-            compartment_id=compartment_id, execution_time_out_in_seconds=timeout_seconds, display_name=display_name,
+            compartment_id=compartment_id, execution_time_out_in_seconds=script_timeout, display_name=display_name,
             target=m.InstanceAgentCommandTarget(instance_id=instance_id),
             content=m.InstanceAgentCommandContent(source=m.InstanceAgentCommandSourceViaTextDetails(text=script),
                                                   output=m.InstanceAgentCommandOutputViaTextDetails()))
@@ -68,7 +68,7 @@ class OciComputeMethods:
                 "exit_code": getattr(content, "exit_code", None), "output": getattr(content, "text", None) or "",
                 "message": getattr(content, "message", None)}
 
-    def run_command(self, instance_id: str, compartment_id: str | None, script: str, timeout_seconds: int,
+    def run_command(self, instance_id: str, compartment_id: str | None, script: str, script_timeout: int,
                     poll: Poll, region: str | None = None, retry_token: str | None = None) -> dict:
         """Run `script` on the instance and wait for it (blocking): command_result's dict. It does not judge the
         result; callers decide what a non-zero exit means.
@@ -76,13 +76,13 @@ class OciComputeMethods:
         :param instance_id: the instance that runs the script
         :param compartment_id: the command's compartment; None: the instance's
         :param script: the script text
-        :param timeout_seconds: the agent's time limit for the script
+        :param script_timeout: the agent's time limit for the script
         :param poll: how to wait for the execution
         :param region: the instance's region; None: the connection's
         :param retry_token: opc-retry-token of the create
         """
-        command_id = self.create_command(instance_id, compartment_id, script, timeout_seconds, region, retry_token)
-        self.log.info("Run Command %s on %s: waiting (script timeout %ss)", command_id, instance_id, timeout_seconds)
+        command_id = self.create_command(instance_id, compartment_id, script, script_timeout, region, retry_token)
+        self.log.info("Run Command %s on %s: waiting (script timeout %ss)", command_id, instance_id, script_timeout)
         self.wait(command_spec(command_id, instance_id, region or self.region), poll)
         return self.command_result(command_id, instance_id, region)
 

@@ -209,7 +209,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
     def __init__(self, *, instance_id: str, display_name: str | None = None, detach_iscsi: bool = False,
                  iscsi_cleanup_script: str = ISCSI_CLEANUP_COMMANDS, reattach: bool = True,
                  launch_mode: str | None = None, window_wait: bool = True, freeform_tags: dict | None = None,
-                 cleanup_timeout_seconds: int = 300, **kwargs):
+                 script_timeout: int = 300, **kwargs):
         super().__init__(**kwargs)
         self.instance_id = instance_id
         self.display_name = display_name
@@ -219,7 +219,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
         self.launch_mode = launch_mode
         self.window_wait = window_wait
         self.freeform_tags = freeform_tags
-        self.cleanup_timeout_seconds = cleanup_timeout_seconds
+        self.script_timeout = script_timeout
         self._detached: list[dict] = []
         self._reattached = False
 
@@ -245,8 +245,8 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
             except (KeyError, IndexError, ValueError, AttributeError) as exc:
                 raise OciInputError(f"iscsi_cleanup_script: a per-attachment template using only {{iqn}}, {{ipv4}}, "
                                     f"{{port}}, {{device}}, {{volume_id}}, {{attachment_id}} ({exc!r})") from exc
-            if not 0 < int(self.cleanup_timeout_seconds) <= 3600:
-                raise OciInputError(f"cleanup_timeout_seconds {self.cleanup_timeout_seconds!r}: 1 to 3600")
+            if not 0 < int(self.script_timeout) <= 3600:
+                raise OciInputError(f"script_timeout {self.script_timeout!r}: 1 to 3600")
 
     # -- the task --------------------------------------------------------------------------------------
     def execute(self, context) -> Any:
@@ -359,7 +359,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
         self.log.info("disconnecting %d iSCSI volume(s) and removing their iscsid node records on %s through Run "
                       "Command:\n%s", len(iscsi), self.instance_id, script)
         try_number = getattr(context["ti"], "try_number", 1)
-        ran = self.hook.run_command(self.instance_id, compartment_id, script, int(self.cleanup_timeout_seconds),
+        ran = self.hook.run_command(self.instance_id, compartment_id, script, int(self.script_timeout),
                           self.poll(), self.region, self.retry_token(context, f"iscsid-cleanup-try-{try_number}"))
         self.log.info("iscsid cleanup %s ended %s, exit code %s; output:\n%s", ran["command_id"], ran["state"],
                       ran["exit_code"], ran["output"])

@@ -43,15 +43,15 @@ class OciRunCommandOperator(OciBaseOperator):
     XCom: command_id, instance_id, state, exit_code, output (the last 64 KiB), output_truncated, output_chars,
     message, region. On failure the same dict is pushed under key `command_result` before the task fails."""
 
-    template_fields = oci_template_fields("instance_id", "script", "timeout_seconds")
+    template_fields = oci_template_fields("instance_id", "script", "script_timeout")
     template_fields_renderers = {"script": "bash"}
 
-    def __init__(self, *, instance_id: str, script: str, timeout_seconds: int = 600, fail_on_nonzero: bool = True,
+    def __init__(self, *, instance_id: str, script: str, script_timeout: int = 600, fail_on_nonzero: bool = True,
                  display_name: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.instance_id = instance_id
         self.script = script
-        self.timeout_seconds = timeout_seconds
+        self.script_timeout = script_timeout
         self.fail_on_nonzero = fail_on_nonzero
         self.display_name = display_name
         self._command: tuple[str, str] | None = None
@@ -60,11 +60,11 @@ class OciRunCommandOperator(OciBaseOperator):
         validate_ocid(self.instance_id, "instance_id", "instance")
         if not isinstance(self.script, str) or not self.script.strip():
             raise OciInputError("script: a non-empty script text")
-        timeout = self.timeout_seconds
+        timeout = self.script_timeout
         if isinstance(timeout, str) and timeout.isdigit():  # rendered from a template
-            self.timeout_seconds = timeout = int(timeout)
+            self.script_timeout = timeout = int(timeout)
         if not isinstance(timeout, int) or isinstance(timeout, bool) or not 1 <= timeout <= MAX_TIMEOUT_SECONDS:
-            raise OciInputError(f"timeout_seconds {timeout!r}: a whole number of seconds from 1 to "
+            raise OciInputError(f"script_timeout {timeout!r}: a whole number of seconds from 1 to "
                                 f"{MAX_TIMEOUT_SECONDS}")
 
     def execute(self, context) -> dict:
@@ -72,14 +72,14 @@ class OciRunCommandOperator(OciBaseOperator):
         ti = context["ti"]
         # A task retry runs the script again (a new command); retries of one API call within a try reuse it.
         token = self.retry_token(context, f"run-command-try-{ti.try_number}")
-        self.timeout = max(self.timeout, self.timeout_seconds + WAIT_MARGIN_SECONDS)
+        self.timeout = max(self.timeout, self.script_timeout + WAIT_MARGIN_SECONDS)
         command_id = self.hook.create_command(self.instance_id, self.compartment_id, self.script,
-                                    self.timeout_seconds, self.region, token,
+                                    self.script_timeout, self.region, token,
                                     self.display_name or f"{ti.dag_id}.{ti.task_id}"[:255])
         self._command = (command_id, self.hook.region)
         self.link(context, command_id, instance_id=self.instance_id)
         self.log.info("Run Command %s on %s accepted (timeout %ss)", command_id, self.instance_id,
-                      self.timeout_seconds)
+                      self.script_timeout)
         result = {"command_id": command_id, "instance_id": self.instance_id, "region": self.hook.region}
         return self.wait_or_defer(context, command_spec(command_id, self.instance_id, self.hook.region), result)
 

@@ -72,7 +72,7 @@ class OciVerifyRestoreOperator(OciBaseOperator):
     def __init__(self, *, restored: dict, backup: dict, level: str = "script", verifier_instance_id: str | None = None,
                  subnet_id: str | None = None, shape: str = "VM.Standard.E4.Flex", canary_path: str = "/canary.txt",
                  heartbeat_path: str = "/.heartbeat", max_heartbeat_age_seconds: int = 0,
-                 script_timeout_seconds: int = 900, **kwargs):
+                 script_timeout: int = 900, **kwargs):
         super().__init__(**kwargs)
         self.restored = restored
         self.backup = backup
@@ -83,7 +83,7 @@ class OciVerifyRestoreOperator(OciBaseOperator):
         self.canary_path = canary_path
         self.heartbeat_path = heartbeat_path
         self.max_heartbeat_age_seconds = max_heartbeat_age_seconds
-        self.script_timeout_seconds = script_timeout_seconds
+        self.script_timeout = script_timeout
 
     def validate_inputs(self) -> None:
         if self.level not in LEVELS:
@@ -194,7 +194,7 @@ class OciVerifyRestoreOperator(OciBaseOperator):
             backup_time = datetime.fromisoformat(self.backup["time_created"])
             script = render_check_script(device, backup_time, self.canary_path or "", self.heartbeat_path or "",
                                          self.max_heartbeat_age_seconds)
-            ran = self.hook.run_command(verifier.id, verifier.compartment_id, script, self.script_timeout_seconds,
+            ran = self.hook.run_command(verifier.id, verifier.compartment_id, script, self.script_timeout,
                               self.poll(), region=self.region,
                               retry_token=self.retry_token(context, "verify-script"))
         finally:

@@ -108,7 +108,7 @@ def bad_inputs_dag() -> DAG:
         OciTerminateInstanceOperator(task_id="terminate_malformed_ocid", instance_id="ocid1.instance.oc1.iad.x")
         OciInstanceActionOperator(task_id="unknown_action", instance_id="{{ params.instance_id }}", action="REBOOT")
         OciRunCommandOperator(task_id="run_command_zero_timeout", instance_id="{{ params.instance_id }}",
-                              script="true", timeout_seconds=0)
+                              script="true", script_timeout=0)
     return dag
 
 
@@ -117,14 +117,14 @@ def run_command_dag(mode: str) -> DAG:
              tags=["test"]) as dag:
         common = {"deferrable": mode == "deferrable", "poll_interval": 0.2, "max_interval": 1, "timeout": 300}
         OciRunCommandOperator(task_id="check_data_filesystem", instance_id="{{ params.instance_id }}",
-                              script="e2fsck -fn /dev/oracleoci/oraclevdb", timeout_seconds=120, **common)
+                              script="e2fsck -fn /dev/oracleoci/oraclevdb", script_timeout=120, **common)
         OciRunCommandOperator(task_id="failing_script", instance_id="{{ params.instance_id }}",
                               script="echo 'about to fail'\necho 'disk check: 3 errors' >&2\nexit 3",
-                              timeout_seconds=60, **common)
+                              script_timeout=60, **common)
         OciRunCommandOperator(task_id="large_output", instance_id="{{ params.instance_id }}",
-                              script="yes 0123456789abcdef | head -n 10000", timeout_seconds=60, **common)
+                              script="yes 0123456789abcdef | head -n 10000", script_timeout=60, **common)
         OciRunCommandOperator(task_id="slow_script", instance_id="{{ params.instance_id }}",
-                              script="echo started\nsleep 30", timeout_seconds=1, fail_on_nonzero=False, **common)
+                              script="echo started\nsleep 30", script_timeout=1, fail_on_nonzero=False, **common)
     return dag
 
 

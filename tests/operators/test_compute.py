@@ -132,7 +132,7 @@ BAD_INPUTS = {
     "duplicate_fleet_names": "duplicate hostnames in the fleet: web (3x)",
     "terminate_malformed_ocid": "instance_id 'ocid1.instance.oc1.iad.x': not an OCID",
     "unknown_action": "action 'REBOOT': one of",
-    "run_command_zero_timeout": "timeout_seconds 0: a whole number of seconds from 1 to 86400",
+    "run_command_zero_timeout": "script_timeout 0: a whole number of seconds from 1 to 86400",
 }
 
 

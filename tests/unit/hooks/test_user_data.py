@@ -214,9 +214,9 @@ def test_run_command_and_action_validation():
         OciInstanceActionOperator(task_id="a", instance_id=instance, action="REBOOT").validate()
     with pytest.raises(OciInputError, match="script: a non-empty script text"):
         OciRunCommandOperator(task_id="r", instance_id=instance, script="  ").validate()
-    op = OciRunCommandOperator(task_id="r", instance_id=instance, script="true", timeout_seconds="30")
+    op = OciRunCommandOperator(task_id="r", instance_id=instance, script="true", script_timeout="30")
     op.validate()
-    assert op.timeout_seconds == 30
+    assert op.script_timeout == 30
     ok = {"command_id": "c", "instance_id": instance, "state": "SUCCEEDED", "exit_code": 0, "output": "fine"}
     assert command_failure(ok) is None
     text = command_failure({**ok, "state": "FAILED", "exit_code": 3, "output": "x" * 5000 + "the end"})
