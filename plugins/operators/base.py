@@ -195,8 +195,11 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
 
 def wait_settings(deferrable: bool = True) -> dict:
     """How DAG tasks wait on OCI: `OCI_POLL_INTERVAL` (first poll, seconds, default 10) backing off to
-    `OCI_POLL_MAX_INTERVAL` (default 60). Read when a DAG file is parsed (an environment lookup, no I/O);
-    restore times (RTO) are measured to this precision."""
+    `OCI_POLL_MAX_INTERVAL` (default 60). Read when a DAG file is parsed (an environment lookup, no I/O).
+    Restore times (RTO) are read on OCI's clock (the volume's `time_created` to the Date of the first poll that
+    saw it AVAILABLE), so they are bounded by the poll interval in force at that moment, not by task resumes;
+    many waits of one kind share a list call per `OCI_POLL_INTERVAL` (triggers/oci.py), which keeps that bound
+    at the first interval."""
     import os
 
     return {"poll_interval": float(os.environ.get("OCI_POLL_INTERVAL", "10")),
