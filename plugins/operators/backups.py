@@ -164,7 +164,7 @@ class OciCopyBackupOperator(OciBaseOperator):
 class OciDeleteBackupOperator(OciBaseOperator):
     """Delete a backup of any kind; already gone is success.
 
-    XCom: backup_id, deleted, existed."""
+    XCom: backup_id, deleted, existed, region."""
 
     template_fields = oci_template_fields("backup_id")
 
@@ -181,7 +181,8 @@ class OciDeleteBackupOperator(OciBaseOperator):
         self.validate()
         existed = self.hook.delete_resource(self.backup_id, self.region)
         return self.wait_or_defer(context, self.hook.lifecycle_spec(self.backup_id, ["TERMINATED"], []),
-                                  {"backup_id": self.backup_id, "deleted": True, "existed": existed})
+                                  {"backup_id": self.backup_id, "deleted": True, "existed": existed,
+                                   "region": self.hook.region})
 
 
 class OciListBackupsOperator(OciBaseOperator):

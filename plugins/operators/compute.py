@@ -221,7 +221,7 @@ class OciTerminateInstanceOperator(OciBaseOperator):
     """Terminate an instance and wait TERMINATED; its boot volume is deleted unless `preserve_boot_volume`.
     Already terminated (or gone) is success, so teardowns rerun safely.
 
-    XCom: instance_id, terminated, existed, preserve_boot_volume, boot_volume_id, boot_volume_state."""
+    XCom: instance_id, terminated, existed, preserve_boot_volume, boot_volume_id, boot_volume_state, region."""
 
     template_fields = oci_template_fields("instance_id", "preserve_boot_volume")
 

@@ -699,7 +699,7 @@ class OciExportImageOperator(OciBaseOperator):
 class OciDeleteImageOperator(OciBaseOperator):
     """Delete a custom image; wait DELETED. Already gone is success (teardowns rerun safely).
 
-    XCom: image_id, deleted, existed."""
+    XCom: image_id, deleted, existed, region."""
 
     template_fields = oci_template_fields("image_id")
 
@@ -713,5 +713,5 @@ class OciDeleteImageOperator(OciBaseOperator):
     def execute(self, context) -> Any:
         self.validate()
         existed = self.hook.delete_resource(self.image_id, self.region)
-        result = {"image_id": self.image_id, "deleted": True, "existed": existed}
+        result = {"image_id": self.image_id, "deleted": True, "existed": existed, "region": self.hook.region}
         return self.wait_or_defer(context, self.hook.lifecycle_spec(self.image_id, ["DELETED"], []), result)

@@ -222,7 +222,7 @@ class OciAttachVolumeOperator(OciBaseOperator):
 class OciDetachVolumeOperator(OciBaseOperator):
     """Detach a volume attachment; wait DETACHED. Detaching what is already gone is success.
 
-    XCom: attachment_id, detached, was_attached."""
+    XCom: attachment_id, detached, existed (whether it was still attached), region."""
 
     template_fields = oci_template_fields("attachment_id")
 
@@ -236,14 +236,15 @@ class OciDetachVolumeOperator(OciBaseOperator):
     def execute(self, context) -> dict:
         self.validate()
         existed = self.hook.delete_resource(self.attachment_id, self.region)
-        result = {"attachment_id": self.attachment_id, "detached": True, "was_attached": existed}
+        result = {"attachment_id": self.attachment_id, "detached": True, "existed": existed,
+                  "region": self.hook.region}
         return self.wait_or_defer(context, self.hook.lifecycle_spec(self.attachment_id, ["DETACHED"], []), result)
 
 
 class OciDeleteVolumeOperator(OciBaseOperator):
     """Delete a block or boot volume; wait TERMINATED. Already gone is success (teardowns rerun safely).
 
-    XCom: volume_id, deleted, existed."""
+    XCom: volume_id, deleted, existed, region."""
 
     template_fields = oci_template_fields("volume_id")
 
@@ -259,5 +260,5 @@ class OciDeleteVolumeOperator(OciBaseOperator):
     def execute(self, context) -> dict:
         self.validate()
         existed = self.hook.delete_resource(self.volume_id, self.region)
-        result = {"volume_id": self.volume_id, "deleted": True, "existed": existed}
+        result = {"volume_id": self.volume_id, "deleted": True, "existed": existed, "region": self.hook.region}
         return self.wait_or_defer(context, self.hook.lifecycle_spec(self.volume_id, ["TERMINATED"], []), result)

@@ -269,7 +269,7 @@ def test_import_vmdk_and_qcow2_export_both_ways_and_reimport_equal_bytes(airflow
     assert images[xcom(dag_id, run_id, "reimport_vmdk")["image_id"]]["lifecycle_state"] == "DELETED"
     assert xcom(dag_id, run_id, "delete_reimported_vmdk")["existed"] is True
     assert xcom(dag_id, run_id, "delete_missing_image") == {"image_id": missing_image, "deleted": True,
-                                                            "existed": False}
+                                                            "existed": False, "region": sim.home_region}
 
 
 def test_import_bad_inputs_are_refused_before_any_mutating_request(airflow_oci, raw_disk, tmp_path, capfd):
