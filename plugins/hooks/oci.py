@@ -660,7 +660,7 @@ class OciHook(OciComputeMethods, OciBlockStorageMethods, BaseHook):
                 return False
             raise
         if wait:
-            self.wait(self.lifecycle_spec(resource_id, [gone], [], region), poll or Poll(2, 15, 1800))
+            self.wait(self.lifecycle_spec(resource_id, [gone], [], region), poll)
         return True
 
     def failed_work_request(self, response, region: str | None = None) -> str | None:

@@ -199,7 +199,7 @@ class OciVerifyRestoreOperator(OciBaseOperator):
                               retry_token=self.retry_token(context, "verify-script"))
         finally:
             with contextlib.suppress(Exception):
-                self.hook.delete_resource(attachment.id, self.region, wait=True, poll=Poll(1, 5, 600))
+                self.hook.delete_resource(attachment.id, self.region, wait=True, poll=self.poll())
         evidence = parse_check_output(ran.get("output") or "")
         tail = (ran.get("output") or "")[-2000:]
         self.log.info("check output (exit %s):\n%s", ran.get("exit_code"), tail)
