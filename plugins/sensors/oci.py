@@ -33,8 +33,8 @@ def _states(value: Any, field_name: str, required: bool) -> list[str]:
 
 class _OciSensor(OciTaskMixin, BaseSensorOperator):
     """Poke with `hook.poll_once`; with `deferrable=True` look once, then defer on OciWaitTrigger (backoff from
-    `poke_interval` up to `max_interval`, deadline `timeout`). A failure state raises OciWaitError with OCI's
-    text in every mode."""
+    `poll_interval` (or Airflow's `poke_interval`) up to `max_interval`, deadline `timeout`). A failure state
+    raises OciWaitError with OCI's text in every mode. Inputs are checked by `validate_inputs`, as on operators."""
 
     template_fields: Sequence[str] = ("oci_conn_id", "region")
     operator_extra_links = (OciConsoleLink(),)
@@ -43,7 +43,9 @@ class _OciSensor(OciTaskMixin, BaseSensorOperator):
 
     def __init__(self, *, oci_conn_id: str = OciHook.default_conn_name, region: str | None = None,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-                 max_interval: float = 60.0, **kwargs):
+                 max_interval: float = 60.0, poll_interval: float | None = None, **kwargs):
+        if poll_interval is not None:  # the operators' name; Airflow's poke_interval is still taken
+            kwargs["poke_interval"] = poll_interval
         super().__init__(**kwargs)
         self.oci_conn_id = oci_conn_id
         self.region = region
@@ -51,10 +53,18 @@ class _OciSensor(OciTaskMixin, BaseSensorOperator):
         self.max_interval = max_interval
 
     def validate(self) -> None:
+        """As on the operators: the shared fields (`validate_common`), then the sensor's own (`validate_inputs`)."""
+        self.validate_common()
+        self.validate_inputs()
+
+    def validate_common(self) -> None:
         if self.region is not None:
             validate_region(self.region)
         if self.max_interval <= 0:
             raise OciInputError(f"max_interval {self.max_interval!r}: must be greater than 0")
+
+    def validate_inputs(self) -> None:
+        """Subclasses check their own fields here, before any API call."""
 
     def wait_spec(self) -> WaitSpec:
         raise NotImplementedError
@@ -112,8 +122,7 @@ class OciWorkRequestSensor(_OciSensor):
         super().__init__(**kwargs)
         self.work_request_id = work_request_id
 
-    def validate(self) -> None:
-        super().validate()
+    def validate_inputs(self) -> None:
         validate_ocid(self.work_request_id, "work_request_id")
 
     def wait_spec(self) -> WaitSpec:
@@ -148,8 +157,7 @@ class OciLifecycleStateSensor(_OciSensor):
         self.target_states = target_states
         self.failure_states = failure_states
 
-    def validate(self) -> None:
-        super().validate()
+    def validate_inputs(self) -> None:
         validate_ocid(self.resource_id, "resource_id")
         if ocid_kind(self.resource_id) not in RESOURCE_API:
             raise OciInputError(f"resource_id {self.resource_id!r}: type '{ocid_kind(self.resource_id)}' is not "

@@ -52,7 +52,7 @@ with DAG("test_op_misc_upload_bad", schedule=None, start_date=START, catchup=Fal
 
 # -- sensors, in each mode --------------------------------------------------------------------------------
 for mode in ("poke", "reschedule", "deferrable"):
-    sensing = {"poke_interval": 0.2, "max_interval": 1, "timeout": 120,
+    sensing = {"poll_interval": 0.2, "max_interval": 1, "timeout": 120,
                "mode": "reschedule" if mode == "reschedule" else "poke", "deferrable": mode == "deferrable"}
     with DAG(f"test_op_misc_sensors_{mode}", schedule=None, start_date=START, catchup=False, tags=["test"],
              params={"work_request_id": "", "backup_id": "", "attachment_id": ""}) as dag:
