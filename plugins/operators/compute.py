@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import validate_ocid
+from hooks.params import flag
 from hooks.user_data import build_metadata, validate_hostname, validate_os_type
 
 from operators.base import OciBaseOperator, oci_template_fields
@@ -232,10 +233,7 @@ class OciTerminateInstanceOperator(OciBaseOperator):
 
     def validate_inputs(self) -> None:
         validate_ocid(self.instance_id, "instance_id", "instance")
-        if isinstance(self.preserve_boot_volume, str) and self.preserve_boot_volume.lower() in ("true", "false"):
-            self.preserve_boot_volume = self.preserve_boot_volume.lower() == "true"  # rendered from a template
-        if not isinstance(self.preserve_boot_volume, bool):
-            raise OciInputError(f"preserve_boot_volume {self.preserve_boot_volume!r}: True or False")
+        self.preserve_boot_volume = flag(self.preserve_boot_volume, "preserve_boot_volume")
 
     def execute(self, context) -> dict:
         import oci

@@ -23,6 +23,7 @@ from typing import Any
 from airflow.sdk.exceptions import TaskDeferred
 from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import GIB, MIB, WaitSpec, object_uri, parse_object_uri, validate_ocid
+from hooks.params import flag
 
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.run_command import command_failure
@@ -231,10 +232,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
         if self.display_name is not None and not (isinstance(self.display_name, str) and
                                                   0 < len(self.display_name) <= 255):
             raise OciInputError(f"display_name {self.display_name!r}: 1 to 255 characters")
-        if isinstance(self.detach_iscsi, str) and self.detach_iscsi.lower() in ("true", "false"):
-            self.detach_iscsi = self.detach_iscsi.lower() == "true"  # rendered from a template
-        if not isinstance(self.detach_iscsi, bool):
-            raise OciInputError(f"detach_iscsi {self.detach_iscsi!r}: True or False")
+        self.detach_iscsi = flag(self.detach_iscsi, "detach_iscsi")
         if self.detach_iscsi:
             if not self.wait_for_completion:
                 raise OciInputError("detach_iscsi=True needs wait_for_completion=True: detached volumes are "

@@ -235,6 +235,6 @@ def test_values_rendered_from_templates_are_accepted():
                                              preserve_boot_volume="True")
     terminate.validate()
     assert terminate.preserve_boot_volume is True
-    with pytest.raises(OciInputError, match="preserve_boot_volume 'yes': True or False"):
+    with pytest.raises(OciInputError, match="preserve_boot_volume 'yes': true or false"):
         OciTerminateInstanceOperator(task_id="t", instance_id="ocid1.instance.oc1.iad.aaaaaaaainstance01",
                                      preserve_boot_volume="yes").validate()
