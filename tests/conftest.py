@@ -68,8 +68,9 @@ def airflow_db():
     return _HOME
 
 
-def oci_connection_json(handle, key_inline: bool = True) -> str:
-    """The `oci_default` connection for an ocisim: api_key auth, one endpoint per region."""
+def oci_connection_json(handle, key_inline: bool = True, max_attempts: int | None = None) -> str:
+    """The `oci_default` connection for an ocisim: api_key auth, one endpoint per region; `max_attempts` caps the
+    SDK's tries per call (1: an injected fault fails the try at once)."""
     cfg = handle.config()
     extra = {"auth": "api_key", "tenancy": cfg["tenancy"], "user": cfg["user"], "fingerprint": cfg["fingerprint"],
              "region": handle.home_region, "service_endpoints": handle.endpoints}
@@ -77,6 +78,8 @@ def oci_connection_json(handle, key_inline: bool = True) -> str:
         extra["key_content"] = Path(cfg["key_file"]).read_text()
     else:
         extra["key_file"] = cfg["key_file"]
+    if max_attempts is not None:
+        extra["max_attempts"] = max_attempts
     return json.dumps({"conn_type": "oci", "extra": extra})
 
 

@@ -4,7 +4,6 @@ old boot volume is kept AVAILABLE. A try that fails mid-swap is finished by the 
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -93,9 +92,7 @@ def test_a_try_that_dies_after_the_detach_is_finished_by_the_next(estate, monkey
     from tests.conftest import oci_connection_json
 
     sim = estate
-    conn = json.loads(oci_connection_json(sim))
-    conn["extra"]["max_attempts"] = 1
-    monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", json.dumps(conn))
+    monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", oci_connection_json(sim, max_attempts=1))
     instance_id, old = sim.tenancy["instances"]["app1"], sim.tenancy["boot_volumes"]["app1"]
     facing = _facing(sim, instance_id)
     at_backup = _sha(sim, old)
@@ -126,9 +123,7 @@ def test_a_failed_attach_puts_the_old_boot_volume_back(estate, monkeypatch):
     from tests.conftest import oci_connection_json
 
     sim = estate
-    conn = json.loads(oci_connection_json(sim))
-    conn["extra"]["max_attempts"] = 1
-    monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", json.dumps(conn))
+    monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", oci_connection_json(sim, max_attempts=1))
     instance_id, old = sim.tenancy["instances"]["app1"], sim.tenancy["boot_volumes"]["app1"]
     facing = _facing(sim, instance_id)
     backup = _backup(sim, old)

@@ -6,8 +6,6 @@ Real Airflow (dag.test), the real SDK, ocisim."""
 
 from __future__ import annotations
 
-import json
-
 import oci
 import pytest
 
@@ -30,9 +28,7 @@ def _mutations(sim) -> dict:
 
 def _few_retries(sim, monkeypatch) -> None:
     """oci_default with SDK calls that give up after two attempts: "beyond the retries" in seconds."""
-    conn = json.loads(oci_connection_json(sim))
-    conn["extra"]["max_attempts"] = 2
-    monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", json.dumps(conn))
+    monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", oci_connection_json(sim, max_attempts=2))
 
 
 def _temporaries_left(sim) -> list[str]:

@@ -176,9 +176,7 @@ def test_task_retry_after_a_lost_launch_adopts_the_instance(airflow_oci, monkeyp
     from tests.conftest import oci_connection_json
 
     sim = airflow_oci
-    conn = json.loads(oci_connection_json(sim))
-    conn["extra"]["max_attempts"] = 1
-    monkeypatch.setenv("AIRFLOW_CONN_OCI_NORETRY", json.dumps(conn))
+    monkeypatch.setenv("AIRFLOW_CONN_OCI_NORETRY", oci_connection_json(sim, max_attempts=1))
     sim.admin.fault("LaunchInstance", "drop")
     sim.admin.reset_counters()
     dag_id = "test_op_compute_launch_retry"

@@ -4,8 +4,6 @@ same opc-retry-token, so ocisim answers with the first backup: exactly one exist
 
 from __future__ import annotations
 
-import json
-
 from tests.airflow_helpers import last_run_id, run_dag, xcom
 from tests.conftest import oci_connection_json
 
@@ -44,9 +42,7 @@ def test_task_retry_after_a_lost_create_adopts_what_the_first_try_made(airflow_o
     """With SDK retries off, the lost response fails try 1; try 2 (same task instance, so the same token)
     gets the backup try 1 made, waits for it and succeeds."""
     sim = airflow_oci
-    conn = json.loads(oci_connection_json(sim))
-    conn["extra"]["max_attempts"] = 1
-    monkeypatch.setenv("AIRFLOW_CONN_OCI_NORETRY", json.dumps(conn))
+    monkeypatch.setenv("AIRFLOW_CONN_OCI_NORETRY", oci_connection_json(sim, max_attempts=1))
     sim.admin.fault("CreateVolumeBackup", "drop")
     sim.admin.reset_counters()
 

@@ -4,8 +4,6 @@ teardown adopts what an earlier one left. Real SDK against ocisim, real Airflow 
 
 from __future__ import annotations
 
-import json
-
 import oci
 
 from tests.airflow_helpers import last_run_id, run_dag, xcom
@@ -55,9 +53,7 @@ def test_delete_failing_beyond_retries_fails_the_teardown_names_it_and_the_next_
         airflow_oci, monkeypatch, capfd):
     sim = airflow_oci
     # a connection whose SDK calls give up after 2 attempts, so "beyond the retries" takes seconds
-    extra = json.loads(oci_connection_json(sim))
-    extra["extra"]["max_attempts"] = 2
-    monkeypatch.setenv("AIRFLOW_CONN_OCI_TWO_ATTEMPTS", json.dumps(extra))
+    monkeypatch.setenv("AIRFLOW_CONN_OCI_TWO_ATTEMPTS", oci_connection_json(sim, max_attempts=2))
     made = _temporaries(sim, 4)
     sim.admin.fault("DeleteVolume", "500", count=1000)
     sim.admin.reset_counters()

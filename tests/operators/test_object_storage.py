@@ -3,8 +3,6 @@ single-part upload, MD5 checks, resuming an earlier try's upload, and bad input 
 
 from __future__ import annotations
 
-import json
-
 import oci
 
 from ocisim.backend.objectstorage import multipart_md5 as ocisim_multipart_md5
@@ -33,9 +31,7 @@ def try_number(dag_id: str, run_id: str, task_id: str) -> int:
 
 def no_retry_connection(monkeypatch, sim) -> str:
     """A connection whose SDK calls are tried once: an injected fault fails the try, Airflow's retry follows."""
-    conn = json.loads(oci_connection_json(sim))
-    conn["extra"]["max_attempts"] = 1
-    monkeypatch.setenv("AIRFLOW_CONN_OCI_NORETRY", json.dumps(conn))
+    monkeypatch.setenv("AIRFLOW_CONN_OCI_NORETRY", oci_connection_json(sim, max_attempts=1))
     return "oci_noretry"
 
 
