@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param
+from forms.params import DEFAULT_SHAPE, OPTIONAL_HOSTNAME, OPTIONAL_OCID
+from forms.params import OPTIONAL_SHAPE_PATTERN as SHAPE_PATTERN
 from hooks.oci import OCID_RE, RETRY_BUDGET
-from hooks.params import DEFAULT_SHAPE, OPTIONAL_HOSTNAME, OPTIONAL_OCID
-from hooks.params import OPTIONAL_SHAPE_PATTERN as SHAPE_PATTERN
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.on_demand import OciResolveCloneSourcesOperator, OciRunReportOperator, OciValidateRequestOperator

@@ -10,8 +10,8 @@ import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param, task, task_group
-from hooks.pools import oci_api_pool
-from hooks.xcom import xcom_value
+from common.pools import oci_api_pool
+from common.xcom import xcom_value
 from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOperator, OciPruneBackupsOperator
 from operators.backups import OciCopyBackupOperator, OciCreateBackupOperator
 from operators.base import wait_settings
@@ -65,7 +65,7 @@ def _planned(field: str) -> str:
 
 def _same_index(task_id: str, field: str | None = None) -> str:
     """Jinja that pulls the XCom of a task of the same mapped volume (native rendering keeps dicts dicts; the
-    `xcom` filter reads one a trigger pushed, see hooks/xcom.py)."""
+    `xcom` filter reads one a trigger pushed, see common/xcom.py)."""
     pull = f"(ti.xcom_pull(task_ids='protect_volume.{task_id}', map_indexes=ti.map_index) | xcom)"
     return "{{ " + (f"{pull}['{field}']" if field else pull) + " }}"
 
@@ -112,7 +112,7 @@ with DAG(
     def resolve_config(params=None, dag_run=None) -> dict:
         """Params, overridden by the Variable, overridden by what a manual trigger gave explicitly."""
         from airflow.sdk import Variable
-        from hooks.errors import OciInputError
+        from common.errors import OciInputError
 
         config = dict(params)
         config.update(Variable.get(CONFIG_VARIABLE, default={}, deserialize_json=True) or {})

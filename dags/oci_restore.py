@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, Param
+from forms.params import DEFAULT_SHAPE, DEVICE_PATTERN, OPTIONAL_HOSTNAME, OPTIONAL_OCID
 from hooks.oci import RETRY_BUDGET
-from hooks.params import DEFAULT_SHAPE, DEVICE_PATTERN, OPTIONAL_HOSTNAME, OPTIONAL_OCID
 from operators.base import wait_settings
 from operators.boot_swap import OciSwapBootVolumeOperator
 from operators.compute import OciLaunchInstanceOperator

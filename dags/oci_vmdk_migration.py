@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, AssetAlias, Param
-from hooks.fleet import IMAGE_ASSET_ALIAS, OPTIONAL_OCID, fleet_params
+from forms.fleet import IMAGE_ASSET_ALIAS, OPTIONAL_OCID, fleet_params
 from hooks.oci import RETRY_BUDGET
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator

@@ -473,7 +473,7 @@ def _start(layout: Layout, port: int, database: str, fresh: bool) -> dict:
               lambda: all(s == "healthy" for s in api.healthy().values()), 300)
 
     with Phase("pool oci_api (the OCI tasks' pool, size OCI_API_POOL_SLOTS)"):
-        from hooks.pools import pool_body
+        from common.pools import pool_body
 
         pool = pool_body()
         try:

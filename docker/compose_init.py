@@ -100,9 +100,9 @@ def merge_variable(keys: dict) -> dict:
 
 
 def ensure_pool() -> dict:
-    """The pool the OCI tasks run in (plugins/hooks/pools.py): created, or resized to OCI_API_POOL_SLOTS."""
+    """The pool the OCI tasks run in (plugins/common/pools.py): created, or resized to OCI_API_POOL_SLOTS."""
     from airflow.models.pool import Pool
-    from hooks.pools import pool_body
+    from common.pools import pool_body
 
     body = pool_body()
     Pool.create_or_update_pool(body["name"], body["slots"], body["description"], body["include_deferred"])

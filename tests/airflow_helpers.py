@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def load_dag(dag_id: str, folder: Path | None = None):
     """The DAG object from the file that defines it (a file whose name starts the dag_id), as the bundle has it."""
-    for base in ([folder] if folder else [ROOT / "tests" / "dags", ROOT / "dags"]):
+    for base in ([folder] if folder else [ROOT / "tests" / "operators" / "dags", ROOT / "dags"]):
         for path in sorted(base.glob("*.py"), key=lambda p: -len(p.stem)):
             if not dag_id.startswith(path.stem):
                 continue
@@ -22,7 +22,7 @@ def load_dag(dag_id: str, folder: Path | None = None):
             for value in vars(module).values():
                 if isinstance(value, DAG) and value.dag_id == dag_id:
                     return value
-    raise LookupError(f"no DAG {dag_id!r} in tests/dags or dags")
+    raise LookupError(f"no DAG {dag_id!r} in tests/operators/dags or dags")
 
 
 def run_dag(dag_id: str, conf: dict | None = None, **kwargs):

@@ -33,7 +33,7 @@ os.environ.update({
         {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
          "kwargs": {"path": str(ROOT / "dags")}},
         {"name": "test-dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(ROOT / "tests" / "dags")}},
+         "kwargs": {"path": str(ROOT / "tests" / "operators" / "dags")}},
     ]),
 })
 for path in (str(ROOT / "plugins"), str(ROOT)):
@@ -41,6 +41,9 @@ for path in (str(ROOT / "plugins"), str(ROOT)):
         sys.path.insert(0, path)
 
 from ocisim.testing import ocisim_running  # noqa: E402
+
+# DAG files the operator tests run (a bundle of their own), not test modules
+collect_ignore_glob = ["operators/dags/*"]
 
 
 @pytest.fixture
@@ -99,7 +102,7 @@ def airflow_oci_guest(airflow_db, ocisim_guest, monkeypatch):
 @pytest.fixture
 def estate(tmp_path, airflow_db, monkeypatch):
     """ocisim (guest exec on) seeded with the protected estate, and Airflow's oci_default pointing at it."""
-    from tests.e2e.seeds import protected_estate
+    from tests.dags.seeds import protected_estate
 
     with ocisim_running(tmp_path / "estate", time_scale=600.0, seed=protected_estate(), guest_exec=True) as handle:
         monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", oci_connection_json(handle))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hooks.tags import VERIFIED_LEVEL_TAG, VERIFIED_TAG
+from common.tags import VERIFIED_LEVEL_TAG, VERIFIED_TAG
 
 
 def backup_result(backup: Any, region: str) -> dict:

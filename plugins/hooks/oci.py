@@ -20,10 +20,10 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from airflow.sdk import BaseHook
+from common.errors import OciInputError, OciWaitError
 
 from hooks.block_storage import OciBlockStorageMethods
 from hooks.compute import OciComputeMethods
-from hooks.errors import OciInputError, OciWaitError
 
 OCID_RE = re.compile(r"^ocid1\.[a-z0-9]+\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9]{8,}$")
 REGION_RE = re.compile(r"^[a-z]{2}-[a-z]+-[0-9]+$")
@@ -146,7 +146,7 @@ def refused_error(err, operation: str | None = None):
                 return self.summary
 
         OciRequestRefused.__qualname__ = OciRequestRefused.__name__
-        OciRequestRefused.__module__ = "hooks.errors"
+        OciRequestRefused.__module__ = "common.errors"
         _refused_class = OciRequestRefused
     new = _refused_class.__new__(_refused_class)
     new.__dict__.update(err.__dict__)
@@ -391,7 +391,7 @@ class OciHook(OciComputeMethods, OciBlockStorageMethods, BaseHook):
 
     def _sdk_config(self) -> dict:
         if self._config is None:
-            from hooks.masking import mask
+            from common.masking import mask
 
             key = self._auth_key()
             with _SHARED_LOCK:
@@ -404,8 +404,7 @@ class OciHook(OciComputeMethods, OciBlockStorageMethods, BaseHook):
 
     def _build_auth(self) -> tuple[dict, Any]:
         import oci
-
-        from hooks.masking import mask
+        from common.masking import mask
 
         extras = self.extras
         mode = extras.get("auth", "api_key")

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hooks.errors import OciInputError, OciWaitError
+from common.errors import OciInputError, OciWaitError
+from common.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VERIFIED_TAG
+from forms.params import flag, listed
 from hooks.oci import ocid_kind, validate_ocid, validate_region
-from hooks.params import flag, listed
-from hooks.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VERIFIED_TAG
 
 from operators.base import OciBaseOperator, oci_template_fields
 

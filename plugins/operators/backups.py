@@ -7,8 +7,8 @@ for there with that region's client.
 
 from __future__ import annotations
 
+from common.errors import OciInputError, OciWaitError
 from hooks.block_storage import backup_result
-from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import ocid_kind, validate_ocid, validate_region
 
 from operators.base import OciBaseOperator, oci_template_fields

@@ -13,7 +13,8 @@ from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
 
 from airflow.sdk import BaseOperator, conf
-from hooks.errors import OciInputError, OciWaitError
+from common.errors import OciInputError, OciWaitError
+from common.tags import MANAGED_TAG, MANAGED_VALUE
 from hooks.oci import (
     OciHook,
     Poll,
@@ -24,7 +25,6 @@ from hooks.oci import (
     validate_ocid,
     validate_region,
 )
-from hooks.tags import MANAGED_TAG, MANAGED_VALUE
 from links.oci import OciConsoleLink
 
 HookT = TypeVar("HookT", bound=OciHook)

@@ -15,7 +15,7 @@ instance never stays without a boot volume.
 
 from __future__ import annotations
 
-from hooks.errors import OciInputError, OciWaitError
+from common.errors import OciInputError, OciWaitError
 from hooks.oci import WaitSpec, validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields

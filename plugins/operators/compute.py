@@ -3,16 +3,16 @@
 OCI rules honoured: the hostname goes on the primary VNIC as `hostname_label` (unique in the subnet) for Linux
 and Windows alike; Linux gets cloud-init user data that sets it in the guest, Windows gets cloudbase-init user
 data that renames the computer and reboots once, since OCI does not apply a custom hostname to a Windows
-instance launched from an image, a clone or a restore (hooks/user_data.py renders both). Instance metadata is
-at most 32,000 bytes. A fleet is a mapped launch; `hooks.user_data.fleet_hostnames` validates its names.
+instance launched from an image, a clone or a restore (guest/user_data.py renders both). Instance metadata is
+at most 32,000 bytes. A fleet is a mapped launch; `guest.user_data.fleet_hostnames` validates its names.
 """
 
 from __future__ import annotations
 
-from hooks.errors import OciInputError, OciWaitError
+from common.errors import OciInputError, OciWaitError
+from forms.params import flag
+from guest.user_data import build_metadata, validate_hostname, validate_os_type
 from hooks.oci import validate_ocid
-from hooks.params import flag
-from hooks.user_data import build_metadata, validate_hostname, validate_os_type
 
 from operators.base import OciBaseOperator, oci_template_fields
 

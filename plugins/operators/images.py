@@ -21,9 +21,9 @@ import time
 from typing import Any
 
 from airflow.sdk.exceptions import TaskDeferred
-from hooks.errors import OciInputError, OciWaitError
+from common.errors import OciInputError, OciWaitError
+from forms.params import flag
 from hooks.oci import GIB, MIB, WaitSpec, object_uri, parse_object_uri, validate_ocid
-from hooks.params import flag
 
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.run_command import command_failure

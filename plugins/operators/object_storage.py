@@ -15,7 +15,7 @@ import math
 import os
 import threading
 
-from hooks.errors import OciInputError, OciWaitError
+from common.errors import OciInputError, OciWaitError
 from hooks.oci import MIB, object_uri
 
 from operators.base import OciBaseOperator, oci_template_fields

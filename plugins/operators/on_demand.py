@@ -15,12 +15,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from common.errors import OciInputError, OciWaitError
+from common.tags import VERIFIED_TAG
+from forms.params import DEFAULT_SHAPE, given, listed
+from guest.user_data import validate_hostname, validate_os_type
 from hooks.block_storage import backup_result
-from hooks.errors import OciInputError, OciWaitError
 from hooks.oci import RETRY_BUDGET, ocid_kind, validate_ocid
-from hooks.params import DEFAULT_SHAPE, given, listed
-from hooks.tags import VERIFIED_TAG
-from hooks.user_data import validate_hostname, validate_os_type
 
 from operators import request_checks as checks
 from operators.base import OciBaseOperator, oci_template_fields
@@ -176,7 +176,7 @@ def restore_request(params: dict, hook, context) -> dict:
 
 def migration_request(params: dict, hook, context) -> dict:
     """VMDK migration: exactly one source form, the image's fields, the fleet's hostnames."""
-    from hooks.fleet import resolve_fleet
+    from forms.fleet import resolve_fleet
     from hooks.oci import parse_object_uri
 
     from operators.images import IMAGE_FORMATS, IMPORT_LAUNCH_MODES
@@ -244,7 +244,7 @@ def migration_request(params: dict, hook, context) -> dict:
 
 def golden_image_request(params: dict, hook, context) -> dict:
     """Golden image: the instance, the iSCSI policy, the export, the fleet's hostnames."""
-    from hooks.fleet import resolve_fleet
+    from forms.fleet import resolve_fleet
 
     from operators.images import IMAGE_FORMATS, LAUNCH_MODES
 

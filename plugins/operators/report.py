@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hooks.errors import OciWaitError
+from common.errors import OciWaitError
 from hooks.oci import asset_uri
 
 from operators.backup_policy import PRUNE_XCOM_KEY, newest_verified
@@ -91,7 +91,7 @@ class OciBackupReportOperator(OciBaseOperator):
         self.steps = list(steps or [])
 
     def _pull(self, ti, task: str, index: int, key: str = "return_value"):
-        from hooks.xcom import xcom_value
+        from common.xcom import xcom_value
 
         try:
             return xcom_value(ti.xcom_pull(task_ids=f"{self.group_id}.{task}", map_indexes=index, key=key))

@@ -11,7 +11,7 @@ import os
 import stat
 from typing import Any
 
-from hooks.errors import OciInputError
+from common.errors import OciInputError
 from hooks.oci import validate_ocid, validate_region
 
 UPLOAD_ROOTS_ENV = "OCI_UPLOAD_ROOTS"

@@ -8,8 +8,8 @@ XCom, failing on a non-zero exit or a timeout, deferring while the script runs.
 from __future__ import annotations
 
 from airflow.exceptions import AirflowException
+from common.errors import OciInputError
 from hooks.compute import command_spec
-from hooks.errors import OciInputError
 from hooks.oci import validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields

@@ -6,8 +6,8 @@ something asked for that was not made; OciRunReportOperator fails the run when t
 
 from __future__ import annotations
 
-from hooks.errors import OciWaitError
-from hooks.fleet import add_image_event, instance_lines
+from common.errors import OciWaitError
+from forms.fleet import add_image_event, instance_lines
 
 
 def _mapped(pull, task_id: str, count: int) -> list:

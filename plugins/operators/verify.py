@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from hooks.errors import OciInputError, OciWaitError
+from common.errors import OciInputError, OciWaitError
+from common.tags import TEMPORARY_TAG
+from forms.params import flag, listed
 from hooks.oci import Poll, ocid_kind, validate_ocid
-from hooks.params import flag, listed
-from hooks.tags import TEMPORARY_TAG
 
 from operators.backup_policy import LEVELS
 from operators.base import OciBaseOperator, oci_template_fields
@@ -37,7 +37,7 @@ def free_device(used: set[str], start: int = 0) -> str:
 
 def render_check_script(device: str, backup_time: datetime, canary_path: str = "", heartbeat_path: str = "",
                         max_heartbeat_age_seconds: int = 0) -> str:
-    from hooks.user_data import include_dir
+    from guest.user_data import include_dir
 
     template = (include_dir() / "verify" / "check_ext4.sh").read_text()
     values = {"__DEVICE__": device, "__CANARY_PATH__": canary_path, "__HEARTBEAT_PATH__": heartbeat_path,

@@ -9,9 +9,9 @@ group, whose members a test restore can then check together.
 
 from __future__ import annotations
 
-from hooks.errors import OciInputError
+from common.errors import OciInputError
+from forms.params import listed
 from hooks.oci import ocid_kind, validate_ocid
-from hooks.params import listed
 
 from operators.backups import validate_backup_type
 from operators.base import OciBaseOperator, oci_template_fields

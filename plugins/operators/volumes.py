@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import email.utils
 
-from hooks.errors import OciInputError
+from common.errors import OciInputError
+from common.tags import inherited
 from hooks.oci import ocid_kind, validate_ocid
-from hooks.tags import inherited
 
 from operators.base import OciBaseOperator, oci_template_fields
 

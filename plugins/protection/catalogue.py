@@ -18,9 +18,9 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from common.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG
+from forms.params import listed
 from hooks.oci import OciHook, ocid_kind
-from hooks.params import listed
-from hooks.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG
 
 DAG_ID = os.environ.get("OCI_PROTECTION_DAG", "oci_nightly_backup")
 HISTORY_NIGHTS = 30

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 
+from common.tags import VERIFIED_LEVEL_TAG, VERIFIED_TAG
 from hooks.oci import console_url
-from hooks.tags import VERIFIED_LEVEL_TAG, VERIFIED_TAG
 from operators.backup_policy import BackupPolicy, newest_verified
 
 from protection.catalogue import Config, parse_time

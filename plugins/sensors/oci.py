@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from hooks.errors import OciInputError, OciWaitError
+from common.errors import OciInputError, OciWaitError
 from hooks.oci import RESOURCE_API, OciHook, PollResult, WaitSpec, ocid_kind, validate_ocid, validate_region
 from links.oci import OciConsoleLink
 from operators.base import OciTaskMixin

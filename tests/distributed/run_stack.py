@@ -341,8 +341,8 @@ class Stack:
                                lambda p=proc: re.search(r"@\S+ ready\.", p.log.read_text(errors="replace")), 300)
 
     def create_pool(self) -> None:
-        """The pool the OCI tasks run in (hooks/pools.py), as docker-compose's init and `make up` make it."""
-        from hooks.pools import pool_body
+        """The pool the OCI tasks run in (common/pools.py), as docker-compose's init and `make up` make it."""
+        from common.pools import pool_body
 
         body = pool_body()
         try:

@@ -1,7 +1,7 @@
 """Key material never leaks. A run against a connection carrying `key_content`, whose tasks log at INFO and DEBUG
 (operators, the hook, the SDK and urllib3 underneath) and fail after the hook was built (an OCI 404 and bad
 input): no PEM body line of the private key may appear in the task output, the stdlib log records, the log
-files, any XCom value of the run, the rendered template fields or the exception texts. And `hooks.masking.mask`
+files, any XCom value of the run, the rendered template fields or the exception texts. And `common.masking.mask`
 registers the key with Airflow's masker, whose default sensitive names miss `key_content` and `pass_phrase`, so
 the worker's log redaction catches a careless line that prints it."""
 

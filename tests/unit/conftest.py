@@ -1,6 +1,6 @@
 """The fast tier (`make test-unit`): pure functions, validation, template fields and Params schemas. Nothing here
 starts ocisim, migrates Airflow's database or runs a DAG; a test that asks for one of those fixtures belongs in
-the folder of what it tests (tests/operators, tests/ocisim, tests/e2e, ...), and is refused here."""
+the folder of what it tests (tests/operators, tests/ocisim, tests/dags, ...), and is refused here."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import os
 from types import SimpleNamespace
 
 import pytest
-from hooks.errors import OciInputError
+from common.errors import OciInputError
 from hooks.oci import object_uri, parse_object_uri, retry_token, validate_ocid, validate_region
 from operators.base import OciBaseOperator
 

@@ -53,7 +53,7 @@ def test_probe_refuses_what_oci_does_not_import():
 
 
 def test_operator_validation_without_api_calls():
-    from hooks.errors import OciInputError
+    from common.errors import OciInputError
     from operators.images import OciCreateImageFromInstanceOperator, OciImportImageOperator
 
     instance = "ocid1.instance.oc1.iad.aaaaaaaabbbbbbbb"

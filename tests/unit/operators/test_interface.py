@@ -13,7 +13,7 @@ import operators
 import pytest
 import sensors
 from airflow.sdk import BaseOperator
-from hooks.errors import OciInputError
+from common.errors import OciInputError
 from operators.base import OciBaseOperator
 
 

@@ -6,7 +6,7 @@ import base64
 import hashlib
 
 import pytest
-from hooks.errors import OciInputError
+from common.errors import OciInputError
 from hooks.oci import MIB
 from operators.object_storage import OciUploadFileOperator, file_digests, multipart_md5
 

@@ -1,5 +1,5 @@
 """The OCI Protection page's join, rendering and CSV over hand-made snapshots of OCI and of the nightly reports
-(the same shapes `catalogue.read_oci` and `read_airflow` return; tests/dashboard reads them for real)."""
+(the same shapes `catalogue.read_oci` and `read_airflow` return; tests/protection reads them for real)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hooks.errors import OciInputError
+from common.errors import OciInputError
 from sensors.oci import OciLifecycleStateSensor, OciWorkRequestSensor
 
 VOLUME = "ocid1.volume.oc1.iad.aaaaaaaabbbbbbbbcccc"

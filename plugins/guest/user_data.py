@@ -23,7 +23,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from hooks.errors import OciInputError
+from common.errors import OciInputError
 
 OS_TYPES = ("linux", "windows")
 METADATA_LIMIT_BYTES = 32_000

@@ -9,7 +9,7 @@ import socket
 
 import oci
 import pytest
-from hooks.errors import OciInputError
+from common.errors import OciInputError
 from hooks.oci import AUTH_MODES, OciHook
 
 from tests.conftest import oci_connection_json
@@ -202,7 +202,7 @@ def test_unknown_region_without_custom_endpoints_is_refused_before_any_call(ocis
     import json
 
     import pytest
-    from hooks.errors import OciInputError
+    from common.errors import OciInputError
     from hooks.oci import OciHook
 
     monkeypatch.setenv("AIRFLOW_CONN_OCI_PLAIN", json.dumps(

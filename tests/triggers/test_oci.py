@@ -15,7 +15,7 @@ from hooks.oci import OciHook, WaitSpec
 from triggers.oci import OciWaitTrigger
 
 from tests.airflow_helpers import last_run_id, load_dag, run_dag, xcom
-from tests.operators.test_sensors import HeldClock, available_backup
+from tests.sensors.test_oci import HeldClock, available_backup
 
 CLASSPATH = "triggers.oci.OciWaitTrigger"
 

@@ -29,7 +29,7 @@ def listed(value):
 
 def flag(value, field: str) -> bool:
     """A yes/no field as a bool: a template renders True as "True", a CLI conf may send "true"."""
-    from hooks.errors import OciInputError
+    from common.errors import OciInputError
 
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"

@@ -9,7 +9,7 @@ import oci
 import pytest
 import yaml
 from airflow.sdk.exceptions import ParamValidationError
-from hooks.user_data import decode_user_data
+from guest.user_data import decode_user_data
 
 from tests.airflow_helpers import last_run_id, run_dag, xcom
 

@@ -4,16 +4,17 @@ taken in the subnet yet, and the Asset of the image.
 
 A fleet is either `fleet_count` instances named by `hostname_pattern` (`app-{index:02d}` → app-01, app-02, ...) with
 one `os_type`, or an explicit `fleet` list of {hostname, os_type} (a mixed Linux/Windows fleet). Every hostname is
-checked as `hooks.user_data` checks one (RFC 1123 label; NetBIOS rules for Windows) and the fleet has no duplicate
+checked as `guest.user_data` checks one (RFC 1123 label; NetBIOS rules for Windows) and the fleet has no duplicate
 (compared without case, as DNS and NetBIOS compare). Errors are OciInputError naming the field, value and rule.
 """
 
 from __future__ import annotations
 
-from hooks.errors import OciInputError
+from common.errors import OciInputError
+from guest.user_data import fleet_hostnames, validate_fleet, validate_hostname, validate_os_type
 from hooks.oci import asset_uri, validate_ocid
-from hooks.params import DEFAULT_SHAPE, OPTIONAL_OCID, SHAPE_PATTERN
-from hooks.user_data import fleet_hostnames, validate_fleet, validate_hostname, validate_os_type
+
+from forms.params import DEFAULT_SHAPE, OPTIONAL_OCID, SHAPE_PATTERN
 
 MAX_FLEET = 50
 DEFAULT_PATTERN = "app-{index:02d}"

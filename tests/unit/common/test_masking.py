@@ -1,4 +1,4 @@
-"""`hooks.masking.mask` registers key material with Airflow's masker, whose default sensitive names miss
+"""`common.masking.mask` registers key material with Airflow's masker, whose default sensitive names miss
 `key_content` and `pass_phrase`, so the worker's log redaction catches a careless line that prints it."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 
-from hooks.masking import mask
+from common.masking import mask
 
 
 def test_mask_registers_key_material_with_airflows_masker():

@@ -1,4 +1,4 @@
-"""The user-data renderer and hostname validator (hooks/user_data.py): pure functions, no ocisim, no Airflow run.
+"""The user-data renderer and hostname validator (guest/user_data.py): pure functions, no ocisim, no Airflow run.
 Plus the launch operator's validation, which runs them before any API call."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import json
 
 import pytest
 import yaml
-from hooks.errors import OciInputError
-from hooks.user_data import (
+from common.errors import OciInputError
+from guest.user_data import (
     METADATA_LIMIT_BYTES,
     build_metadata,
     check_metadata_size,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.sdk import DAG, task
-from hooks.user_data import fleet_hostnames
+from guest.user_data import fleet_hostnames
 from operators.compute import OciInstanceActionOperator, OciLaunchInstanceOperator, OciTerminateInstanceOperator
 from operators.run_command import OciRunCommandOperator
 

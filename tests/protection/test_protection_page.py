@@ -24,7 +24,7 @@ FIELDS = {"volume_id", "display_name", "kind", "policy", "last_backup_time", "la
 def night(tmp_path_factory, airflow_db):
     """One nightly run over the protected estate; the first block volume backup is damaged as it is made."""
     from ocisim.testing import ocisim_running
-    from tests.e2e.seeds import protected_estate
+    from tests.dags.seeds import protected_estate
 
     saved = {k: os.environ.get(k) for k in ("AIRFLOW_CONN_OCI_DEFAULT", "OCI_PROTECTION_CACHE_SECONDS")}
     with ocisim_running(tmp_path_factory.mktemp("estate"), time_scale=600.0, seed=protected_estate(),

@@ -25,7 +25,7 @@ from pathlib import Path
 import oci
 import pytest
 from airflow.sdk.exceptions import ParamValidationError
-from hooks.errors import OciInputError
+from common.errors import OciInputError
 
 from ocisim import formats
 from ocisim.testing import ocisim_running
@@ -120,7 +120,7 @@ def _choose(params: dict):
 
 
 def _fleet(params: dict):
-    from hooks.fleet import resolve_fleet
+    from forms.fleet import resolve_fleet
     from operators.on_demand import OciCheckFleetOperator
 
     def call(ctx):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hooks.params import given, listed
+from forms.params import given, listed
 
 
 def test_given_treats_an_untouched_field_as_absent():

@@ -146,7 +146,7 @@ def test_failed_retention_fails_the_run_and_the_report_names_the_backups(estate,
 def gold_estate(tmp_path, airflow_db, monkeypatch):
     """The protected estate with db-data under policy `gold` (the others `default`)."""
     from ocisim.testing import ocisim_running
-    from tests.e2e.seeds import protected_estate
+    from tests.dags.seeds import protected_estate
 
     seed = protected_estate()
     next(v for v in seed["volumes"] if v["name"] == "db-data")["freeform_tags"] = {"backup-policy": "gold"}

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from tests.airflow_helpers import last_run_id, load_dag, task_states, xcom
-from tests.e2e.test_emergency_clone_restore import FS_BYTES, _backup, _by_id
+from tests.dags.test_emergency_clone_restore import FS_BYTES, _backup, _by_id
 
 RESTORE = "oci_restore"
 
