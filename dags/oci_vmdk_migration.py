@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, AssetAlias, Param
-from forms.fleet import IMAGE_ASSET_ALIAS, OPTIONAL_OCID, fleet_params
+from forms.fleet import OPTIONAL_OCID, fleet_params
 from hooks.oci import RETRY_BUDGET
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.images import OciImportImageOperator
 from operators.object_storage import OciUploadFileOperator
 from operators.on_demand import OciCheckFleetOperator, OciRunReportOperator, OciValidateRequestOperator
+from reports.fleet import IMAGE_ASSET_ALIAS
 
 DAG_ID = "oci_vmdk_migration"
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.

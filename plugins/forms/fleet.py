@@ -1,6 +1,5 @@
 """The fleet a DAG launches from the image it made (VMDK migration, golden image): the trigger form's fleet fields,
-their validation into one launch request per instance (pure, no API calls), the read-only check that no hostname is
-taken in the subnet yet, and the Asset of the image.
+and their validation into one launch request per instance (pure, no API calls).
 
 A fleet is either `fleet_count` instances named by `hostname_pattern` (`app-{index:02d}` → app-01, app-02, ...) with
 one `os_type`, or an explicit `fleet` list of {hostname, os_type} (a mixed Linux/Windows fleet). Every hostname is
@@ -12,13 +11,12 @@ from __future__ import annotations
 
 from common.errors import OciInputError
 from guest.user_data import fleet_hostnames, validate_fleet, validate_hostname, validate_os_type
-from hooks.oci import asset_uri, validate_ocid
+from hooks.oci import validate_ocid
 
 from forms.params import DEFAULT_SHAPE, OPTIONAL_OCID, SHAPE_PATTERN
 
 MAX_FLEET = 50
 DEFAULT_PATTERN = "app-{index:02d}"
-IMAGE_ASSET_ALIAS = "oci-images"
 FLEET_FIELDS = ("fleet_count", "hostname_pattern", "os_type", "fleet", "shape", "ocpus", "memory_in_gbs",
                 "subnet_id", "availability_domain", "ssh_authorized_keys")
 
@@ -120,38 +118,3 @@ def resolve_fleet(params: dict) -> list[dict]:
              # Windows takes no SSH keys (OCI sets an initial opc password): keys go to the Linux instances only
              "ssh_authorized_keys": (keys or None) if os_type == "linux" else None}
             for name, os_type in zip(names, os_types, strict=True)]
-
-
-def add_image_event(outlet_events, image: dict, extra: dict) -> None:
-    """An Asset event for an image a DAG made, through the alias its report task declares as an outlet (the image's
-    id is known only at run time)."""
-    from airflow.sdk import Asset, AssetAlias
-
-    asset = Asset(name=f"oci-image-{image['image_id']}", uri=asset_uri(image["region"], image["image_id"]))
-    outlet_events[AssetAlias(IMAGE_ASSET_ALIAS)].add(asset, extra=extra)
-
-
-def instance_lines(instances: list[dict | None], fleet: list[dict]) -> tuple[list[str], list[dict], list[str]]:
-    """Report lines, rows and problems for a launched fleet (None where a launch left no result)."""
-    lines, rows, problems = [], [], []
-    for asked, made in zip(fleet, instances, strict=True):
-        if not made:
-            problems.append(f"instance {asked['hostname']} ({asked['os_type']}) was not launched")
-            lines.append(f"- {asked['hostname']} ({asked['os_type']}): NOT LAUNCHED")
-            continue
-        row = {k: made.get(k) for k in ("hostname", "os_type", "instance_id", "lifecycle_state", "private_ip",
-                                        "public_ip", "hostname_label", "boot_volume_id", "availability_domain",
-                                        "shape")}
-        rows.append(row)
-        lines.append(f"- {row['hostname']} ({row['os_type']}): {row['instance_id']} {row['lifecycle_state']}, "
-                     f"private IP {row['private_ip']}" + (f", public IP {row['public_ip']}" if row["public_ip"]
-                                                           else ""))
-    return lines, rows, problems
-
-
-def pull_mapped(ti, task_id: str, count: int) -> list[dict | None]:
-    """The XCom of each of `count` map indexes of a mapped task (None where a task left none)."""
-    if not count:
-        return []
-    values = ti.xcom_pull(task_ids=task_id, map_indexes=list(range(count)))
-    return list(values) if isinstance(values, list | tuple) else [values]

@@ -363,13 +363,13 @@ class OciRunReportOperator(OciBaseOperator):
         self.report = report
 
     def validate_inputs(self) -> None:
-        from operators.run_reports import REPORTS
+        from reports.on_demand import REPORTS
 
         if not (self.report in REPORTS or callable(self.report)):
             raise OciInputError(f"report {self.report!r}: one of {sorted(REPORTS)} or a function")
 
     def execute(self, context) -> dict:
-        from operators.run_reports import REPORTS
+        from reports.on_demand import REPORTS
 
         self.validate()
         ti = context["ti"]

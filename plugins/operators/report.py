@@ -7,66 +7,15 @@ none, which is itself the finding), and fails the run when any backup or verific
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from common.errors import OciWaitError
 from hooks.oci import asset_uri
+from reports.nightly import build_row, render_text
 
 from operators.backup_policy import PRUNE_XCOM_KEY, newest_verified
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.verify import TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 
 ASSET_ALIAS = "oci-verified-backups"
-
-
-def build_row(item: dict, backup: dict | None, restore: dict | None, verification: dict | None,
-              newest_verified_backup: dict | None, now: datetime) -> dict:
-    rpo = None
-    if newest_verified_backup:
-        made = datetime.fromisoformat(newest_verified_backup["time_created"])
-        rpo = round((now - made).total_seconds() / 3600, 2)
-    if backup is None:
-        status = "BACKUP FAILED"
-    elif not item.get("verify"):
-        status = "backed up (verification not sampled)"
-    elif verification is None:
-        status = "VERIFICATION FAILED (no result)"
-    else:
-        status = "verified" if verification["passed"] else "VERIFICATION FAILED"
-    return {"volume_id": item["volume_id"], "display_name": item["display_name"], "kind": item["kind"],
-            "policy": item["policy"], "planned_type": item["backup_type"],
-            "backup_id": backup and backup["backup_id"], "type": backup and backup["type"],
-            "size_in_gbs": backup and backup["size_in_gbs"],
-            "unique_size_in_mbs": backup and backup["unique_size_in_mbs"],
-            "unique_size_in_gbs": backup and backup["unique_size_in_gbs"],
-            "rto_seconds": restore and restore.get("seconds_to_available"),
-            "rto_source": restore and restore.get("rto_source"),
-            "verification": verification and {k: verification.get(k) for k in
-                                              ("level", "passed", "detail", "exit_code", "canary", "heartbeat")},
-            "rpo_hours": rpo,
-            "newest_verified_backup_id": newest_verified_backup and newest_verified_backup["backup_id"],
-            "status": status,
-            "failed": status.startswith(("BACKUP FAILED", "VERIFICATION FAILED"))}
-
-
-def render_text(report: dict) -> str:
-    lines = [f"OCI nightly backup report, {report['generated_at']} (OCI time)",
-             f"{report['totals']['volumes']} volumes, {report['totals']['backed_up']} backed up, "
-             f"{report['totals']['verified']} verified, {report['totals']['failed']} failed, "
-             f"{report['totals']['pruned']} pruned", ""]
-    for step in report.get("failed_steps") or []:
-        lines.append(f"STEP FAILED: {step['step']} ({step['state']}): {step['detail']}")
-    if report.get("failed_steps"):
-        lines.append("")
-    for r in report["volumes"]:
-        v = r["verification"] or {}
-        lines.append(
-            f"- {r['display_name']} ({r['kind']}): {r['status']}; {r['type'] or r['planned_type']} "
-            f"{r['backup_id'] or '-'}; size {r['size_in_gbs'] or '-'} GB, unique {r['unique_size_in_mbs'] or 0} MB; "
-            f"RTO {r['rto_seconds'] if r['rto_seconds'] is not None else '-'} s; "
-            f"check {v.get('level', '-')}: {v.get('detail', '-')}; "
-            f"RPO {r['rpo_hours'] if r['rpo_hours'] is not None else '-'} h")
-    return "\n".join(lines)
 
 
 class OciBackupReportOperator(OciBaseOperator):

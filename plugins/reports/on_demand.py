@@ -1,13 +1,14 @@
 """What each on-demand DAG's report says: a builder per DAG, (pull, context) -> (lines, result, problems, title).
 
 `pull(task_id, index=None, key="return_value")` reads a task's XCom (None when the task left none). A problem is
-something asked for that was not made; OciRunReportOperator fails the run when there is one.
+something asked for that was not made; OciRunReportOperator (operators.on_demand) fails the run when there is one.
 """
 
 from __future__ import annotations
 
 from common.errors import OciWaitError
-from forms.fleet import add_image_event, instance_lines
+
+from reports.fleet import add_image_event, instance_lines
 
 
 def _mapped(pull, task_id: str, count: int) -> list:

@@ -1,0 +1,15 @@
+"""The fleet lines of the image DAGs' reports."""
+
+from __future__ import annotations
+
+from reports.fleet import instance_lines
+
+
+def test_a_launch_that_left_nothing_is_a_problem_and_a_line():
+    fleet = [{"hostname": "app-01", "os_type": "linux"}, {"hostname": "WIN-01", "os_type": "windows"}]
+    made = {"hostname": "app-01", "os_type": "linux", "instance_id": "i1", "lifecycle_state": "RUNNING",
+            "private_ip": "10.0.0.2", "public_ip": None}
+    lines, rows, problems = instance_lines([made, None], fleet)
+    assert [r["instance_id"] for r in rows] == ["i1"]
+    assert lines == ["- app-01 (linux): i1 RUNNING, private IP 10.0.0.2", "- WIN-01 (windows): NOT LAUNCHED"]
+    assert problems == ["instance WIN-01 (windows) was not launched"]
