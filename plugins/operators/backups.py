@@ -191,10 +191,12 @@ class OciListBackupsOperator(OciBaseOperator):
     XCom: a list of backups, newest first, each: backup_id, kind, source_id, type, display_name, lifecycle_state,
     size_in_gbs, unique_size_in_gbs, unique_size_in_mbs, time_created, freeform_tags, region."""
 
-    template_fields = oci_template_fields("volume_id", "lifecycle_state")
+    template_fields = oci_template_fields("volume_id", "lifecycle_state", "compartment_id")
 
-    def __init__(self, *, volume_id: str, lifecycle_state: str | None = "AVAILABLE", **kwargs):
+    def __init__(self, *, volume_id: str, lifecycle_state: str | None = "AVAILABLE",
+                 compartment_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.compartment_id = compartment_id
         self.volume_id = volume_id
         self.lifecycle_state = lifecycle_state
 

@@ -1,8 +1,10 @@
 """The base of every OCI operator, generic over its hook (the amazon provider's pattern).
 
-It owns what all of them share: `oci_conn_id`, `region`, `compartment_id`, waiting or deferring with one
-trigger, the retry token, the console link, and input validation before any API call. Subclasses say only
-what is theirs: `validate_inputs`, `execute` (via `create`/`wait_spec`), and `finish`.
+It owns what all of them share: `oci_conn_id`, `region`, waiting or deferring with one trigger, the retry
+token, the console link, and input validation before any API call. Subclasses say only what is theirs:
+`validate_inputs`, `execute` (via `create`/`wait_spec`), and `finish`. `compartment_id` is not shared: only the
+operators that make or list resources in a compartment take it (an explicit argument, in their template fields);
+the base validates it where it is set, and any other operator refuses it as an unknown argument, as Airflow does.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from links.oci import OciConsoleLink
 HookT = TypeVar("HookT", bound=OciHook)
 
 DEFER_MARGIN_SECONDS = 60  # Airflow's deferral deadline beyond the trigger's own `timeout`
-BASE_TEMPLATE_FIELDS = ("oci_conn_id", "region", "compartment_id", "enabled")
+BASE_TEMPLATE_FIELDS = ("oci_conn_id", "region", "enabled")
 
 
 def oci_template_fields(*fields: str) -> tuple[str, ...]:
@@ -92,8 +94,12 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
     ui_color = "#f80000"
     ui_fgcolor = "#ffffff"
 
+    # Set by the operators that take a `compartment_id` argument (where to make or list, default the source's);
+    # validated here once for all of them.
+    compartment_id: str | None = None
+
     def __init__(self, *, oci_conn_id: str = OciHook.default_conn_name, region: str | None = None,
-                 compartment_id: str | None = None, wait_for_completion: bool = True,
+                 wait_for_completion: bool = True,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
                  poll_interval: float = 10.0, max_interval: float = 60.0, timeout: float = 3600.0,
                  enabled=True, **kwargs):
@@ -107,7 +113,6 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
         self.enabled = enabled
         self.oci_conn_id = oci_conn_id
         self.region = region
-        self.compartment_id = compartment_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval = poll_interval

@@ -34,7 +34,7 @@ class OciLaunchInstanceOperator(OciBaseOperator):
     template_fields = oci_template_fields("availability_domain", "subnet_id", "shape", "image_id", "boot_volume_id",
                                           "hostname", "os_type", "display_name", "shape_config",
                                           "ssh_authorized_keys", "extra_user_data", "boot_volume_size_in_gbs",
-                                          "freeform_tags", "metadata")
+                                          "freeform_tags", "metadata", "compartment_id")
 
     def __init__(self, *, subnet_id: str, shape: str, hostname: str, availability_domain: str | None = None,
                  image_id: str | None = None, boot_volume_id: str | None = None, os_type: str = "linux",
@@ -42,8 +42,9 @@ class OciLaunchInstanceOperator(OciBaseOperator):
                  ssh_authorized_keys: str | list[str] | None = None, extra_user_data: str | list[str] | None = None,
                  boot_volume_size_in_gbs: int | None = None, freeform_tags: dict | None = None,
                  metadata: dict | None = None, assign_public_ip: bool | None = None,
-                 check_hostname_in_subnet: bool = True, **kwargs):
+                 check_hostname_in_subnet: bool = True, compartment_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.compartment_id = compartment_id
         self.availability_domain = availability_domain
         self.subnet_id = subnet_id
         self.shape = shape

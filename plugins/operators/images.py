@@ -205,13 +205,14 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
     reattached, instance_state, region."""
 
     template_fields = oci_template_fields("instance_id", "display_name", "launch_mode", "freeform_tags",
-                                          "detach_iscsi")
+                                          "detach_iscsi", "compartment_id")
 
     def __init__(self, *, instance_id: str, display_name: str | None = None, detach_iscsi: bool = False,
                  iscsi_cleanup_script: str = ISCSI_CLEANUP_COMMANDS, reattach: bool = True,
                  launch_mode: str | None = None, window_wait: bool = True, freeform_tags: dict | None = None,
-                 script_timeout: int = 300, **kwargs):
+                 script_timeout: int = 300, compartment_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.compartment_id = compartment_id
         self.instance_id = instance_id
         self.display_name = display_name
         self.detach_iscsi = detach_iscsi
@@ -519,13 +520,15 @@ class OciImportImageOperator(OciBaseOperator):
 
     template_fields = oci_template_fields("display_name", "source_uri", "namespace", "bucket", "object_name",
                                           "source_image_type", "launch_mode", "operating_system",
-                                          "operating_system_version", "freeform_tags")
+                                          "operating_system_version", "freeform_tags", "compartment_id")
 
     def __init__(self, *, display_name: str, source_uri: str | None = None, namespace: str | None = None,
                  bucket: str | None = None, object_name: str | None = None, source_image_type: str = "VMDK",
                  launch_mode: str = "PARAVIRTUALIZED", operating_system: str | None = None,
-                 operating_system_version: str | None = None, freeform_tags: dict | None = None, **kwargs):
+                 operating_system_version: str | None = None, freeform_tags: dict | None = None,
+                 compartment_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.compartment_id = compartment_id
         self.display_name = display_name
         self.source_uri = source_uri
         self.namespace = namespace

@@ -43,12 +43,13 @@ class OciRunCommandOperator(OciBaseOperator):
     XCom: command_id, instance_id, state, exit_code, output (the last 64 KiB), output_truncated, output_chars,
     message, region. On failure the same dict is pushed under key `command_result` before the task fails."""
 
-    template_fields = oci_template_fields("instance_id", "script", "script_timeout")
+    template_fields = oci_template_fields("instance_id", "script", "script_timeout", "compartment_id")
     template_fields_renderers = {"script": "bash"}
 
     def __init__(self, *, instance_id: str, script: str, script_timeout: int = 600, fail_on_nonzero: bool = True,
-                 display_name: str | None = None, **kwargs):
+                 display_name: str | None = None, compartment_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.compartment_id = compartment_id
         self.instance_id = instance_id
         self.script = script
         self.script_timeout = script_timeout

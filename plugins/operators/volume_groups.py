@@ -37,11 +37,12 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
 
     XCom: volume_group_id, volume_group_backup_id, backup_type, members ({volume_id: volume backup id}), region."""
 
-    template_fields = oci_template_fields("volume_ids", "group_name", "backup_type")
+    template_fields = oci_template_fields("volume_ids", "group_name", "backup_type", "compartment_id")
 
     def __init__(self, *, volume_ids: list[str] | str, group_name: str, backup_type: str = "INCREMENTAL",
-                 **kwargs):
+                 compartment_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.compartment_id = compartment_id
         self.volume_ids = volume_ids
         self.group_name = group_name
         self.backup_type = backup_type
@@ -122,11 +123,13 @@ class OciRestoreVolumeGroupOperator(OciBaseOperator):
 
     XCom: volume_group_id, volumes ({restored volume id: member backup id}), region."""
 
-    template_fields = oci_template_fields("volume_group_backup_id", "display_name", "freeform_tags")
+    template_fields = oci_template_fields("volume_group_backup_id", "display_name", "freeform_tags", "compartment_id")
 
     def __init__(self, *, volume_group_backup_id: str, display_name: str | None = None,
-                 availability_domain: str | None = None, freeform_tags: dict | None = None, **kwargs):
+                 availability_domain: str | None = None, freeform_tags: dict | None = None,
+                 compartment_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.compartment_id = compartment_id
         self.volume_group_backup_id = volume_group_backup_id
         self.display_name = display_name
         self.availability_domain = availability_domain

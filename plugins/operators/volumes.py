@@ -76,12 +76,14 @@ class OciCloneVolumeOperator(_NewVolumeOperator):
     XCom: volume_id, kind, display_name, availability_domain, compartment_id, size_in_gbs, lifecycle_state, region,
     seconds_to_available, rto_source."""
 
-    template_fields = oci_template_fields("source_volume_id", "display_name", "availability_domain", "freeform_tags")
+    template_fields = oci_template_fields("source_volume_id", "display_name", "availability_domain", "freeform_tags",
+                                          "compartment_id")
 
     def __init__(self, *, source_volume_id: str, display_name: str | None = None,
                  availability_domain: str | None = None, size_in_gbs: int | None = None,
-                 freeform_tags: dict | None = None, **kwargs):
+                 freeform_tags: dict | None = None, compartment_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.compartment_id = compartment_id
         self.source_volume_id = source_volume_id
         self.display_name = display_name
         self.availability_domain = availability_domain
@@ -120,11 +122,14 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
     XCom: volume_id, kind, display_name, availability_domain, compartment_id, size_in_gbs, lifecycle_state, region,
     seconds_to_available, rto_source."""
 
-    template_fields = oci_template_fields("backup_id", "display_name", "availability_domain", "freeform_tags")
+    template_fields = oci_template_fields("backup_id", "display_name", "availability_domain", "freeform_tags",
+                                          "compartment_id")
 
     def __init__(self, *, backup_id: str, availability_domain: str | None = None, display_name: str | None = None,
-                 size_in_gbs: int | None = None, freeform_tags: dict | None = None, **kwargs):
+                 size_in_gbs: int | None = None, freeform_tags: dict | None = None,
+                 compartment_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.compartment_id = compartment_id
         self.backup_id = backup_id
         self.availability_domain = availability_domain
         self.display_name = display_name
