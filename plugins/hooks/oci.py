@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
 
 from airflow.sdk import BaseHook
 from common.errors import OciInputError, OciWaitError
@@ -237,41 +236,6 @@ def asset_uri(region: str, resource_id: str) -> str:
     """The one Asset URI of an OCI resource (images a DAG made, volumes a backup verified): the region, then
     the OCID, so an Asset names one resource in one region."""
     return f"oci://{region}/{resource_id}"
-
-
-# -- Object Storage object URIs (image import and export name their object by one) ---------------------------
-OBJECT_ENDPOINT = "https://objectstorage.{region}.{secondLevelDomain}"
-# https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object, URL-encoded>
-OBJECT_HOST_RE = re.compile(r"^(?:[a-z0-9-]+\.)?objectstorage\.(?P<region>[a-z0-9-]+)\."
-                            r"(?:oraclecloud\d*\.com|oci\.customer-oci\.com|oraclegovcloud\.com|oraclegovcloud\.uk)$")
-OBJECT_PATH_RE = re.compile(r"^/n/(?P<namespace>[^/]+)/b/(?P<bucket>[^/]+)/o/(?P<object>.+)$")
-
-
-def object_uri(region: str, namespace: str, bucket: str, object_name: str) -> str:
-    """The object's native https URI in its region (the form image import and the console take)."""
-    import oci
-
-    endpoint = oci.regions.endpoint_for("object_storage", service_endpoint_template=OBJECT_ENDPOINT, region=region)
-    return f"{endpoint}/n/{quote(namespace, safe='')}/b/{quote(bucket, safe='')}/o/{quote(object_name, safe='')}"
-
-
-def parse_object_uri(uri: str, field_name: str = "source_uri") -> dict:
-    """{region, namespace, bucket, object} of https://objectstorage.<region>.oraclecloud.com/n/<ns>/b/<bucket>/o/<obj>
-    (the object name URL-encoded). Pre-authenticated request URIs (/p/<token>/...) are refused: the object could not
-    be checked before the import with them."""
-    parts = urlsplit(uri or "")
-    host = OBJECT_HOST_RE.match(parts.hostname or "")
-    if parts.path.startswith("/p/"):
-        raise OciInputError(f"{field_name} {uri!r}: a pre-authenticated request URI; give the object's own URI "
-                            f"(https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object>) "
-                            f"or namespace, bucket and object_name, so the object can be checked first")
-    path = OBJECT_PATH_RE.match(parts.path)
-    if parts.scheme != "https" or not host or not path or parts.query or parts.fragment:
-        raise OciInputError(f"{field_name} {uri!r}: not an Object Storage object URI of the form "
-                            f"https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object>")
-    region = validate_region(host.group("region"), f"{field_name} region")
-    return {"region": region, "namespace": unquote(path.group("namespace")),
-            "bucket": unquote(path.group("bucket")), "object": unquote(path.group("object"))}
 
 
 # -- waiting ----------------------------------------------------------------------------------------------

@@ -8,32 +8,34 @@ OCI rules honoured (docs/architecture.md, "OCI rules"):
 - one image per instance at a time, and 20 minutes before the same instance can be imaged again: a refused
   CreateImage (409) is waited out with the poll backoff, never hammered and never failed at once;
 - import and export are limited to 400 GB; import reads VMDK and QCOW2. OCI checks an import asynchronously and
-  fails its work request minutes later, so the object, its format and its virtual size are checked here first.
-
-"GB" here is OCI's: binary, as block volume and image sizes are (a 50 GB volume holds 50 x 2**30 bytes), so the
-400 GB limit is 400 x 2**30 bytes = 409,600 MB in an image's ``size_in_mbs``. ocisim applies the same rule.
+  fails its work request minutes later, so the object, its format and its virtual size are checked here first
+  (headers and the binary "GB" of the limit: disks/headers.py; ocisim applies the same rule).
 """
 
 from __future__ import annotations
 
-import struct
 import time
 from typing import Any
 
 from airflow.sdk.exceptions import TaskDeferred
 from common.errors import OciInputError, OciWaitError
+from disks.headers import (
+    HEADER_PROBE_BYTES,
+    IMAGE_FORMATS,
+    IMAGE_LIMIT_BYTES,
+    IMAGE_LIMIT_GB,
+    IMAGE_LIMIT_MBS,
+    DiskImageError,
+    gb,
+    probe_disk_header,
+)
+from forms.object_uri import object_target, object_uri
 from forms.params import flag
-from hooks.oci import GIB, MIB, WaitSpec, object_uri, parse_object_uri, validate_ocid
+from hooks.oci import WaitSpec, validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.run_command import command_failure
 
-IMAGE_LIMIT_GB = 400
-IMAGE_LIMIT_BYTES = IMAGE_LIMIT_GB * GIB
-IMAGE_LIMIT_MBS = IMAGE_LIMIT_BYTES // MIB
-HEADER_PROBE_BYTES = 64 * 1024  # one ranged GET: enough for any header and for telling other formats apart
-
-IMAGE_FORMATS = ("VMDK", "QCOW2")
 IMPORT_LAUNCH_MODES = ("PARAVIRTUALIZED", "NATIVE", "EMULATED")
 LAUNCH_MODES = ("NATIVE", "EMULATED", "PARAVIRTUALIZED", "CUSTOM")
 ACTIVE_ATTACHMENT = ("ATTACHING", "ATTACHED")
@@ -57,93 +59,6 @@ ISCSI_CLEANUP_PREAMBLE = (
 
 
 # -- pure helpers (unit-tested) ---------------------------------------------------------------------------
-class DiskImageError(ValueError):
-    """The first bytes of an object are not a VMDK or QCOW2 that OCI can import; the text says what they are."""
-
-
-def probe_disk_header(head: bytes) -> tuple[str, int]:
-    """(format, virtual size in bytes) from the first bytes of a disk image file.
-
-    VMDK: a sparse extent header (monolithicSparse or streamOptimized), magic "KDMV", capacity in 512-byte
-    sectors as a little-endian u64 at offset 12. QCOW2: magic "QFI\\xfb", version 2 or 3, size as a big-endian u64
-    at offset 24. A descriptor-only VMDK (text, data in separate extent files), a QCOW2 with a backing file or
-    encryption, and other formats are refused with what they are and how to convert them.
-    """
-    head = bytes(head)
-    if head[:4] == b"KDMV":
-        if len(head) < 20:
-            raise DiskImageError("a VMDK header, but truncated (fewer than 20 bytes)")
-        version, _flags, capacity = struct.unpack_from("<IIQ", head, 4)
-        if version not in (1, 2, 3):
-            raise DiskImageError(f"a VMDK sparse extent of version {version}; OCI imports versions 1 to 3")
-        if capacity <= 0:
-            raise DiskImageError("a VMDK header with a capacity of 0 sectors")
-        return "VMDK", capacity * 512
-    if head[:4] == b"QFI\xfb":
-        if len(head) < 72:
-            raise DiskImageError("a QCOW2 header, but truncated (fewer than 72 bytes)")
-        version, backing_offset = struct.unpack_from(">IQ", head, 4)
-        size, crypt = struct.unpack_from(">QI", head, 24)
-        if version == 1:
-            raise DiskImageError("a QCOW version 1 image; convert it: qemu-img convert -O qcow2 in.qcow out.qcow2")
-        if version not in (2, 3):
-            raise DiskImageError(f"a QCOW2 image of version {version}; OCI imports versions 2 and 3")
-        if backing_offset:
-            raise DiskImageError("a QCOW2 image with a backing file; flatten it first: "
-                                 "qemu-img convert -O qcow2 in.qcow2 flat.qcow2")
-        if crypt:
-            raise DiskImageError("an encrypted QCOW2 image; OCI imports unencrypted images only")
-        if size <= 0:
-            raise DiskImageError("a QCOW2 header with a virtual size of 0")
-        return "QCOW2", size
-    raise DiskImageError(_what_else(head))
-
-
-def _what_else(head: bytes) -> str:
-    convert = "; OCI imports VMDK (monolithicSparse or streamOptimized) and QCOW2: convert with qemu-img convert"
-    text = head.lstrip()[:4096]
-    if text.startswith(b"# Disk DescriptorFile") or b"createType" in text[:1024]:
-        return ("a VMDK descriptor file (text) whose data lives in separate extent files; OCI imports a "
-                "single-file VMDK: qemu-img convert -O vmdk -o subformat=streamOptimized disk.vmdk out.vmdk")
-    if head[:4] == b"COWD":
-        return "an ESXi vmfsSparse (COWD) VMDK extent" + convert
-    if head[:8] == b"conectix":
-        return "a VHD disk image" + convert
-    if head[:8] == b"vhdxfile":
-        return "a VHDX disk image" + convert
-    if len(head) >= 68 and struct.unpack_from("<I", head, 64)[0] == 0xBEDA107F:
-        return "a VirtualBox VDI disk image" + convert
-    if len(head) >= 32774 and head[32769:32774] == b"CD001":
-        return "an ISO 9660 image, not a disk image" + convert
-    if not head:
-        return "an empty object"
-    if len(head) >= 512 and head[510:512] == b"\x55\xaa":
-        return "a raw disk (boot sector found)" + convert
-    sample = head[:4096]
-    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
-    if printable >= 0.95 * len(sample):
-        return "a text file, not a disk image"
-    return "not a VMDK or QCOW2 header (unknown format)" + convert
-
-
-def _gb(size: int) -> str:
-    return f"{size / GIB:.1f} GB"
-
-
-def _object_target(op, uri_field: str) -> dict:
-    """The object an operator names, by URI or by namespace/bucket/object_name (exactly one of the two)."""
-    uri = getattr(op, uri_field)
-    parts = (op.namespace, op.bucket, op.object_name)
-    if uri and any(parts):
-        raise OciInputError(f"{uri_field} and namespace/bucket/object_name: give one or the other, not both")
-    if uri:
-        return parse_object_uri(uri, uri_field)
-    missing = [name for name, value in zip(("namespace", "bucket", "object_name"), parts, strict=True) if not value]
-    if missing:
-        raise OciInputError(f"{uri_field} or namespace, bucket and object_name: required (missing {missing})")
-    return {"region": op.region, "namespace": op.namespace, "bucket": op.bucket, "object": op.object_name}
-
-
 def _blank_to_none(op, *fields: str) -> None:
     """A template that renders empty (an unset run parameter) means 'not given'."""
     for name in fields:
@@ -550,7 +465,8 @@ class OciImportImageOperator(OciBaseOperator):
         if self.launch_mode not in IMPORT_LAUNCH_MODES:
             raise OciInputError(f"launch_mode {self.launch_mode!r}: an imported image launches in one of "
                                 f"{IMPORT_LAUNCH_MODES}")
-        self._target = _object_target(self, "source_uri")
+        self._target = object_target(self.source_uri, "source_uri", self.namespace, self.bucket, self.object_name,
+                                     self.region)
 
     def execute(self, context) -> Any:
         import oci
@@ -581,9 +497,9 @@ class OciImportImageOperator(OciBaseOperator):
             raise OciInputError(f"source_image_type {self.source_image_type!r}: {where} is a {fmt} image; set "
                                 f"source_image_type={fmt!r} or upload a {self.source_image_type} file")
         if virtual_size > IMAGE_LIMIT_BYTES:
-            raise OciInputError(f"{field}: {where} has a virtual disk size of {_gb(virtual_size)} ({virtual_size} "
+            raise OciInputError(f"{field}: {where} has a virtual disk size of {gb(virtual_size)} ({virtual_size} "
                                 f"bytes), over OCI's {IMAGE_LIMIT_GB} GB ({IMAGE_LIMIT_BYTES} bytes) import limit")
-        self.log.info("%s: %s, virtual size %s (%d bytes), file %d bytes", where, fmt, _gb(virtual_size),
+        self.log.info("%s: %s, virtual size %s (%d bytes), file %d bytes", where, fmt, gb(virtual_size),
                       virtual_size, size)
         compartment_id = self.compartment_id or objects.get_bucket(target["namespace"], target["bucket"]).data \
             .compartment_id
@@ -645,7 +561,8 @@ class OciExportImageOperator(OciBaseOperator):
         validate_ocid(self.image_id, "image_id", "image")
         if self.export_format not in IMAGE_FORMATS:
             raise OciInputError(f"export_format {self.export_format!r}: one of {IMAGE_FORMATS}")
-        self._target = _object_target(self, "destination_uri")
+        self._target = object_target(self.destination_uri, "destination_uri", self.namespace, self.bucket,
+                                     self.object_name, self.region)
 
     def execute(self, context) -> Any:
         import oci

@@ -16,7 +16,8 @@ import os
 import threading
 
 from common.errors import OciInputError, OciWaitError
-from hooks.oci import MIB, object_uri
+from forms.object_uri import object_uri
+from hooks.oci import MIB
 
 from operators.base import OciBaseOperator, oci_template_fields
 

@@ -176,10 +176,11 @@ def restore_request(params: dict, hook, context) -> dict:
 
 def migration_request(params: dict, hook, context) -> dict:
     """VMDK migration: exactly one source form, the image's fields, the fleet's hostnames."""
+    from disks.headers import IMAGE_FORMATS
     from forms.fleet import resolve_fleet
-    from hooks.oci import parse_object_uri
+    from forms.object_uri import parse_object_uri
 
-    from operators.images import IMAGE_FORMATS, IMPORT_LAUNCH_MODES
+    from operators.images import IMPORT_LAUNCH_MODES
 
     def blank(name):
         return given(params, name)
@@ -244,9 +245,10 @@ def migration_request(params: dict, hook, context) -> dict:
 
 def golden_image_request(params: dict, hook, context) -> dict:
     """Golden image: the instance, the iSCSI policy, the export, the fleet's hostnames."""
+    from disks.headers import IMAGE_FORMATS
     from forms.fleet import resolve_fleet
 
-    from operators.images import IMAGE_FORMATS, LAUNCH_MODES
+    from operators.images import LAUNCH_MODES
 
     def blank(name):
         return given(params, name)

@@ -12,13 +12,10 @@ import stat
 from typing import Any
 
 from common.errors import OciInputError
+from disks.headers import HEADER_PROBE_BYTES, IMAGE_LIMIT_BYTES, IMAGE_LIMIT_GB, DiskImageError, gb, probe_disk_header
 from hooks.oci import validate_ocid, validate_region
 
 UPLOAD_ROOTS_ENV = "OCI_UPLOAD_ROOTS"
-GIB = 1 << 30
-IMAGE_LIMIT_GB = 400
-IMAGE_LIMIT_BYTES = IMAGE_LIMIT_GB * GIB
-HEADER_PROBE_BYTES = 64 * 1024
 
 
 def _short(value: Any, limit: int = 120) -> str:
@@ -68,8 +65,6 @@ def check_local_file(path: Any, field: str = "local_path", roots: list[str] | No
 def check_local_disk(path: str, image_type: str | None = None, field: str = "local_path") -> tuple[str, int]:
     """(format, virtual size) of a local VMDK or QCOW2, read from its header before a byte is uploaded: the
     type must be `image_type` (when given) and the virtual disk at most 400 GB (OCI's import limit)."""
-    from operators.images import DiskImageError, probe_disk_header
-
     with open(path, "rb") as f:
         head = f.read(HEADER_PROBE_BYTES)
     try:
@@ -79,7 +74,7 @@ def check_local_disk(path: str, image_type: str | None = None, field: str = "loc
     if image_type and fmt != image_type:
         raise OciInputError(f"source_image_type {image_type!r}: {field} {_short(path)} is a {fmt} image")
     if size > IMAGE_LIMIT_BYTES:
-        raise OciInputError(f"{field} {_short(path)}: has a virtual disk size of {size / GIB:.1f} GB ({size} bytes), "
+        raise OciInputError(f"{field} {_short(path)}: has a virtual disk size of {gb(size)} ({size} bytes), "
                             f"over OCI's {IMAGE_LIMIT_GB} GB import limit")
     return fmt, size
 

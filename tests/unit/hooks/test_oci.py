@@ -1,13 +1,12 @@
-"""The hook's pure helpers: the retry token (also as operators derive it), OCID and region checks, object URIs."""
+"""The hook's pure helpers: the retry token (also as operators derive it), OCID and region checks."""
 
 from __future__ import annotations
 
-import os
 from types import SimpleNamespace
 
 import pytest
 from common.errors import OciInputError
-from hooks.oci import object_uri, parse_object_uri, retry_token, validate_ocid, validate_region
+from hooks.oci import retry_token, validate_ocid, validate_region
 from operators.base import OciBaseOperator
 
 
@@ -67,26 +66,3 @@ def test_validate_region_errors(value):
     with pytest.raises(OciInputError) as err:
         validate_region(value, "destination_region")
     assert str(err.value) == f"destination_region {value!r}: not an OCI region identifier (like us-ashburn-1)"
-
-
-# -- Object Storage object URIs ----------------------------------------------------------------
-def test_object_uri_parsing():
-    uri = "https://objectstorage.eu-frankfurt-1.oraclecloud.com/n/my%20ns/b/images/o/exports%2Fweb%201.vmdk"
-    assert parse_object_uri(uri) == {"region": "eu-frankfurt-1", "namespace": "my ns", "bucket": "images",
-                                     "object": "exports/web 1.vmdk"}
-    assert object_uri("eu-frankfurt-1", "my ns", "images", "exports/web 1.vmdk") == uri
-    for bad, fragment in [
-            ("http://objectstorage.us-ashburn-1.oraclecloud.com/n/a/b/b/o/x", "not an Object Storage object URI"),
-            ("https://example.com/n/a/b/b/o/x", "not an Object Storage object URI"),
-            ("https://objectstorage.us-ashburn-1.oraclecloud.com/n/a/b/b", "not an Object Storage object URI"),
-            ("https://objectstorage.us-ashburn-1.oraclecloud.com/p/tok/n/a/b/b/o/x", "pre-authenticated"),
-            ("https://objectstorage.Mars.oraclecloud.com/n/a/b/b/o/x", "region 'mars': not an OCI region")]:
-        with pytest.raises(OciInputError, match=fragment):
-            parse_object_uri(bad)
-
-
-def test_object_uri_is_regional_and_encodes_the_name():
-    assert object_uri("us-phoenix-1", "ns", "b", "a b/c.vmdk") == \
-        "https://objectstorage.us-phoenix-1.oraclecloud.com/n/ns/b/b/o/a%20b%2Fc.vmdk"
-    assert os.path.basename(object_uri("eu-frankfurt-1", "ns", "b", "x")) == "x"
-    assert "eu-frankfurt-1" in object_uri("eu-frankfurt-1", "ns", "b", "x")

@@ -1,0 +1,1 @@
+"""Disk image files: what their first bytes say they are, and OCI's limits on them."""
