@@ -138,7 +138,7 @@ with DAG(
     @task_group(group_id="protect_volume")
     def protect_volume(item: dict):
         # Each task reads its volume's plan item by map index: no pass-through task per volume.
-        backup = OciCreateBackupOperator(task_id="backup_volume", source_id=_planned("volume_id"),
+        backup = OciCreateBackupOperator(task_id="backup_volume", volume_id=_planned("volume_id"),
                                          backup_type=_planned("backup_type"), deferrable=True)
         restore = OciRestoreVolumeOperator(task_id="restore_for_test", backup_id=_same_index("backup_volume",
                                                                                            "backup_id"),
@@ -157,7 +157,7 @@ with DAG(
     def select_dr_copies(plan: list[dict]) -> list[dict]:
         """The volumes whose policy names a DR region (once per run): the DR copy is mapped over these only,
         so no task starts just to skip itself."""
-        return [{"source_id": i["volume_id"], "destination_region": i["dr_region"]} for i in plan if i["dr_region"]]
+        return [{"volume_id": i["volume_id"], "destination_region": i["dr_region"]} for i in plan if i["dr_region"]]
 
     # Each copy copies the backup this run made of its volume, once every backup is done (failed or not). Not
     # retried by Airflow: the hook retries each call, and a retry would replay a FAILED copy under its token.

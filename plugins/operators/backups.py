@@ -11,7 +11,7 @@ from common.errors import OciInputError, OciWaitError
 from hooks.block_storage import backup_result
 from hooks.oci import ocid_kind, validate_ocid, validate_region
 
-from operators.base import OciBaseOperator, oci_template_fields
+from operators.base import OciBaseOperator, oci_template_fields, renamed
 
 BACKUP_TYPES = ("FULL", "INCREMENTAL")
 # source OCID type → (create method, details model, id field, backup kind)
@@ -50,30 +50,32 @@ class OciCreateBackupOperator(OciBaseOperator):
     XCom: backup_id, kind, source_id, type, display_name, lifecycle_state, size_in_gbs, unique_size_in_gbs,
     unique_size_in_mbs, time_created, freeform_tags, region."""
 
-    template_fields = oci_template_fields("source_id", "backup_type", "display_name", "freeform_tags")
+    template_fields = oci_template_fields("volume_id", "backup_type", "display_name", "freeform_tags")
     end_task = "operators.backups.backup_xcom"
+    renamed_arguments = {"source_id": "volume_id"}
 
-    def __init__(self, *, source_id: str, backup_type: str = "INCREMENTAL", display_name: str | None = None,
-                 freeform_tags: dict | None = None, **kwargs):
+    def __init__(self, *, volume_id: str | None = None, backup_type: str = "INCREMENTAL",
+                 display_name: str | None = None, freeform_tags: dict | None = None, source_id: str | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
-        self.source_id = source_id
+        self.volume_id = renamed("volume_id", volume_id, "source_id", source_id)
         self.backup_type = backup_type
         self.display_name = display_name
         self.freeform_tags = freeform_tags
 
     def validate_inputs(self) -> None:
-        validate_ocid(self.source_id, "source_id")
-        if ocid_kind(self.source_id) not in SOURCES:
-            raise OciInputError(f"source_id {self.source_id!r}: must be a volume, boot volume or volume group OCID")
+        validate_ocid(self.volume_id, "volume_id")
+        if ocid_kind(self.volume_id) not in SOURCES:
+            raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume, boot volume or volume group OCID")
         validate_backup_type(self.backup_type)
 
     def execute(self, context) -> dict:
         import oci
 
         self.validate()
-        method, model, id_field, _ = SOURCES[ocid_kind(self.source_id)]
+        method, model, id_field, _ = SOURCES[ocid_kind(self.volume_id)]
         details = getattr(oci.core.models, model)(
-            **{id_field: self.source_id}, type=self.backup_type,
+            **{id_field: self.volume_id}, type=self.backup_type,
             display_name=self.display_name or f"{self.task_id}-{context['ti'].run_id}"[:255],
             freeform_tags=self.managed_tags(context, self.freeform_tags))
         client = self.hook.get_client("blockstorage", self.region)
@@ -82,7 +84,7 @@ class OciCreateBackupOperator(OciBaseOperator):
         made = getattr(client, method)(details, opc_retry_token=self.retry_token(context)).data
         self.remember(made.id)
         self.link(context, made.id)
-        self.log.info("%s backup %s of %s requested", self.backup_type, made.id, self.source_id)
+        self.log.info("%s backup %s of %s requested", self.backup_type, made.id, self.volume_id)
         targets = ["AVAILABLE", "COMMITTED"] if ocid_kind(made.id) == "volumegroupbackup" else ["AVAILABLE"]
         return self.wait_or_defer(context, self.hook.lifecycle_spec(made.id, targets),
                                   {"backup_id": made.id, "region": self.hook.region})
@@ -95,30 +97,31 @@ class OciCreateBackupOperator(OciBaseOperator):
 class OciCopyBackupOperator(OciBaseOperator):
     """Copy a volume or boot volume backup to another region (DR) and wait there for it to be AVAILABLE.
 
-    Give `backup_id`, or `source_id` (a volume or boot volume) to copy the backup this DAG run made of it: how
+    Give `backup_id`, or `volume_id` (a volume or boot volume) to copy the backup this DAG run made of it: how
     the nightly maps its copies over the volumes that have a DR region, without knowing backup ids up front.
 
     XCom: backup_id, kind, source_id, type, display_name, lifecycle_state, size_in_gbs, unique_size_in_gbs,
     unique_size_in_mbs, time_created, freeform_tags, region (the destination region), source_backup_id."""
 
-    template_fields = oci_template_fields("backup_id", "source_id", "destination_region", "display_name")
+    template_fields = oci_template_fields("backup_id", "volume_id", "destination_region", "display_name")
+    renamed_arguments = {"source_id": "volume_id"}
 
-    def __init__(self, *, destination_region: str, backup_id: str | None = None, source_id: str | None = None,
-                 display_name: str | None = None, **kwargs):
+    def __init__(self, *, destination_region: str, backup_id: str | None = None, volume_id: str | None = None,
+                 display_name: str | None = None, source_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.backup_id = backup_id
-        self.source_id = source_id
+        self.volume_id = renamed("volume_id", volume_id, "source_id", source_id)
         self.destination_region = destination_region
         self.display_name = display_name
 
     def validate_inputs(self) -> None:
-        if bool(self.backup_id) == bool(self.source_id):
-            raise OciInputError("backup_id, source_id: give exactly one (a backup, or the volume whose backup of "
+        if bool(self.backup_id) == bool(self.volume_id):
+            raise OciInputError("backup_id, volume_id: give exactly one (a backup, or the volume whose backup of "
                                 "this run is copied)")
-        if self.source_id:
-            validate_ocid(self.source_id, "source_id")
-            if ocid_kind(self.source_id) not in ("volume", "bootvolume"):
-                raise OciInputError(f"source_id {self.source_id!r}: must be a volume or boot volume OCID")
+        if self.volume_id:
+            validate_ocid(self.volume_id, "volume_id")
+            if ocid_kind(self.volume_id) not in ("volume", "bootvolume"):
+                raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume or boot volume OCID")
         else:
             validate_ocid(self.backup_id, "backup_id")
             if ocid_kind(self.backup_id) not in COPIES:
@@ -128,13 +131,13 @@ class OciCopyBackupOperator(OciBaseOperator):
             raise OciInputError(f"destination_region {self.destination_region!r}: must differ from the source region")
 
     def backup_of_this_run(self, context) -> str:
-        """The newest AVAILABLE backup of `source_id` tagged with this DAG run (copies excluded)."""
+        """The newest AVAILABLE backup of `volume_id` tagged with this DAG run (copies excluded)."""
         ti = context["ti"]
-        mine = [b for b in self.hook.list_backups(self.source_id, region=self.region, lifecycle_state="AVAILABLE")
+        mine = [b for b in self.hook.list_backups(self.volume_id, region=self.region, lifecycle_state="AVAILABLE")
                 if b["freeform_tags"].get("airflow-dag") == ti.dag_id
                 and b["freeform_tags"].get("airflow-run") == ti.run_id[:250] and b["region"] == self.hook.region]
         if not mine:
-            raise OciWaitError(f"source_id {self.source_id!r}: no AVAILABLE backup made by run {ti.run_id} to copy "
+            raise OciWaitError(f"volume_id {self.volume_id!r}: no AVAILABLE backup made by run {ti.run_id} to copy "
                                f"(its backup failed or is not done)")
         return mine[0]["backup_id"]
 
@@ -142,7 +145,7 @@ class OciCopyBackupOperator(OciBaseOperator):
         import oci
 
         self.validate()
-        if self.source_id:
+        if self.volume_id:
             self.backup_id = self.backup_of_this_run(context)
         method, model = COPIES[ocid_kind(self.backup_id)]
         details = getattr(oci.core.models, model)(destination_region=self.destination_region,

@@ -39,6 +39,20 @@ def oci_template_fields(*fields: str) -> tuple[str, ...]:
     return (*BASE_TEMPLATE_FIELDS, *fields)
 
 
+def renamed(new: str, value: Any, old: str, old_value: Any) -> Any:
+    """The value of argument `new`, taken from its old name `old` (with a DeprecationWarning) when only that is
+    given. The old name stays an explicit argument of `__init__` (listed in the class's `renamed_arguments`), so
+    `partial()` and `expand()` accept it too and user DAGs keep working."""
+    if old_value is None:
+        return value
+    import warnings
+
+    warnings.warn(f"{old}: renamed {new}", DeprecationWarning, stacklevel=3)
+    if value is not None:
+        raise TypeError(f"{new}, {old}: give one ({old} is the old name of {new})")
+    return old_value
+
+
 class OciTaskMixin:
     """What OCI operators and OCI sensors share: the hook (built once, after templating), the console link, and
     the one deferral: defer on OciWaitTrigger, resume in `execute_complete`, raise with OCI's text on an error
@@ -49,6 +63,8 @@ class OciTaskMixin:
     # look into the task's XCom: the trigger then ends the task itself and no process starts to resume it
     # (OCI_TRIGGER_END_TASK=0 where triggers run inline, as in dag.test()).
     end_task: ClassVar[str | None] = None
+    # Old argument names still taken (each with a DeprecationWarning): {old: new}. See `renamed`.
+    renamed_arguments: ClassVar[dict[str, str]] = {}
     oci_conn_id: str
     region: str | None
 
@@ -89,6 +105,7 @@ class OciTaskMixin:
 
 
 class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
+    renamed_arguments: ClassVar[dict[str, str]] = {"max_wait": "timeout"}
     template_fields: Sequence[str] = BASE_TEMPLATE_FIELDS
     operator_extra_links = (OciConsoleLink(),)
     ui_color = "#f80000"
@@ -102,12 +119,10 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
                  wait_for_completion: bool = True,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
                  poll_interval: float = 10.0, max_interval: float = 60.0, timeout: float = 3600.0,
-                 enabled=True, **kwargs):
-        if "max_wait" in kwargs:  # the name before `timeout` (sensors' max_wait is another thing): still taken
-            import warnings
-
-            warnings.warn("max_wait: renamed timeout", DeprecationWarning, stacklevel=2)
-            timeout = kwargs.pop("max_wait")
+                 enabled=True, max_wait: float | None = None, **kwargs):
+        # max_wait: the name before `timeout` (a sensor's max_wait is another thing), still taken
+        if max_wait is not None:
+            timeout = renamed("timeout", None, "max_wait", max_wait)
         super().__init__(**kwargs)
         # Per mapped item on/off (e.g. "this volume's policy has no DR region"): a falsy value skips the task.
         self.enabled = enabled

@@ -528,7 +528,7 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
                                  volume.display_name, device)
                 device = None
             used_devices.add(device)
-            clone = {"source_volume_id": volume.id, "freeform_tags": {"cloned-from": volume.id}}
+            clone = {"volume_id": volume.id, "freeform_tags": {"cloned-from": volume.id}}
             clone.update({k: request[k] for k in ("availability_domain", "compartment_id") if request[k]})
             attach = {"device": device, "attachment_type": facts.get("attachment_type") or "paravirtualized",
                       "is_read_only": facts.get("is_read_only", False),

@@ -12,7 +12,7 @@ from common.errors import OciInputError
 from common.tags import inherited
 from hooks.oci import ocid_kind, validate_ocid
 
-from operators.base import OciBaseOperator, oci_template_fields
+from operators.base import OciBaseOperator, oci_template_fields, renamed
 
 ATTACHMENT_TYPES = ("paravirtualized", "iscsi")
 
@@ -76,31 +76,33 @@ class OciCloneVolumeOperator(_NewVolumeOperator):
     XCom: volume_id, kind, display_name, availability_domain, compartment_id, size_in_gbs, lifecycle_state, region,
     seconds_to_available, rto_source."""
 
-    template_fields = oci_template_fields("source_volume_id", "display_name", "availability_domain", "freeform_tags",
+    template_fields = oci_template_fields("volume_id", "display_name", "availability_domain", "freeform_tags",
                                           "compartment_id")
+    renamed_arguments = {"source_volume_id": "volume_id"}
 
-    def __init__(self, *, source_volume_id: str, display_name: str | None = None,
+    def __init__(self, *, volume_id: str | None = None, display_name: str | None = None,
                  availability_domain: str | None = None, size_in_gbs: int | None = None,
-                 freeform_tags: dict | None = None, compartment_id: str | None = None, **kwargs):
+                 freeform_tags: dict | None = None, compartment_id: str | None = None,
+                 source_volume_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.compartment_id = compartment_id
-        self.source_volume_id = source_volume_id
+        self.volume_id = renamed("volume_id", volume_id, "source_volume_id", source_volume_id)
         self.display_name = display_name
         self.availability_domain = availability_domain
         self.size_in_gbs = size_in_gbs
         self.freeform_tags = freeform_tags
 
     def validate_inputs(self) -> None:
-        validate_ocid(self.source_volume_id, "source_volume_id")
-        if ocid_kind(self.source_volume_id) not in ("volume", "bootvolume"):
-            raise OciInputError(f"source_volume_id {self.source_volume_id!r}: must be a volume or boot volume OCID")
+        validate_ocid(self.volume_id, "volume_id")
+        if ocid_kind(self.volume_id) not in ("volume", "bootvolume"):
+            raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume or boot volume OCID")
 
     def execute(self, context) -> dict:
         import oci
 
         self.validate()
-        kind = ocid_kind(self.source_volume_id)
-        source = self.hook.get_resource(self.source_volume_id, self.region)
+        kind = ocid_kind(self.volume_id)
+        source = self.hook.get_resource(self.volume_id, self.region)
         common = {"compartment_id": self.compartment_id or source.compartment_id,
                   "availability_domain": self.availability_domain or source.availability_domain,
                   "display_name": self.display_name or f"{source.display_name}-clone",

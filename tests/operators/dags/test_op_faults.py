@@ -25,9 +25,9 @@ def _dag(kind: str) -> DAG:
 
 
 with _dag("clone") as clone_dag:
-    OciCloneVolumeOperator(task_id="op", source_volume_id=P % "volume_id", display_name=P % "name", **FAST)
+    OciCloneVolumeOperator(task_id="op", volume_id=P % "volume_id", display_name=P % "name", **FAST)
 with _dag("backup") as backup_dag:
-    OciCreateBackupOperator(task_id="op", source_id=P % "volume_id", backup_type="FULL", display_name=P % "name",
+    OciCreateBackupOperator(task_id="op", volume_id=P % "volume_id", backup_type="FULL", display_name=P % "name",
                             **FAST)
 with _dag("restore") as restore_dag:
     OciRestoreVolumeOperator(task_id="op", backup_id=P % "backup_id", display_name=P % "name", **FAST)

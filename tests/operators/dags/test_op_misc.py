@@ -81,7 +81,7 @@ with DAG("test_op_misc_sensors_bad", schedule=None, start_date=START, catchup=Fa
 # deferrable copy whose work request fails ------------------------------------------------------------------
 with DAG("test_op_misc_trigger_backup", schedule=None, start_date=START, catchup=False, tags=["test"],
          params={"volume_id": ""}) as trigger_backup_dag:
-    OciCreateBackupOperator(task_id="backup_volume", source_id="{{ params.volume_id }}", backup_type="FULL",
+    OciCreateBackupOperator(task_id="backup_volume", volume_id="{{ params.volume_id }}", backup_type="FULL",
                             deferrable=True, **FAST)
 
 with DAG("test_op_misc_trigger_error", schedule=None, start_date=START, catchup=False, tags=["test"],
@@ -92,14 +92,14 @@ with DAG("test_op_misc_trigger_error", schedule=None, start_date=START, catchup=
 # -- idempotency: a create whose response is lost, then the task's retry -------------------------------------
 with DAG("test_op_misc_idempotent", schedule=None, start_date=START, catchup=False, tags=["test"],
          params={"volume_id": "", "conn_id": "oci_default", "display_name": "idempotent-backup"}) as idem_dag:
-    OciCreateBackupOperator(task_id="backup_volume", source_id="{{ params.volume_id }}", backup_type="FULL",
+    OciCreateBackupOperator(task_id="backup_volume", volume_id="{{ params.volume_id }}", backup_type="FULL",
                             display_name="{{ params.display_name }}", oci_conn_id="{{ params.conn_id }}",
                             **FAST, **RETRY_ONCE)
 
 # -- links: a backup in the home region and its copy in the DR region ----------------------------------------
 with DAG("test_op_misc_links", schedule=None, start_date=START, catchup=False, tags=["test"],
          params={"volume_id": ""}) as links_dag:
-    backup = OciCreateBackupOperator(task_id="backup_volume", source_id="{{ params.volume_id }}",
+    backup = OciCreateBackupOperator(task_id="backup_volume", volume_id="{{ params.volume_id }}",
                                      backup_type="FULL", **FAST)
     copy = OciCopyBackupOperator(task_id="copy_backup_to_dr", backup_id=_pull("backup_volume", "backup_id"),
                                  destination_region="us-phoenix-1", **FAST)
@@ -123,10 +123,10 @@ def check_connection() -> dict:
 
 with DAG("test_op_misc_secrets", schedule=None, start_date=START, catchup=False, tags=["test"],
          params={"volume_id": "", "missing_volume_id": ""}) as secrets_dag:
-    good = OciCreateBackupOperator(task_id="backup_volume", source_id="{{ params.volume_id }}", backup_type="FULL",
+    good = OciCreateBackupOperator(task_id="backup_volume", volume_id="{{ params.volume_id }}", backup_type="FULL",
                                    **FAST)
     checked = check_connection()
-    missing = OciCreateBackupOperator(task_id="backup_missing_volume", source_id="{{ params.missing_volume_id }}",
+    missing = OciCreateBackupOperator(task_id="backup_missing_volume", volume_id="{{ params.missing_volume_id }}",
                                       backup_type="FULL", **FAST)
     same_region = OciCopyBackupOperator(task_id="copy_to_the_same_region", backup_id=_pull("backup_volume",
                                                                                          "backup_id"),

@@ -23,11 +23,11 @@ for mode in ("blocking", "deferrable"):
     with DAG(f"test_op_volumes_{mode}", schedule=None, start_date=datetime.datetime(2026, 1, 1), catchup=False,
              params={"volume_id": "", "instance_id": "", "dr_region": "us-phoenix-1"}, tags=["test"]) as dag:
         common = {"deferrable": mode == "deferrable", "poll_interval": 0.2, "max_interval": 1, "timeout": 300}
-        backup = OciCreateBackupOperator(task_id="backup_volume", source_id="{{ params.volume_id }}",
+        backup = OciCreateBackupOperator(task_id="backup_volume", volume_id="{{ params.volume_id }}",
                                          backup_type="FULL", **common)
         restore = OciRestoreVolumeOperator(task_id="restore_for_test", backup_id=_pull("backup_volume", "backup_id"),
                                            **common)
-        clone = OciCloneVolumeOperator(task_id="clone_volume", source_volume_id="{{ params.volume_id }}",
+        clone = OciCloneVolumeOperator(task_id="clone_volume", volume_id="{{ params.volume_id }}",
                                        display_name="clone-{{ params.volume_id[-6:] }}", **common)
         attach = OciAttachVolumeOperator(task_id="attach_clone", instance_id="{{ params.instance_id }}",
                                          volume_id=_pull("clone_volume", "volume_id"),

@@ -102,3 +102,25 @@ def test_placeholder_arguments_are_input_errors_naming_an_argument_not_crashes(c
     except OciInputError as err:
         field = re.match(r"[a-z_]+", str(err)).group(0)
         assert field in {*inspect.signature(cls.__init__).parameters, *cls.template_fields}, str(err)
+
+
+RENAMED = [(cls, old, new) for cls in CLASSES for old, new in getattr(cls, "renamed_arguments", {}).items()]
+
+
+def test_the_renamed_arguments_are_the_known_ones():
+    assert {(cls.__name__, old, new) for cls, old, new in RENAMED} >= {
+        ("OciCreateBackupOperator", "source_id", "volume_id"), ("OciCopyBackupOperator", "source_id", "volume_id"),
+        ("OciCloneVolumeOperator", "source_volume_id", "volume_id"), ("OciDeleteVolumeOperator", "max_wait", "timeout")}
+
+
+@pytest.mark.parametrize(("cls", "old", "new"), RENAMED, ids=lambda x: getattr(x, "__name__", x))
+def test_an_old_argument_name_still_works_with_a_deprecation_warning(cls, old, new):
+    value = 120.0 if new == "timeout" else "ocid1.volume.oc1..old"
+    with pytest.warns(DeprecationWarning, match=f"^{old}: renamed {new}$"):
+        task = build(cls, **{old: value})
+    assert getattr(task, new) == value
+    # an explicit argument, so mapped tasks take it as well (Airflow checks partial()/expand() names at parse time)
+    cls.partial(task_id="mapped").expand(**{old: [value]})
+    if new != "timeout":  # both names at once: refused
+        with pytest.raises(TypeError, match=f"{new}, {old}: give one"), pytest.warns(DeprecationWarning):
+            build(cls, **{old: value, new: value})
