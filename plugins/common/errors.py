@@ -10,6 +10,12 @@ def _bounded(message: object) -> str:
     return text if len(text) <= MESSAGE_LIMIT else f"{text[:MESSAGE_LIMIT]}... ({len(text)} characters in all)"
 
 
+def shown(value: object, limit: int = 120) -> str:
+    """A value as an error message quotes it: its repr, cut short (an input can be a megabyte)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 class OciInputError(AirflowFailException, ValueError):
     """Bad input: names the field, the value (never a secret) and the rule. Fails without retries: another try
     with the same input cannot succeed. The message is bounded in size."""

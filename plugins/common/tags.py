@@ -12,8 +12,18 @@ TEMPORARY_TAG = "airflow-temporary"
 VERIFIED_TAG = "verified-at"
 VERIFIED_LEVEL_TAG = "verified-level"
 NOT_INHERITED = (VERIFIED_TAG, VERIFIED_LEVEL_TAG)
+SWAP_TAG = "airflow-boot-swap"  # on the instance while a boot swap is under way: "old|new|was_running"
+SWAPPED_TAG = "airflow-boot-swapped"  # on the instance once swapped: "old|new" (the old one is kept for the user)
 
 
 def inherited(tags: dict | None) -> dict:
     """A source's freeform tags as a new volume made from it should carry them."""
     return {k: v for k, v in (tags or {}).items() if k not in NOT_INHERITED}
+
+
+def swap_record(value: str | None) -> dict | None:
+    """A boot swap's tag value read back: {old, new, was_running}, or None when there is none."""
+    parts = (value or "").split("|")
+    if len(parts) < 2 or not all(parts[:2]):
+        return None
+    return {"old": parts[0], "new": parts[1], "was_running": parts[2:3] == ["1"]}

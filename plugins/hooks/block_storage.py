@@ -72,3 +72,21 @@ class OciBlockStorageMethods:
         else:
             updated = client.update_volume_backup(backup_id, m.UpdateVolumeBackupDetails(freeform_tags=tags))
         return backup_result(updated.data, region or self.region)
+
+    def boot_volume_availability_domain(self, boot_volume_id: str | None, region: str | None = None) -> str | None:
+        """The availability domain of a boot volume, or None when there is none or it is gone (a restore then needs
+        its AD given; that is checked where the restore reads the backup).
+
+        :param boot_volume_id: the boot volume; None: none
+        :param region: its region; None: the connection's
+        """
+        import oci
+
+        if not boot_volume_id:
+            return None
+        try:
+            return self.get_client("blockstorage", region).get_boot_volume(boot_volume_id).data.availability_domain
+        except oci.exceptions.ServiceError as err:
+            if err.status != 404:
+                raise
+            return None

@@ -143,3 +143,14 @@ class OciComputeMethods:
         return [a for a in self.list_all(
             compute.list_boot_volume_attachments, instance.availability_domain, instance.compartment_id,
             instance_id=instance.id) if a.lifecycle_state != "DETACHED"]
+
+    def primary_subnet_id(self, instance: Any, region: str | None = None) -> str | None:
+        """The subnet of the instance's primary (lowest nic_index) ATTACHED VNIC; None when it has none.
+
+        :param instance: the SDK Instance
+        :param region: its region; None: the connection's
+        """
+        vnics = sorted((a for a in self.list_all(
+            self.get_client("compute", region).list_vnic_attachments, instance.compartment_id, instance_id=instance.id)
+            if a.lifecycle_state == "ATTACHED"), key=lambda a: a.nic_index or 0)
+        return vnics[0].subnet_id if vnics else None

@@ -16,54 +16,11 @@ instance never stays without a boot volume.
 from __future__ import annotations
 
 from common.errors import OciInputError, OciWaitError
+from common.tags import SWAP_TAG, SWAPPED_TAG, swap_record
+from hooks.compute import LIVE_ATTACHMENT
 from hooks.oci import WaitSpec, validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
-
-SWAP_TAG = "airflow-boot-swap"  # on the instance while a swap is under way: "old|new|was_running"
-SWAPPED_TAG = "airflow-boot-swapped"  # on the instance once done: "old|new" (the old one is kept for the user)
-LIVE = ("ATTACHING", "ATTACHED")
-
-
-def _record(value: str | None) -> dict | None:
-    parts = (value or "").split("|")
-    if len(parts) < 2 or not all(parts[:2]):
-        return None
-    return {"old": parts[0], "new": parts[1], "was_running": parts[2:3] == ["1"]}
-
-
-def swap_target(hook, instance_id: str | None, source_boot_volume_id: str | None, field: str = "instance_id",
-                region: str | None = None):
-    """The instance an in-place restore swaps into (read-only): `instance_id`, or else the instance booted from
-    the backup's source boot volume. It must be RUNNING or STOPPED and have a boot volume attached."""
-    import oci
-
-    from operators import request_checks as checks
-
-    if not instance_id:
-        if not source_boot_volume_id:
-            raise OciInputError(f"{field}: required for an in-place restore of a backup whose source boot volume "
-                                f"is unknown here")
-        storage, compute = hook.get_client("blockstorage", region), hook.get_client("compute", region)
-        try:
-            boot = storage.get_boot_volume(source_boot_volume_id).data
-        except oci.exceptions.ServiceError as err:
-            if err.status != 404:
-                raise
-            raise OciInputError(f"{field}: the backup's source boot volume {source_boot_volume_id} is gone; give "
-                                f"the instance to restore in place") from None
-        users = [a for a in hook.list_all(
-            compute.list_boot_volume_attachments, boot.availability_domain, boot.compartment_id,
-            boot_volume_id=boot.id) if a.lifecycle_state in LIVE]
-        if not users:
-            raise OciInputError(f"{field}: boot volume {boot.id} (the backup's source) is not attached to an "
-                                f"instance; give the instance to restore in place")
-        instance_id = users[0].instance_id
-    instance = checks.check_instance(hook, instance_id, field, region=region)
-    if not [a for a in hook.boot_attachments(instance, region) if a.lifecycle_state in LIVE] and \
-            not _record((instance.freeform_tags or {}).get(SWAP_TAG)):
-        raise OciInputError(f"{field} {instance_id!r}: has no boot volume attached (nothing to swap)")
-    return instance
 
 
 class OciSwapBootVolumeOperator(OciBaseOperator):
@@ -94,7 +51,7 @@ class OciSwapBootVolumeOperator(OciBaseOperator):
 
     def _live(self):
         return next((a for a in self.hook.boot_attachments(self._instance(), self.region)
-                     if a.lifecycle_state in LIVE), None)
+                     if a.lifecycle_state in LIVE_ATTACHMENT), None)
 
     def _tags(self, pending: dict | None, done: dict | None = None) -> None:
         """Set (or clear) the pending record and, when done, the done record: one UpdateInstance."""
@@ -182,7 +139,7 @@ class OciSwapBootVolumeOperator(OciBaseOperator):
         if instance.lifecycle_state in ("TERMINATING", "TERMINATED"):
             raise OciInputError(f"instance_id {self.instance_id!r}: is {instance.lifecycle_state}")
         tags = instance.freeform_tags or {}
-        pending, done = _record(tags.get(SWAP_TAG)), _record(tags.get(SWAPPED_TAG))
+        pending, done = swap_record(tags.get(SWAP_TAG)), swap_record(tags.get(SWAPPED_TAG))
         live = self._live()
         if pending is None and done and done["new"] == self.boot_volume_id and live \
                 and live.boot_volume_id == self.boot_volume_id:

@@ -106,22 +106,14 @@ class OciLaunchInstanceOperator(OciBaseOperator):
         launched in an earlier try is not in the way: the retry token adopts it."""
 
         compute = self.hook.get_client("compute", self.region)
-        attachments = self.hook.list_all(compute.list_vnic_attachments,
-                                         subnet.compartment_id)
-        network = self.hook.get_client("network", self.region)
         ours = {k: v for k, v in self.managed_tags(context).items() if k.startswith("airflow-")}
-        for att in attachments:
-            if att.subnet_id != subnet.id or att.lifecycle_state not in ("ATTACHING", "ATTACHED"):
-                continue
-            vnic = network.get_vnic(att.vnic_id).data
-            if (vnic.hostname_label or "").lower() != self.hostname.lower():
-                continue
+        for _, att in self.hook.hostname_users(subnet, [self.hostname], self.region):
             tags = compute.get_instance(att.instance_id).data.freeform_tags or {}
             if all(tags.get(k) == v for k, v in ours.items()):
                 self.log.info("hostname %s is on %s, launched by an earlier try of this task: adopting it",
                               self.hostname, att.instance_id)
                 continue
-            return f"VNIC {vnic.id} of instance {att.instance_id}"
+            return f"VNIC {att.vnic_id} of instance {att.instance_id}"
         return None
 
     # -- launch ----------------------------------------------------------------------------------------
@@ -140,9 +132,7 @@ class OciLaunchInstanceOperator(OciBaseOperator):
                 raise OciInputError(f"hostname {self.hostname!r}: already used in subnet {subnet.id} by {user}; "
                                     f"hostnames must be unique in a subnet")
         if self.image_id:
-            from operators.request_checks import check_availability_domain
-
-            check_availability_domain(self.hook, self.availability_domain, region=self.region)
+            self.hook.check_availability_domain(self.availability_domain, region=self.region)
         metadata = build_metadata(self.hostname, self.os_type, subnet.subnet_domain_name, self.extra_user_data,
                                   self.ssh_authorized_keys, self.metadata)
         compartment_id = self.compartment_id or subnet.compartment_id

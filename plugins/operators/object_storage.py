@@ -93,7 +93,7 @@ class OciUploadFileOperator(OciBaseOperator):
 
     # -- validation ------------------------------------------------------------------------------------
     def validate_inputs(self) -> None:
-        from operators.request_checks import check_bucket_name, check_local_disk, check_local_file, check_object_name
+        from forms.checks import check_bucket_name, check_local_disk, check_local_file, check_object_name
 
         self.local_path = path = check_local_file(self.local_path, "local_path", self.upload_roots)
         check_bucket_name(self.bucket)

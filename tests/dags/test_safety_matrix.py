@@ -93,15 +93,16 @@ class Bad:
 
 
 def _request(kind: str, params: dict):
+    from forms.requests import REQUESTS
     from hooks.oci import OciHook
-    from operators.on_demand import REQUESTS
 
     return lambda ctx: REQUESTS[kind](params, OciHook(), {})
 
 
 def _resolve(params: dict):
+    from forms.requests import clone_request
     from hooks.oci import OciHook
-    from operators.on_demand import OciResolveCloneSourcesOperator, clone_request
+    from operators.on_demand import OciResolveCloneSourcesOperator
 
     def call(ctx):
         request = clone_request({"os_type": "linux", **params}, OciHook(), {})
@@ -110,8 +111,9 @@ def _resolve(params: dict):
 
 
 def _choose(params: dict):
+    from forms.requests import restore_request
     from hooks.oci import OciHook
-    from operators.on_demand import OciChooseBackupOperator, restore_request
+    from operators.on_demand import OciChooseBackupOperator
 
     def call(ctx):
         request = restore_request(params, OciHook(), {})

@@ -1,0 +1,248 @@
+"""OciHook's read-only checks of the references a request names (mixed into OciHook: the same clients, retries
+and paging): regions, instances, subnets, volumes, backups, availability domains, buckets, free hostnames, the
+instance an in-place restore swaps into.
+
+Each makes only Get/List/Head calls and raises OciInputError naming the field, the value and the rule, so a DAG
+or operator runs every one of them before its first mutating call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.errors import OciInputError, shown
+
+
+def _not_found(err) -> bool:
+    return getattr(err, "status", None) == 404
+
+
+class OciReferenceChecks:
+    """Checks of what a request refers to, for OciHook (which provides get_client, list_all, region, tenancy_id,
+    boot_attachments)."""
+
+    def check_region(self, region: Any, field: str = "region") -> str:
+        """A region identifier this connection can reach (an endpoint for it, or one the SDK knows).
+
+        :param region: the region identifier
+        :param field: the request field named in errors
+        """
+        from hooks.oci import validate_region
+
+        validate_region(region, field)
+        try:
+            self.get_client("identity", region)
+        except OciInputError as exc:
+            raise OciInputError(f"{field} {region!r}: not reachable with this connection ({exc})") from None
+        return region
+
+    def _get_checked(self, field: str, value: str, kind: str, service: str, getter: str,
+                     region: str | None = None):
+        import oci
+
+        from hooks.oci import validate_ocid
+
+        validate_ocid(value, field, kind)
+        try:
+            return getattr(self.get_client(service, region), getter)(value).data
+        except oci.exceptions.ServiceError as err:
+            if _not_found(err):
+                raise OciInputError(f"{field} {value!r}: no such {kind} in {region or self.region} (or no access "
+                                    f"to it)") from None
+            raise
+
+    def check_instance(self, instance_id: Any, field: str = "instance_id",
+                       states: tuple[str, ...] = ("RUNNING", "STOPPED"), region: str | None = None):
+        """The instance (SDK model), which must exist and be in one of `states`.
+
+        :param instance_id: the instance's OCID
+        :param field: the request field named in errors
+        :param states: the lifecycle states accepted; empty: any
+        :param region: its region; None: the connection's
+        """
+        instance = self._get_checked(field, instance_id, "instance", "compute", "get_instance", region)
+        if states and instance.lifecycle_state not in states:
+            raise OciInputError(f"{field} {instance_id!r}: is {instance.lifecycle_state}; must be one of {states}")
+        return instance
+
+    def check_subnet(self, subnet_id: Any, field: str = "subnet_id", needs_dns_label: bool = True,
+                     region: str | None = None):
+        """The subnet (SDK model), which must exist and (to give VNICs hostnames) have a DNS label.
+
+        :param subnet_id: the subnet's OCID
+        :param field: the request field named in errors
+        :param needs_dns_label: refuse a subnet without a DNS label
+        :param region: its region; None: the connection's
+        """
+        subnet = self._get_checked(field, subnet_id, "subnet", "network", "get_subnet", region)
+        if needs_dns_label and not subnet.dns_label:
+            raise OciInputError(f"{field} {subnet_id!r}: the subnet has no DNS label, so its VNICs cannot have "
+                                f"hostnames")
+        return subnet
+
+    def check_volume(self, volume_id: Any, field: str = "volume_id", region: str | None = None):
+        """A block or boot volume (SDK model), which must exist.
+
+        :param volume_id: the volume's or boot volume's OCID
+        :param field: the request field named in errors
+        :param region: its region; None: the connection's
+        """
+        from hooks.oci import ocid_kind
+
+        kind = ocid_kind(volume_id) if isinstance(volume_id, str) else ""
+        getter = "get_boot_volume" if kind == "bootvolume" else "get_volume"
+        return self._get_checked(field, volume_id, kind if kind in ("volume", "bootvolume") else "volume",
+                                 "blockstorage", getter, region)
+
+    def check_backup(self, backup_id: Any, field: str = "backup_id", region: str | None = None):
+        """A volume backup or boot volume backup (SDK model), which must exist.
+
+        :param backup_id: the backup's OCID
+        :param field: the request field named in errors
+        :param region: its region; None: the connection's
+        """
+        from hooks.oci import ocid_kind
+
+        kind = ocid_kind(backup_id) if isinstance(backup_id, str) else ""
+        getter = "get_boot_volume_backup" if kind == "bootvolumebackup" else "get_volume_backup"
+        return self._get_checked(field, backup_id, kind if kind == "bootvolumebackup" else "volumebackup",
+                                 "blockstorage", getter, region)
+
+    def availability_domains(self, compartment_id: str | None = None, region: str | None = None) -> list[str]:
+        """The names of the region's availability domains.
+
+        :param compartment_id: the compartment asked; None: the tenancy
+        :param region: the region; None: the connection's
+        """
+        return [ad.name for ad in self.get_client("identity", region).list_availability_domains(
+            compartment_id or self.tenancy_id).data]
+
+    def check_availability_domain(self, name: Any, field: str = "availability_domain",
+                                  region: str | None = None) -> str:
+        """An availability domain of the region, by its full name (like Uocm:US-ASHBURN-AD-1); returns it stripped.
+
+        :param name: the availability domain's name
+        :param field: the request field named in errors
+        :param region: the region; None: the connection's
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise OciInputError(f"{field} {shown(name)}: an availability domain name like Uocm:US-ASHBURN-AD-1")
+        known = self.availability_domains(region=region)
+        if name.strip() not in known:
+            raise OciInputError(f"{field} {shown(name)}: not an availability domain of {region or self.region}; "
+                                f"one of {known}")
+        return name.strip()
+
+    def check_bucket(self, namespace: str | None, bucket: Any, field: str = "bucket",
+                     region: str | None = None) -> str:
+        """The bucket exists in the namespace (the tenancy's when None); returns the namespace.
+
+        :param namespace: the Object Storage namespace; None: the tenancy's
+        :param bucket: the bucket's name
+        :param field: the request field named in errors
+        :param region: the bucket's region; None: the connection's
+        """
+        import oci
+        from forms.checks import check_bucket_name
+
+        check_bucket_name(bucket, field)
+        client = self.get_client("object_storage", region)
+        namespace = namespace or client.get_namespace().data
+        try:
+            client.head_bucket(namespace, bucket)
+        except oci.exceptions.ServiceError as err:
+            if _not_found(err):
+                raise OciInputError(f"{field} {bucket!r}: no such bucket in namespace {namespace!r} "
+                                    f"({region or self.region})") from None
+            raise
+        return namespace
+
+    def hostname_users(self, subnet: Any, hostnames: list[str], region: str | None = None) -> list[tuple[str, Any]]:
+        """(hostname, VNIC attachment) for each live VNIC in the subnet whose hostname label is one of `hostnames`
+        (compared without case, as DNS does), looked up among the VNIC attachments of the subnet's compartment.
+
+        :param subnet: the SDK Subnet
+        :param hostnames: the hostnames asked for
+        :param region: the subnet's region; None: the connection's
+        """
+        from hooks.compute import LIVE_ATTACHMENT
+
+        wanted = {name.lower(): name for name in hostnames}
+        network = self.get_client("network", region)
+        users = []
+        for att in self.list_all(self.get_client("compute", region).list_vnic_attachments, subnet.compartment_id):
+            if att.subnet_id != subnet.id or att.lifecycle_state not in LIVE_ATTACHMENT:
+                continue
+            label = (network.get_vnic(att.vnic_id).data.hostname_label or "").lower()
+            if label in wanted:
+                users.append((wanted[label], att))
+        return users
+
+    def check_hostnames_free(self, fleet: list[dict], field: str = "fleet") -> None:
+        """Refuse hostnames already used in their subnet, and subnets without a DNS label (read-only: the subnet,
+        the VNIC attachments of its compartment, their VNICs). OCI would accept such a launch and fail it later.
+
+        :param fleet: planned instances, each with hostname and subnet_id
+        :param field: the request field named in errors
+        """
+        taken = []
+        for subnet_id in sorted({f["subnet_id"] for f in fleet}):
+            subnet = self.check_subnet(subnet_id, "subnet_id")
+            names = [f["hostname"] for f in fleet if f["subnet_id"] == subnet_id]
+            taken += [f"{name} (VNIC {att.vnic_id} of instance {att.instance_id})"
+                      for name, att in self.hostname_users(subnet, names)]
+        if taken:
+            raise OciInputError(f"{field}: hostname(s) already used in the subnet: {'; '.join(taken)}; hostnames "
+                                f"must be unique in a subnet")
+
+    def swap_target(self, instance_id: str | None, source_boot_volume_id: str | None, field: str = "instance_id",
+                    region: str | None = None):
+        """The instance an in-place restore swaps into (SDK model): `instance_id`, or else the instance booted
+        from the backup's source boot volume. It must be RUNNING or STOPPED and have a boot volume attached (or
+        a swap under way).
+
+        :param instance_id: the instance; None: the one booted from `source_boot_volume_id`
+        :param source_boot_volume_id: the restored backup's source boot volume
+        :param field: the request field named in errors
+        :param region: their region; None: the connection's
+        """
+        import oci
+        from common.tags import SWAP_TAG, swap_record
+
+        from hooks.compute import LIVE_ATTACHMENT
+
+        if not instance_id:
+            if not source_boot_volume_id:
+                raise OciInputError(f"{field}: required for an in-place restore of a backup whose source boot "
+                                    f"volume is unknown here")
+            storage, compute = self.get_client("blockstorage", region), self.get_client("compute", region)
+            try:
+                boot = storage.get_boot_volume(source_boot_volume_id).data
+            except oci.exceptions.ServiceError as err:
+                if not _not_found(err):
+                    raise
+                raise OciInputError(f"{field}: the backup's source boot volume {source_boot_volume_id} is gone; "
+                                    f"give the instance to restore in place") from None
+            users = [a for a in self.list_all(
+                compute.list_boot_volume_attachments, boot.availability_domain, boot.compartment_id,
+                boot_volume_id=boot.id) if a.lifecycle_state in LIVE_ATTACHMENT]
+            if not users:
+                raise OciInputError(f"{field}: boot volume {boot.id} (the backup's source) is not attached to an "
+                                    f"instance; give the instance to restore in place")
+            instance_id = users[0].instance_id
+        instance = self.check_instance(instance_id, field, region=region)
+        if not [a for a in self.boot_attachments(instance, region) if a.lifecycle_state in LIVE_ATTACHMENT] and \
+                not swap_record((instance.freeform_tags or {}).get(SWAP_TAG)):
+            raise OciInputError(f"{field} {instance_id!r}: has no boot volume attached (nothing to swap)")
+        return instance
+
+    def check_fleet(self, fleet: list[dict], field: str = "fleet") -> list[dict]:
+        """Every reference of a planned fleet: availability domains, subnets (with a DNS label), free hostnames.
+
+        :param fleet: planned instances (forms.fleet.resolve_fleet's dicts)
+        :param field: the request field named in errors
+        """
+        for ad in sorted({f["availability_domain"] for f in fleet if f.get("availability_domain")}):
+            self.check_availability_domain(ad)
+        self.check_hostnames_free(fleet, field)
+        return fleet
