@@ -294,8 +294,7 @@ class OciPruneBackupsOperator(OciBaseOperator):
 
     def validate_inputs(self) -> None:
         self._policies = load_policies(self.policies)
-        if isinstance(self.dry_run, str):
-            self.dry_run = self.dry_run.strip().lower() in ("1", "true", "yes")
+        self.dry_run = flag(self.dry_run, "dry_run")
 
     def execute(self, context) -> dict:
         self.validate()

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from airflow.sdk import BaseOperator, conf
 from common.errors import OciInputError, OciWaitError
 from common.tags import MANAGED_TAG, MANAGED_VALUE
+from forms.params import flag
 from hooks.oci import (
     OciHook,
     Poll,
@@ -143,6 +144,8 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
             validate_region(self.region)
         if self.compartment_id is not None:
             validate_ocid(self.compartment_id, "compartment_id")
+        self.wait_for_completion = flag(self.wait_for_completion, "wait_for_completion")
+        self.deferrable = flag(self.deferrable, "deferrable")
         if self.poll_interval <= 0 or self.timeout <= 0:
             raise OciInputError("poll_interval and timeout: must be greater than 0")
 

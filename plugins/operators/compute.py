@@ -65,6 +65,9 @@ class OciLaunchInstanceOperator(OciBaseOperator):
 
     # -- validation ------------------------------------------------------------------------------------
     def validate_inputs(self) -> None:
+        self.check_hostname_in_subnet = flag(self.check_hostname_in_subnet, "check_hostname_in_subnet")
+        if self.assign_public_ip is not None:
+            self.assign_public_ip = flag(self.assign_public_ip, "assign_public_ip")
         validate_os_type(self.os_type)
         validate_hostname(self.hostname, self.os_type)
         validate_ocid(self.subnet_id, "subnet_id", "subnet")

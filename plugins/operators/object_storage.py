@@ -17,6 +17,7 @@ import threading
 
 from common.errors import OciInputError, OciWaitError
 from forms.object_uri import object_uri
+from forms.params import flag
 from hooks.oci import MIB
 
 from operators.base import OciBaseOperator, oci_template_fields
@@ -95,6 +96,7 @@ class OciUploadFileOperator(OciBaseOperator):
     def validate_inputs(self) -> None:
         from forms.checks import check_bucket_name, check_local_disk, check_local_file, check_object_name
 
+        self.parallel = flag(self.parallel, "parallel")
         self.local_path = path = check_local_file(self.local_path, "local_path", self.upload_roots)
         check_bucket_name(self.bucket)
         check_object_name(self.object_name)

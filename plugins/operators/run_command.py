@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from airflow.exceptions import AirflowException
 from common.errors import OciInputError
+from forms.params import flag
 from hooks.compute import command_spec
 from hooks.oci import validate_ocid
 
@@ -59,6 +60,7 @@ class OciRunCommandOperator(OciBaseOperator):
 
     def validate_inputs(self) -> None:
         validate_ocid(self.instance_id, "instance_id", "instance")
+        self.fail_on_nonzero = flag(self.fail_on_nonzero, "fail_on_nonzero")
         if not isinstance(self.script, str) or not self.script.strip():
             raise OciInputError("script: a non-empty script text")
         timeout = self.script_timeout

@@ -306,6 +306,7 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
         self.compartment_ids = listed(self.compartment_ids)
         for i, comp in enumerate(self.compartment_ids or []):
             validate_ocid(comp, f"compartment_ids[{i}]")
+        self.include_subcompartments = flag(self.include_subcompartments, "include_subcompartments")
         if not isinstance(self.max_concurrent, int) or self.max_concurrent < 1:
             raise OciInputError(f"max_concurrent {self.max_concurrent!r}: an integer of at least 1")
 
@@ -321,8 +322,7 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
             return bool(tags.get(TEMPORARY_TAG)) and tags.get("airflow-dag") == dag_id
 
         found: dict[str, list[tuple[str, str]]] = {"attachments": [], "instances": [], "volumes": []}
-        for comp in self.hook.compartment_tree(self.compartment_ids, flag(self.include_subcompartments,
-                                                                         "include_subcompartments")):
+        for comp in self.hook.compartment_tree(self.compartment_ids, self.include_subcompartments):
             volumes = [v for v in self.hook.volumes_in(comp, self.region) if ours(v) and v.lifecycle_state not in live]
             names = {v.id: v.display_name for v in volumes}
             found["volumes"] += list(names.items())

@@ -10,6 +10,7 @@ import email.utils
 
 from common.errors import OciInputError
 from common.tags import inherited
+from forms.params import flag
 from hooks.oci import ocid_kind, validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields, renamed
@@ -196,6 +197,7 @@ class OciAttachVolumeOperator(OciBaseOperator):
     def validate_inputs(self) -> None:
         validate_ocid(self.instance_id, "instance_id", "instance")
         validate_ocid(self.volume_id, "volume_id", "volume")
+        self.is_read_only = flag(self.is_read_only, "is_read_only")
         if self.attachment_type not in ATTACHMENT_TYPES:
             raise OciInputError(f"attachment_type {self.attachment_type!r}: one of {ATTACHMENT_TYPES}")
         if self.device is not None and not self.device.startswith("/dev/"):

@@ -12,6 +12,7 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from common.errors import OciInputError, OciWaitError
+from forms.params import flag
 from hooks.oci import RESOURCE_API, OciHook, PollResult, WaitSpec, ocid_kind, validate_ocid, validate_region
 from links.oci import OciConsoleLink
 from operators.base import OciTaskMixin
@@ -60,6 +61,7 @@ class _OciSensor(OciTaskMixin, BaseSensorOperator):
     def validate_common(self) -> None:
         if self.region is not None:
             validate_region(self.region)
+        self.deferrable = flag(self.deferrable, "deferrable")
         if self.max_interval <= 0:
             raise OciInputError(f"max_interval {self.max_interval!r}: must be greater than 0")
 

@@ -124,3 +124,39 @@ def test_an_old_argument_name_still_works_with_a_deprecation_warning(cls, old, n
     if new != "timeout":  # both names at once: refused
         with pytest.raises(TypeError, match=f"{new}, {old}: give one"), pytest.warns(DeprecationWarning):
             build(cls, **{old: value, new: value})
+
+
+def boolean_arguments(cls: type) -> list[tuple[type, str]]:
+    """(declaring class, name) of each `bool` argument of the class's __init__ and its bases' __init__."""
+    found = []
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass) and klass.__module__.split(".")[0] in ("operators", "sensors"):
+            found += [(klass, p.name) for p in inspect.signature(klass.__init__).parameters.values()
+                      if "bool" in str(p.annotation)]
+    return found
+
+
+# Not yet through `flag`: images.py is being split (its arguments move with it).
+FLAG_PENDING = {("OciCreateImageFromInstanceOperator", "reattach"),
+                ("OciCreateImageFromInstanceOperator", "window_wait")}
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
+def test_every_boolean_argument_goes_through_flag(cls):
+    """A templated boolean renders as "True"/"False"; one helper (forms.params.flag) turns it into a bool and
+    refuses anything else naming the field: each `bool` argument is passed through it during validation."""
+    missing = [name for klass, name in boolean_arguments(cls)
+               if f'flag(self.{name}, "{name}")' not in inspect.getsource(klass)
+               and (klass.__name__, name) not in FLAG_PENDING]
+    assert missing == [], f"{cls.__name__}: boolean arguments not passed through flag(): {missing}"
+
+
+def test_a_templated_boolean_becomes_a_bool_and_a_wrong_one_is_refused():
+    from operators.backup_policy import OciPruneBackupsOperator
+
+    task = OciPruneBackupsOperator(task_id="t", volumes=[], policies={"default": {}}, dry_run="True",
+                                   deferrable="false")
+    task.validate()
+    assert task.dry_run is True and task.deferrable is False
+    with pytest.raises(OciInputError, match=r"^dry_run 'maybe': true or false"):
+        OciPruneBackupsOperator(task_id="t", volumes=[], policies={"default": {}}, dry_run="maybe").validate()
