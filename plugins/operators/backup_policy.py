@@ -136,7 +136,12 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
     `airflow-temporary` and are skipped, or a leaked one would be protected the next night.
 
     XCom: a list, one dict per volume: volume_id, kind, display_name, policy, compartment_id, availability_domain,
-    size_in_gbs, region."""
+    size_in_gbs, region.
+
+    :param compartment_ids: the compartments to search: a list of OCIDs, or one comma-separated string (templated)
+    :param tag_key: the freeform tag whose value names a volume's backup policy (empty: ``default``) (templated)
+    :param include_subcompartments: also search every compartment below the given ones (templated)
+    """
 
     template_fields = oci_template_fields("compartment_ids", "tag_key", "include_subcompartments")
 
@@ -191,7 +196,16 @@ class OciPlanBackupsOperator(OciBaseOperator):
     after N backups were made).
 
     XCom: a list, one dict per volume: the discovered volume's fields plus policy, backup_type, reason,
-    verification_due, last_verified_backup_id, dr_region, planned_at, verify."""
+    verification_due, last_verified_backup_id, dr_region, planned_at, verify.
+
+    :param volumes: the discovered volumes (``OciDiscoverVolumesOperator``'s XCom) (templated)
+    :param policies: backup policies by name (``full_interval_days``, ``retention_days``, ``verify``,
+        ``verify_sample``, ``verify_every_days``, ``dr_region``); a ``default`` entry is required (templated)
+    :param verification_level: the level this run verifies test restores at (``api``, ``boot`` or ``script``): the
+        preflight checks what it needs; None: no such check (templated)
+    :param verifier_instance_id: the instance that checks restored volumes at the ``script`` level (templated)
+    :param subnet_id: the subnet for test instances at the ``boot`` level (templated)
+    """
 
     template_fields = oci_template_fields("volumes", "policies", "verification_level", "verifier_instance_id",
                                           "subnet_id")
@@ -282,7 +296,13 @@ class OciPlanBackupsOperator(OciBaseOperator):
 class OciPruneBackupsOperator(OciBaseOperator):
     """Retention: delete this DAG's expired backups (never another's, never the newest verified one).
 
-    XCom: dry_run, deleted, failed, kept, checked_at (also under key `prune`)."""
+    XCom: dry_run, deleted, failed, kept, checked_at (also under key `prune`).
+
+    :param volumes: the discovered volumes (``OciDiscoverVolumesOperator``'s XCom) (templated)
+    :param policies: backup policies by name, whose ``retention_days`` decide what has expired; a ``default`` entry
+        is required (templated)
+    :param dry_run: only report what would be deleted (templated)
+    """
 
     template_fields = oci_template_fields("volumes", "policies", "dry_run")
 

@@ -48,7 +48,15 @@ class OciCreateBackupOperator(OciBaseOperator):
     """Back up a block volume, boot volume or volume group; wait AVAILABLE; return sizes for the report.
 
     XCom: backup_id, kind, source_id, type, display_name, lifecycle_state, size_in_gbs, unique_size_in_gbs,
-    unique_size_in_mbs, time_created, freeform_tags, region."""
+    unique_size_in_mbs, time_created, freeform_tags, region.
+
+    :param volume_id: the block volume, boot volume or volume group to back up (templated)
+    :param backup_type: ``FULL`` or ``INCREMENTAL`` (templated)
+    :param display_name: the new backup's display name (1 to 255 characters); None: the task id and run id
+        (templated)
+    :param freeform_tags: freeform tags added to the backup (the managing DAG's tags are added too) (templated)
+    :param source_id: deprecated: the old name of ``volume_id``
+    """
 
     template_fields = oci_template_fields("volume_id", "backup_type", "display_name", "freeform_tags")
     end_task = "operators.backups.backup_xcom"
@@ -101,7 +109,14 @@ class OciCopyBackupOperator(OciBaseOperator):
     the nightly maps its copies over the volumes that have a DR region, without knowing backup ids up front.
 
     XCom: backup_id, kind, source_id, type, display_name, lifecycle_state, size_in_gbs, unique_size_in_gbs,
-    unique_size_in_mbs, time_created, freeform_tags, region (the destination region), source_backup_id."""
+    unique_size_in_mbs, time_created, freeform_tags, region (the destination region), source_backup_id.
+
+    :param destination_region: the region to copy to; must differ from the backup's (templated)
+    :param backup_id: the volume or boot volume backup to copy; or give ``volume_id`` (templated)
+    :param volume_id: a volume or boot volume: copy the backup this DAG run made of it (templated)
+    :param display_name: the copy's display name; None: OCI's default (templated)
+    :param source_id: deprecated: the old name of ``volume_id``
+    """
 
     template_fields = oci_template_fields("backup_id", "volume_id", "destination_region", "display_name")
     renamed_arguments = {"source_id": "volume_id"}
@@ -167,7 +182,11 @@ class OciCopyBackupOperator(OciBaseOperator):
 class OciDeleteBackupOperator(OciBaseOperator):
     """Delete a backup of any kind; already gone is success.
 
-    XCom: backup_id, deleted, existed, region."""
+    XCom: backup_id, deleted, existed, region.
+
+    :param backup_id: the backup to delete (volume, boot volume or volume group backup); already gone is success
+        (templated)
+    """
 
     template_fields = oci_template_fields("backup_id")
 
@@ -192,7 +211,12 @@ class OciListBackupsOperator(OciBaseOperator):
     """The backups of one volume or boot volume, newest first, every page.
 
     XCom: a list of backups, newest first, each: backup_id, kind, source_id, type, display_name, lifecycle_state,
-    size_in_gbs, unique_size_in_gbs, unique_size_in_mbs, time_created, freeform_tags, region."""
+    size_in_gbs, unique_size_in_gbs, unique_size_in_mbs, time_created, freeform_tags, region.
+
+    :param volume_id: the block volume or boot volume whose backups are listed (templated)
+    :param lifecycle_state: only backups in this state; None: every state (templated)
+    :param compartment_id: the compartment to list in; None: the volume's (templated)
+    """
 
     template_fields = oci_template_fields("volume_id", "lifecycle_state", "compartment_id")
 

@@ -106,6 +106,23 @@ class OciTaskMixin:
 
 
 class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
+    """The arguments every OCI operator takes, documented here once (each operator documents only its own):
+    where to work, and how to wait for what it asked OCI to do.
+
+    :param oci_conn_id: the Airflow connection to OCI (type ``oci``) (templated)
+    :param region: the OCI region to work in, such as ``us-ashburn-1``; None: the connection's (templated)
+    :param wait_for_completion: wait until the resource reaches its final state (True, the default), or end the task
+        as soon as OCI accepted the request
+    :param deferrable: wait in the triggerer (OciWaitTrigger) rather than on a worker; default: Airflow's
+        ``[operators] default_deferrable``
+    :param poll_interval: seconds before the first look at OCI; later looks back off up to ``max_interval``
+    :param max_interval: the longest pause between two looks, in seconds
+    :param timeout: seconds a wait may take before the task fails (a deferral's own deadline is a minute later)
+    :param enabled: per mapped item on or off: a falsy value skips the task (for example an empty DR region)
+        (templated)
+    :param max_wait: deprecated: the old name of ``timeout``
+    """
+
     renamed_arguments: ClassVar[dict[str, str]] = {"max_wait": "timeout"}
     template_fields: Sequence[str] = BASE_TEMPLATE_FIELDS
     operator_extra_links = (OciConsoleLink(),)

@@ -28,7 +28,12 @@ class OciSwapBootVolumeOperator(OciBaseOperator):
     place; keep the old boot volume. Waits block (the swap is a sequence of short steps, each read back).
 
     XCom: instance_id, boot_volume_id, old_boot_volume_id, old_boot_volume_state, private_ip, public_ip,
-    hostname_label, lifecycle_state, region."""
+    hostname_label, lifecycle_state, region.
+
+    :param instance_id: the instance whose boot volume is replaced (templated)
+    :param boot_volume_id: the boot volume to boot from instead (AVAILABLE, in the instance's availability domain)
+        (templated)
+    """
 
     template_fields = oci_template_fields("instance_id", "boot_volume_id")
 

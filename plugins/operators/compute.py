@@ -29,7 +29,29 @@ class OciLaunchInstanceOperator(OciBaseOperator):
     wait RUNNING. Every input, the hostname and the rendered user data's size are checked before any call.
 
     XCom: instance_id, display_name, hostname, os_type, boot_volume_id, private_ip, public_ip, availability_domain,
-    compartment_id, shape, image_id, lifecycle_state, region."""
+    compartment_id, shape, image_id, lifecycle_state, region.
+
+    :param subnet_id: the subnet of the primary VNIC; it needs a DNS label (for the hostname) (templated)
+    :param shape: the shape, such as ``VM.Standard.E4.Flex`` (templated)
+    :param hostname: the VNIC's hostname label and the guest's hostname; it must be free in the subnet (templated)
+    :param availability_domain: the availability domain to launch in; None: the boot volume's (required with
+        ``image_id``) (templated)
+    :param image_id: launch from this image; or give ``boot_volume_id`` (templated)
+    :param boot_volume_id: launch from this existing boot volume (a clone or a restore); or give ``image_id``
+        (templated)
+    :param os_type: ``linux`` (cloud-init user data) or ``windows`` (cloudbase-init) (templated)
+    :param display_name: the instance's display name; None: the hostname (templated)
+    :param shape_config: for a Flex shape: ``ocpus``, ``memory_in_gbs`` and the other keys of OCI's shape config
+        (templated)
+    :param ssh_authorized_keys: OpenSSH public keys for a Linux instance: one string or a list (templated)
+    :param extra_user_data: commands added to the rendered user data: one string or a list (templated)
+    :param boot_volume_size_in_gbs: the boot volume's size (50 to 32768) for a launch from an image (templated)
+    :param freeform_tags: freeform tags added to the instance (the managing DAG's tags are added too) (templated)
+    :param metadata: further instance metadata keys (strings); ``user_data`` is rendered, not given (templated)
+    :param assign_public_ip: give the VNIC a public IP; None: the subnet's default
+    :param check_hostname_in_subnet: refuse a hostname another VNIC in the subnet already has, before the launch
+    :param compartment_id: the compartment to launch in; None: the subnet's (templated)
+    """
 
     template_fields = oci_template_fields("availability_domain", "subnet_id", "shape", "image_id", "boot_volume_id",
                                           "hostname", "os_type", "display_name", "shape_config",
@@ -216,7 +238,11 @@ class OciTerminateInstanceOperator(OciBaseOperator):
     """Terminate an instance and wait TERMINATED; its boot volume is deleted unless `preserve_boot_volume`.
     Already terminated (or gone) is success, so teardowns rerun safely.
 
-    XCom: instance_id, terminated, existed, preserve_boot_volume, boot_volume_id, boot_volume_state, region."""
+    XCom: instance_id, terminated, existed, preserve_boot_volume, boot_volume_id, boot_volume_state, region.
+
+    :param instance_id: the instance to terminate; already gone is success (templated)
+    :param preserve_boot_volume: keep its boot volume (default: deleted with it) (templated)
+    """
 
     template_fields = oci_template_fields("instance_id", "preserve_boot_volume")
 
@@ -266,7 +292,11 @@ class OciInstanceActionOperator(OciBaseOperator):
     """A power action (STOP, START, SOFTSTOP, SOFTRESET, RESET); wait for the state it ends in (STOPPED or
     RUNNING). Repeating an action that is already done (STOP on a STOPPED instance) is success.
 
-    XCom: instance_id, action, lifecycle_state, region."""
+    XCom: instance_id, action, lifecycle_state, region.
+
+    :param instance_id: the instance (templated)
+    :param action: ``STOP``, ``START``, ``SOFTSTOP``, ``SOFTRESET`` or ``RESET`` (templated)
+    """
 
     template_fields = oci_template_fields("instance_id", "action")
 

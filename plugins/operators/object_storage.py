@@ -73,7 +73,21 @@ class OciUploadFileOperator(OciBaseOperator):
     bucket name outside OCI's rules, an empty or invalid object name, or a part size that OCI refuses;
     OciWaitError when the stored object's checksum does not match the file.
 
-    XCom: namespace, bucket, object_name, size_bytes, md5, multipart_md5, multipart, parts, region, uri."""
+    XCom: namespace, bucket, object_name, size_bytes, md5, multipart_md5, multipart, parts, region, uri.
+
+    :param local_path: the file to upload; it must resolve to a regular file under one of the upload roots
+        (templated)
+    :param bucket: the bucket to upload to (templated)
+    :param object_name: the object's name in the bucket (templated)
+    :param namespace: the Object Storage namespace; None: the tenancy's, looked up (templated)
+    :param part_size_mb: the multipart part size in MiB (a file larger than one part is uploaded in parts)
+        (templated)
+    :param parallel: upload the parts in parallel
+    :param content_type: the object's Content-Type; None: OCI's default (templated)
+    :param disk_image_type: ``VMDK`` or ``QCOW2``: check the file's disk header (and the 400 GB limit) first
+        (templated)
+    :param upload_roots: the folders files may be uploaded from; None: ``OCI_UPLOAD_ROOTS`` (unset: uploads are off)
+    """
 
     template_fields = oci_template_fields("local_path", "bucket", "object_name", "namespace", "content_type",
                                           "part_size_mb", "disk_image_type")

@@ -25,7 +25,11 @@ from operators.base import OciBaseOperator, oci_template_fields
 class OciValidateRequestOperator(OciBaseOperator):
     """Read a DAG run's request (its params) with one of REQUESTS, or your own function (params, hook, context)
     -> dict: every field first with no API call, then every reference with read-only calls. XCom: the request,
-    and each of its keys under its own key (so `task.output["hostname"]` works)."""
+    and each of its keys under its own key (so `task.output["hostname"]` works).
+
+    :param request: the name of a request in ``REQUESTS`` (``emergency_clone``, ``restore``, ``vmdk_migration``,
+        ``golden_image``), or a function (params, hook, context) -> dict
+    """
 
     template_fields = oci_template_fields()
 
@@ -51,7 +55,11 @@ class OciCheckFleetOperator(OciBaseOperator):
     """Read-only, before anything is made: every fleet instance's availability domain exists, its subnet takes
     hostnames, and none of the hostnames is in use there. Returns the fleet (the list launches map over).
 
-    XCom: the fleet, a list of instance dicts (what the launches map over)."""
+    XCom: the fleet, a list of instance dicts (what the launches map over).
+
+    :param fleet: the launch requests to check: a list of dicts with ``hostname``, ``subnet_id``,
+        ``availability_domain`` (templated)
+    """
 
     template_fields = oci_template_fields("fleet")
 
@@ -73,9 +81,14 @@ class OciRunReportOperator(OciBaseOperator):
     """The last task of an on-demand DAG: what was made, from each task's XCom (a task that failed left none);
     an Asset event for an image; fails the run when something asked for was not made, after logging what exists
     (the report is also pushed under key `report`). `report` is one of REPORTS or your own function
-    (pull, context) -> (lines, result, problems).
+    (pull, context) -> (lines, result, problems, title).
 
-    XCom: the report's result dict (also under key `report`)."""
+    XCom: the report's result dict (also under key `report`).
+
+    :param report: the name of a report in ``reports.on_demand.REPORTS``, or a function (pull, context) -> (lines,
+        result, problems, title)
+    :param trigger_rule: Airflow's trigger rule; ``all_done`` by default, so the report runs after failures too
+    """
 
     template_fields = oci_template_fields()
 
@@ -124,7 +137,11 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
     the list `clone_volume` maps over.
 
     XCom: a list, one dict per volume: source_id, kind, display_name, size_in_gbs, availability_domain, device,
-    attachment_type, attached_to, source_instance_id, clone, attach, launch."""
+    attachment_type, attached_to, source_instance_id, clone, attach, launch.
+
+    :param request: the validated emergency-clone request (``OciValidateRequestOperator``'s XCom): ``instance_id``
+        or ``volume_ids``, and the launch and attach settings (templated)
+    """
 
     template_fields = oci_template_fields("request")
 
@@ -221,7 +238,11 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
 class OciChooseBackupOperator(OciBaseOperator):
     """The backup a restore uses (read-only): the request's `backup_id` (it must be AVAILABLE), or the newest
     verified backup of its `volume_id` (the newest AVAILABLE one only with `allow_unverified`). XCom: the
-    backup's facts and `restore_tags`, each also under its own key."""
+    backup's facts and `restore_tags`, each also under its own key.
+
+    :param request: the validated restore request (``OciValidateRequestOperator``'s XCom): ``backup_id``, or
+        ``volume_id`` with ``allow_unverified`` (templated)
+    """
 
     template_fields = oci_template_fields("request")
 

@@ -21,7 +21,14 @@ ASSET_ALIAS = "oci-verified-backups"
 class OciBackupReportOperator(OciBaseOperator):
     """Collect the mapped results into one report; emit an Asset event per verified volume; fail on failure.
 
-    XCom: generated_at, volumes (one row per volume), pruned, totals, failed_steps."""
+    XCom: generated_at, volumes (one row per volume), pruned, totals, failed_steps.
+
+    :param plan: the backup plan (``OciPlanBackupsOperator``'s XCom): one row per planned volume (templated)
+    :param group_id: the task group whose mapped tasks (backup, restore, verification) are read per volume
+    :param prune_result: retention's XCom (``OciPruneBackupsOperator``), for the pruned backups (templated)
+    :param note_conn_id: the Airflow REST API connection the report is written through as the run's note
+    :param steps: task ids outside the group whose failure also fails the run (DR copy, teardown, retention)
+    """
 
     template_fields = oci_template_fields("plan", "prune_result")
 

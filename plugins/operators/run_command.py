@@ -42,7 +42,15 @@ class OciRunCommandOperator(OciBaseOperator):
     the execution, `finish` fetches the output.
 
     XCom: command_id, instance_id, state, exit_code, output (the last 64 KiB), output_truncated, output_chars,
-    message, region. On failure the same dict is pushed under key `command_result` before the task fails."""
+    message, region. On failure the same dict is pushed under key `command_result` before the task fails.
+
+    :param instance_id: the instance to run the script on (its Run Command plugin must be enabled) (templated)
+    :param script: the shell script to run (templated)
+    :param script_timeout: seconds the script may run on the instance before OCI stops it (templated)
+    :param fail_on_nonzero: fail the task when the script exits non-zero (a timeout or a cancel always fails it)
+    :param display_name: the command's display name; None: ``<dag_id>.<task_id>``
+    :param compartment_id: the compartment to create the command in; None: the instance's (templated)
+    """
 
     template_fields = oci_template_fields("instance_id", "script", "script_timeout", "compartment_id")
     template_fields_renderers = {"script": "bash"}

@@ -64,7 +64,21 @@ class OciVerifyRestoreOperator(OciBaseOperator):
     """Prove a restored volume is usable, at the configured level; tag the backup `verified-at` on success.
 
     XCom: source_id, backup_id, restored_volume_id, level, passed, restore_seconds, detail, check_seconds,
-    verified_at."""
+    verified_at.
+
+    :param restored: the restored volume (``OciRestoreVolumeOperator``'s XCom) (templated)
+    :param backup: the backup it was restored from (``OciCreateBackupOperator``'s XCom) (templated)
+    :param level: ``api`` (AVAILABLE at the backup's size), ``boot`` (an instance boots on a restored boot volume)
+        or ``script`` (e2fsck and canary/heartbeat reads on a verifier instance) (templated)
+    :param verifier_instance_id: the instance the restored volume is attached to at the ``script`` level (templated)
+    :param subnet_id: the subnet of the test instance at the ``boot`` level (templated)
+    :param shape: the test instance's shape at the ``boot`` level (templated)
+    :param canary_path: a file on the restored filesystem whose first line is logged (empty: none) (templated)
+    :param heartbeat_path: a file holding a Unix time; later than the backup fails the check (empty: none)
+        (templated)
+    :param max_heartbeat_age_seconds: fail when the heartbeat is older than this before the backup (0: no limit)
+    :param script_timeout: seconds the check script may run on the verifier
+    """
 
     template_fields = oci_template_fields("restored", "backup", "level", "verifier_instance_id", "subnet_id",
                                           "shape", "canary_path", "heartbeat_path")
@@ -290,7 +304,12 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
     fails after the hook's retries fails the task, after every other removal was tried; the `teardown` XCom
     names what is left for the report.
 
-    XCom: removed ({attachments, instances, volumes: [ids]}), leftovers ([{id, name, error}])."""
+    XCom: removed ({attachments, instances, volumes: [ids]}), leftovers ([{id, name, error}]).
+
+    :param compartment_ids: the compartments to clean up: a list of OCIDs, or one comma-separated string (templated)
+    :param max_concurrent: how many removals run at a time
+    :param include_subcompartments: also clean every compartment below the given ones (templated)
+    """
 
     template_fields = oci_template_fields("compartment_ids", "include_subcompartments")
 

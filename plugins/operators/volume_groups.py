@@ -35,7 +35,15 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
     """Back up `volume_ids` together (one point in time) as a volume group backup of the group named
     `group_name`, which is made, or has its members updated, first. Waits for the backup AVAILABLE.
 
-    XCom: volume_group_id, volume_group_backup_id, backup_type, members ({volume_id: volume backup id}), region."""
+    XCom: volume_group_id, volume_group_backup_id, backup_type, members ({volume_id: volume backup id}), region.
+
+    :param volume_ids: the volumes and boot volumes backed up together: a list of OCIDs, or one comma-separated
+        string (templated)
+    :param group_name: the name the volumes' ``backup-group`` tag and their volume group share (the group is made if
+        missing, its members set to ``volume_ids``) (templated)
+    :param backup_type: ``FULL`` or ``INCREMENTAL`` (templated)
+    :param compartment_id: the compartment to make the group in; None: the first volume's (templated)
+    """
 
     template_fields = oci_template_fields("volume_ids", "group_name", "backup_type", "compartment_id")
 
@@ -121,7 +129,16 @@ class OciRestoreVolumeGroupOperator(OciBaseOperator):
     """Restore a volume group backup as a new volume group (every member restored from the same point in
     time); wait AVAILABLE. Tag it `airflow-temporary` for a test restore.
 
-    XCom: volume_group_id, volumes ({restored volume id: member backup id}), region."""
+    XCom: volume_group_id, volumes ({restored volume id: member backup id}), region.
+
+    :param volume_group_backup_id: the volume group backup to restore (templated)
+    :param display_name: the new volume group's display name (1 to 255 characters); None: the backup's with
+        ``-restore`` (templated)
+    :param availability_domain: the availability domain to restore in; None: the backed-up group's
+    :param freeform_tags: freeform tags added to the volume group (the managing DAG's tags are added too)
+        (templated)
+    :param compartment_id: the compartment to restore in; None: the backup's (templated)
+    """
 
     template_fields = oci_template_fields("volume_group_backup_id", "display_name", "freeform_tags", "compartment_id")
 

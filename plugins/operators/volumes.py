@@ -75,7 +75,18 @@ class OciCloneVolumeOperator(_NewVolumeOperator):
     """Clone a block volume or boot volume into a new volume of the same kind.
 
     XCom: volume_id, kind, display_name, availability_domain, compartment_id, size_in_gbs, lifecycle_state, region,
-    seconds_to_available, rto_source."""
+    seconds_to_available, rto_source.
+
+    :param volume_id: the block volume or boot volume to clone (templated)
+    :param display_name: the new volume's display name (1 to 255 characters); None: the source's with ``-clone``
+        (templated)
+    :param availability_domain: the availability domain to clone into; None: the source's (templated)
+    :param size_in_gbs: the clone's size; None: the source's
+    :param freeform_tags: freeform tags added to the clone, after the source's own (the managing DAG's tags are
+        added too) (templated)
+    :param compartment_id: the compartment to clone into; None: the source's (templated)
+    :param source_volume_id: deprecated: the old name of ``volume_id``
+    """
 
     template_fields = oci_template_fields("volume_id", "display_name", "availability_domain", "freeform_tags",
                                           "compartment_id")
@@ -123,7 +134,18 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
     """Restore a volume backup (→ block volume) or boot volume backup (→ boot volume) into a new volume.
 
     XCom: volume_id, kind, display_name, availability_domain, compartment_id, size_in_gbs, lifecycle_state, region,
-    seconds_to_available, rto_source."""
+    seconds_to_available, rto_source.
+
+    :param backup_id: the volume backup (restored as a block volume) or boot volume backup (as a boot volume)
+        (templated)
+    :param availability_domain: the availability domain to restore in; None: the source volume's (templated)
+    :param display_name: the new volume's display name (1 to 255 characters); None: the backup's with ``-restore``
+        (templated)
+    :param size_in_gbs: the new volume's size; None: the backup's
+    :param freeform_tags: freeform tags added to the volume, after the backup's own (the managing DAG's tags are
+        added too) (templated)
+    :param compartment_id: the compartment to restore in; None: the backup's (templated)
+    """
 
     template_fields = oci_template_fields("backup_id", "display_name", "availability_domain", "freeform_tags",
                                           "compartment_id")
@@ -180,7 +202,16 @@ class OciAttachVolumeOperator(OciBaseOperator):
     """Attach a block volume to an instance (paravirtualized or iSCSI) at a device path; wait ATTACHED.
 
     XCom: attachment_id, instance_id, volume_id, attachment_type, device, lifecycle_state, region; iqn, ipv4, port
-    for iSCSI."""
+    for iSCSI.
+
+    :param instance_id: the instance to attach to (templated)
+    :param volume_id: the block volume to attach (templated)
+    :param attachment_type: ``paravirtualized`` or ``iscsi``
+    :param device: the device path on the instance, such as ``/dev/oracleoci/oraclevdb``; None: OCI's choice
+        (templated)
+    :param is_read_only: attach read-only
+    :param display_name: the attachment's display name (templated)
+    """
 
     template_fields = oci_template_fields("instance_id", "volume_id", "device", "display_name")
 
@@ -231,7 +262,10 @@ class OciAttachVolumeOperator(OciBaseOperator):
 class OciDetachVolumeOperator(OciBaseOperator):
     """Detach a volume attachment; wait DETACHED. Detaching what is already gone is success.
 
-    XCom: attachment_id, detached, existed (whether it was still attached), region."""
+    XCom: attachment_id, detached, existed (whether it was still attached), region.
+
+    :param attachment_id: the volume attachment to end; already detached or gone is success (templated)
+    """
 
     template_fields = oci_template_fields("attachment_id")
 
@@ -253,7 +287,10 @@ class OciDetachVolumeOperator(OciBaseOperator):
 class OciDeleteVolumeOperator(OciBaseOperator):
     """Delete a block or boot volume; wait TERMINATED. Already gone is success (teardowns rerun safely).
 
-    XCom: volume_id, deleted, existed, region."""
+    XCom: volume_id, deleted, existed, region.
+
+    :param volume_id: the block volume or boot volume to delete; already gone is success (templated)
+    """
 
     template_fields = oci_template_fields("volume_id")
 

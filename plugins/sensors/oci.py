@@ -35,7 +35,16 @@ def _states(value: Any, field_name: str, required: bool) -> list[str]:
 class _OciSensor(OciTaskMixin, BaseSensorOperator):
     """Poke with `hook.poll_once`; with `deferrable=True` look once, then defer on OciWaitTrigger (backoff from
     `poll_interval` (or Airflow's `poke_interval`) up to `max_interval`, deadline `timeout`). A failure state
-    raises OciWaitError with OCI's text in every mode. Inputs are checked by `validate_inputs`, as on operators."""
+    raises OciWaitError with OCI's text in every mode. Inputs are checked by `validate_inputs`, as on operators.
+
+    :param oci_conn_id: the Airflow connection to OCI (type ``oci``) (templated)
+    :param region: the OCI region to work in, such as ``us-ashburn-1``; None: the connection's (templated)
+    :param deferrable: after one look, wait in the triggerer (OciWaitTrigger) rather than poke; default: Airflow's
+        ``[operators] default_deferrable``
+    :param max_interval: deferred: the longest pause between two looks, in seconds
+    :param poll_interval: seconds between pokes (Airflow's ``poke_interval``, still taken); deferred, the first
+        pause of the backoff
+    """
 
     template_fields: Sequence[str] = ("oci_conn_id", "region")
     operator_extra_links = (OciConsoleLink(),)
@@ -116,6 +125,8 @@ class OciWorkRequestSensor(_OciSensor):
 
     XCom: work_request_id, operation_type, status, percent_complete, resources ([{entity_type, action_type,
     identifier}]), region.
+
+    :param work_request_id: the work request to wait for (templated)
     """
 
     template_fields = (*_OciSensor.template_fields, "work_request_id")
@@ -148,6 +159,12 @@ class OciLifecycleStateSensor(_OciSensor):
     the targets). Waiting for a deletion state (TERMINATED, DELETED, DETACHED) also ends well on a 404.
 
     XCom: resource_id, kind, lifecycle_state, display_name, region.
+
+    :param resource_id: the resource to watch, of any kind the hook knows (volume, backup, image, instance,
+        attachment...) (templated)
+    :param target_states: the lifecycle states that end the wait: a list, or one name (templated)
+    :param failure_states: the states that fail the task; None: the terminal states that cannot lead to a target
+        (templated)
     """
 
     template_fields = (*_OciSensor.template_fields, "resource_id", "target_states", "failure_states")

@@ -107,6 +107,21 @@ class TaskEndedByTrigger(TaskSuccessEvent):
 
 
 class OciWaitTrigger(BaseTrigger):
+    """Wait for one OCI resource or work request to reach a target state, with the hook's backoff and failure
+    rules; fire one event: success with the state, or an error with OCI's text (a failure state, an API
+    error, the timeout). Many waits on one kind of resource share a list call (see `Batch`).
+
+    :param spec: what to poll, a ``WaitSpec`` as a dict (``WaitSpec.to_dict()``): getter, resource, target and
+        failure states, region
+    :param oci_conn_id: the Airflow connection to OCI (type ``oci``)
+    :param poll_interval: seconds before the first look; later looks back off up to ``max_interval``
+    :param max_interval: the longest pause between two looks, in seconds
+    :param timeout: seconds until the trigger gives up with an error event
+    :param result: the task's partial XCom; it comes back in the event, so resuming needs nothing else
+    :param end_task: ``module.function`` building the task's XCom from the resource: on success the trigger ends the
+        task itself instead of resuming it on a worker
+    """
+
     def __init__(self, spec: dict, oci_conn_id: str = "oci_default", poll_interval: float = 5.0,
                  max_interval: float = 60.0, timeout: float = 3600.0, result: dict | None = None,
                  end_task: str | None = None):
