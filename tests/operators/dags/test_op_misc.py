@@ -75,7 +75,7 @@ for mode in ("poke", "reschedule", "deferrable"):
 with DAG("test_op_misc_sensors_bad", schedule=None, start_date=START, catchup=False, tags=["test"],
          params={"resource_id": ""}) as sensors_bad_dag:
     OciLifecycleStateSensor(task_id="wait_for_bad_input", resource_id="{{ params.resource_id }}",
-                            target_states=["AVAILABLE"], poke_interval=0.2, timeout=30)
+                            target_states=["AVAILABLE"], poll_interval=0.2, timeout=30)
 
 # -- triggers: a deferrable backup (the trigger it defers on is read back from the metadata database), and a
 # deferrable copy whose work request fails ------------------------------------------------------------------
@@ -104,7 +104,7 @@ with DAG("test_op_misc_links", schedule=None, start_date=START, catchup=False, t
     copy = OciCopyBackupOperator(task_id="copy_backup_to_dr", backup_id=_pull("backup_volume", "backup_id"),
                                  destination_region="us-phoenix-1", **FAST)
     watch = OciLifecycleStateSensor(task_id="wait_for_dr_copy", resource_id=_pull("copy_backup_to_dr", "backup_id"),
-                                    region="us-phoenix-1", target_states=["AVAILABLE"], poke_interval=0.2)
+                                    region="us-phoenix-1", target_states=["AVAILABLE"], poll_interval=0.2)
     backup >> copy >> watch
 
 
