@@ -299,8 +299,9 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
     run: a leftover of an earlier run is adopted and removed too. Runs as an Airflow teardown, so a failed
     verification still cleans up.
 
-    Removals run concurrently (`max_concurrent` calls at a time), each wait with its own backoff and deadline
-    (`timeout`), so the teardown costs about one delete whatever the number of restores. A removal that still
+    Removals run concurrently (`max_concurrent` calls at a time), each wait with its own backoff (from
+    `poll_interval`, here 2 s by default, up to `max_interval`, 10 s) and deadline (`timeout`), so the teardown
+    costs about one delete whatever the number of restores. A removal that still
     fails after the hook's retries fails the task, after every other removal was tried; the `teardown` XCom
     names what is left for the report.
 
@@ -316,6 +317,9 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
     def __init__(self, *, compartment_ids: list[str] | str, max_concurrent: int = 8,
                  include_subcompartments: bool = False, **kwargs):
         kwargs.setdefault("trigger_rule", "all_done")
+        # a removal is quick: look often unless told otherwise
+        kwargs.setdefault("poll_interval", 2.0)
+        kwargs.setdefault("max_interval", 10.0)
         super().__init__(**kwargs)
         self.compartment_ids = compartment_ids
         self.include_subcompartments = include_subcompartments
@@ -360,19 +364,16 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
         found = self.find_temporaries(context["ti"].dag_id)
         compute = self.hook.get_client("compute", self.region)
 
-        def make_poll() -> Poll:
-            return Poll(min(self.poll_interval, 2.0), min(self.max_interval, 10.0), self.timeout)
-
         def terminate(instance_id: str) -> bool:
             # the boot volume is a temporary of its own, removed with the volumes
             compute.terminate_instance(instance_id, preserve_boot_volume=True)
             return True
 
         # what holds a volume goes first (attachments, test instances), then the volumes
-        first = remove_all(self.hook, found["attachments"], self.region, make_poll, self.max_concurrent)
-        first += remove_all(self.hook, found["instances"], self.region, make_poll, self.max_concurrent, terminate)
+        first = remove_all(self.hook, found["attachments"], self.region, self.poll, self.max_concurrent)
+        first += remove_all(self.hook, found["instances"], self.region, self.poll, self.max_concurrent, terminate)
         held = {r.resource_id for r in first if r.error}
-        volumes = remove_all(self.hook, found["volumes"], self.region, make_poll, self.max_concurrent)
+        volumes = remove_all(self.hook, found["volumes"], self.region, self.poll, self.max_concurrent)
         removals = first + volumes
         outcome = {
             "removed": {kind: [rid for rid, _ in items if rid in {r.resource_id for r in removals if not r.error}]
