@@ -13,7 +13,8 @@ from forms.fleet import OPTIONAL_OCID, fleet_params
 from hooks.oci import RETRY_BUDGET
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
-from operators.images import OciCreateImageFromInstanceOperator, OciExportImageOperator
+from operators.image_transfer import OciExportImageOperator
+from operators.images import OciCreateImageFromInstanceOperator
 from operators.on_demand import OciCheckFleetOperator, OciRunReportOperator, OciValidateRequestOperator
 from reports.fleet import IMAGE_ASSET_ALIAS
 

@@ -27,3 +27,39 @@ def swap_record(value: str | None) -> dict | None:
     if len(parts) < 2 or not all(parts[:2]):
         return None
     return {"old": parts[0], "new": parts[1], "was_running": parts[2:3] == ["1"]}
+
+
+# -- volumes detached for an image ----------------------------------------------------------------------------
+# On an instance: a volume an image task detached and must re-attach, one tag per volume, written before the
+# DetachVolume call so a retry, a re-run or on_kill finds it (operators/detached_volumes.py).
+DETACH_TAG_PREFIX = "airflow-detached-"
+_INTENT_FIELDS = ("volume_id", "attachment_id", "device", "type", "is_read_only", "is_shareable", "use_chap",
+                  "is_agent_auto_iscsi_login_enabled")
+
+
+def intent_key(volume_id: str) -> str:
+    """The tag key for one detached volume: the prefix and a short digest of its OCID."""
+    import hashlib
+
+    return DETACH_TAG_PREFIX + hashlib.sha256(volume_id.encode()).hexdigest()[:12]
+
+
+def intent_value(entry: dict) -> str:
+    """One detached volume in a freeform tag value (at most 256 characters: OCIDs, device, type, 4 flags)."""
+    return "|".join(str(int(bool(entry.get(k)))) if k.startswith(("is_", "use_")) else str(entry.get(k) or "")
+                    for k in _INTENT_FIELDS)
+
+
+def intents_of(tags: dict | None) -> list[dict]:
+    """The detached volumes recorded in an instance's freeform tags."""
+    found = []
+    for key, value in sorted((tags or {}).items()):
+        parts = value.split("|") if key.startswith(DETACH_TAG_PREFIX) else []
+        if len(parts) == len(_INTENT_FIELDS):
+            entry = dict(zip(_INTENT_FIELDS, parts, strict=True))
+            for k in _INTENT_FIELDS:
+                if k.startswith(("is_", "use_")):
+                    entry[k] = entry[k] == "1"
+            entry["device"] = entry["device"] or None
+            found.append(entry)
+    return found

@@ -36,3 +36,10 @@ def flag(value, field: str) -> bool:
     if not isinstance(value, bool):
         raise OciInputError(f"{field} {value!r}: true or false")
     return value
+
+
+def blank_to_none(obj, *fields: str) -> None:
+    """An operator argument whose template rendered empty (an unset run parameter) means 'not given': None."""
+    for name in fields:
+        if getattr(obj, name) == "":
+            setattr(obj, name, None)

@@ -172,7 +172,7 @@ def restore_request(params: dict, hook, context) -> dict:
 
 def migration_request(params: dict, hook, context) -> dict:
     """VMDK migration: exactly one source form, the image's fields, the fleet's hostnames."""
-    from operators.images import IMPORT_LAUNCH_MODES
+    from operators.image_transfer import IMPORT_LAUNCH_MODES
 
     def blank(name):
         return given(params, name)

@@ -4,7 +4,7 @@ what the earlier one detached."""
 
 from __future__ import annotations
 
-from operators.images import DETACH_TAG_PREFIX
+from common.tags import DETACH_TAG_PREFIX
 
 from tests.airflow_helpers import last_run_id, run_dag, xcom
 from tests.operators.test_images import ISCSI_DEVICE, attach_iscsi_volume, attachments

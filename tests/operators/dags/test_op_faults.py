@@ -8,7 +8,7 @@ import datetime
 from airflow.sdk import DAG
 from operators.backups import OciCreateBackupOperator
 from operators.compute import OciLaunchInstanceOperator
-from operators.images import OciExportImageOperator, OciImportImageOperator
+from operators.image_transfer import OciExportImageOperator, OciImportImageOperator
 from operators.object_storage import OciUploadFileOperator
 from operators.volumes import OciAttachVolumeOperator, OciCloneVolumeOperator, OciRestoreVolumeOperator
 

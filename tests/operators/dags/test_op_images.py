@@ -5,12 +5,8 @@ from __future__ import annotations
 import datetime
 
 from airflow.sdk import DAG
-from operators.images import (
-    OciCreateImageFromInstanceOperator,
-    OciDeleteImageOperator,
-    OciExportImageOperator,
-    OciImportImageOperator,
-)
+from operators.image_transfer import OciExportImageOperator, OciImportImageOperator
+from operators.images import OciCreateImageFromInstanceOperator, OciDeleteImageOperator
 
 START = datetime.datetime(2026, 1, 1)
 FAST = {"poll_interval": 0.2, "max_interval": 1, "timeout": 300}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 
 from airflow.sdk import DAG
-from operators.images import OciExportImageOperator, OciImportImageOperator
+from operators.image_transfer import OciExportImageOperator, OciImportImageOperator
 
 FAST = {"poll_interval": 0.2, "max_interval": 1, "timeout": 120}
 RETRIED = {"retries": 2, "retry_delay": datetime.timedelta(seconds=0)}

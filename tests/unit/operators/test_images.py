@@ -7,7 +7,8 @@ import pytest
 
 def test_operator_validation_without_api_calls():
     from common.errors import OciInputError
-    from operators.images import OciCreateImageFromInstanceOperator, OciImportImageOperator
+    from operators.image_transfer import OciImportImageOperator
+    from operators.images import OciCreateImageFromInstanceOperator
 
     instance = "ocid1.instance.oc1.iad.aaaaaaaabbbbbbbb"
     cases = [
@@ -23,3 +24,33 @@ def test_operator_validation_without_api_calls():
     for op, fragment in cases:
         with pytest.raises(OciInputError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
             op.validate()
+
+
+def test_only_the_image_window_conflict_is_waited_out():
+    from types import SimpleNamespace
+
+    from operators.images import is_window_conflict
+
+    def err(status, code, message):
+        return SimpleNamespace(status=status, code=code, message=message)
+
+    assert is_window_conflict(err(409, "Conflict", "An image of this instance was created less than 20 minutes ago"))
+    assert not is_window_conflict(err(409, "Conflict", "Instance has iSCSI volume attachments"))
+    assert not is_window_conflict(err(409, "IncorrectState", "busy"))
+    assert not is_window_conflict(err(409, "InvalidatedRetryToken", None))
+    assert not is_window_conflict(err(400, "Conflict", "x"))
+
+
+def test_iscsi_refusal_names_each_attachment_or_the_state():
+    from types import SimpleNamespace
+
+    from operators.images import iscsi_refusal
+
+    att = SimpleNamespace(id="att1", volume_id="vol1", device=None)
+    assert iscsi_refusal("i", "RUNNING", [], False) is None
+    assert iscsi_refusal("i", "RUNNING", [att], True) is None
+    refused = iscsi_refusal("i", "RUNNING", [att], False)
+    assert "has 1 iSCSI volume attachment(s)" in refused and "attachment att1 (volume vol1, device none)" in refused
+    assert "set detach_iscsi=True" in refused
+    assert "is STOPPED; the iscsid cleanup runs through Run Command on a RUNNING instance" in \
+        iscsi_refusal("i", "STOPPED", [att], True)
