@@ -41,7 +41,24 @@ class OciImportImageOperator(OciBaseOperator):
     OciInputError for each of those, OciWaitError with OCI's text when the work request FAILS.
 
     XCom: image_id, display_name, size_in_mbs, lifecycle_state, source, virtual_size_bytes, source_image_type,
-    work_request_id, region."""
+    work_request_id, region.
+
+    Name the object by ``source_uri`` or by ``namespace``, ``bucket`` and ``object_name``, not both.
+
+    :param display_name: the image's name (1 to 255 characters).
+    :param source_uri: the object's native URI,
+        https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object> (not a
+        pre-authenticated request URI: the object is checked first).
+    :param namespace: the Object Storage namespace of the object.
+    :param bucket: the bucket that holds the object.
+    :param object_name: the object's name in the bucket.
+    :param source_image_type: VMDK or QCOW2; the object's header must say the same.
+    :param launch_mode: PARAVIRTUALIZED, NATIVE or EMULATED: how instances of the image boot.
+    :param operating_system: the image's operating system, as the console shows it (e.g. "Oracle Linux").
+    :param operating_system_version: the operating system's version (e.g. "9").
+    :param freeform_tags: tags for the image, besides the managed-by tag every made resource carries.
+    :param compartment_id: OCID of the compartment for the image; None: the bucket's.
+    """
 
     template_fields = oci_template_fields("display_name", "source_uri", "namespace", "bucket", "object_name",
                                           "source_image_type", "launch_mode", "operating_system",
@@ -151,7 +168,18 @@ class OciExportImageOperator(OciBaseOperator):
     missing bucket. Raises OciInputError for those, OciWaitError with OCI's text when the work request fails.
 
     XCom: image_id, export_format, work_request_id, object ({namespace, bucket, name}), object_region, size_bytes,
-    lifecycle_state, region."""
+    lifecycle_state, region.
+
+    Name the object to write by ``destination_uri`` or by ``namespace``, ``bucket`` and ``object_name``, not both.
+
+    :param image_id: OCID of the image to export (AVAILABLE, at most 400 GB).
+    :param destination_uri: the object's native URI,
+        https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object>.
+    :param namespace: the Object Storage namespace of the bucket.
+    :param bucket: the bucket to write to (it must exist).
+    :param object_name: the object's name in the bucket.
+    :param export_format: VMDK or QCOW2.
+    """
 
     template_fields = oci_template_fields("image_id", "destination_uri", "namespace", "bucket", "object_name",
                                           "export_format")

@@ -250,7 +250,10 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
 class OciDeleteImageOperator(OciBaseOperator):
     """Delete a custom image; wait DELETED. Already gone is success (teardowns rerun safely).
 
-    XCom: image_id, deleted, existed, region."""
+    XCom: image_id, deleted, existed, region.
+
+    :param image_id: OCID of the custom image to delete.
+    """
 
     template_fields = oci_template_fields("image_id")
 
