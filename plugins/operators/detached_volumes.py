@@ -67,13 +67,13 @@ def detach_entry(att) -> dict:
 class DetachedVolumes:
     """The volumes one task detached from one instance (``detached``, the XCom rows) and whether they are back.
 
-    :param hook: the task's OciHook.
-    :param instance_id: OCID of the instance being imaged.
-    :param region: the region of the instance (None: the connection's).
-    :param poll: makes a fresh Poll for each wait (the task's ``poll``: its poll_interval, max_interval, timeout).
-    :param retry_token: ``(context, purpose) -> token``, the task's opc-retry-token for each create.
-    :param log: the task's logger.
-    :param detached: rows an earlier step or try recorded (an execute before a deferral, an earlier try's tags).
+    :param hook: the task's OciHook
+    :param instance_id: OCID of the instance being imaged
+    :param region: the region of the instance (None: the connection's)
+    :param poll: makes a fresh Poll for each wait (the task's ``poll``: its poll_interval, max_interval, timeout)
+    :param retry_token: ``(context, purpose) -> token``, the task's opc-retry-token for each create
+    :param log: the task's logger
+    :param detached: rows an earlier step or try recorded (an execute before a deferral, an earlier try's tags)
     """
 
     def __init__(self, hook: OciHook, instance_id: str, region: str | None, poll: Callable[[], Poll],

@@ -45,19 +45,19 @@ class OciImportImageOperator(OciBaseOperator):
 
     Name the object by ``source_uri`` or by ``namespace``, ``bucket`` and ``object_name``, not both.
 
-    :param display_name: the image's name (1 to 255 characters).
+    :param display_name: the image's name (1 to 255 characters) (templated)
     :param source_uri: the object's native URI,
         https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object> (not a
-        pre-authenticated request URI: the object is checked first).
-    :param namespace: the Object Storage namespace of the object.
-    :param bucket: the bucket that holds the object.
-    :param object_name: the object's name in the bucket.
-    :param source_image_type: VMDK or QCOW2; the object's header must say the same.
-    :param launch_mode: PARAVIRTUALIZED, NATIVE or EMULATED: how instances of the image boot.
-    :param operating_system: the image's operating system, as the console shows it (e.g. "Oracle Linux").
-    :param operating_system_version: the operating system's version (e.g. "9").
-    :param freeform_tags: tags for the image, besides the managed-by tag every made resource carries.
-    :param compartment_id: OCID of the compartment for the image; None: the bucket's.
+        pre-authenticated request URI: the object is checked first) (templated)
+    :param namespace: the Object Storage namespace of the object (templated)
+    :param bucket: the bucket that holds the object (templated)
+    :param object_name: the object's name in the bucket (templated)
+    :param source_image_type: VMDK or QCOW2; the object's header must say the same (templated)
+    :param launch_mode: PARAVIRTUALIZED, NATIVE or EMULATED: how instances of the image boot (templated)
+    :param operating_system: the image's operating system, as the console shows it (e.g. "Oracle Linux") (templated)
+    :param operating_system_version: the operating system's version (e.g. "9") (templated)
+    :param freeform_tags: tags for the image, besides the managed-by tag every made resource carries (templated)
+    :param compartment_id: OCID of the compartment for the image; None: the bucket's (templated)
     """
 
     template_fields = oci_template_fields("display_name", "source_uri", "namespace", "bucket", "object_name",
@@ -172,13 +172,13 @@ class OciExportImageOperator(OciBaseOperator):
 
     Name the object to write by ``destination_uri`` or by ``namespace``, ``bucket`` and ``object_name``, not both.
 
-    :param image_id: OCID of the image to export (AVAILABLE, at most 400 GB).
+    :param image_id: OCID of the image to export (AVAILABLE, at most 400 GB) (templated)
     :param destination_uri: the object's native URI,
-        https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object>.
-    :param namespace: the Object Storage namespace of the bucket.
-    :param bucket: the bucket to write to (it must exist).
-    :param object_name: the object's name in the bucket.
-    :param export_format: VMDK or QCOW2.
+        https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object> (templated)
+    :param namespace: the Object Storage namespace of the bucket (templated)
+    :param bucket: the bucket to write to (it must exist) (templated)
+    :param object_name: the object's name in the bucket (templated)
+    :param export_format: VMDK or QCOW2 (templated)
     """
 
     template_fields = oci_template_fields("image_id", "destination_uri", "namespace", "bucket", "object_name",

@@ -70,19 +70,19 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
     XCom: instance_id, instance_state_before, detached, image_id, display_name, size_in_mbs, lifecycle_state,
     reattached, instance_state, region.
 
-    :param instance_id: OCID of the instance to image (RUNNING or STOPPED; a busy one is waited for).
-    :param display_name: the image's name (1 to 255 characters); None or empty: OCI names it.
+    :param instance_id: OCID of the instance to image (RUNNING or STOPPED; a busy one is waited for) (templated)
+    :param display_name: the image's name (1 to 255 characters); None or empty: OCI names it (templated)
     :param detach_iscsi: detach the instance's iSCSI volumes for the image and re-attach them afterwards, instead
-        of refusing (templated; "true"/"false" accepted). Needs ``wait_for_completion=True``.
+        of refusing; a bool or "true"/"false". Needs ``wait_for_completion=True`` (templated)
     :param iscsi_cleanup_script: the shell lines run once per iSCSI attachment before detaching, formatted with
-        iqn, ipv4, port, device, volume_id, attachment_id; the script must exit 0.
-    :param reattach: re-attach the detached volumes after the image (and after a failure, and on kill).
+        iqn, ipv4, port, device, volume_id, attachment_id; the script must exit 0
+    :param reattach: re-attach the detached volumes after the image (and after a failure, and on kill)
     :param launch_mode: the image's launch mode: NATIVE, EMULATED, PARAVIRTUALIZED or CUSTOM; None: the
-        instance's.
-    :param window_wait: wait out OCI's one-image-per-instance window (409) within ``timeout``; False fails at once.
-    :param freeform_tags: tags for the image, besides the managed-by tag every made resource carries.
-    :param script_timeout: seconds the iscsid cleanup script may run on the instance (1 to 3600).
-    :param compartment_id: OCID of the compartment for the image; None: the instance's.
+        instance's (templated)
+    :param window_wait: wait out OCI's one-image-per-instance window (409) within ``timeout``; False fails at once
+    :param freeform_tags: tags for the image, besides the managed-by tag every made resource carries (templated)
+    :param script_timeout: seconds the iscsid cleanup script may run on the instance (1 to 3600)
+    :param compartment_id: OCID of the compartment for the image; None: the instance's (templated)
     """
 
     template_fields = oci_template_fields("instance_id", "display_name", "launch_mode", "freeform_tags",
@@ -252,7 +252,7 @@ class OciDeleteImageOperator(OciBaseOperator):
 
     XCom: image_id, deleted, existed, region.
 
-    :param image_id: OCID of the custom image to delete.
+    :param image_id: OCID of the custom image to delete (templated)
     """
 
     template_fields = oci_template_fields("image_id")

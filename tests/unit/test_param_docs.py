@@ -16,11 +16,6 @@ import triggers
 from airflow.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger
 
-# Classes whose docstrings are being written where they are being moved (operators/images.py is being split):
-# skipped until then; empty this set when they land.
-PENDING = {"OciCreateImageFromInstanceOperator", "OciDeleteImageOperator", "OciExportImageOperator",
-           "OciImportImageOperator"}
-
 
 def documented_classes() -> list[type]:
     found = []
@@ -74,8 +69,6 @@ def test_the_check_finds_an_undocumented_argument():
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: f"{cls.__module__}.{cls.__name__}")
 def test_each_argument_has_a_param_line(cls):
-    if cls.__name__ in PENDING:
-        pytest.skip("images.py is being split; its docstrings come with it")
     assert undocumented(cls) == [], f"{cls.__name__}: no `:param name:` line for these __init__ arguments"
     stale = sorted(set(params_in(cls)) - set(arguments(cls)))
     assert stale == [], f"{cls.__name__}: `:param` lines for arguments its __init__ does not take: {stale}"
@@ -86,6 +79,6 @@ def test_templated_arguments_say_so(cls):
     """As the amazon and google providers write it: a template field's `:param` line ends with (templated)."""
     doc = vars(cls).get("__doc__") or ""
     own = set(arguments(cls)) & set(getattr(cls, "template_fields", ()) or ())
-    unmarked = [name for name in sorted(own) if cls.__name__ not in PENDING
-                and not re.search(rf"^\s*:param {name}:(?:(?!\n\s*:param).)*\(templated\)", doc, re.M | re.S)]
+    unmarked = [name for name in sorted(own)
+                if not re.search(rf"^\s*:param {name}:(?:(?!\n\s*:param).)*\(templated\)", doc, re.M | re.S)]
     assert unmarked == [], f"{cls.__name__}: template fields whose :param line does not say (templated)"
