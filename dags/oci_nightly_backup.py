@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param, task, task_group
 from common.pools import oci_api_pool
 from common.xcom import xcom_value
+from operators import volume_groups as groups
 from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOperator, OciPruneBackupsOperator
 from operators.backups import OciCopyBackupOperator, OciCreateBackupOperator
 from operators.base import wait_settings
@@ -153,6 +154,23 @@ with DAG(
         backup >> restore >> verify
 
     protected = protect_volume.expand(item=plan.output)
+    # volumes sharing a `backup-group` tag: one crash-consistent volume group backup, restored and checked as one
+    plan_groups = groups.OciPlanGroupBackupsOperator(task_id="plan_groups", volumes=discover.output,
+                                                     policies=config["policies"])
+
+    @task_group(group_id="protect_group")
+    def protect_group(group: dict):
+        backup = groups.OciBackupVolumeGroupOperator(task_id="backup_group", planned=group, deferrable=True)
+        restore = groups.OciRestoreVolumeGroupOperator(
+            task_id="restore_for_test", volume_group_backup_id=backup.output["volume_group_backup_id"],
+            enabled=backup.output["verify"], freeform_tags={"airflow-temporary": "true"}, deferrable=True)
+        groups.OciVerifyGroupRestoreOperator(
+            task_id="verify_restore", restored=restore.output, backup=backup.output, retries=0,
+            level=config["verification_level"], verifier_instance_id=config["verifier_instance_id"],
+            subnet_id=config["subnet_id"], canary_path=config["canary_path"], heartbeat_path=config["heartbeat_path"])
+
+    protected_groups = protect_group.expand(group=plan_groups.output)
+    plan >> plan_groups
     @task(pool="default_pool")
     def select_dr_copies(plan: list[dict]) -> list[dict]:
         """The volumes whose policy names a DR region (once per run): the DR copy is mapped over these only,
@@ -172,8 +190,10 @@ with DAG(
                                               retries=0).as_teardown()
     prune = OciPruneBackupsOperator(task_id="prune_backups", volumes=discover.output, policies=config["policies"],
                                     dry_run=config["dry_run"], trigger_rule="all_done", retries=0)
-    report = OciBackupReportOperator(task_id="report", plan=plan.output, prune_result=prune.output, retries=0,
+    report = OciBackupReportOperator(task_id="report", plan=plan.output, groups=plan_groups.output,
+                                     prune_result=prune.output, retries=0,
                                      steps=["copy_to_dr_region", "delete_test_restores", "prune_backups"])
     # retention needs tonight's verifications, not the teardown: both run at once, then the report
     protected >> [cleanup, prune] >> report
+    protected_groups >> [cleanup, prune]
     copies >> report

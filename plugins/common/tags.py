@@ -11,6 +11,8 @@ MANAGED_TAG, MANAGED_VALUE = "managed-by", "airflow-oci"
 TEMPORARY_TAG = "airflow-temporary"
 VERIFIED_TAG = "verified-at"
 VERIFIED_LEVEL_TAG = "verified-level"
+# protected volumes with the same value are backed up together (one volume group backup, one point in time)
+GROUP_TAG = "backup-group"
 NOT_INHERITED = (VERIFIED_TAG, VERIFIED_LEVEL_TAG)
 SWAP_TAG = "airflow-boot-swap"  # on the instance while a boot swap is under way: "old|new|was_running"
 SWAPPED_TAG = "airflow-boot-swapped"  # on the instance once swapped: "old|new" (the old one is kept for the user)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from common.tags import VERIFIED_LEVEL_TAG, VERIFIED_TAG
+from common.tags import GROUP_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG
 
 
 def backup_result(backup: Any, region: str) -> dict:
@@ -22,7 +22,9 @@ def backup_result(backup: Any, region: str) -> dict:
             "unique_size_in_gbs": getattr(backup, "unique_size_in_gbs", None),
             "unique_size_in_mbs": getattr(backup, "unique_size_in_mbs", None),
             "time_created": backup.time_created.isoformat() if backup.time_created else None,
-            "freeform_tags": dict(backup.freeform_tags or {}), "region": region}
+            "freeform_tags": dict(backup.freeform_tags or {}), "region": region,
+            # set on the member backups of a volume group backup: they go with the group backup, never alone
+            "volume_group_backup_id": getattr(backup, "volume_group_backup_id", None)}
 
 
 class OciBlockStorageMethods:
@@ -51,10 +53,24 @@ class OciBlockStorageMethods:
         result = [backup_result(b, region or self.region) for b in items]
         return sorted(result, key=lambda b: b["time_created"] or "", reverse=True)
 
+    def list_group_backups(self, group_name: str, compartment_id: str, region: str | None = None) -> list[dict]:
+        """Every volume group backup of the `backup-group` named `group_name` (tagged so when it was made; all
+        pages), newest first, as XCom dicts.
+
+        :param group_name: the `backup-group` tag value
+        :param compartment_id: where the group's backups are (its first member's compartment)
+        :param region: None: the connection's
+        """
+        client = self.get_client("blockstorage", region)
+        items = self.list_all(client.list_volume_group_backups, compartment_id)
+        result = [backup_result(b, region or self.region) for b in items
+                  if (b.freeform_tags or {}).get(GROUP_TAG) == group_name]
+        return sorted(result, key=lambda b: b["time_created"] or "", reverse=True)
+
     def mark_verified(self, backup_id: str, level: str, at: datetime, region: str | None = None) -> dict:
         """Tag a backup that passed a test restore: retention keeps the newest one, the report reads RPO off it.
 
-        :param backup_id: the block or boot volume backup
+        :param backup_id: the block, boot volume or volume group backup
         :param level: how far the test restore went (api, boot, script)
         :param at: when it passed
         :param region: the backup's region; None: the connection's
@@ -67,7 +83,10 @@ class OciBlockStorageMethods:
         backup = self.get_resource(backup_id, region)
         tags = {**(backup.freeform_tags or {}), VERIFIED_TAG: at.isoformat(), VERIFIED_LEVEL_TAG: level}
         m = oci.core.models
-        if ocid_kind(backup_id) == "bootvolumebackup":
+        if ocid_kind(backup_id) == "volumegroupbackup":
+            updated = client.update_volume_group_backup(backup_id, m.UpdateVolumeGroupBackupDetails(
+                freeform_tags=tags))
+        elif ocid_kind(backup_id) == "bootvolumebackup":
             updated = client.update_boot_volume_backup(backup_id, m.UpdateBootVolumeBackupDetails(freeform_tags=tags))
         else:
             updated = client.update_volume_backup(backup_id, m.UpdateVolumeBackupDetails(freeform_tags=tags))

@@ -1,9 +1,10 @@
 """Nightly protection policy: which volumes, FULL or INCREMENTAL, which backups to verify, which to prune.
 
 Decisions come from the backups that exist in OCI and OCI's own clock, never from the weekday, so a missed
-night heals itself. What this project made is known by its tags (`managed-by`, `airflow-dag`); a backup that
-passed a test restore carries `verified-at`, so "the newest verified backup" is read from OCI, not kept here.
-"""
+night heals itself. Protected volumes that share a `backup-group` tag value are planned as one volume group
+(one crash-consistent group backup), never one by one. What this project made is known by its tags
+(`managed-by`, `airflow-dag`); a backup that passed a test restore carries `verified-at`, so "the newest
+verified backup" is read from OCI, not kept here."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from common.errors import OciInputError, OciWaitError
-from common.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VERIFIED_TAG
+from common.tags import GROUP_TAG, MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VERIFIED_TAG
 from forms.params import flag, listed
 from hooks.oci import ocid_kind, validate_ocid, validate_region
 
@@ -118,14 +119,39 @@ def retention_candidates(backups: list[dict], policy: BackupPolicy, now: datetim
     """Backups to delete: AVAILABLE, made by this DAG, older than retention. The rule that comes first: a volume
     is never left without a restorable verified backup. Its newest AVAILABLE verified backup is kept whatever its
     age; when it has none (every verified one deleted by hand, tonight's verification failed), nothing of it is
-    deleted until one passes again. Never one made by anyone else."""
+    deleted until one passes again. Never one made by anyone else, and never a member of a volume group backup on
+    its own (it goes when its group backup goes)."""
     keep = newest_verified(backups)
     if keep is None:
         return []
     cutoff = now - timedelta(days=policy.retention_days)
     return [b for b in backups
-            if is_ours(b, dag_id) and b.get("lifecycle_state") == "AVAILABLE"
+            if is_ours(b, dag_id) and b.get("lifecycle_state") == "AVAILABLE" and not b.get("volume_group_backup_id")
             and _ts(b["time_created"]) < cutoff and b["backup_id"] != keep["backup_id"]]
+
+
+def group_members(volumes: Iterable[dict], check: bool = True) -> dict[str, list[dict]]:
+    """The discovered volumes that share a `backup-group` value, by that value, each list ordered by volume id.
+
+    A volume group lives in one availability domain, and one group backup is made on one schedule: with `check`,
+    a group whose members are in several ADs or carry different policies is refused, naming the volumes and the
+    rule (the plan raises it before any backup; backing them one by one would silently drop the consistency the
+    tag asked for)."""
+    groups: dict[str, list[dict]] = {}
+    for volume in volumes:
+        if volume.get("group"):
+            groups.setdefault(volume["group"], []).append(volume)
+    for name, members in groups.items():
+        members.sort(key=lambda v: v["volume_id"])
+        if not check:
+            continue
+        for field, rule in (("availability_domain", "a volume group's volumes share one availability domain"),
+                            ("policy", f"one {GROUP_TAG} is backed up on one policy")):
+            if len({v[field] for v in members}) > 1:
+                which = ", ".join(f"{v['display_name']} ({v['volume_id']}): {v[field]}" for v in members)
+                raise OciInputError(f"{GROUP_TAG} {name!r}: {rule}; its volumes differ in {field}: {which}. "
+                                    f"Give them one {field.replace('_', ' ')} or different {GROUP_TAG} values")
+    return groups
 
 
 class OciDiscoverVolumesOperator(OciBaseOperator):
@@ -135,8 +161,11 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
     The project's own temporaries (restored test volumes) inherit the tag from their backup; they carry
     `airflow-temporary` and are skipped, or a leaked one would be protected the next night.
 
-    XCom: a list, one dict per volume: volume_id, kind, display_name, policy, compartment_id, availability_domain,
-    size_in_gbs, region.
+    A volume that also carries `backup-group` names its group (None otherwise); one carrying `backup-group`
+    without the policy tag is not protected, and a warning says so.
+
+    XCom: a list, one dict per volume: volume_id, kind, display_name, policy, group, compartment_id,
+    availability_domain, size_in_gbs, region.
 
     :param compartment_ids: the compartments to search: a list of OCIDs, or one comma-separated string (templated)
     :param tag_key: the freeform tag whose value names a volume's backup policy (empty: ``default``) (templated)
@@ -172,13 +201,17 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
         for comp in compartments:
             for vol in self.hook.volumes_in(comp, self.region):
                 tags = vol.freeform_tags or {}
+                if tags.get(GROUP_TAG) and self.tag_key not in tags and not tags.get(TEMPORARY_TAG):
+                    self.log.warning("%s (%s): has %s=%r but no %s tag, so it is not protected", vol.display_name,
+                                     vol.id, GROUP_TAG, tags[GROUP_TAG], self.tag_key)
                 if self.tag_key not in tags or vol.lifecycle_state != "AVAILABLE":
                     continue
                 if tags.get(TEMPORARY_TAG):
                     self.log.info("skipping %s (%s): a temporary of this project", vol.display_name, vol.id)
                     continue
                 found.append({"volume_id": vol.id, "kind": ocid_kind(vol.id), "display_name": vol.display_name,
-                              "policy": tags[self.tag_key] or "default", "compartment_id": vol.compartment_id,
+                              "policy": tags[self.tag_key] or "default", "group": tags.get(GROUP_TAG) or None,
+                              "compartment_id": vol.compartment_id,
                               "availability_domain": vol.availability_domain, "size_in_gbs": vol.size_in_gbs,
                               "region": self.hook.region})
         self.log.info("discovered %d tagged volumes: %s", len(found), [v["display_name"] for v in found])
@@ -194,6 +227,9 @@ class OciPlanBackupsOperator(OciBaseOperator):
     It is also the preflight: everything the run will need is checked before the first backup (a verifier
     that is no instance, a subnet missing at `boot` level or an unknown DR region would otherwise be found
     after N backups were made).
+
+    Volumes of a `backup-group` are not planned here (OciPlanGroupBackupsOperator plans their group), but their
+    grouping is checked here, before any backup.
 
     XCom: a list, one dict per volume: the discovered volume's fields plus policy, backup_type, reason,
     verification_due, last_verified_backup_id, dr_region, planned_at, verify.
@@ -233,6 +269,29 @@ class OciPlanBackupsOperator(OciBaseOperator):
                 raise OciInputError("subnet_id: required for the boot verification level (test instances boot "
                                     "in it)")
             validate_ocid(self.subnet_id, "subnet_id", "subnet")
+        self._groups = group_members(self.volumes or [])
+
+    def policy_of(self, item: dict) -> BackupPolicy:
+        """The item's policy; an unknown name falls back to 'default' with a warning."""
+        if item["policy"] not in self._policies:
+            self.log.warning("%s: policy %r unknown, using 'default'", item["display_name"], item["policy"])
+            return self._policies["default"]
+        return self._policies[item["policy"]]
+
+    def planned(self, item: dict, backups: list[dict], now: datetime) -> dict:
+        """The plan item of a volume or group from its existing backups and OCI's clock."""
+        policy = self.policy_of(item)
+        backup_type, reason = plan_backup_type(backups, policy, now)
+        last_verified = newest_verified(backups)
+        return {**item, "policy": policy.name, "backup_type": backup_type, "reason": reason,
+                "verification_due": verification_due(backups, policy, now),
+                "last_verified_backup_id": last_verified["backup_id"] if last_verified else None,
+                "dr_region": policy.dr_region, "planned_at": now.isoformat()}
+
+    def log_plan(self, plan: list[dict]) -> None:
+        for item in plan:
+            self.log.info("%-30s %-12s verify=%-5s %s", item["display_name"], item["backup_type"], item["verify"],
+                          item["reason"])
 
     def preflight(self) -> None:
         """Read what the run will use; refuse with the field and the rule before anything is made."""
@@ -273,28 +332,56 @@ class OciPlanBackupsOperator(OciBaseOperator):
         self.validate()
         self.preflight()
         now = self.hook.server_time()
-        plan = []
-        for volume in self.volumes or []:
-            policy_name = volume["policy"] if volume["policy"] in self._policies else "default"
-            if policy_name != volume["policy"]:
-                self.log.warning("%s: policy %r unknown, using 'default'", volume["display_name"], volume["policy"])
-            policy = self._policies[policy_name]
-            backups = self.hook.list_backups(volume["volume_id"], volume["compartment_id"], volume.get("region"))
-            backup_type, reason = plan_backup_type(backups, policy, now)
-            last_verified = newest_verified(backups)
-            plan.append({**volume, "policy": policy_name, "backup_type": backup_type, "reason": reason,
-                         "verification_due": verification_due(backups, policy, now),
-                         "last_verified_backup_id": last_verified["backup_id"] if last_verified else None,
-                         "dr_region": policy.dr_region, "planned_at": now.isoformat()})
+        plan = [self.planned(volume, self.hook.list_backups(volume["volume_id"], volume["compartment_id"],
+                                                            volume.get("region")), now)
+                for volume in self.volumes or [] if not volume.get("group")]
         choose_verifications(plan, self._policies)
-        for item in plan:
-            self.log.info("%-30s %-12s verify=%-5s %s", item["display_name"], item["backup_type"], item["verify"],
-                          item["reason"])
+        self.log_plan(plan)
+        if self._groups:
+            self.log.info("%d volumes in %d backup groups are planned by group: %s", sum(map(
+                len, self._groups.values())), len(self._groups), sorted(self._groups))
+        return plan
+
+
+def group_item(name: str, members: list[dict]) -> dict:
+    """What a group's plan item says before its backups are read: the group (kind `volumegroup`), where its
+    volume group lives (its first member's compartment and AD) and its members."""
+    first = members[0]
+    return {"group": name, "display_name": name, "kind": "volumegroup", "policy": first["policy"],
+            "volume_ids": [v["volume_id"] for v in members], "compartment_id": first["compartment_id"],
+            "availability_domain": first["availability_domain"], "region": first.get("region"),
+            "size_in_gbs": sum(v.get("size_in_gbs") or 0 for v in members),
+            "members": [{k: v.get(k) for k in ("volume_id", "display_name", "kind", "size_in_gbs")} for v in members]}
+
+
+class OciPlanGroupBackupsOperator(OciPlanBackupsOperator):
+    """FULL or INCREMENTAL per `backup-group` (from that group's volume group backups and OCI's clock, as for a
+    volume), and whether its new group backup gets a test restore. Runs after `OciPlanBackupsOperator`, whose
+    preflight covers the whole run.
+
+    XCom: a list, one dict per group: group, display_name, kind (`volumegroup`), policy, volume_ids, members
+    ([{volume_id, display_name, kind, size_in_gbs}]), compartment_id, availability_domain, region, size_in_gbs,
+    backup_type, reason, verification_due, last_verified_backup_id, dr_region, planned_at, verify."""
+
+    def execute(self, context) -> list[dict]:
+        self.validate()
+        now = self.hook.server_time()
+        plan = []
+        for name, members in sorted(self._groups.items()):
+            item = group_item(name, members)
+            plan.append(self.planned(item, self.hook.list_group_backups(name, item["compartment_id"],
+                                                                        item["region"]), now))
+            if plan[-1]["dr_region"]:
+                self.log.warning("%s: group backups are not copied to %s (DR copies are of single volumes)",
+                                 name, plan[-1]["dr_region"])
+        choose_verifications(plan, self._policies)
+        self.log_plan(plan)
         return plan
 
 
 class OciPruneBackupsOperator(OciBaseOperator):
-    """Retention: delete this DAG's expired backups (never another's, never the newest verified one).
+    """Retention: delete this DAG's expired backups (never another's, never the newest verified one); for a
+    `backup-group`, its expired volume group backups by the same rule.
 
     XCom: dry_run, deleted, failed, kept, checked_at (also under key `prune`).
 
@@ -321,26 +408,37 @@ class OciPruneBackupsOperator(OciBaseOperator):
         now = self.hook.server_time()
         dag_id = context["ti"].dag_id
         deleted, failed, kept = [], [], 0
-        for volume in self.volumes or []:
-            policy = self._policies.get(volume.get("policy"), self._policies["default"])
-            backups = self.hook.list_backups(volume["volume_id"], volume["compartment_id"], volume.get("region"))
+
+        def apply(name: str, policy: BackupPolicy, backups: list[dict], row: dict) -> None:
+            nonlocal kept
             doomed = retention_candidates(backups, policy, now, dag_id)
             kept += len(backups) - len(doomed)
             if newest_verified(backups) is None:
-                self.log.warning("%s: no restorable verified backup, so none of its backups is pruned",
-                                 volume["display_name"])
+                self.log.warning("%s: no restorable verified backup, so none of its backups is pruned", name)
             for backup in doomed:
                 self.log.info("%s %s of %s (%s, made %s)", "would delete" if self.dry_run else "deleting",
-                              backup["backup_id"], volume["display_name"], backup["type"], backup["time_created"])
-                row = {"backup_id": backup["backup_id"], "volume_id": volume["volume_id"],
-                       "type": backup["type"], "time_created": backup["time_created"]}
+                              backup["backup_id"], name, backup["type"], backup["time_created"])
+                done = {"backup_id": backup["backup_id"], **row, "type": backup["type"],
+                        "time_created": backup["time_created"]}
                 if not self.dry_run:
-                    try:
+                    try:  # a group backup takes its member backups with it
                         self.hook.delete_resource(backup["backup_id"], self.region)
                     except Exception as exc:  # recorded; the other deletions go on, the task fails at the end
-                        failed.append(row | {"error": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"})
+                        failed.append(done | {"error": f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"})
                         continue
-                deleted.append(row)
+                deleted.append(done)
+
+        # a grouped volume's backups are its group backups' members: they go with their group backup
+        for volume in self.volumes or []:
+            if not volume.get("group"):
+                apply(volume["display_name"], self._policies.get(volume.get("policy"), self._policies["default"]),
+                      self.hook.list_backups(volume["volume_id"], volume["compartment_id"], volume.get("region")),
+                      {"volume_id": volume["volume_id"]})
+        for name, members in sorted(group_members(self.volumes or [], check=False).items()):
+            item = group_item(name, members)
+            apply(f"group {name}", self._policies.get(item["policy"], self._policies["default"]),
+                  self.hook.list_group_backups(name, item["compartment_id"], item["region"]),
+                  {"volume_id": None, "group": name})
         result = {"dry_run": bool(self.dry_run), "deleted": deleted, "failed": failed, "kept": kept,
                   "checked_at": now.isoformat()}
         context["ti"].xcom_push(key=PRUNE_XCOM_KEY, value=result)
@@ -348,4 +446,3 @@ class OciPruneBackupsOperator(OciBaseOperator):
             raise OciWaitError(f"retention could not delete {len(failed)} backups: " + "; ".join(
                 f"{f['backup_id']}: {f['error']}" for f in failed))
         return result
-

@@ -2,14 +2,15 @@
 age of the newest verified backup (RPO); to the log, XCom, Asset events and the DAG run's note.
 
 The report runs after the teardown, reads what each mapped volume task left in XCom (a failed task leaves
-none, which is itself the finding), and fails the run when any backup or verification failed.
+none, which is itself the finding), and fails the run when any backup or verification failed. A `backup-group`
+has a line of its own (its group backup and verification), with a line per member below it.
 """
 
 from __future__ import annotations
 
 from common.errors import OciWaitError
 from hooks.oci import asset_uri
-from reports.nightly import build_row, render_text
+from reports.nightly import build_group_row, build_row, render_text
 
 from operators.backup_policy import PRUNE_XCOM_KEY, newest_verified
 from operators.base import OciBaseOperator, oci_template_fields
@@ -21,19 +22,24 @@ ASSET_ALIAS = "oci-verified-backups"
 class OciBackupReportOperator(OciBaseOperator):
     """Collect the mapped results into one report; emit an Asset event per verified volume; fail on failure.
 
-    XCom: generated_at, volumes (one row per volume), pruned, totals, failed_steps.
+    XCom: generated_at, volumes (one row per volume), groups (one row per backup group, with its members),
+    pruned, totals (of the volumes), failed_steps.
 
     :param plan: the backup plan (``OciPlanBackupsOperator``'s XCom): one row per planned volume (templated)
     :param group_id: the task group whose mapped tasks (backup, restore, verification) are read per volume
     :param prune_result: retention's XCom (``OciPruneBackupsOperator``), for the pruned backups (templated)
     :param note_conn_id: the Airflow REST API connection the report is written through as the run's note
     :param steps: task ids outside the group whose failure also fails the run (DR copy, teardown, retention)
+    :param groups: the group plan (``OciPlanGroupBackupsOperator``'s XCom): one row per backup group (templated)
+    :param groups_group_id: the task group whose mapped tasks (backup_group, restore_for_test, verify_restore) are
+        read per backup group
     """
 
-    template_fields = oci_template_fields("plan", "prune_result")
+    template_fields = oci_template_fields("plan", "groups", "prune_result")
 
     def __init__(self, *, plan: list[dict], group_id: str = "protect_volume", prune_result: dict | None = None,
-                 note_conn_id: str = "airflow_api", steps: list[str] | None = None, **kwargs):
+                 note_conn_id: str = "airflow_api", steps: list[str] | None = None, groups: list[dict] | None = None,
+                 groups_group_id: str = "protect_group", **kwargs):
         from airflow.sdk import AssetAlias
 
         kwargs.setdefault("trigger_rule", "all_done")
@@ -42,15 +48,18 @@ class OciBackupReportOperator(OciBaseOperator):
         self.plan = plan
         self.group_id = group_id
         self.prune_result = prune_result
+        self.groups = groups
+        self.groups_group_id = groups_group_id
         self.note_conn_id = note_conn_id
         # steps outside the per-volume group whose failure fails the run: DR copy, teardown, retention
         self.steps = list(steps or [])
 
-    def _pull(self, ti, task: str, index: int, key: str = "return_value"):
+    def _pull(self, ti, task: str, index: int, key: str = "return_value", group_id: str | None = None):
         from common.xcom import xcom_value
 
         try:
-            return xcom_value(ti.xcom_pull(task_ids=f"{self.group_id}.{task}", map_indexes=index, key=key))
+            return xcom_value(ti.xcom_pull(task_ids=f"{group_id or self.group_id}.{task}", map_indexes=index,
+                                           key=key))
         except Exception:  # a task that never ran has no XCom
             return None
 
@@ -98,8 +107,16 @@ class OciBackupReportOperator(OciBaseOperator):
             newest = newest_verified(self.hook.list_backups(item["volume_id"], item["compartment_id"],
                                                             item.get("region")))
             rows.append(build_row(item, backup, restore, verification, newest, now))
+        groups = []
+        for index, item in enumerate(self.groups or []):
+            pulled = [self._pull(ti, task, index, key, self.groups_group_id) for task, key in (
+                ("backup_group", "return_value"), ("restore_for_test", "return_value"),
+                ("verify_restore", VERIFY_XCOM_KEY))]
+            newest = newest_verified(self.hook.list_group_backups(item["group"], item["compartment_id"],
+                                                                  item.get("region")))
+            groups.append(build_group_row(item, *pulled, newest, now))
         pruned = (self.prune_result or {}).get("deleted", []) if isinstance(self.prune_result, dict) else []
-        report = {"generated_at": now.isoformat(), "volumes": rows, "pruned": pruned,
+        report = {"generated_at": now.isoformat(), "volumes": rows, "groups": groups, "pruned": pruned,
                   "totals": {"volumes": len(rows), "backed_up": sum(1 for r in rows if r["backup_id"]),
                              "verified": sum(1 for r in rows if r["status"] == "verified"),
                              "failed": sum(1 for r in rows if r["failed"]), "pruned": len(pruned)}}
@@ -113,10 +130,10 @@ class OciBackupReportOperator(OciBaseOperator):
                 context["outlet_events"][AssetAlias(ASSET_ALIAS)].add(asset, extra={
                     "backup_id": r["backup_id"], "type": r["type"], "rpo_hours": r["rpo_hours"]})
         self.log.info(set_run_note(ti.dag_id, ti.run_id, text, self.note_conn_id))
-        failed = [r for r in rows if r["failed"]]
+        failed = [r for r in rows + groups if r["failed"]]
         if failed or report["failed_steps"]:
             ti.xcom_push(key="report", value=report)
-            problems = [f"{r['display_name']} ({r['volume_id']}): {r['status']}"
+            problems = [f"{r['display_name']} ({r['volume_id'] or 'backup group'}): {r['status']}"
                         + (f" - {r['verification']['detail']}" if r["verification"] else "") for r in failed]
             problems += [f"step {s['step']} {s['state']}: {s['detail']}" for s in report["failed_steps"]]
             raise OciWaitError("backup run failed for: " + "; ".join(problems))

@@ -161,12 +161,14 @@ class OciVerifyRestoreOperator(OciBaseOperator):
         import oci
 
         volume = self.hook.get_resource(self.restored["volume_id"], self.region)
+        flex = {"ocpus": 1, "memory_in_gbs": 8} if self.shape.endswith(".Flex") else None
+        # a shape this AD does not offer fails here, before the launch (read-only; OCI would refuse the launch)
+        self.hook.check_shape(volume.availability_domain, self.shape, flex, volume.compartment_id, self.region)
         m = oci.core.models
         details = m.LaunchInstanceDetails(
             availability_domain=volume.availability_domain, compartment_id=volume.compartment_id,
             display_name=f"verify-{volume.display_name}"[:255], shape=self.shape,
-            shape_config=m.LaunchInstanceShapeConfigDetails(ocpus=1, memory_in_gbs=8)
-            if self.shape.endswith(".Flex") else None,
+            shape_config=m.LaunchInstanceShapeConfigDetails(**flex) if flex else None,
             source_details=m.InstanceSourceViaBootVolumeDetails(boot_volume_id=volume.id),
             create_vnic_details=m.CreateVnicDetails(subnet_id=self.subnet_id, assign_public_ip=False),
             freeform_tags=self.managed_tags(context, {TEMPORARY_TAG: "true"}))
@@ -295,9 +297,9 @@ def remove_all(hook, items: list[tuple[str, str]], region: str | None, make_poll
 
 
 class OciCleanupTestResourcesOperator(OciBaseOperator):
-    """Teardown: detach, terminate and delete every temporary this DAG made (tagged `airflow-temporary`), in any
-    run: a leftover of an earlier run is adopted and removed too. Runs as an Airflow teardown, so a failed
-    verification still cleans up.
+    """Teardown: detach, terminate and delete every temporary this DAG made (tagged `airflow-temporary`: restored
+    volumes, test instances, restored volume groups with their volumes), in any run: a leftover of an earlier
+    run is adopted and removed too. Runs as an Airflow teardown, so a failed verification still cleans up.
 
     Removals run concurrently (`max_concurrent` calls at a time), each wait with its own backoff (from
     `poll_interval`, here 2 s by default, up to `max_interval`, 10 s) and deadline (`timeout`), so the teardown
@@ -305,7 +307,7 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
     fails after the hook's retries fails the task, after every other removal was tried; the `teardown` XCom
     names what is left for the report.
 
-    XCom: removed ({attachments, instances, volumes: [ids]}), leftovers ([{id, name, error}]).
+    XCom: removed ({attachments, instances, groups, volumes: [ids]}), leftovers ([{id, name, error}]).
 
     :param compartment_ids: the compartments to clean up: a list of OCIDs, or one comma-separated string (templated)
     :param max_concurrent: how many removals run at a time
@@ -334,19 +336,26 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
             raise OciInputError(f"max_concurrent {self.max_concurrent!r}: an integer of at least 1")
 
     def find_temporaries(self, dag_id: str) -> dict[str, list[tuple[str, str]]]:
-        """What this DAG left, in every run: live attachments of its temporary volumes, its test instances and
-        its temporary volumes and boot volumes, as (id, name) pairs."""
+        """What this DAG left, in every run: live attachments of its temporary volumes, its test instances, its
+        temporary volume groups (test restores of group backups) and its temporary volumes and boot volumes,
+        a temporary group's volumes included whatever their tags, as (id, name) pairs."""
 
         compute = self.hook.get_client("compute", self.region)
+        storage = self.hook.get_client("blockstorage", self.region)
         live = ("TERMINATED", "TERMINATING")
 
         def ours(resource) -> bool:
             tags = resource.freeform_tags or {}
             return bool(tags.get(TEMPORARY_TAG)) and tags.get("airflow-dag") == dag_id
 
-        found: dict[str, list[tuple[str, str]]] = {"attachments": [], "instances": [], "volumes": []}
+        found: dict[str, list[tuple[str, str]]] = {"attachments": [], "instances": [], "groups": [], "volumes": []}
         for comp in self.hook.compartment_tree(self.compartment_ids, self.include_subcompartments):
-            volumes = [v for v in self.hook.volumes_in(comp, self.region) if ours(v) and v.lifecycle_state not in live]
+            groups = [g for g in self.hook.list_all(storage.list_volume_groups, comp)
+                      if ours(g) and g.lifecycle_state not in live]
+            found["groups"] += [(g.id, g.display_name) for g in groups]
+            members = {v for g in groups for v in g.volume_ids}
+            volumes = [v for v in self.hook.volumes_in(comp, self.region)
+                       if (ours(v) or v.id in members) and v.lifecycle_state not in live]
             names = {v.id: v.display_name for v in volumes}
             found["volumes"] += list(names.items())
             found["attachments"] += [
@@ -372,6 +381,8 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
         # what holds a volume goes first (attachments, test instances), then the volumes
         first = remove_all(self.hook, found["attachments"], self.region, self.poll, self.max_concurrent)
         first += remove_all(self.hook, found["instances"], self.region, self.poll, self.max_concurrent, terminate)
+        # a group goes before its volumes (deleting a group leaves its volumes, out of the group)
+        first += remove_all(self.hook, found["groups"], self.region, self.poll, self.max_concurrent)
         held = {r.resource_id for r in first if r.error}
         volumes = remove_all(self.hook, found["volumes"], self.region, self.poll, self.max_concurrent)
         removals = first + volumes
@@ -381,9 +392,9 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
             "leftovers": [{"id": r.resource_id, "name": r.name, "error": r.error} for r in removals if r.error],
         }
         if held:
-            self.log.warning("could not remove %d attachments or instances first", len(held))
-        self.log.info("removed %d attachments, %d test instances, %d temporary volumes; %d left",
-                      *(len(outcome["removed"][k]) for k in ("attachments", "instances", "volumes")),
+            self.log.warning("could not remove %d attachments, instances or volume groups first", len(held))
+        self.log.info("removed %d attachments, %d test instances, %d volume groups, %d temporary volumes; %d left",
+                      *(len(outcome["removed"][k]) for k in ("attachments", "instances", "groups", "volumes")),
                       len(outcome["leftovers"]))
         context["ti"].xcom_push(key=TEARDOWN_XCOM_KEY, value=outcome)
         if outcome["leftovers"]:

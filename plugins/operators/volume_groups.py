@@ -4,19 +4,29 @@ volume group. Volumes share a group when they carry the same `backup-group` tag 
 
 `OciBackupVolumeGroupOperator` keeps one volume group per tag value (made, or its members updated, when the
 tagged volumes changed) and backs it up; `OciRestoreVolumeGroupOperator` restores a volume group backup as a new
-group, whose members a test restore can then check together.
+group; `OciVerifyGroupRestoreOperator` checks every restored member, as a single volume's test restore is
+checked, and tags the group backup and its members verified when all pass. The nightly maps the three over the
+planned groups (`protect_group`).
 """
 
 from __future__ import annotations
 
-from common.errors import OciInputError
+import time
+
+from common.errors import OciInputError, OciWaitError
+from common.tags import GROUP_TAG, inherited
+from common.xcom import xcom_value
 from forms.params import listed
+from hooks.block_storage import backup_result
 from hooks.oci import ocid_kind, validate_ocid
 
+from operators.backup_policy import OciPlanGroupBackupsOperator
 from operators.backups import validate_backup_type
 from operators.base import OciBaseOperator, oci_template_fields
+from operators.verify import VERIFY_XCOM_KEY, OciVerifyRestoreOperator
 
-GROUP_TAG = "backup-group"  # volumes with the same value are backed up together, at one point in time
+__all__ = ["GROUP_TAG", "OciBackupVolumeGroupOperator", "OciPlanGroupBackupsOperator",
+           "OciRestoreVolumeGroupOperator", "OciVerifyGroupRestoreOperator"]
 
 
 def _members(hook, volume_ids: list[str], region: str | None) -> list:
@@ -33,29 +43,45 @@ def _members(hook, volume_ids: list[str], region: str | None) -> list:
 
 class OciBackupVolumeGroupOperator(OciBaseOperator):
     """Back up `volume_ids` together (one point in time) as a volume group backup of the group named
-    `group_name`, which is made, or has its members updated, first. Waits for the backup AVAILABLE.
+    `group_name`, which is made, or has its members updated, first. Waits (or defers) for the backup AVAILABLE.
 
-    XCom: volume_group_id, volume_group_backup_id, backup_type, members ({volume_id: volume backup id}), region.
+    Give `planned`, a group item of the nightly's plan (OciPlanGroupBackupsOperator), instead of the three:
+    its volume_ids, group, backup_type and compartment_id are used.
+
+    XCom: volume_group_id, volume_group_backup_id, backup_type, members ({volume_id: volume backup id}), region;
+    and the group backup's fields for the report (backup_id, type, size_in_gbs, unique_size_in_gbs,
+    unique_size_in_mbs, time_created), member_backups (one backup dict per member), group, verify (from
+    `planned`: whether the nightly test-restores it).
 
     :param volume_ids: the volumes and boot volumes backed up together: a list of OCIDs, or one comma-separated
         string (templated)
     :param group_name: the name the volumes' ``backup-group`` tag and their volume group share (the group is made if
         missing, its members set to ``volume_ids``) (templated)
     :param backup_type: ``FULL`` or ``INCREMENTAL`` (templated)
+    :param planned: a group item of the nightly plan, instead of the three above (templated)
     :param compartment_id: the compartment to make the group in; None: the first volume's (templated)
     """
 
-    template_fields = oci_template_fields("volume_ids", "group_name", "backup_type", "compartment_id")
+    template_fields = oci_template_fields("volume_ids", "group_name", "backup_type", "planned", "compartment_id")
 
-    def __init__(self, *, volume_ids: list[str] | str, group_name: str, backup_type: str = "INCREMENTAL",
-                 compartment_id: str | None = None, **kwargs):
+    def __init__(self, *, volume_ids: list[str] | str | None = None, group_name: str | None = None,
+                 backup_type: str = "INCREMENTAL", planned: dict | None = None, compartment_id: str | None = None,
+                 **kwargs):
+        kwargs.setdefault("multiple_outputs", True)  # a task after it reads one field (`output["..."]`)
         super().__init__(**kwargs)
         self.compartment_id = compartment_id
         self.volume_ids = volume_ids
         self.group_name = group_name
         self.backup_type = backup_type
+        self.planned = planned
 
     def validate_inputs(self) -> None:
+        if self.planned is not None:
+            if not isinstance(self.planned, dict) or "volume_ids" not in self.planned:
+                raise OciInputError(f"planned {self.planned!r}: a group item of the nightly plan")
+            self.volume_ids, self.group_name = self.planned["volume_ids"], self.planned.get("group")
+            self.backup_type = self.planned.get("backup_type")
+            self.compartment_id = self.compartment_id or self.planned.get("compartment_id")
         self.volume_ids = listed(self.volume_ids)
         if not isinstance(self.volume_ids, list) or not self.volume_ids:
             raise OciInputError(f"volume_ids {self.volume_ids!r}: at least one volume or boot volume OCID")
@@ -115,32 +141,46 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
                                            create_volume_group_backup(details, opc_retry_token=t)).data
         self.link(context, backup.id)
         self.log.info("%s backup %s of volume group %s (%s)", self.backup_type, backup.id, group_id, self.group_name)
-        self.hook.wait(self.hook.lifecycle_spec(backup.id, ["AVAILABLE"]), self.poll())
-        done = storage.get_volume_group_backup(backup.id).data
-        members = {}
+        return self.wait_or_defer(context, self.hook.lifecycle_spec(backup.id, ["AVAILABLE"]),
+                                  {"volume_group_id": group_id, "volume_group_backup_id": backup.id})
+
+    def finish(self, context, result: dict) -> dict:
+        storage = self.hook.get_client("blockstorage", self.region)
+        done = storage.get_volume_group_backup(result["volume_group_backup_id"]).data
+        members, member_backups = {}, []
         for member_id in done.volume_backup_ids:
             member = self.hook.get_resource(member_id, self.region)
             members[getattr(member, "volume_id", None) or member.boot_volume_id] = member_id
-        return {"volume_group_id": group_id, "volume_group_backup_id": backup.id, "backup_type": self.backup_type,
-                "members": members, "region": self.hook.region}
+            member_backups.append(backup_result(member, self.hook.region))
+        summary = {k: v for k, v in backup_result(done, self.hook.region).items()
+                   if k in ("backup_id", "type", "size_in_gbs", "unique_size_in_gbs", "unique_size_in_mbs",
+                            "time_created")}
+        return {**summary, "volume_group_id": result["volume_group_id"], "volume_group_backup_id": done.id,
+                "backup_type": self.backup_type, "members": members, "member_backups": member_backups,
+                "group": self.group_name, "verify": bool((self.planned or {}).get("verify", True)),
+                "region": self.hook.region}
 
 
 class OciRestoreVolumeGroupOperator(OciBaseOperator):
     """Restore a volume group backup as a new volume group (every member restored from the same point in
-    time); wait AVAILABLE. Tag it `airflow-temporary` for a test restore.
+    time); wait (or defer) for it AVAILABLE. `freeform_tags` go on the group and on each restored volume (which
+    OCI tags like its backup, so without them a test restore of protected volumes would look protected and
+    grouped itself): `airflow-temporary` marks a test restore for the teardown.
 
-    XCom: volume_group_id, volumes ({restored volume id: member backup id}), region.
+    XCom: volume_group_id, volumes ({restored volume id: member backup id}), seconds_to_available (OCI's clock,
+    from the group's creation to the end of the wait), region.
 
     :param volume_group_backup_id: the volume group backup to restore (templated)
     :param display_name: the new volume group's display name (1 to 255 characters); None: the backup's with
         ``-restore`` (templated)
-    :param availability_domain: the availability domain to restore in; None: the backed-up group's
-    :param freeform_tags: freeform tags added to the volume group (the managing DAG's tags are added too)
-        (templated)
+    :param availability_domain: the availability domain to restore in; None: the backed-up group's (templated)
+    :param freeform_tags: freeform tags added to the volume group and to each restored volume (the managing DAG's
+        tags are added too) (templated)
     :param compartment_id: the compartment to restore in; None: the backup's (templated)
     """
 
-    template_fields = oci_template_fields("volume_group_backup_id", "display_name", "freeform_tags", "compartment_id")
+    template_fields = oci_template_fields("volume_group_backup_id", "display_name", "availability_domain",
+                                          "freeform_tags", "compartment_id")
 
     def __init__(self, *, volume_group_backup_id: str, display_name: str | None = None,
                  availability_domain: str | None = None, freeform_tags: dict | None = None,
@@ -174,8 +214,100 @@ class OciRestoreVolumeGroupOperator(OciBaseOperator):
         group = storage.create_volume_group(details, opc_retry_token=self.retry_token(context)).data
         self.remember(group.id)
         self.link(context, group.id)
-        self.hook.wait(self.hook.lifecycle_spec(group.id, ["AVAILABLE"]), self.poll())
-        group = storage.get_volume_group(group.id).data
-        volumes = {v: self.hook.get_resource(v, self.region).source_details.id for v in group.volume_ids}
+        return self.wait_or_defer(context, self.hook.lifecycle_spec(group.id, ["AVAILABLE"]),
+                                  {"volume_group_id": group.id})
+
+    def finish(self, context, result: dict) -> dict:
+        import oci
+
+        storage = self.hook.get_client("blockstorage", self.region)
+        group = storage.get_volume_group(result["volume_group_id"]).data
+        seconds = round((self.hook.server_time() - group.time_created).total_seconds(), 1)
+        volumes = {}
+        for volume_id in group.volume_ids:
+            volume = self.hook.get_resource(volume_id, self.region)
+            volumes[volume_id] = volume.source_details.id
+            if self.freeform_tags:
+                tags = {**inherited(volume.freeform_tags), **self.managed_tags(context, self.freeform_tags)}
+                if ocid_kind(volume_id) == "bootvolume":
+                    storage.update_boot_volume(volume_id, oci.core.models.UpdateBootVolumeDetails(freeform_tags=tags))
+                else:
+                    storage.update_volume(volume_id, oci.core.models.UpdateVolumeDetails(freeform_tags=tags))
         self._made.clear()
-        return {"volume_group_id": group.id, "volumes": volumes, "region": self.hook.region}
+        return {"volume_group_id": group.id, "volumes": volumes, "seconds_to_available": seconds,
+                "region": self.hook.region}
+
+
+class OciVerifyGroupRestoreOperator(OciVerifyRestoreOperator):
+    """Prove every volume of a restored volume group usable, each as OciVerifyRestoreOperator checks one (`api`;
+    `boot` for boot volumes; `script`: attached read-only to the verifier in turn and checked through Run
+    Command). When every member passes, the group backup and each member backup are tagged `verified-at`.
+
+    `restored` is OciRestoreVolumeGroupOperator's XCom, `backup` OciBackupVolumeGroupOperator's.
+
+    XCom (also under key `verification`): volume_group_backup_id, restored_volume_group_id, level, passed,
+    detail, members (one result per member: source_id, backup_id, restored_volume_id, level, passed, detail, ...),
+    restore_seconds, check_seconds, verified_at."""
+
+    def validate_inputs(self) -> None:
+        self.restored, self.backup = xcom_value(self.restored), xcom_value(self.backup)
+        for name, value, key in (("restored", self.restored, "volumes"), ("backup", self.backup, "member_backups")):
+            if not isinstance(value, dict) or not isinstance(value.get(key), dict | list):
+                raise OciInputError(f"{name}: the XCom dict of the upstream group task (with {key!r}), got "
+                                    f"{type(value).__name__}")
+        validate_ocid(self.backup.get("volume_group_backup_id"), "backup.volume_group_backup_id", "volumegroupbackup")
+        if self.level == "script":
+            validate_ocid(self.verifier_instance_id, "verifier_instance_id", "instance")
+        if self.level == "boot" and any(ocid_kind(v) == "bootvolume" for v in self.restored["volumes"]):
+            validate_ocid(self.subnet_id, "subnet_id", "subnet")
+
+    def retry_token(self, context, purpose: str = "", request=None) -> str:
+        """One token per member for each request of its check: the members' checks are alike (the same device,
+        script and backup time), and one token would adopt the first member's attachment or command."""
+        return super().retry_token(context, f"{purpose}:{self.restored.get('volume_id')}", request)
+
+    def execute(self, context) -> dict:
+        self.validate()
+        started = time.time()
+        group_restored, group_backup = self.restored, self.backup
+        member_backups = {b["backup_id"]: b for b in group_backup["member_backups"]}
+        results = []
+        try:
+            for volume_id, backup_id in sorted(group_restored["volumes"].items()):
+                self.restored, self.backup = {"volume_id": volume_id}, member_backups[backup_id]
+                level = self.effective_level
+                row = {"source_id": self.backup.get("source_id"), "backup_id": backup_id,
+                       "restored_volume_id": volume_id, "level": level, "passed": False, "detail": ""}
+                try:
+                    row.update(self._check_api())
+                    if level == "boot":
+                        row.update(self._check_boot(context))
+                    elif level == "script":
+                        row.update(self._check_script(context))
+                    row["passed"] = True
+                except (OciWaitError, OciInputError, RuntimeError) as exc:
+                    row["detail"] = str(exc)
+                self.log.info("member %s (backup %s, %s level): %s %s", row["source_id"], backup_id, level,
+                              "PASS" if row["passed"] else "FAIL", row["detail"])
+                results.append(row)
+        finally:
+            self.restored, self.backup = group_restored, group_backup
+        failed = [r for r in results if not r["passed"]]
+        result = {"volume_group_backup_id": group_backup["volume_group_backup_id"],
+                  "restored_volume_group_id": group_restored.get("volume_group_id"), "level": self.level,
+                  "passed": bool(results) and not failed, "members": results,
+                  "detail": "; ".join(f"{r['source_id']}: {r['detail']}" for r in failed)
+                  or f"{len(results)} restored volumes checked together",
+                  "restore_seconds": group_restored.get("seconds_to_available"),
+                  "check_seconds": round(time.time() - started, 3)}
+        if result["passed"]:
+            checked_at = self.hook.server_time()
+            self.hook.mark_verified(group_backup["volume_group_backup_id"], self.level, checked_at, self.region)
+            for row in results:
+                self.hook.mark_verified(row["backup_id"], row["level"], checked_at, self.region)
+            result["verified_at"] = checked_at.isoformat()
+        context["ti"].xcom_push(key=VERIFY_XCOM_KEY, value=result)
+        if not result["passed"]:
+            raise OciWaitError(f"verification FAILED for backup group {group_backup.get('group')!r} (group backup "
+                               f"{result['volume_group_backup_id']}, {self.level} level): {result['detail']}")
+        return result

@@ -1,5 +1,6 @@
-"""What the nightly report says: one row per volume (backup, sizes, RTO, verification, RPO) and the text that goes
-to the log and the DAG run's note. Pure: OciBackupReportOperator reads XCom and OCI and passes the facts in."""
+"""What the nightly report says: one row per volume (backup, sizes, RTO, verification, RPO), one per
+`backup-group` with its members, and the text that goes to the log and the DAG run's note. Pure:
+OciBackupReportOperator reads XCom and OCI and passes the facts in."""
 
 from __future__ import annotations
 
@@ -36,6 +37,22 @@ def build_row(item: dict, backup: dict | None, restore: dict | None, verificatio
             "failed": status.startswith(("BACKUP FAILED", "VERIFICATION FAILED"))}
 
 
+def build_group_row(item: dict, backup: dict | None, restore: dict | None, verification: dict | None,
+                    newest_verified_backup: dict | None, now: datetime) -> dict:
+    """A `backup-group`'s row: as a volume's (`build_row`), plus its members, each with its member backup and
+    its own check."""
+    row = build_row({**item, "volume_id": None}, backup, restore, verification, newest_verified_backup, now)
+    member_backups = (backup or {}).get("members") or {}
+    checks = {c["source_id"]: c for c in (verification or {}).get("members") or []}
+    row.update(group=item["group"], volume_group_id=backup and backup["volume_group_id"], members=[
+        {"volume_id": m["volume_id"], "display_name": m["display_name"], "kind": m["kind"],
+         "backup_id": member_backups.get(m["volume_id"]),
+         "verification": checks.get(m["volume_id"]) and {k: checks[m["volume_id"]].get(k) for k in
+                                                         ("level", "passed", "detail", "canary")}}
+        for m in item["members"]])
+    return row
+
+
 def render_text(report: dict) -> str:
     lines = [f"OCI nightly backup report, {report['generated_at']} (OCI time)",
              f"{report['totals']['volumes']} volumes, {report['totals']['backed_up']} backed up, "
@@ -53,4 +70,16 @@ def render_text(report: dict) -> str:
             f"RTO {r['rto_seconds'] if r['rto_seconds'] is not None else '-'} s; "
             f"check {v.get('level', '-')}: {v.get('detail', '-')}; "
             f"RPO {r['rpo_hours'] if r['rpo_hours'] is not None else '-'} h")
+    for r in report.get("groups") or []:
+        v = r["verification"] or {}
+        lines.append(
+            f"- group {r['group']} ({len(r['members'])} volumes, one volume group backup): {r['status']}; "
+            f"{r['type'] or r['planned_type']} {r['backup_id'] or '-'}; size {r['size_in_gbs'] or '-'} GB, unique "
+            f"{r['unique_size_in_mbs'] or 0} MB; RTO {r['rto_seconds'] if r['rto_seconds'] is not None else '-'} s; "
+            f"check {v.get('level', '-')}: {v.get('detail', '-')}; "
+            f"RPO {r['rpo_hours'] if r['rpo_hours'] is not None else '-'} h")
+        for m in r["members"]:
+            check = m["verification"] or {}
+            lines.append(f"    - {m['display_name']} ({m['kind']}): backup {m['backup_id'] or '-'}; check "
+                         f"{'PASS' if check.get('passed') else 'FAIL' if check else '-'} {check.get('detail', '')}")
     return "\n".join(lines)

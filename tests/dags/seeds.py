@@ -32,3 +32,30 @@ def protected_estate(heartbeat: float | None = None) -> dict:
         ],
         "buckets": [{"name": "images", "compartment": "prod"}],
     }
+
+
+def grouped_estate(heartbeat: float | None = None, log_ad: int = 1) -> dict:
+    """A database's data and log volumes sharing `backup-group: db` (the log in AD `log_ad`), one protected
+    volume of its own, and a verifier instance."""
+    beat = str(int(heartbeat if heartbeat is not None else time.time()))
+    protected = {"backup-policy": "default"}
+    return {
+        "compartments": [{"name": "prod"}],
+        "subnets": [{"name": "app", "compartment": "prod", "cidr": "10.0.1.0/24", "dns_label": "app"}],
+        "images": [{"name": "OL9", "compartment": "prod", "os": "Oracle Linux", "os_version": "9",
+                    "files": {"etc/os-release": 'NAME="Oracle Linux Server"\n'}}],
+        "volumes": [
+            {"name": "db-data", "compartment": "prod", "size_in_gbs": 50,
+             "freeform_tags": {**protected, "backup-group": "db"},
+             "files": {"canary.txt": "db-data canary\n", ".heartbeat": beat, "db/table.dat": "rows\n" * 2000}},
+            {"name": "db-log", "compartment": "prod", "size_in_gbs": 50, "ad": log_ad,
+             "freeform_tags": {**protected, "backup-group": "db"},
+             "files": {"canary.txt": "db-log canary\n", ".heartbeat": beat, "wal/0001": "wal\n" * 500}},
+            {"name": "app-data", "compartment": "prod", "size_in_gbs": 50, "freeform_tags": protected,
+             "files": {"canary.txt": "app-data canary\n", ".heartbeat": beat}},
+        ],
+        "instances": [
+            {"name": "verifier", "compartment": "prod", "image": "OL9", "subnet": "app", "hostname": "verifier",
+             "boot_volume": {"size_in_gbs": 47, "files": {"etc/hostname": "verifier\n"}}},
+        ],
+    }

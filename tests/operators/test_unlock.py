@@ -3,6 +3,8 @@ shapes checked before a launch, discovery below the configured compartments, vol
 
 from __future__ import annotations
 
+import oci
+
 from tests.airflow_helpers import last_run_id, run_dag, xcom
 from tests.operators.test_compute import mutating
 
@@ -32,6 +34,27 @@ def test_shapes_checked_before_launch(airflow_oci, capfd, caplog):
     text = capfd.readouterr().out + caplog.text
     missing = {task: rule for task, rule in SHAPE_RULES.items() if rule not in text}
     assert not missing, missing
+
+
+def test_boot_verification_checks_the_shape_before_launching(airflow_oci):
+    """The nightly's `boot` level launches a test instance on the restored boot volume: a shape the AD does not
+    offer fails the check, naming the shape, before the launch (ocisim saw no LaunchInstance), and the backup is
+    not tagged verified."""
+    sim = airflow_oci
+    t = sim.tenancy
+    boot_volume_id = next(iter(t["boot_volumes"].values()))
+    made = sim.client(oci.core.BlockstorageClient).create_boot_volume_backup(
+        oci.core.models.CreateBootVolumeBackupDetails(boot_volume_id=boot_volume_id, type="FULL")).data
+    sim.admin.reset_counters()
+    state, tasks = run_dag("test_op_unlock_boot_shape", {"boot_volume_id": boot_volume_id, "backup_id": made.id,
+                                                         "subnet_id": t["subnet_id"]})
+    assert state == "failed" and tasks == {"verify_boot": "failed"}
+    result = xcom("test_op_unlock_boot_shape", last_run_id("test_op_unlock_boot_shape"), "verify_boot",
+                  key="verification")
+    assert not result["passed"]
+    assert result["detail"].startswith("shape 'VM.Standard.E2.1.Micro': not offered in availability domain")
+    counters = sim.admin.counters()
+    assert mutating(counters) == {} and counters["ListShapes"] == 1
 
 
 def test_discovery_includes_subcompartments(airflow_oci):

@@ -4,6 +4,8 @@
   the shape's limits, OCPUs on a fixed shape); every one must fail before any mutating request.
 - test_op_unlock_volume_group: two volumes backed up together as one volume group backup (twice: the second
   run keeps the group), the group backup restored as a new group.
+- test_op_unlock_boot_shape: the nightly's `boot` check of a restored boot volume with a shape the AD does not
+  offer; it must fail before the test instance is launched.
 - test_op_unlock_subcompartments: discovery of the configured compartment alone, and with every compartment
   below it.
 """
@@ -15,6 +17,7 @@ import datetime
 from airflow.sdk import DAG
 from operators.backup_policy import OciDiscoverVolumesOperator
 from operators.compute import OciLaunchInstanceOperator
+from operators.verify import OciVerifyRestoreOperator
 from operators.volume_groups import OciBackupVolumeGroupOperator, OciRestoreVolumeGroupOperator
 
 START = datetime.datetime(2026, 1, 1)
@@ -53,3 +56,9 @@ with DAG("test_op_unlock_volume_group", schedule=None, start_date=START, catchup
     again = OciBackupVolumeGroupOperator(task_id="backup_group_again", volume_ids="{{ params.volume_ids }}",
                                          group_name="db", **common)
     first >> restore >> again
+
+with DAG("test_op_unlock_boot_shape", schedule=None, start_date=START, catchup=False,
+         params={"boot_volume_id": "", "backup_id": "", "subnet_id": ""}, tags=["test"]) as boot_shape_dag:
+    OciVerifyRestoreOperator(task_id="verify_boot", level="boot", shape="VM.Standard.E2.1.Micro", retries=0,
+                             restored={"volume_id": "{{ params.boot_volume_id }}"},
+                             backup={"backup_id": "{{ params.backup_id }}"}, subnet_id="{{ params.subnet_id }}")
