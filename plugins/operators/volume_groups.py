@@ -245,9 +245,9 @@ class OciVerifyGroupRestoreOperator(OciVerifyRestoreOperator):
 
     `restored` is OciRestoreVolumeGroupOperator's XCom, `backup` OciBackupVolumeGroupOperator's.
 
-    XCom (also under key `verification`): volume_group_backup_id, restored_volume_group_id, level, passed,
-    detail, members (one result per member: source_id, backup_id, restored_volume_id, level, passed, detail, ...),
-    restore_seconds, check_seconds, verified_at."""
+    XCom: volume_group_backup_id, restored_volume_group_id, level, passed, detail, members (one result per
+    member: source_id, backup_id, restored_volume_id, level, passed, detail, ...), restore_seconds, check_seconds,
+    verified_at (also under key `verification`)."""
 
     def validate_inputs(self) -> None:
         self.restored, self.backup = xcom_value(self.restored), xcom_value(self.backup)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from common.errors import OciInputError
 from operators.backup_policy import BackupPolicy, group_item, group_members, plan_backup_type, retention_candidates
-from operators.report import build_group_row, render_text
+from reports.nightly import build_group_row, render_text
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 AD1, AD2 = "kIdk:EU-FRANKFURT-1-AD-1", "kIdk:EU-FRANKFURT-1-AD-2"
