@@ -41,8 +41,8 @@ run left (it runs even when a step failed), `prune_backups` applies retention (o
 never a volume's newest restorable verified backup; `dry_run` available), and `report` writes per volume:
 backup, type, size and unique size, restore time (RTO, from OCI's clock), verification, age of the newest
 verified backup (RPO). Volumes sharing a `backup-group` tag value are backed up as one volume group backup (one
-point in time), test-restored as a group and verified member by member (`protect_group`). The run **fails** when any backup, verification, copy, teardown or prune failed, after
-cleanup, and the report says which step.
+point in time), test-restored as a group and verified member by member (`protect_group`). The run **fails**
+when any backup, verification, copy, teardown or prune failed, after cleanup, and the report says which step.
 
 OCI API work runs in the Airflow pool `oci_api` (`OCI_API_POOL`, size `OCI_API_POOL_SLOTS`); the DAG's
 `max_active_tasks` is `OCI_BACKUP_MAX_ACTIVE_TASKS` (default 32).
