@@ -1,15 +1,16 @@
 """Nightly protection of tagged OCI boot and block volumes, with verified test restores.
 
 Parse-time cost: this file imports only Airflow and the project's operator modules (which import the OCI SDK
-inside their methods). Configuration is read at run time, never here.
+inside their methods). What a run works on is resolved at run time (resolve_config); parsing reads only the
+deployment settings of common/config.py (schedule, max_active_tasks, pool, polling).
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param, task, task_group
+from airflow.sdk import DAG, task, task_group
+from common import config as settings
 from common.pools import oci_api_pool
 from common.xcom import xcom_value
 from operators import volume_groups as groups
@@ -17,12 +18,11 @@ from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOp
 from operators.backups import OciCopyBackupOperator, OciCreateBackupOperator
 from operators.base import wait_settings
 from operators.report import OciBackupReportOperator
+from operators.run_config import OciRunConfigOperator
 from operators.verify import OciCleanupTestResourcesOperator, OciVerifyRestoreOperator
 from operators.volumes import OciRestoreVolumeOperator
 
-DAG_ID = "oci_nightly_backup"
-CONFIG_VARIABLE = "oci_nightly_backup"
-DEFAULT_POLICIES = {"default": {"full_interval_days": 7, "retention_days": 30, "verify": "all"}}
+DAG_ID = settings.NIGHTLY_DAG_ID
 
 DOC = """
 ### Nightly backup with verified test restores
@@ -45,19 +45,13 @@ point in time), test-restored as a group and verified member by member (`protect
 when any backup, verification, copy, teardown or prune failed, after cleanup, and the report says which step.
 
 OCI API work runs in the Airflow pool `oci_api` (`OCI_API_POOL`, size `OCI_API_POOL_SLOTS`); the DAG's
-`max_active_tasks` is `OCI_BACKUP_MAX_ACTIVE_TASKS` (default 32).
+`max_active_tasks` is `OCI_BACKUP_MAX_ACTIVE_TASKS` (default 32), its schedule `OCI_BACKUP_SCHEDULE`
+(default `0 2 * * *`, UTC).
 
-**Configuration** (later wins): environment defaults `OCI_BACKUP_*` (see README), the Variable
-`oci_nightly_backup` (JSON with the same keys as the Params), then the Params of a manual trigger.
-The schedule is `OCI_BACKUP_SCHEDULE` (default `0 2 * * *`, UTC).
+**Configuration** (later wins): the Params' defaults, the Variable `oci_nightly_backup` (JSON with the same
+keys as the Params, e.g. `{"compartment_ids": "ocid1.compartment...", "verification_level": "api"}`), then
+the conf of a manual trigger. An unknown key fails `resolve_config` and names it.
 """
-
-
-def _env_json(name: str, default):
-    import json
-
-    raw = os.environ.get(name)
-    return json.loads(raw) if raw else default
 
 
 def _planned(field: str) -> str:
@@ -74,12 +68,12 @@ def _same_index(task_id: str, field: str | None = None) -> str:
 
 with DAG(
     DAG_ID,
-    schedule=os.environ.get("OCI_BACKUP_SCHEDULE", "0 2 * * *"),
+    schedule=settings.NIGHTLY_SCHEDULE.value(),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
     # queued + running task instances of a run; deferred waits do not count (see the README's "Concurrency")
-    max_active_tasks=int(os.environ.get("OCI_BACKUP_MAX_ACTIVE_TASKS", "32")),
+    max_active_tasks=settings.NIGHTLY_MAX_ACTIVE_TASKS.value(),
     render_template_as_native_obj=True,
     user_defined_filters={"xcom": xcom_value},
     dagrun_timeout=timedelta(hours=8),
@@ -88,47 +82,10 @@ with DAG(
     default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=2),
                   "execution_timeout": timedelta(hours=2), "pool": oci_api_pool(),
                   **wait_settings(deferrable=False)},
-    params={
-        "compartment_ids": Param(os.environ.get("OCI_BACKUP_COMPARTMENTS", ""), type="string",
-                                 description="Compartment OCIDs to scan, comma-separated"),
-        "include_subcompartments": Param(os.environ.get("OCI_BACKUP_SUBCOMPARTMENTS", "").lower() == "true",
-                                         type="boolean",
-                                         description="Also scan every compartment below the configured ones"),
-        "tag_key": Param(os.environ.get("OCI_BACKUP_TAG_KEY", "backup-policy"), type="string", minLength=1,
-                         description="Freeform tag that marks a volume as protected; its value names the policy"),
-        "policies": Param(_env_json("OCI_BACKUP_POLICIES", DEFAULT_POLICIES), type="object",
-                          description="Policies by tag value: full_interval_days, retention_days, verify "
-                                      "(all|sample), verify_sample, verify_every_days, dr_region"),
-        "verification_level": Param(os.environ.get("OCI_BACKUP_LEVEL", "script"), enum=["api", "boot", "script"]),
-        "verifier_instance_id": Param(os.environ.get("OCI_BACKUP_VERIFIER_INSTANCE", ""), type="string",
-                                      description="Instance that attaches restored volumes (script level)"),
-        "subnet_id": Param(os.environ.get("OCI_BACKUP_SUBNET", ""), type="string",
-                           description="Subnet for boot-level test instances"),
-        "canary_path": Param("/canary.txt", type="string"),
-        "heartbeat_path": Param("/.heartbeat", type="string"),
-        "dry_run": Param(False, type="boolean", description="Retention only reports what it would delete"),
-    },
+    params=settings.nightly_params(),
 ) as dag:
-
-    @task(multiple_outputs=True, pool="default_pool")
-    def resolve_config(params=None, dag_run=None) -> dict:
-        """Params, overridden by the Variable, overridden by what a manual trigger gave explicitly."""
-        from airflow.sdk import Variable
-        from common.errors import OciInputError
-
-        config = dict(params)
-        config.update(Variable.get(CONFIG_VARIABLE, default={}, deserialize_json=True) or {})
-        config.update((dag_run.conf or {}) if dag_run else {})
-        comps = config["compartment_ids"]
-        config["compartment_ids"] = [c.strip() for c in comps.split(",")] if isinstance(comps, str) else comps
-        if not [c for c in config["compartment_ids"] if c]:
-            raise OciInputError("compartment_ids: empty; set OCI_BACKUP_COMPARTMENTS, the Variable "
-                                f"{CONFIG_VARIABLE!r} or the Param")
-        if config["verification_level"] == "script" and not config.get("verifier_instance_id"):
-            raise OciInputError("verifier_instance_id: required for the script verification level")
-        return config
-
-    config = resolve_config()
+    # Params defaults < the Variable oci_nightly_backup < the trigger conf; checked before any OCI call
+    config = OciRunConfigOperator(task_id="resolve_config", check=settings.check_nightly, pool="default_pool").output
     discover = OciDiscoverVolumesOperator(task_id="discover_volumes", compartment_ids=config["compartment_ids"],
                                           tag_key=config["tag_key"],
                                           include_subcompartments=config["include_subcompartments"])

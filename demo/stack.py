@@ -324,11 +324,8 @@ def dag_ids() -> list[str]:
 
 # -- up -------------------------------------------------------------------------------------------------------
 def _env(layout: Layout, tenancy: dict, info: dict, keys: dict) -> dict:
-    from demo.scenarios import nightly
-
     base = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}  # no caller's Airflow config
     env = airflow_env(tenancy, layout.sim_state, home=layout.home, base=base)
-    nightly_conf = nightly(tenancy, layout.out)
     url = info["url"]
     env.update({
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -344,11 +341,7 @@ def _env(layout: Layout, tenancy: dict, info: dict, keys: dict) -> dict:
         "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt_secret"],
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(info["worker_log_port"]),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(info["trigger_log_port"]),
-        # what the nightly backup reads at parse time, from the seeded tenancy (as `make demo` runs it)
-        "OCI_BACKUP_COMPARTMENTS": nightly_conf["compartment_ids"],
-        "OCI_BACKUP_VERIFIER_INSTANCE": nightly_conf["verifier_instance_id"],
-        "OCI_BACKUP_LEVEL": nightly_conf["verification_level"],
-        "OCI_BACKUP_POLICIES": json.dumps(nightly_conf["policies"]),
+        # deployment settings (plugins/common/config.py); what the nightly works on is its Variable, below
         "OCI_POLL_INTERVAL": "1", "OCI_TRIGGER_MIN_EVENT_AGE": "5",
     })
     return env
@@ -482,6 +475,18 @@ def _start(layout: Layout, port: int, database: str, fresh: bool) -> dict:
             if exc.code != 409:
                 raise
             api.call("PATCH", f"/api/v2/pools/{pool['name']}", pool)
+
+    with Phase("Variable oci_nightly_backup (the nightly's configuration, from the seeded tenancy)"):
+        from demo.scenarios import nightly
+
+        variable = {"key": "oci_nightly_backup", "value": json.dumps(nightly(tenancy, layout.out)),
+                    "description": "nightly backup configuration (JSON, the Params' keys), written by make up"}
+        try:
+            api.call("POST", "/api/v2/variables", variable)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:
+                raise
+            api.call("PATCH", f"/api/v2/variables/{variable['key']}", variable)
 
     with Phase(f"{len(info['dags'])} DAGs parsed and unpaused"):
         _wait(layout, procs, "the DAGs in dags/ parsed", lambda: _parsed(api, info["dags"]), 300)

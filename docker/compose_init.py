@@ -3,12 +3,13 @@
 1. the admin login of the simple auth manager (its passwords file), from _AIRFLOW_WWW_USER_USERNAME/_PASSWORD;
 2. the connection `oci_default` pointing at the ocisim service: api_key auth with the key ocisim generated in its
    state volume (mounted read-only here), one endpoint per region with the host the other containers reach;
-3. the Variable `oci_nightly_backup`: ocisim's compartment(s) and subnet merged in (its ids are made when ocisim
-   seeds its state, so no .env can hold them);
+3. the Variable `oci_nightly_backup` (the nightly's configuration, README "Configuration"): ocisim's
+   compartment(s) and subnet merged in (its ids are made when ocisim seeds its state, so no .env can hold them),
+   and verification_level `boot` unless the Variable names a level (ocisim here cannot run `script` checks);
 0. before those, the pool `oci_api` the OCI tasks run in (size OCI_API_POOL_SLOTS), always.
 
-Steps 2 and 3 are skipped when AIRFLOW_CONN_OCI_DEFAULT is set (a real tenancy), step 3 also when
-OCI_BACKUP_COMPARTMENTS is. Idempotent: every `docker compose up` runs it again. Prints no secret.
+Steps 2 and 3 are skipped when AIRFLOW_CONN_OCI_DEFAULT is set (a real tenancy: its Variable is yours to set).
+Idempotent: every `docker compose up` runs it again. Prints no secret.
 
     python compose_init.py [--state-dir /ocisim-state] [--ocisim-host ocisim] [--passwords-file PATH]
 """
@@ -89,11 +90,12 @@ def upsert_connection(extra: dict) -> None:
                                description="ocisim (docker-compose service), written by airflow-init"))
 
 
-def merge_variable(keys: dict) -> dict:
+def merge_variable(keys: dict, defaults: dict | None = None) -> dict:
+    """The Variable with `keys` set and `defaults` set where it has none; the user's other keys kept."""
     from airflow.models.variable import Variable
 
     current = Variable.get(VARIABLE, default_var=None, deserialize_json=True) or {}
-    merged = {**current, **keys}
+    merged = {**(defaults or {}), **current, **keys}
     Variable.set(VARIABLE, merged, serialize_json=True,
                  description="nightly backup configuration (ocisim ids merged in by airflow-init)")
     return merged
@@ -148,11 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"connection {CONN_ID!r}: ocisim, auth api_key, home region {extra['region']}, endpoints "
           f"{extra['service_endpoints']}")
 
-    if os.environ.get("OCI_BACKUP_COMPARTMENTS"):
-        print(f"variable {VARIABLE!r}: left alone (OCI_BACKUP_COMPARTMENTS is set)")
-        return 0
-    merged = merge_variable(ocisim_variable_keys(tenancy))
-    print(f"variable {VARIABLE!r}: compartment_ids {merged['compartment_ids']}, subnet_id {merged.get('subnet_id')}")
+    merged = merge_variable(ocisim_variable_keys(tenancy), {"verification_level": "boot"})
+    print(f"variable {VARIABLE!r}: compartment_ids {merged['compartment_ids']}, subnet_id {merged.get('subnet_id')}, "
+          f"verification_level {merged['verification_level']}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from pathlib import Path
 
@@ -60,3 +61,16 @@ def last_run_id(dag_id: str) -> str:
 
     with settings.Session() as session:
         return session.query(DagRun).filter_by(dag_id=dag_id).order_by(DagRun.id.desc()).first().run_id
+
+
+@contextlib.contextmanager
+def variable(key: str, value):
+    """The Airflow Variable `key` set to `value` (JSON) for the block, then removed: the metadata database is
+    shared by the whole session."""
+    from airflow.models.variable import Variable
+
+    Variable.set(key, value, serialize_json=True)
+    try:
+        yield
+    finally:
+        Variable.delete(key)

@@ -11,6 +11,7 @@ mounted, the environment the DAGs read passed in, and every ${VARIABLE} document
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import json
 import re
@@ -434,12 +435,28 @@ def locked_versions(project_dir: Path) -> tuple[str | None, str | None]:
     return (airflow.group(1) if airflow else None), (python.group(1) if python else None)
 
 
+def parsed_settings(config_module: Path) -> list[str]:
+    """The deployment settings of plugins/common/config.py marked `parsed=True` (read when DAG files are parsed)."""
+    if not config_module.is_file():
+        return []
+    found = []
+    for node in ast.walk(ast.parse(config_module.read_text())):
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Setting" and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and any(k.arg == "parsed" and getattr(k.value, "value", False) is True for k in node.keywords)):
+            found.append(node.args[0].value)
+    return found
+
+
 def dag_environment(project_dir: Path) -> dict[str, list[str]]:
-    """Environment variables the DAG files read: {name: [files]}."""
+    """Environment variables read when the DAG files are parsed: {name: [where]}."""
     names: dict[str, list[str]] = {}
     for path in sorted((project_dir / "dags").glob("*.py")):
         for name in sorted({a or b for a, b in _DAG_ENV.findall(path.read_text())}):
             names.setdefault(name, []).append(f"dags/{path.name}")
+    config = "plugins/common/config.py"
+    for name in parsed_settings(project_dir / config):
+        names.setdefault(name, []).append(f"{config} when DAG files are parsed")
     return names
 
 

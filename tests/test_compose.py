@@ -146,8 +146,9 @@ BROKEN = {
         _replace("redis://:@redis:6379/0", "redis://:@localhost:6379/0"),
         "AIRFLOW__CELERY__BROKER_URL points at host 'localhost', which is no service"),
     "a setting the DAGs read is not passed": (
-        _replace("    OCI_BACKUP_LEVEL: ${OCI_BACKUP_LEVEL:-boot}\n", ""),
-        "OCI_BACKUP_LEVEL (read by dags/oci_nightly_backup.py) is not in the environment of airflow-init"),
+        _replace("    OCI_BACKUP_SCHEDULE: ${OCI_BACKUP_SCHEDULE:-0 2 * * *}\n", ""),
+        "OCI_BACKUP_SCHEDULE (read by plugins/common/config.py when DAG files are parsed) is not in the environment "
+        "of airflow-init"),
     "a variable .env.example does not document": (
         _replace("${OCISIM_TIME_SCALE:-60}", "${OCISIM_SPEED:-60}"),
         ".env.example: ${OCISIM_SPEED} is used in the compose file but not documented"),
@@ -270,8 +271,7 @@ def test_compose_init_wires_login_connection_and_variable(init_module, ocisim, t
     from hooks.oci import OciHook
 
     init = init_module
-    for name in ("AIRFLOW_CONN_OCI_DEFAULT", "OCI_BACKUP_COMPARTMENTS"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_OCI_DEFAULT", raising=False)
     monkeypatch.setenv("_AIRFLOW_WWW_USER_USERNAME", "admin-user")
     monkeypatch.setenv("_AIRFLOW_WWW_USER_PASSWORD", "s3cret-pw")
     passwords = tmp_path / "auth" / "passwords.json"
@@ -307,7 +307,7 @@ def test_compose_init_wires_login_connection_and_variable(init_module, ocisim, t
     assert hook.get_client("identity", other).list_regions().status == 200
     variable = Variable.get(init.VARIABLE, deserialize_json=True)
     assert variable == {"dry_run": True, "compartment_ids": [ocisim.tenancy["compartment_id"]],
-                        "subnet_id": ocisim.tenancy["subnet_id"]}
+                        "subnet_id": ocisim.tenancy["subnet_id"], "verification_level": "boot"}
 
 
 def test_compose_init_leaves_a_real_tenancy_alone(init_module, ocisim, tmp_path, monkeypatch, capsys):

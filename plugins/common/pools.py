@@ -8,21 +8,21 @@ are never scheduled: create it before unpausing (`airflow pools set oci_api 16 .
 
 from __future__ import annotations
 
-import os
+from common import config
 
-POOL_NAME = "oci_api"
-POOL_SLOTS = 16
+POOL_NAME = config.API_POOL.default
+POOL_SLOTS = config.API_POOL_SLOTS.default
 DESCRIPTION = "OCI API work of the oci_* DAGs (size: OCI_API_POOL_SLOTS)"
 
 
 def oci_api_pool() -> str:
     """The pool's name: `OCI_API_POOL`, default `oci_api`."""
-    return os.environ.get("OCI_API_POOL", POOL_NAME)
+    return config.API_POOL.value()
 
 
 def oci_api_pool_slots() -> int:
     """The pool's size: `OCI_API_POOL_SLOTS`, default 16."""
-    return int(os.environ.get("OCI_API_POOL_SLOTS", str(POOL_SLOTS)))
+    return config.API_POOL_SLOTS.value()
 
 
 def pool_body() -> dict:

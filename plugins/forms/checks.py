@@ -11,10 +11,11 @@ import os
 import stat
 from typing import Any
 
+from common import config
 from common.errors import OciInputError, shown
 from disks.headers import HEADER_PROBE_BYTES, IMAGE_LIMIT_BYTES, IMAGE_LIMIT_GB, DiskImageError, gb, probe_disk_header
 
-UPLOAD_ROOTS_ENV = "OCI_UPLOAD_ROOTS"
+UPLOAD_ROOTS_ENV = config.UPLOAD_ROOTS.name
 
 
 # -- local files --------------------------------------------------------------------------------------------
@@ -22,7 +23,7 @@ def upload_roots(value: str | None = None) -> list[str]:
     """The directories a worker may upload files from: `OCI_UPLOAD_ROOTS` (paths separated by `os.pathsep`),
     resolved. Empty (the default) means uploads are off: a user who may trigger a DAG must not be able to copy
     the worker's files (Airflow's config, keys) to Object Storage."""
-    raw = os.environ.get(UPLOAD_ROOTS_ENV, "") if value is None else value
+    raw = config.UPLOAD_ROOTS.value() if value is None else value
     return [os.path.realpath(p) for p in raw.split(os.pathsep) if p.strip()]
 
 

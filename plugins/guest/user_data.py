@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
 
+from common import config
 from common.errors import OciInputError
 
 OS_TYPES = ("linux", "windows")
@@ -30,7 +30,7 @@ METADATA_LIMIT_BYTES = 32_000
 LABEL_RE = re.compile(r"^[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 NETBIOS_RE = re.compile(r"^[A-Za-z0-9-]{1,15}$")
 TEMPLATES = {"linux": "cloud-init.yaml.j2", "windows": "cloudbase-init.ps1.j2"}
-INCLUDE_ENV = "OCI_AIRFLOW_INCLUDE_DIR"
+INCLUDE_ENV = config.INCLUDE_DIR.name
 
 
 # -- hostnames --------------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def fleet_hostnames(pattern: str, count: int, os_type: str = "linux", start: int
 # -- templates --------------------------------------------------------------------------------------------
 def include_dir() -> Path:
     """`OCI_AIRFLOW_INCLUDE_DIR`, else the repo's include/ (plugins/../include)."""
-    override = os.environ.get(INCLUDE_ENV)
+    override = config.INCLUDE_DIR.value()
     return Path(override) if override else Path(__file__).resolve().parents[2] / "include"
 
 

@@ -82,12 +82,11 @@ class OciTaskMixin:
     def defer_wait(self, spec: WaitSpec, result: dict, *, interval: float, max_interval: float, timeout: float,
                    method_name: str = "execute_complete") -> None:
         """Hand the wait to the triggerer; the partial result rides in the trigger and comes back in the event."""
-        import os
-
+        from common import config
         from triggers.oci import OciWaitTrigger
 
         spec.region = spec.region or self.hook.region
-        end_task = self.end_task if os.environ.get("OCI_TRIGGER_END_TASK", "1") == "1" else None
+        end_task = self.end_task if config.TRIGGER_END_TASK.value() else None
         # Airflow's own deadline for the deferral too, a minute after the trigger's: a trigger that never fires
         # (a lost triggerer) still ends the task
         self.defer(trigger=OciWaitTrigger(spec.to_dict(), self.oci_conn_id, interval, max_interval, timeout, result,
@@ -240,7 +239,7 @@ def wait_settings(deferrable: bool = True) -> dict:
     saw it AVAILABLE), so they are bounded by the poll interval in force at that moment, not by task resumes;
     many waits of one kind share a list call per `OCI_POLL_INTERVAL` (triggers/oci.py), which keeps that bound
     at the first interval."""
-    import os
+    from common import config
 
-    return {"poll_interval": float(os.environ.get("OCI_POLL_INTERVAL", "10")),
-            "max_interval": float(os.environ.get("OCI_POLL_MAX_INTERVAL", "60")), "deferrable": deferrable}
+    return {"poll_interval": config.POLL_INTERVAL.value(), "max_interval": config.POLL_MAX_INTERVAL.value(),
+            "deferrable": deferrable}

@@ -23,9 +23,11 @@ from operators.base import OciBaseOperator, oci_template_fields
 
 
 class OciValidateRequestOperator(OciBaseOperator):
-    """Read a DAG run's request (its params) with one of REQUESTS, or your own function (params, hook, context)
-    -> dict: every field first with no API call, then every reference with read-only calls. XCom: the request,
-    and each of its keys under its own key (so `task.output["hostname"]` works).
+    """Read a DAG run's request with one of REQUESTS, or your own function (params, hook, context) -> dict: every
+    field first with no API call, then every reference with read-only calls. The params are the run's
+    configuration in the one order every DAG uses (common/config.py): Params defaults, the Variable named after
+    the DAG, the trigger conf. XCom: the request, and each of its keys under its own key (so
+    `task.output["hostname"]` works).
 
     :param request: the name of a request in ``REQUESTS`` (``emergency_clone``, ``restore``, ``vmdk_migration``,
         ``golden_image``), or a function (params, hook, context) -> dict
@@ -45,8 +47,10 @@ class OciValidateRequestOperator(OciBaseOperator):
 
     def execute(self, context) -> dict:
         self.validate()
+        from common.config import run_config
+
         parse = REQUESTS[self.request] if isinstance(self.request, str) else self.request
-        result = parse(dict(context["params"]), self.hook, context)
+        result = parse(run_config(context), self.hook, context)
         self.log.info("request accepted: %s", {k: v for k, v in result.items() if k != "fleet"})
         return result
 

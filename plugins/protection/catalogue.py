@@ -7,22 +7,24 @@ copies, and the images and instances the DAGs made (`managed-by` tag). OCI's clo
 
 Airflow: the nightly DAG's runs, the `report` task's XCom of each (restore time, evidence line, failures: a failed
 verification leaves no tag in OCI, only the report says what was seen), and the configuration the latest run
-resolved (`resolve_config`), falling back to the `OCI_BACKUP_*` environment the DAG reads.
+resolved (`resolve_config`); before any run, the nightly's configuration as a run would resolve it without a
+trigger conf: its Params defaults, then the Variable named after it (common/config.py).
 """
 
 from __future__ import annotations
 
 import email.utils
-import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from common import config as settings
+from common.config import NIGHTLY_DEFAULTS, layered, parse_variable
+from common.errors import OciInputError
 from common.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG
 from forms.params import listed
 from hooks.oci import OciHook, ocid_kind
 
-DAG_ID = os.environ.get("OCI_PROTECTION_DAG", "oci_nightly_backup")
+DAG_ID = settings.PROTECTION_DAG.value()
 HISTORY_NIGHTS = 30
 REPORT_TASK = "report"
 CONFIG_TASK = "resolve_config"
@@ -35,7 +37,7 @@ class Config:
     compartment_ids: list[str]
     tag_key: str = "backup-policy"
     policies: dict = field(default_factory=dict)
-    source: str = "environment"
+    source: str = "defaults"
 
 
 def parse_time(value) -> datetime | None:
@@ -153,14 +155,27 @@ def read_airflow(dag_id: str = DAG_ID, nights: int = HISTORY_NIGHTS) -> dict:
     return {"runs": history, "config": config}
 
 
-def resolve_config(airflow: dict) -> Config:
-    """The newest run's resolved configuration, else the environment the nightly DAG reads at parse time."""
+def read_variable(dag_id: str = DAG_ID) -> dict | None:
+    """The Variable named after the DAG (None when unset), read as the api-server reads Variables."""
+    from airflow.models.variable import Variable
+
+    return parse_variable(dag_id, Variable.get(dag_id, default_var=None))
+
+
+def resolve_config(airflow: dict, variable=read_variable) -> Config:
+    """The newest run's resolved configuration; before any run, the nightly's Params defaults overridden by its
+    Variable (the order every run uses, less a trigger's conf). An unreadable Variable configures nothing and
+    the page says why."""
     raw = airflow.get("config")
     if raw and raw.get("compartment_ids"):
         comps = raw["compartment_ids"]
         return Config([c for c in listed(comps) if c.strip()],
                       raw.get("tag_key") or "backup-policy", raw.get("policies") or {}, "latest nightly run")
-    comps = listed(os.environ.get("OCI_BACKUP_COMPARTMENTS", ""))
-    policies = json.loads(os.environ.get("OCI_BACKUP_POLICIES") or "{}")
-    return Config(comps, os.environ.get("OCI_BACKUP_TAG_KEY", "backup-policy"), policies, "environment")
+    try:
+        given = variable(DAG_ID)
+        values = layered(NIGHTLY_DEFAULTS, given, dag_id=DAG_ID)
+    except OciInputError as err:
+        return Config([], source=str(err))
+    return Config(listed(values["compartment_ids"] or []), values["tag_key"] or "backup-policy",
+                  values["policies"] or {}, f"Variable {DAG_ID!r}" if given else "defaults")
 

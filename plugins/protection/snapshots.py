@@ -10,11 +10,12 @@ Airflow's history is read again only when a nightly run starts or ends (one chea
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
 
+from common import config as settings
+from common.config import Setting
 from hooks.oci import OciHook
 
 from protection.catalogue import DAG_ID, Config, airflow_key, read_airflow, read_oci, resolve_config
@@ -23,11 +24,12 @@ from protection.view import build, now_utc
 RETRY_AFTER_ERROR = 5.0  # seconds
 
 
-def _seconds(name: str, default: float) -> float:
+def _seconds(setting: Setting) -> float:
+    """A page never fails on a mistyped timing setting: it uses the default."""
     try:
-        return float(os.environ.get(name, default))
+        return setting.value()
     except ValueError:
-        return default
+        return setting.default
 
 
 def describe(exc: BaseException) -> str:
@@ -54,7 +56,7 @@ class Status:
 
 class Snapshots:
     def __init__(self, conn_id: str | None = None, dag_id: str = DAG_ID):
-        self.conn_id = conn_id or os.environ.get("OCI_PROTECTION_CONN_ID", "oci_default")
+        self.conn_id = conn_id or settings.PROTECTION_CONN_ID.value()
         self.dag_id = dag_id
         self._lock = threading.Lock()
         self._oci: dict | None = None
@@ -92,7 +94,7 @@ class Snapshots:
 
     def oci(self, config: Config) -> tuple[dict | None, Status]:
         key = (tuple(config.compartment_ids), config.tag_key, repr(sorted(config.policies.items())))
-        ttl = _seconds("OCI_PROTECTION_CACHE_SECONDS", 60)
+        ttl = _seconds(settings.PROTECTION_CACHE_SECONDS)
         with self._lock:
             now = time.time()
             have = self._oci is not None and self._oci_key == key
@@ -107,8 +109,8 @@ class Snapshots:
                 reader.start()
         if (started or not have) and reader is not None:
             # with nothing to show yet, a first read is worth a longer wait than a banner over an empty page
-            reader.join(_seconds("OCI_PROTECTION_WAIT_SECONDS", 1.5) if have else
-                        _seconds("OCI_PROTECTION_FIRST_WAIT_SECONDS", 10))
+            reader.join(_seconds(settings.PROTECTION_WAIT_SECONDS) if have else
+                        _seconds(settings.PROTECTION_FIRST_WAIT_SECONDS))
         with self._lock:
             data = self._oci if self._oci_key == key else None
             reading = self._reader is not None and self._reader.is_alive()
@@ -126,8 +128,9 @@ class Snapshots:
         airflow = self.airflow()
         config = resolve_config(airflow)
         if not config.compartment_ids:
-            status = Status(None, None, True, "no compartments configured: run the nightly DAG once or set "
-                                              "OCI_BACKUP_COMPARTMENTS", config.source)
+            status = Status(None, None, True, "no compartments configured: set compartment_ids in the Variable "
+                                              f"{self.dag_id!r} or run the nightly DAG once ({config.source})",
+                            config.source)
             return build(empty_oci(), airflow, config), status
         data, status = self.oci(config)
         cached = self._view  # (the OCI read, Airflow's key, the view): one join per read, not per request

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
+from common import config
 
-MIN_EVENT_AGE_SECONDS = float(os.environ.get("OCI_TRIGGER_MIN_EVENT_AGE", "5"))
-# How many waits on one (connection, region, kind, compartment) make them share a list call.
-BATCH_FROM = int(os.environ.get("OCI_TRIGGER_BATCH_FROM", "10"))
 # getter -> the list call of the same client that returns the same resources with their state
 LISTERS = {"get_volume_backup": "list_volume_backups", "get_boot_volume_backup": "list_boot_volume_backups",
            "get_volume": "list_volumes", "get_boot_volume": "list_boot_volumes", "get_image": "list_images",
@@ -161,7 +158,7 @@ class OciWaitTrigger(BaseTrigger):
         # Airflow 3.3 can resume a task whose own "deferred" exit it has not processed yet and then mark the
         # resumed try up_for_retry (apache/airflow#71580, #72716). OCI never answers that fast; ocisim can: an
         # event is not sent before the deferral is a few seconds old.
-        early = MIN_EVENT_AGE_SECONDS - (time.monotonic() - started)
+        early = config.TRIGGER_MIN_EVENT_AGE.value() - (time.monotonic() - started)
         if early > 0:
             await asyncio.sleep(early)
         if self.end_task and event.get("status") == "success":
@@ -209,7 +206,7 @@ class OciWaitTrigger(BaseTrigger):
                 if not joined:
                     batch, joined = self._batch(hook, spec, polled.data), True
                 remaining = poll.timeout - (time.monotonic() - poll.started)
-                if batch is not None and batch.members >= BATCH_FROM and remaining > 0:
+                if batch is not None and batch.members >= config.TRIGGER_BATCH_FROM.value() and remaining > 0:
                     seen = await batch.until_changed(spec.resource_id, spec.target_states, spec.failure_states,
                                                      spec.state_field, remaining)
                     if seen is not None:

@@ -122,3 +122,31 @@ def test_each_dag_file_parses_alone_without_the_sdk_or_network(capsys):
         times.append(f"{path.name}: {result['seconds']:.2f} s ({', '.join(result['dags'])})")
     with capsys.disabled():
         print("\nDAG file parse times (fresh interpreter, includes importing Airflow):\n  " + "\n  ".join(times))
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=[p.stem for p in DAG_FILES])
+def test_dag_file_reads_no_configuration_itself(path):
+    """A DAG file reads no environment variable and no Airflow Variable: what a run works on is resolved at run
+    time (Params defaults < Variable < conf), and the deployment settings it may read at parse time are the
+    config module's (plugins/common/config.py)."""
+    tree = ast.parse(path.read_text(), str(path))
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    assert not {"environ", "getenv", "Variable"} & names, f"{path.name} reads configuration itself"
+    assert "os" not in _module_level_imports(tree)
+
+
+def test_nightly_params_ignore_the_old_environment_and_deployment_settings_apply(monkeypatch):
+    """OCI_BACKUP_COMPARTMENTS and the like configure nothing any more (the Variable does); the schedule and
+    max_active_tasks are deployment settings, read when the file is parsed."""
+    from common.config import NIGHTLY_DEFAULTS
+
+    from tests.airflow_helpers import load_dag
+
+    for name, value in (("OCI_BACKUP_COMPARTMENTS", "ocid1.compartment.oc1..old"), ("OCI_BACKUP_LEVEL", "api"),
+                        ("OCI_BACKUP_TAG_KEY", "old"), ("OCI_BACKUP_SCHEDULE", "5 4 * * *"),
+                        ("OCI_BACKUP_MAX_ACTIVE_TASKS", "7")):
+        monkeypatch.setenv(name, value)
+    dag = load_dag("oci_nightly_backup", DAGS)
+    assert {name: dag.params.get_param(name).value for name in dag.params} == NIGHTLY_DEFAULTS
+    assert dag.max_active_tasks == 7 and dag.timetable.expression == "5 4 * * *"

@@ -11,7 +11,7 @@ import yaml
 from airflow.sdk.exceptions import ParamValidationError
 from guest.user_data import decode_user_data
 
-from tests.airflow_helpers import last_run_id, run_dag, xcom
+from tests.airflow_helpers import last_run_id, run_dag, variable, xcom
 
 CLONE = "oci_emergency_clone"
 RESTORE = "oci_restore"
@@ -297,6 +297,26 @@ def test_bad_requests_fail_in_validate_request_before_any_api_call(airflow_oci, 
         assert message in out, (conf, message)
         assert "OciInputError" in out
         assert sim.admin.counters() == {}, conf  # not one request, read or write
+
+
+@pytest.mark.parametrize("stored, conf, message", [
+    ({"backup_id": FAKE["volume"]}, {}, "backup_id 'ocid1.volume"),  # the Variable's value is the request's
+    ({"backup_id": FAKE["volume"]}, {"backup_id": FAKE["volumebackup"], "device": "/dev/oracleoci/oraclevdd"},
+     "only with attach_instance_id"),  # the conf wins over the Variable
+    ({"backupid": FAKE["volumebackup"]}, {}, "Variable 'oci_restore': unknown key 'backupid'"),
+    ({}, {"volume_id": FAKE["volume"], "attach_to": FAKE["instance"]}, "trigger conf: unknown key 'attach_to'"),
+])
+def test_validate_request_reads_the_variable_named_after_the_dag_then_the_conf(airflow_oci, capfd, stored, conf,
+                                                                              message):
+    """Params defaults < the Variable `oci_restore` < the trigger conf, the nightly's order; unknown keys named."""
+    sim = airflow_oci
+    sim.admin.reset_counters()
+    with variable(RESTORE, stored):
+        state, tasks = run_dag(RESTORE, conf)
+    out = capfd.readouterr().out
+    assert state == "failed" and tasks["validate_request"] == "failed", tasks
+    assert message in out and "OciInputError" in out
+    assert sim.admin.counters() == {}
 
 
 @pytest.mark.parametrize("dag_id, conf, field", [

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import oci
 import pytest
 
-from tests.airflow_helpers import last_run_id, run_dag, xcom
+from tests.airflow_helpers import last_run_id, run_dag, variable, xcom
 
 DAG_ID = "oci_nightly_backup"
 POLICIES = {"default": {"full_interval_days": 7, "retention_days": 7.5, "verify": "all"}}
@@ -146,4 +146,36 @@ def test_bad_configuration_fails_before_any_api_call(estate, capfd, conf, messag
     state, tasks = run_dag(DAG_ID, _conf(sim, **conf))
     assert state == "failed" and tasks["resolve_config"] == "failed"
     assert message in capfd.readouterr().out
+    assert not [op for op in sim.admin.counters() if op.startswith(("Create", "Delete", "Attach", "Launch"))]
+
+
+def test_the_variable_configures_a_run_without_conf_and_a_conf_key_wins(estate):
+    """A scheduled run has no conf: the Variable `oci_nightly_backup` is its configuration (over the Params
+    defaults); a key the conf gives wins over the Variable's."""
+    sim = estate
+    stored = {"compartment_ids": sim.tenancy["compartments"]["prod"], "verification_level": "api",
+              "policies": POLICIES, "dry_run": True}
+    with variable(DAG_ID, stored):
+        state, tasks = run_dag(DAG_ID)
+        assert state == "success", tasks
+        resolved = xcom(DAG_ID, last_run_id(DAG_ID), "resolve_config")
+        assert resolved["compartment_ids"] == [stored["compartment_ids"]] and resolved["dry_run"] is True
+        assert resolved["verification_level"] == "api" and resolved["tag_key"] == "backup-policy"  # a default
+        report = xcom(DAG_ID, last_run_id(DAG_ID), "report")
+        assert report["totals"]["backed_up"] == 3 and report["totals"]["verified"] == 3
+        assert {row["verification"]["level"] for row in report["volumes"]} == {"api"}
+
+        sim.admin.reset_counters()
+        state, tasks = run_dag(DAG_ID, {"compartment_ids": ""})  # the conf's empty value wins
+    assert state == "failed" and tasks["resolve_config"] == "failed"
+    assert not [op for op in sim.admin.counters() if op.startswith(("Create", "Delete", "Attach", "Launch"))]
+
+
+def test_an_unknown_key_in_the_variable_fails_resolve_config_naming_it(estate, capfd):
+    sim = estate
+    sim.admin.reset_counters()
+    with variable(DAG_ID, {"compartments": sim.tenancy["compartments"]["prod"]}):
+        state, tasks = run_dag(DAG_ID, _conf(sim))
+    assert state == "failed" and tasks["resolve_config"] == "failed"
+    assert "Variable 'oci_nightly_backup': unknown key 'compartments'" in capfd.readouterr().out
     assert not [op for op in sim.admin.counters() if op.startswith(("Create", "Delete", "Attach", "Launch"))]

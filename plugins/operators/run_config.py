@@ -1,0 +1,35 @@
+"""A DAG run's configuration as one task, so every DAG resolves it the same way and later tasks take it as
+XComArgs (`config.output["compartment_ids"]`). The order and the rules are common/config.py's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from airflow.sdk import BaseOperator
+
+
+class OciRunConfigOperator(BaseOperator):
+    """The run's configuration in the documented order: the DAG's Params defaults, then the Variable named after
+    the DAG (JSON, the same keys as the Params), then the trigger conf; a key no Param has is refused, naming it.
+    No OCI call.
+
+    :param check: optional function that takes the resolved configuration and returns it checked (raising
+        OciInputError naming the field), e.g. `common.config.check_nightly`.
+
+    XCom: the configuration dict, and each of its keys under its own key."""
+
+    ui_color = "#f0e4d0"
+
+    def __init__(self, *, check: Callable[[dict], dict] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.multiple_outputs = True
+        self.check = check
+
+    def execute(self, context) -> dict:
+        from common.config import run_config
+
+        config = run_config(context)
+        if self.check is not None:
+            config = self.check(config)
+        self.log.info("run configuration (Params defaults < Variable %r < trigger conf): %s", self.dag_id, config)
+        return config
