@@ -88,7 +88,7 @@ class OciBackupReportOperator(OciBaseOperator):
             elif index.isdigit():
                 copies = ti.xcom_pull(task_ids="select_dr_copies") or []
                 item = copies[int(index)] if int(index) < len(copies) else {}
-                detail = f"copy of the backup of {item.get('source_id')} to {item.get('destination_region')}"
+                detail = f"copy of the backup of {item.get('volume_id')} to {item.get('destination_region')}"
             failed.append({"step": key if not index else f"{step}[{index}]", "state": state, "detail": detail})
         return failed
 
