@@ -142,7 +142,8 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
         self.link(context, backup.id)
         self.log.info("%s backup %s of volume group %s (%s)", self.backup_type, backup.id, group_id, self.group_name)
         return self.wait_or_defer(context, self.hook.lifecycle_spec(backup.id, ["AVAILABLE"]),
-                                  {"volume_group_id": group_id, "volume_group_backup_id": backup.id})
+                                  {"volume_group_id": group_id, "volume_group_backup_id": backup.id,
+                                   "group": self.group_name, "backup_type": self.backup_type})
 
     def finish(self, context, result: dict) -> dict:
         storage = self.hook.get_client("blockstorage", self.region)
@@ -155,9 +156,10 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
         summary = {k: v for k, v in backup_result(done, self.hook.region).items()
                    if k in ("backup_id", "type", "size_in_gbs", "unique_size_in_gbs", "unique_size_in_mbs",
                             "time_created")}
+        # a resumed task was not validated again: what execute() resolved rides in `result`
         return {**summary, "volume_group_id": result["volume_group_id"], "volume_group_backup_id": done.id,
-                "backup_type": self.backup_type, "members": members, "member_backups": member_backups,
-                "group": self.group_name, "verify": bool((self.planned or {}).get("verify", True)),
+                "backup_type": result["backup_type"], "members": members, "member_backups": member_backups,
+                "group": result["group"], "verify": bool((self.planned or {}).get("verify", True)),
                 "region": self.hook.region}
 
 

@@ -91,6 +91,8 @@ def test_group_backed_up_as_one_restored_and_verified_together_then_incremental_
     verification = xcom(DAG_ID, run_id, "protect_group.verify_restore", key="verification", map_index=0)
     assert verification["passed"] and len(verification["members"]) == 2
     assert sorted(m["canary"] for m in verification["members"]) == ["db-data canary", "db-log canary"]
+    made = xcom(DAG_ID, run_id, "protect_group.backup_group", map_index=0)  # after its deferral
+    assert (made["group"], made["backup_type"], made["volume_group_backup_id"]) == ("db", "FULL", group_backup["id"])
     report = xcom(DAG_ID, run_id, "report")
     assert report["totals"] == {"volumes": 1, "backed_up": 1, "verified": 1, "failed": 0, "pruned": 0}
     [row] = report["groups"]
@@ -157,3 +159,29 @@ def test_dry_run_prunes_no_group_backup(grouped):
     first = min((g for g in sim.admin.resources("volumegroupbackup") if _ours(g)), key=lambda g: g["time_created"])
     assert prune["dry_run"] and first["id"] in {d["backup_id"] for d in prune["deleted"]}
     assert first["lifecycle_state"] == "AVAILABLE"
+
+
+def test_a_corrupted_member_fails_the_group_verification_and_the_run_names_it_and_cleans_up(grouped, capfd):
+    sim = grouped
+    # the first member backup of the next group backup is damaged as it is made: its restore fails e2fsck
+    sim.admin.fault("CreateVolumeGroupBackup", "corrupt_backup", count=1)
+    state, tasks = run_dag(DAG_ID, _conf(sim))
+    assert state == "failed"
+    assert tasks["protect_group.verify_restore[0]"] == "failed", tasks
+    assert tasks["protect_volume.verify_restore[0]"] == "success"  # the ungrouped volume is unaffected
+    assert tasks["delete_test_restores"] == "success" and tasks["report"] == "failed"
+    report = xcom(DAG_ID, last_run_id(DAG_ID), "report", key="report")
+    [row] = report["groups"]
+    assert row["failed"] and row["status"] == "VERIFICATION FAILED"
+    checks = sorted((m["verification"]["passed"], m["verification"]["detail"]) for m in row["members"])
+    assert checks[0][0] is False and "e2fsck" in checks[0][1] and checks[1][0] is True
+    # nothing of the group is marked restorable
+    [group_backup] = [g for g in sim.admin.resources("volumegroupbackup") if _ours(g)]
+    assert "verified-at" not in group_backup["freeform_tags"]
+    assert not [b for b in sim.admin.resources("volumebackup")
+                if b["id"] in group_backup["volume_backup_ids"] and b["freeform_tags"].get("verified-at")]
+    captured = capfd.readouterr()
+    out = captured.out + captured.err
+    assert "verification FAILED for backup group 'db'" in out
+    assert "db (backup group): VERIFICATION FAILED" in out
+    _assert_nothing_left(sim)
