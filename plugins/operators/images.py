@@ -114,6 +114,8 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
                                                   0 < len(self.display_name) <= 255):
             raise OciInputError(f"display_name {self.display_name!r}: 1 to 255 characters")
         self.detach_iscsi = flag(self.detach_iscsi, "detach_iscsi")
+        self.reattach = flag(self.reattach, "reattach")
+        self.window_wait = flag(self.window_wait, "window_wait")
         if self.detach_iscsi:
             if not self.wait_for_completion:
                 raise OciInputError("detach_iscsi=True needs wait_for_completion=True: detached volumes are "

@@ -136,18 +136,12 @@ def boolean_arguments(cls: type) -> list[tuple[type, str]]:
     return found
 
 
-# Not yet through `flag`: images.py is being split (its arguments move with it).
-FLAG_PENDING = {("OciCreateImageFromInstanceOperator", "reattach"),
-                ("OciCreateImageFromInstanceOperator", "window_wait")}
-
-
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
 def test_every_boolean_argument_goes_through_flag(cls):
     """A templated boolean renders as "True"/"False"; one helper (forms.params.flag) turns it into a bool and
     refuses anything else naming the field: each `bool` argument is passed through it during validation."""
     missing = [name for klass, name in boolean_arguments(cls)
-               if f'flag(self.{name}, "{name}")' not in inspect.getsource(klass)
-               and (klass.__name__, name) not in FLAG_PENDING]
+               if f'flag(self.{name}, "{name}")' not in inspect.getsource(klass)]
     assert missing == [], f"{cls.__name__}: boolean arguments not passed through flag(): {missing}"
 
 
