@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, task, task_group
 from common import config as settings
 from common.pools import oci_api_pool
-from common.xcom import xcom_value
 from operators import volume_groups as groups
 from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOperator, OciPruneBackupsOperator
 from operators.backups import OciCopyBackupOperator, OciCreateBackupOperator
@@ -54,18 +53,6 @@ the conf of a manual trigger. An unknown key fails `resolve_config` and names it
 """
 
 
-def _planned(field: str) -> str:
-    """Jinja for a field of this mapped volume's plan item (no pass-through task: each task reads the plan)."""
-    return "{{ ti.xcom_pull(task_ids='plan_backups')[ti.map_index]['" + field + "'] }}"
-
-
-def _same_index(task_id: str, field: str | None = None) -> str:
-    """Jinja that pulls the XCom of a task of the same mapped volume (native rendering keeps dicts dicts; the
-    `xcom` filter reads one a trigger pushed, see common/xcom.py)."""
-    pull = f"(ti.xcom_pull(task_ids='protect_volume.{task_id}', map_indexes=ti.map_index) | xcom)"
-    return "{{ " + (f"{pull}['{field}']" if field else pull) + " }}"
-
-
 with DAG(
     DAG_ID,
     schedule=settings.NIGHTLY_SCHEDULE.value(),
@@ -74,8 +61,6 @@ with DAG(
     max_active_runs=1,
     # queued + running task instances of a run; deferred waits do not count (see the README's "Concurrency")
     max_active_tasks=settings.NIGHTLY_MAX_ACTIVE_TASKS.value(),
-    render_template_as_native_obj=True,
-    user_defined_filters={"xcom": xcom_value},
     dagrun_timeout=timedelta(hours=8),
     doc_md=DOC,
     tags=["oci", "backup", "scheduled"],
@@ -95,23 +80,21 @@ with DAG(
                                   verifier_instance_id=config["verifier_instance_id"], subnet_id=config["subnet_id"])
 
     @task_group(group_id="protect_volume")
-    def protect_volume(item: dict):
-        # Each task reads its volume's plan item by map index: no pass-through task per volume.
-        backup = OciCreateBackupOperator(task_id="backup_volume", volume_id=_planned("volume_id"),
-                                         backup_type=_planned("backup_type"), deferrable=True)
-        restore = OciRestoreVolumeOperator(task_id="restore_for_test", backup_id=_same_index("backup_volume",
-                                                                                           "backup_id"),
-                                           availability_domain=_planned("availability_domain"),
+    def protect_volume(volume_id, backup_type, availability_domain, verify):
+        """One volume's plan item (its keys are the arguments); each XComArg below reads this map index's XCom."""
+        backup = OciCreateBackupOperator(task_id="backup_volume", volume_id=volume_id, backup_type=backup_type,
+                                         deferrable=True)
+        restore = OciRestoreVolumeOperator(task_id="restore_for_test", backup_id=backup.output["backup_id"],
+                                           availability_domain=availability_domain,
                                            freeform_tags={"airflow-temporary": "true"}, deferrable=True,
-                                           enabled=_planned("verify"))
-        verify = OciVerifyRestoreOperator(
-            task_id="verify_restore", restored=_same_index("restore_for_test"), backup=_same_index("backup_volume"),
+                                           enabled=verify)
+        OciVerifyRestoreOperator(
+            task_id="verify_restore", restored=restore.output, backup=backup.output,
             level=config["verification_level"], verifier_instance_id=config["verifier_instance_id"],
             subnet_id=config["subnet_id"], canary_path=config["canary_path"], heartbeat_path=config["heartbeat_path"],
             retries=0)
-        backup >> restore >> verify
 
-    protected = protect_volume.expand(item=plan.output)
+    protected = protect_volume.expand_kwargs(plan.output)
     # volumes sharing a `backup-group` tag: one crash-consistent volume group backup, restored and checked as one
     plan_groups = groups.OciPlanGroupBackupsOperator(task_id="plan_groups", volumes=discover.output,
                                                      policies=config["policies"])
@@ -129,6 +112,7 @@ with DAG(
 
     protected_groups = protect_group.expand(group=plan_groups.output)
     plan >> plan_groups
+
     @task(pool="default_pool")
     def select_dr_copies(plan: list[dict]) -> list[dict]:
         """The volumes whose policy names a DR region (once per run): the DR copy is mapped over these only,

@@ -9,6 +9,7 @@ the base validates it where it is set, and any other operator refuses it as an u
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import cached_property
@@ -17,6 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from airflow.sdk import BaseOperator, conf
 from common.errors import OciInputError, OciWaitError
 from common.tags import MANAGED_TAG, MANAGED_VALUE
+from common.xcom import xcom_value
 from forms.params import flag
 from hooks.oci import (
     OciHook,
@@ -73,6 +75,14 @@ class OciTaskMixin:
     def hook(self) -> OciHook:
         return self.hook_class(self.oci_conn_id, region=self.region)
 
+    def render_template(self, content: Any, context, jinja_env=None, seen_oids: set[int] | None = None) -> Any:
+        """Airflow's, except that a value resolved from an XComArg that a trigger pushed when it ended its task
+        (JSON text, see common/xcom.py) comes out as the task pushed it: `task.output` then gives the same value
+        whether that task ended on a worker or in the triggerer."""
+        rendered = super().render_template(content, context, jinja_env, seen_oids)  # type: ignore[misc]
+        resolved = not isinstance(content, (str, os.PathLike)) and callable(getattr(content, "resolve", None))
+        return xcom_value(rendered) if resolved else rendered
+
     def link(self, context, resource_id: str | None = None, kind: str | None = None, region: str | None = None,
              **parts: str) -> str:
         url = console_url(region or self.hook.region, resource_id, kind, **parts)
@@ -90,7 +100,8 @@ class OciTaskMixin:
         # Airflow's own deadline for the deferral too, a minute after the trigger's: a trigger that never fires
         # (a lost triggerer) still ends the task
         self.defer(trigger=OciWaitTrigger(spec.to_dict(), self.oci_conn_id, interval, max_interval, timeout, result,
-                                          end_task=end_task), method_name=method_name,
+                                          end_task=end_task, multiple_outputs=bool(self.multiple_outputs)),
+                   method_name=method_name,
                    timeout=timedelta(seconds=float(timeout) + DEFER_MARGIN_SECONDS))
 
     def execute_complete(self, context, event: dict[str, Any]) -> Any:
@@ -140,6 +151,8 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
         # max_wait: the name before `timeout` (a sensor's max_wait is another thing), still taken
         if max_wait is not None:
             timeout = renamed("timeout", None, "max_wait", max_wait)
+        # subclasses whose XCom dict is read key by key (`task.output["backup_id"]`) set the class attribute
+        kwargs.setdefault("multiple_outputs", type(self).multiple_outputs)
         super().__init__(**kwargs)
         # Per mapped item on/off (e.g. "this volume's policy has no DR region"): a falsy value skips the task.
         self.enabled = enabled

@@ -43,6 +43,7 @@ class _NewVolumeOperator(OciBaseOperator):
     """Shared by clone and restore: create with a retry token, remember for on_kill, link, wait AVAILABLE."""
 
     end_task = "operators.volumes.new_volume_xcom"
+    multiple_outputs = True  # `task.output["volume_id"]`
 
     def create_volume(self, context, kind: str, details) -> dict:
         client = self.hook.get_client("blockstorage", self.region)

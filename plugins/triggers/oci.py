@@ -121,11 +121,13 @@ class OciWaitTrigger(BaseTrigger):
 
     def __init__(self, spec: dict, oci_conn_id: str = "oci_default", poll_interval: float = 5.0,
                  max_interval: float = 60.0, timeout: float = 3600.0, result: dict | None = None,
-                 end_task: str | None = None):
+                 end_task: str | None = None, multiple_outputs: bool = False):
         super().__init__()
         # "module.function" building the task's XCom from the resource: on success the trigger ends the task
         # (TaskSuccessEvent) instead of resuming it on a worker; an error still resumes it, to fail with the text.
         self.end_task = end_task
+        # ... pushing each key of that XCom too, as a worker does for an operator with `multiple_outputs`
+        self.multiple_outputs = multiple_outputs
         # The task's partial XCom dict rides along and comes back in the event (error events too, so a failing
         # task can undo what it did before deferring): resuming needs nothing else.
         self.result = result or {}
@@ -140,6 +142,8 @@ class OciWaitTrigger(BaseTrigger):
                   "max_interval": self.max_interval, "timeout": self.timeout, "result": self.result}
         if self.end_task:
             kwargs["end_task"] = self.end_task
+        if self.end_task and self.multiple_outputs:
+            kwargs["multiple_outputs"] = True
         return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -171,7 +175,8 @@ class OciWaitTrigger(BaseTrigger):
                 self.log.warning("could not end the task from the trigger (%s: %s); it resumes on a worker",
                                  type(exc).__name__, exc)
             else:
-                yield TaskEndedByTrigger(spec.resource_id, event["state"], xcoms={"return_value": xcom})
+                keys = xcom if self.multiple_outputs and isinstance(xcom, dict) else {}
+                yield TaskEndedByTrigger(spec.resource_id, event["state"], xcoms={**keys, "return_value": xcom})
                 return
         yield TriggerEvent({"resource_id": spec.resource_id, "result": result, **event})
 

@@ -43,6 +43,26 @@ def _assert_nothing_left(sim) -> None:
     assert instances == []
 
 
+def _assert_each_restore_restored_its_own_volume(sim, run_id: str) -> None:
+    """Per map index of `protect_volume`: the backup is of that index's planned volume, and the test restore (its
+    volume in ocisim, and the canary the verification read from it) came from that very backup, not another
+    index's: the XComArgs inside the mapped group resolve per map index."""
+    plan = xcom(DAG_ID, run_id, "plan_backups")
+    assert len(plan) >= 3
+    resources = {r["id"]: r for kind in ("volume", "bootvolume", "volumebackup", "bootvolumebackup")
+                 for r in sim.admin.resources(kind)}
+    canaries = {sim.tenancy["volumes"]["db-data"]: "db-data canary", sim.tenancy["volumes"]["app-data"]:
+                "app-data canary", sim.tenancy["boot_volumes"]["app1"]: "app1 boot canary"}
+    for index, item in enumerate(plan):
+        backup = xcom(DAG_ID, run_id, "protect_volume.backup_volume", map_index=index)
+        restored = xcom(DAG_ID, run_id, "protect_volume.restore_for_test", map_index=index)
+        stored = resources[backup["backup_id"]]
+        assert (stored.get("volume_id") or stored.get("boot_volume_id")) == item["volume_id"], (index, item)
+        assert resources[restored["volume_id"]]["source_details"]["id"] == backup["backup_id"], (index, restored)
+        verified = xcom(DAG_ID, run_id, "protect_volume.verify_restore", map_index=index)
+        assert verified["canary"].strip() == canaries[item["volume_id"]], (index, verified)
+
+
 def test_nightly_full_then_incremental_then_full_with_verified_restores_and_retention(estate):
     sim = estate
     tagged = {sim.tenancy["volumes"]["db-data"], sim.tenancy["volumes"]["app-data"],
@@ -58,6 +78,7 @@ def test_nightly_full_then_incremental_then_full_with_verified_restores_and_rete
     commands = sim.admin.resources("agentcommand")
     assert len(commands) >= 3 and all("e2fsck -fn" in c["content"]["source"]["text"] for c in commands)
     _assert_nothing_left(sim)
+    _assert_each_restore_restored_its_own_volume(sim, last_run_id(DAG_ID))
     report = xcom(DAG_ID, last_run_id(DAG_ID), "report")
     assert report["totals"] == {"volumes": 3, "backed_up": 3, "verified": 3, "failed": 0, "pruned": 0}
     by_backup = {b["id"]: b for b in night1}

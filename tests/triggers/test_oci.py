@@ -163,3 +163,21 @@ def test_trigger_runs_sdk_calls_off_the_event_loop(airflow_oci):
     event = asyncio.run(main())
     assert event.payload["status"] == "success"
     assert len(ticks) >= 5  # the loop kept turning during the 0.5 s call
+
+
+def test_trigger_that_ends_the_task_pushes_each_key_as_a_worker_would(airflow_oci):
+    """With `end_task` the trigger ends the task itself: its XComs are the same as a worker's push of the operator
+    (return_value, and each key when the operator has multiple_outputs), so `task.output["backup_id"]` works."""
+    sim = airflow_oci
+    backup_id = available_backup(sim, "ended-by-trigger")
+    spec = OciHook().lifecycle_spec(backup_id, ["AVAILABLE"], region="us-ashburn-1")
+    result = {"backup_id": backup_id, "region": "us-ashburn-1"}
+    ended = first_event(round_trip(*OciWaitTrigger(spec.to_dict(), poll_interval=0.05, result=result,
+                                                   end_task="operators.backups.backup_xcom",
+                                                   multiple_outputs=True).serialize()))
+    xcoms = ended.xcoms
+    assert xcoms["return_value"]["backup_id"] == backup_id and xcoms["return_value"]["lifecycle_state"] == "AVAILABLE"
+    assert {k: v for k, v in xcoms.items() if k != "return_value"} == xcoms["return_value"]
+    single = first_event(OciWaitTrigger(spec.to_dict(), poll_interval=0.05, result=result,
+                                        end_task="operators.backups.backup_xcom"))
+    assert list(single.xcoms) == ["return_value"]
