@@ -117,6 +117,8 @@ class OciWaitTrigger(BaseTrigger):
     :param result: the task's partial XCom; it comes back in the event, so resuming needs nothing else
     :param end_task: ``module.function`` building the task's XCom from the resource: on success the trigger ends the
         task itself instead of resuming it on a worker
+    :param multiple_outputs: with ``end_task``, also push each key of that XCom on its own, as a worker does for an
+        operator with ``multiple_outputs`` (so ``task.output["backup_id"]`` reads the same either way)
     """
 
     def __init__(self, spec: dict, oci_conn_id: str = "oci_default", poll_interval: float = 5.0,
