@@ -1,1 +1,2 @@
-"""Disk image files: what their first bytes say they are, and OCI's limits on them."""
+"""Disk image files: what their first bytes say they are, and what OCI accepts of an image (formats, size,
+launch modes)."""

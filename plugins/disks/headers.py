@@ -14,6 +14,9 @@ import struct
 from hooks.oci import GIB, MIB
 
 IMAGE_FORMATS = ("VMDK", "QCOW2")
+# how instances of an image boot: what an image of an instance may say, and what an imported one may
+LAUNCH_MODES = ("NATIVE", "EMULATED", "PARAVIRTUALIZED", "CUSTOM")
+IMPORT_LAUNCH_MODES = ("PARAVIRTUALIZED", "NATIVE", "EMULATED")
 IMAGE_LIMIT_GB = 400
 IMAGE_LIMIT_BYTES = IMAGE_LIMIT_GB * GIB
 IMAGE_LIMIT_MBS = IMAGE_LIMIT_BYTES // MIB

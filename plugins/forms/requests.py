@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from common.errors import OciInputError
-from disks.headers import IMAGE_FORMATS
+from disks.headers import IMAGE_FORMATS, IMPORT_LAUNCH_MODES, LAUNCH_MODES
 from guest.user_data import validate_hostname, validate_os_type
 from hooks.oci import ocid_kind, validate_ocid
 
@@ -172,8 +172,6 @@ def restore_request(params: dict, hook, context) -> dict:
 
 def migration_request(params: dict, hook, context) -> dict:
     """VMDK migration: exactly one source form, the image's fields, the fleet's hostnames."""
-    from operators.image_transfer import IMPORT_LAUNCH_MODES
-
     def blank(name):
         return given(params, name)
 
@@ -237,8 +235,6 @@ def migration_request(params: dict, hook, context) -> dict:
 
 def golden_image_request(params: dict, hook, context) -> dict:
     """Golden image: the instance, the iSCSI policy, the export, the fleet's hostnames."""
-    from operators.images import LAUNCH_MODES
-
     def blank(name):
         return given(params, name)
 

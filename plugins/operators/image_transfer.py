@@ -17,6 +17,7 @@ from disks.headers import (
     IMAGE_LIMIT_BYTES,
     IMAGE_LIMIT_GB,
     IMAGE_LIMIT_MBS,
+    IMPORT_LAUNCH_MODES,
     DiskImageError,
     gb,
     probe_disk_header,
@@ -27,8 +28,6 @@ from hooks.oci import WaitSpec, validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.images import image_fields
-
-IMPORT_LAUNCH_MODES = ("PARAVIRTUALIZED", "NATIVE", "EMULATED")
 
 
 # -- import -----------------------------------------------------------------------------------------------

@@ -16,13 +16,13 @@ from typing import Any
 
 from airflow.sdk.exceptions import TaskDeferred
 from common.errors import OciInputError, OciWaitError
+from disks.headers import LAUNCH_MODES
 from forms.params import blank_to_none, flag
 from hooks.oci import validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.detached_volumes import ISCSI_CLEANUP_COMMANDS, DetachedVolumes, check_cleanup_template
 
-LAUNCH_MODES = ("NATIVE", "EMULATED", "PARAVIRTUALIZED", "CUSTOM")
 IMAGEABLE = ("RUNNING", "STOPPED")  # the states OCI makes an image of an instance in
 
 
