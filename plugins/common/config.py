@@ -17,6 +17,7 @@ A key of the Variable or the conf that the DAG has no Param for is refused, nami
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Mapping
@@ -131,7 +132,7 @@ def nightly_params() -> dict:
     """The nightly's trigger form: `NIGHTLY_DEFAULTS` with their schemas (no environment, no Variable here)."""
     from airflow.sdk import Param
 
-    d = NIGHTLY_DEFAULTS
+    d = copy.deepcopy(NIGHTLY_DEFAULTS)  # a Param's value is its own, not the module's
     return {
         "compartment_ids": Param(d["compartment_ids"], type="string",
                                  description="Compartment OCIDs to scan, comma-separated"),
@@ -180,7 +181,7 @@ def layered(defaults: Mapping[str, Any], variable: Any = None, conf: Any = None,
         if unknown:
             raise OciInputError(f"{where}: unknown key {unknown[0]!r}" + (f" (and {unknown[1:]})" if unknown[1:]
                                 else "") + f"; the Params are {sorted(defaults)}")
-    return {**defaults, **(variable or {}), **(conf or {})}
+    return {**copy.deepcopy(dict(defaults)), **(variable or {}), **(conf or {})}
 
 
 def parse_variable(dag_id: str, raw: str | None) -> dict | None:

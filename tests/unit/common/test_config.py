@@ -78,6 +78,9 @@ def test_later_sources_win_key_by_key():
     assert layered(DEFAULTS, variable, {"dry_run": False}) == {"compartment_ids": "ocid1.compartment.oc1..a",
                                                                "tag_key": "backup-policy", "dry_run": False}
     assert DEFAULTS == {"compartment_ids": "", "tag_key": "backup-policy", "dry_run": False}  # not changed
+    resolved = layered(NIGHTLY_DEFAULTS)
+    resolved["policies"]["default"]["retention_days"] = 1
+    assert NIGHTLY_DEFAULTS["policies"]["default"]["retention_days"] == 30  # a run's copy, not the defaults
 
 
 @pytest.mark.parametrize("variable, conf, message", [
