@@ -41,16 +41,17 @@ def is_window_conflict(err) -> bool:
     return err.status == 409 and err.code == "Conflict" and "iscsi" not in message
 
 
-def iscsi_refusal(instance_id: str, instance_state: str, iscsi: list, detach_iscsi: bool) -> str | None:
+def iscsi_refusal(instance_id: str, instance_state: str, attachments: list, detach_iscsi: bool) -> str | None:
     """Why the instance cannot be imaged as it is with its iSCSI `attachments` (None: it can): they are attached and
     the task may not detach them, or the iscsid cleanup cannot run because the instance is not RUNNING."""
-    if iscsi and not detach_iscsi:
-        return (f"instance_id {instance_id!r}: has {len(iscsi)} iSCSI volume attachment(s) that OCI requires "
+    if attachments and not detach_iscsi:
+        return (f"instance_id {instance_id!r}: has {len(attachments)} iSCSI volume attachment(s) that OCI requires "
                 f"disconnected before an image is made: "
-                + "; ".join(f"attachment {a.id} (volume {a.volume_id}, device {a.device or 'none'})" for a in iscsi)
+                + "; ".join(f"attachment {a.id} (volume {a.volume_id}, device {a.device or 'none'})"
+                            for a in attachments)
                 + ". Detach them (and remove their iscsid node records), or set detach_iscsi=True to have this "
                   "task do it and re-attach them afterwards")
-    if iscsi and instance_state != "RUNNING":
+    if attachments and instance_state != "RUNNING":
         return (f"instance_id {instance_id!r}: is {instance_state}; the iscsid cleanup runs through Run Command on a "
                 f"RUNNING instance: start it, or detach the iSCSI volumes yourself")
     return None
