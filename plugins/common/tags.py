@@ -7,10 +7,13 @@ look verified): `inherited()` drops them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 MANAGED_TAG, MANAGED_VALUE = "managed-by", "airflow-oci"
 TEMPORARY_TAG = "airflow-temporary"
 VERIFIED_TAG = "verified-at"
 VERIFIED_LEVEL_TAG = "verified-level"
+VERIFIED_LEVELS = ("api", "boot", "script")  # the values of VERIFIED_LEVEL_TAG: how far a test restore went
 # protected volumes with the same value are backed up together (one volume group backup, one point in time)
 GROUP_TAG = "backup-group"
 NOT_INHERITED = (VERIFIED_TAG, VERIFIED_LEVEL_TAG)
@@ -65,3 +68,11 @@ def intents_of(tags: dict | None) -> list[dict]:
             entry["device"] = entry["device"] or None
             found.append(entry)
     return found
+
+
+def newest_verified(backups: Iterable[dict]) -> dict | None:
+    """The newest backup that passed a test restore and can still be restored (AVAILABLE): one deleted by hand
+    or being deleted proves nothing about what is left."""
+    verified = [b for b in backups if (b.get("freeform_tags") or {}).get(VERIFIED_TAG)
+                and b.get("lifecycle_state", "AVAILABLE") == "AVAILABLE"]
+    return max(verified, key=lambda b: b["time_created"], default=None)

@@ -3,12 +3,17 @@
 Airflow 3.3 stores those (TaskSuccessEvent xcoms, pushed by the triggerer through the ORM) JSON-encoded a second
 time, so a task pulling one gets the JSON text (`'{"backup_id": ...}'`, `'"ocid1..."'`), not the value a worker's
 push gives. Pulls that may meet one go through `xcom_value`: every OCI operator's XComArg arguments
-(OciTaskMixin.render_template) and the report."""
+(OciTaskMixin.render_template) and the report. Also the XCom keys the nightly steps push besides
+their return value, which the report reads."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+VERIFY_XCOM_KEY = "verification"  # OciVerifyRestoreOperator: the check's result, passed or not
+TEARDOWN_XCOM_KEY = "teardown"  # OciCleanupTestResourcesOperator: what it deleted and what it left
+PRUNE_XCOM_KEY = "prune"  # OciPruneBackupsOperator: what retention deleted and what it could not
 
 
 def xcom_value(value: Any) -> Any:

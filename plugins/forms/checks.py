@@ -16,6 +16,7 @@ from common.errors import OciInputError, shown
 from disks.headers import HEADER_PROBE_BYTES, IMAGE_LIMIT_BYTES, IMAGE_LIMIT_GB, DiskImageError, gb, probe_disk_header
 
 UPLOAD_ROOTS_ENV = config.UPLOAD_ROOTS.name
+BACKUP_TYPES = ("FULL", "INCREMENTAL")
 
 
 # -- local files --------------------------------------------------------------------------------------------
@@ -103,3 +104,10 @@ def check_display_name(name: Any, field: str = "display_name") -> str:
     if not isinstance(name, str) or not 0 < len(name) <= 255 or any(ord(c) < 32 for c in name):
         raise OciInputError(f"{field} {shown(name)}: 1 to 255 characters, no control characters")
     return name
+
+
+# -- backups ---------------------------------------------------------------------------------------------------
+def validate_backup_type(value) -> str:
+    if value not in BACKUP_TYPES:
+        raise OciInputError(f"backup_type {value!r}: OCI backups are FULL or INCREMENTAL")
+    return value

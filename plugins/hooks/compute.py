@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from hooks.oci import Poll, WaitSpec
 
 TERMINAL_STATES = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELED"]
+ERROR_TAIL = 2000  # characters of output quoted in a failure message
 LIVE_ATTACHMENT = ("ATTACHING", "ATTACHED")
 
 
@@ -23,6 +24,17 @@ def command_spec(command_id: str, instance_id: str, region: str | None = None) -
 
     return WaitSpec("instance_agent", "get_instance_agent_command_execution", command_id, list(TERMINAL_STATES), [],
                     "lifecycle_state", region, {"instance_id": instance_id})
+
+
+def command_failure(result: dict) -> str | None:
+    """Why a finished command (command_result's dict) counts as failed, with its exit code and the tail of its
+    output; None when it succeeded."""
+    if result["state"] == "SUCCEEDED" and result["exit_code"] == 0:
+        return None
+    tail = result["output"][-ERROR_TAIL:]
+    note = f" ({result['message']})" if result.get("message") else ""
+    return (f"Run Command {result['command_id']} on {result['instance_id']} ended {result['state']} with exit code "
+            f"{result['exit_code']}{note}; output tail:\n{tail}")
 
 
 class OciComputeMethods:

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from common.errors import OciInputError, OciWaitError
-from common.tags import GROUP_TAG, MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VERIFIED_TAG
+from common.tags import GROUP_TAG, MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VERIFIED_LEVELS, newest_verified
+from common.xcom import PRUNE_XCOM_KEY
 from forms.params import flag, listed
 from hooks.oci import ocid_kind, validate_ocid, validate_region
 
 from operators.base import OciBaseOperator, oci_template_fields
 
 VERIFY_MODES = ("all", "sample")
-PRUNE_XCOM_KEY = "prune"
-LEVELS = ("api", "boot", "script")
 
 
 @dataclass(frozen=True)
@@ -73,14 +72,6 @@ def _ts(value: str | datetime | None) -> datetime | None:
 def is_ours(backup: dict, dag_id: str | None = None) -> bool:
     tags = backup.get("freeform_tags") or {}
     return tags.get(MANAGED_TAG) == MANAGED_VALUE and (dag_id is None or tags.get("airflow-dag") == dag_id)
-
-
-def newest_verified(backups: Iterable[dict]) -> dict | None:
-    """The newest backup that passed a test restore and can still be restored (AVAILABLE): one deleted by hand
-    or being deleted proves nothing about what is left."""
-    verified = [b for b in backups if (b.get("freeform_tags") or {}).get(VERIFIED_TAG)
-                and b.get("lifecycle_state", "AVAILABLE") == "AVAILABLE"]
-    return max(verified, key=lambda b: b["time_created"], default=None)
 
 
 def plan_backup_type(backups: list[dict], policy: BackupPolicy, now: datetime) -> tuple[str, str]:
@@ -258,8 +249,8 @@ class OciPlanBackupsOperator(OciBaseOperator):
     def validate_inputs(self) -> None:
         self._policies = load_policies(self.policies)
         level = self.verification_level
-        if level is not None and level not in LEVELS:
-            raise OciInputError(f"verification_level {level!r}: one of {LEVELS}")
+        if level is not None and level not in VERIFIED_LEVELS:
+            raise OciInputError(f"verification_level {level!r}: one of {VERIFIED_LEVELS}")
         if level == "script":
             if not self.verifier_instance_id:
                 raise OciInputError("verifier_instance_id: required for the script verification level")

@@ -8,12 +8,12 @@ for there with that region's client.
 from __future__ import annotations
 
 from common.errors import OciInputError, OciWaitError
+from forms.checks import validate_backup_type
 from hooks.block_storage import backup_result
 from hooks.oci import ocid_kind, validate_ocid, validate_region
 
 from operators.base import OciBaseOperator, oci_template_fields, renamed
 
-BACKUP_TYPES = ("FULL", "INCREMENTAL")
 # source OCID type → (create method, details model, id field, backup kind)
 SOURCES = {
     "volume": ("create_volume_backup", "CreateVolumeBackupDetails", "volume_id", "volumebackup"),
@@ -36,12 +36,6 @@ def backup_xcom(data: dict, result: dict, hook) -> dict:
     if isinstance(backup.time_created, str):
         backup.time_created = datetime.fromisoformat(backup.time_created.replace("Z", "+00:00"))
     return backup_result(backup, result.get("region") or hook.region)
-
-
-def validate_backup_type(value) -> str:
-    if value not in BACKUP_TYPES:
-        raise OciInputError(f"backup_type {value!r}: OCI backups are FULL or INCREMENTAL")
-    return value
 
 
 class OciCreateBackupOperator(OciBaseOperator):

@@ -16,10 +16,8 @@ from typing import Any
 
 from common.errors import OciInputError, OciWaitError
 from common.tags import intent_key, intent_value, intents_of
-from hooks.compute import LIVE_ATTACHMENT
+from hooks.compute import LIVE_ATTACHMENT, command_failure
 from hooks.oci import OciHook, Poll, bounded
-
-from operators.run_command import command_failure
 
 # Per iSCSI attachment, formatted with iqn, ipv4, port, device, volume_id, attachment_id: log out of the target and
 # delete its iscsid node record. `|| true`: a session already gone is fine; the script as a whole must exit 0.

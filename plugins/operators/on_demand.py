@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common.errors import OciInputError, OciWaitError
-from common.tags import VERIFIED_TAG
+from common.tags import VERIFIED_TAG, newest_verified
 from forms.requests import REQUESTS, launch_defaults
 from hooks.block_storage import backup_result
 from hooks.oci import RETRY_BUDGET, ocid_kind
@@ -261,8 +261,6 @@ class OciChooseBackupOperator(OciBaseOperator):
 
     def execute(self, context) -> dict:
         import oci
-
-        from operators.backup_policy import newest_verified
 
         self.validate()
         request, hook = self.request, self.hook

@@ -9,12 +9,12 @@ has a line of its own (its group backup and verification), with a line per membe
 from __future__ import annotations
 
 from common.errors import OciWaitError
+from common.tags import newest_verified
+from common.xcom import PRUNE_XCOM_KEY, TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 from hooks.oci import asset_uri
 from reports.nightly import build_group_row, build_row, render_text
 
-from operators.backup_policy import PRUNE_XCOM_KEY, newest_verified
 from operators.base import OciBaseOperator, oci_template_fields
-from operators.verify import TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 
 ASSET_ALIAS = "oci-verified-backups"
 

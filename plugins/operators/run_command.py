@@ -10,30 +10,18 @@ from __future__ import annotations
 from airflow.exceptions import AirflowException
 from common.errors import OciInputError
 from forms.params import flag
-from hooks.compute import command_spec
+from hooks.compute import command_failure, command_spec
 from hooks.oci import validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
 
 XCOM_OUTPUT_LIMIT = 64 * 1024  # characters of output kept in XCom (the end of it)
-ERROR_TAIL = 2000  # characters of output quoted in a failure message
 MAX_TIMEOUT_SECONDS = 86_400
 WAIT_MARGIN_SECONDS = 120  # beyond the script's own timeout: delivery to the agent and the final report
 
 
 class OciCommandError(AirflowException):
     """A script that ran and failed (non-zero exit), timed out or was canceled."""
-
-
-def command_failure(result: dict) -> str | None:
-    """Why a finished command counts as failed, with its exit code and the tail of its output; None when it
-    succeeded."""
-    if result["state"] == "SUCCEEDED" and result["exit_code"] == 0:
-        return None
-    tail = result["output"][-ERROR_TAIL:]
-    note = f" ({result['message']})" if result.get("message") else ""
-    return (f"Run Command {result['command_id']} on {result['instance_id']} ended {result['state']} with exit code "
-            f"{result['exit_code']}{note}; output tail:\n{tail}")
 
 
 class OciRunCommandOperator(OciBaseOperator):

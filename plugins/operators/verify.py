@@ -14,15 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from common.errors import OciInputError, OciWaitError
-from common.tags import TEMPORARY_TAG
+from common.tags import TEMPORARY_TAG, VERIFIED_LEVELS
+from common.xcom import TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 from forms.params import flag, listed
 from hooks.oci import Poll, ocid_kind, validate_ocid
 
-from operators.backup_policy import LEVELS
 from operators.base import OciBaseOperator, oci_template_fields
 
 DEVICE_LETTERS = "cdefghijklmnopqrstuvwxyz"
-VERIFY_XCOM_KEY = "verification"
 
 
 def free_device(used: set[str], start: int = 0) -> str:
@@ -100,8 +99,8 @@ class OciVerifyRestoreOperator(OciBaseOperator):
         self.script_timeout = script_timeout
 
     def validate_inputs(self) -> None:
-        if self.level not in LEVELS:
-            raise OciInputError(f"level {self.level!r}: one of {LEVELS}")
+        if self.level not in VERIFIED_LEVELS:
+            raise OciInputError(f"level {self.level!r}: one of {VERIFIED_LEVELS}")
         for name, value in (("restored", self.restored), ("backup", self.backup)):
             if not isinstance(value, dict):
                 raise OciInputError(f"{name}: the XCom dict of the upstream task, got {type(value).__name__}")
@@ -225,9 +224,6 @@ class OciVerifyRestoreOperator(OciBaseOperator):
         return {"detail": f"e2fsck -fn clean on {device}", "exit_code": ran.get("exit_code"),
                 "canary": evidence["canary"], "heartbeat": evidence["heartbeat"], "device": device,
                 "command_id": ran.get("command_id"), "output_tail": tail[-500:]}
-
-
-TEARDOWN_XCOM_KEY = "teardown"
 
 
 @dataclass

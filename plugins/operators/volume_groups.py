@@ -15,15 +15,15 @@ import time
 
 from common.errors import OciInputError, OciWaitError
 from common.tags import GROUP_TAG, inherited
-from common.xcom import xcom_value
+from common.xcom import VERIFY_XCOM_KEY, xcom_value
+from forms.checks import validate_backup_type
 from forms.params import listed
 from hooks.block_storage import backup_result
 from hooks.oci import ocid_kind, validate_ocid
 
 from operators.backup_policy import OciPlanGroupBackupsOperator
-from operators.backups import validate_backup_type
 from operators.base import OciBaseOperator, oci_template_fields
-from operators.verify import VERIFY_XCOM_KEY, OciVerifyRestoreOperator
+from operators.verify import OciVerifyRestoreOperator
 
 __all__ = ["GROUP_TAG", "OciBackupVolumeGroupOperator", "OciPlanGroupBackupsOperator",
            "OciRestoreVolumeGroupOperator", "OciVerifyGroupRestoreOperator"]

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from common.tags import VERIFIED_LEVEL_TAG, VERIFIED_TAG
+from common.tags import VERIFIED_LEVEL_TAG, VERIFIED_TAG, newest_verified
 from hooks.oci import console_url
-from operators.backup_policy import BackupPolicy, newest_verified
+from operators.backup_policy import BackupPolicy
 
 from protection.catalogue import Config, parse_time
 

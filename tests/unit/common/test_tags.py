@@ -1,8 +1,18 @@
-"""The tag catalogue's pure parts: which tags a made volume inherits, and the detach record of an image task."""
+"""The tag catalogue's pure parts: which tags a made volume inherits, the detach record of an image task, the newest
+verified backup and the boot swap record."""
 
 from __future__ import annotations
 
-from common.tags import DETACH_TAG_PREFIX, VERIFIED_TAG, inherited, intent_key, intent_value, intents_of
+from common.tags import (
+    DETACH_TAG_PREFIX,
+    VERIFIED_TAG,
+    inherited,
+    intent_key,
+    intent_value,
+    intents_of,
+    newest_verified,
+    swap_record,
+)
 
 
 def test_verification_tags_are_not_inherited():
@@ -30,3 +40,19 @@ def test_detach_records_without_a_device_and_foreign_tags():
          "is_shareable": False, "use_chap": False, "is_agent_auto_iscsi_login_enabled": False}]
     assert intents_of({DETACH_TAG_PREFIX + "x": "too|few"}) == []
     assert intents_of(None) == []
+
+
+def test_newest_verified_is_the_newest_available_backup_with_the_tag():
+    def backup(i, day, state="AVAILABLE", verified=True):
+        return {"backup_id": i, "time_created": f"2026-01-{day:02d}T00:00:00+00:00", "lifecycle_state": state,
+                "freeform_tags": {VERIFIED_TAG: "x"} if verified else {}}
+
+    backups = [backup("a", 1), backup("b", 3), backup("c", 4, verified=False), backup("d", 5, "TERMINATING")]
+    assert newest_verified(backups)["backup_id"] == "b"
+    assert newest_verified([backup("c", 4, verified=False)]) is None
+
+
+def test_a_boot_swap_record_reads_back_or_is_none():
+    assert swap_record("old|new|1") == {"old": "old", "new": "new", "was_running": True}
+    assert swap_record("old|new") == {"old": "old", "new": "new", "was_running": False}
+    assert swap_record(None) is None and swap_record("old|") is None

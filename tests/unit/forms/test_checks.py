@@ -6,7 +6,7 @@ import os
 
 import pytest
 from common.errors import OciInputError
-from forms.checks import check_display_name, check_local_file, check_object_name, upload_roots
+from forms.checks import check_display_name, check_local_file, check_object_name, upload_roots, validate_backup_type
 
 
 def test_object_names_refuse_path_tricks_and_control_characters():
@@ -32,3 +32,9 @@ def test_local_files_only_under_the_upload_roots(tmp_path):
         check_local_file(str(tmp_path / "in" / ".." / "link"), roots=[str(tmp_path / "elsewhere")])
     with pytest.raises(OciInputError, match="not a regular file"):
         check_local_file(str(inside.parent), roots=[str(tmp_path)])
+
+
+def test_backup_type_is_full_or_incremental():
+    assert validate_backup_type("FULL") == "FULL"
+    with pytest.raises(OciInputError, match=r"^backup_type 'full': OCI backups are FULL or INCREMENTAL$"):
+        validate_backup_type("full")
