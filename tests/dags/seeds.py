@@ -34,9 +34,10 @@ def protected_estate(heartbeat: float | None = None) -> dict:
     }
 
 
-def grouped_estate(heartbeat: float | None = None, log_ad: int = 1) -> dict:
-    """A database's data and log volumes sharing `backup-group: db` (the log in AD `log_ad`), one protected
-    volume of its own, and a verifier instance."""
+def grouped_estate(heartbeat: float | None = None, log_ad: int = 1, boot_in_group: bool = False) -> dict:
+    """A database's data and log volumes sharing `backup-group: db` (the log in AD `log_ad`; with
+    `boot_in_group`, the boot volume of instance db1 too), one protected volume of its own, and a verifier
+    instance."""
     beat = str(int(heartbeat if heartbeat is not None else time.time()))
     protected = {"backup-policy": "default"}
     return {
@@ -57,5 +58,8 @@ def grouped_estate(heartbeat: float | None = None, log_ad: int = 1) -> dict:
         "instances": [
             {"name": "verifier", "compartment": "prod", "image": "OL9", "subnet": "app", "hostname": "verifier",
              "boot_volume": {"size_in_gbs": 47, "files": {"etc/hostname": "verifier\n"}}},
+            *([{"name": "db1", "compartment": "prod", "image": "OL9", "subnet": "app", "hostname": "db1",
+                "boot_volume": {"size_in_gbs": 47, "freeform_tags": {**protected, "backup-group": "db"},
+                                "files": {"etc/hostname": "db1\n"}}}] if boot_in_group else []),
         ],
     }

@@ -19,8 +19,7 @@ POLICIES = {"default": {"full_interval_days": 7, "retention_days": 7.5, "verify"
 
 @pytest.fixture
 def grouped(tmp_path, airflow_db, monkeypatch, request):
-    log_ad = getattr(request, "param", 1)
-    with ocisim_running(tmp_path / "grouped", time_scale=600.0, seed=grouped_estate(log_ad=log_ad),
+    with ocisim_running(tmp_path / "grouped", time_scale=600.0, seed=grouped_estate(**getattr(request, "param", {})),
                         guest_exec=True) as handle:
         monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", oci_connection_json(handle))
         yield handle
@@ -137,7 +136,7 @@ def test_group_backed_up_as_one_restored_and_verified_together_then_incremental_
     _assert_nothing_left(sim)
 
 
-@pytest.mark.parametrize("grouped", [2], indirect=True)
+@pytest.mark.parametrize("grouped", [{"log_ad": 2}], indirect=True)
 def test_group_across_availability_domains_fails_the_plan_before_any_backup(grouped, capfd):
     sim = grouped
     sim.admin.reset_counters()
@@ -184,4 +183,27 @@ def test_a_corrupted_member_fails_the_group_verification_and_the_run_names_it_an
     out = captured.out + captured.err
     assert "verification FAILED for backup group 'db'" in out
     assert "db (backup group): VERIFICATION FAILED" in out
+    _assert_nothing_left(sim)
+
+
+@pytest.mark.parametrize("grouped", [{"boot_in_group": True}], indirect=True)
+def test_boot_level_boots_the_restored_boot_volume_of_a_group_and_checks_the_others_by_api(grouped):
+    sim = grouped
+    sim.admin.reset_counters()
+    state, tasks = run_dag(DAG_ID, _conf(sim, verification_level="boot", subnet_id=sim.tenancy["subnet_id"]))
+    assert state == "success", tasks
+    [group_backup] = [g for g in sim.admin.resources("volumegroupbackup") if _ours(g)]
+    assert len(group_backup["volume_backup_ids"]) == 3
+    verification = xcom(DAG_ID, last_run_id(DAG_ID), "protect_group.verify_restore", key="verification",
+                        map_index=0)
+    levels = sorted((m["level"], m["restored_volume_id"].split(".")[1]) for m in verification["members"])
+    assert levels == [("api", "volume"), ("api", "volume"), ("boot", "bootvolume")] and verification["passed"]
+    counters = sim.admin.counters()
+    assert counters["ListShapes"] == 1 and counters["LaunchInstance"] == 1  # the shape was checked first
+    tests = [i for i in sim.admin.resources("instance") if i["freeform_tags"].get("airflow-temporary")]
+    assert len(tests) == 1 and tests[0]["lifecycle_state"] in ("TERMINATING", "TERMINATED")
+    leftovers = [b["display_name"] for b in sim.admin.resources("bootvolume")
+                 if b["id"] not in sim.tenancy["boot_volumes"].values()
+                 and b["lifecycle_state"] not in ("TERMINATING", "TERMINATED")]
+    assert leftovers == []
     _assert_nothing_left(sim)
