@@ -345,31 +345,6 @@ def group_item(name: str, members: list[dict]) -> dict:
             "members": [{k: v.get(k) for k in ("volume_id", "display_name", "kind", "size_in_gbs")} for v in members]}
 
 
-class OciPlanGroupBackupsOperator(OciPlanBackupsOperator):
-    """FULL or INCREMENTAL per `backup-group` (from that group's volume group backups and OCI's clock, as for a
-    volume), and whether its new group backup gets a test restore. Runs after `OciPlanBackupsOperator`, whose
-    preflight covers the whole run.
-
-    XCom: a list, one dict per group: group, display_name, kind (`volumegroup`), policy, volume_ids, members
-    ([{volume_id, display_name, kind, size_in_gbs}]), compartment_id, availability_domain, region, size_in_gbs,
-    backup_type, reason, verification_due, last_verified_backup_id, dr_region, planned_at, verify."""
-
-    def execute(self, context) -> list[dict]:
-        self.validate()
-        now = self.hook.server_time()
-        plan = []
-        for name, members in sorted(self._groups.items()):
-            item = group_item(name, members)
-            plan.append(self.planned(item, self.hook.list_group_backups(name, item["compartment_id"],
-                                                                        item["region"]), now))
-            if plan[-1]["dr_region"]:
-                self.log.warning("%s: group backups are not copied to %s (DR copies are of single volumes)",
-                                 name, plan[-1]["dr_region"])
-        choose_verifications(plan, self._policies)
-        self.log_plan(plan)
-        return plan
-
-
 class OciPruneBackupsOperator(OciBaseOperator):
     """Retention: delete this DAG's expired backups (never another's, never the newest verified one); for a
     `backup-group`, its expired volume group backups by the same rule.

@@ -2,6 +2,7 @@
 the volumes of one volume group at one point in time, as one volume group backup, and restores it as a new
 volume group. Volumes share a group when they carry the same `backup-group` tag value.
 
+`OciPlanGroupBackupsOperator` plans one item per group of the nightly's discovered volumes;
 `OciBackupVolumeGroupOperator` keeps one volume group per tag value (made, or its members updated, when the
 tagged volumes changed) and backs it up; `OciRestoreVolumeGroupOperator` restores a volume group backup as a new
 group; `OciVerifyGroupRestoreOperator` checks every restored member, as a single volume's test restore is
@@ -21,12 +22,9 @@ from forms.params import listed
 from hooks.block_storage import backup_result
 from hooks.oci import ocid_kind, validate_ocid
 
-from operators.backup_policy import OciPlanGroupBackupsOperator
+from operators.backup_policy import OciPlanBackupsOperator, choose_verifications, group_item
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.verify import OciVerifyRestoreOperator
-
-__all__ = ["GROUP_TAG", "OciBackupVolumeGroupOperator", "OciPlanGroupBackupsOperator",
-           "OciRestoreVolumeGroupOperator", "OciVerifyGroupRestoreOperator"]
 
 
 def _members(hook, volume_ids: list[str], region: str | None) -> list:
@@ -39,6 +37,31 @@ def _members(hook, volume_ids: list[str], region: str | None) -> list:
     if not_ready:
         raise OciInputError("volume_ids: must be AVAILABLE: " + "; ".join(not_ready))
     return volumes
+
+
+class OciPlanGroupBackupsOperator(OciPlanBackupsOperator):
+    """FULL or INCREMENTAL per `backup-group` (from that group's volume group backups and OCI's clock, as for a
+    volume), and whether its new group backup gets a test restore. Runs after `OciPlanBackupsOperator`, whose
+    preflight covers the whole run.
+
+    XCom: a list, one dict per group: group, display_name, kind (`volumegroup`), policy, volume_ids, members
+    ([{volume_id, display_name, kind, size_in_gbs}]), compartment_id, availability_domain, region, size_in_gbs,
+    backup_type, reason, verification_due, last_verified_backup_id, dr_region, planned_at, verify."""
+
+    def execute(self, context) -> list[dict]:
+        self.validate()
+        now = self.hook.server_time()
+        plan = []
+        for name, members in sorted(self._groups.items()):
+            item = group_item(name, members)
+            plan.append(self.planned(item, self.hook.list_group_backups(name, item["compartment_id"],
+                                                                        item["region"]), now))
+            if plan[-1]["dr_region"]:
+                self.log.warning("%s: group backups are not copied to %s (DR copies are of single volumes)",
+                                 name, plan[-1]["dr_region"])
+        choose_verifications(plan, self._policies)
+        self.log_plan(plan)
+        return plan
 
 
 class OciBackupVolumeGroupOperator(OciBaseOperator):
