@@ -21,7 +21,6 @@ from reports.fleet import IMAGE_ASSET_ALIAS
 DAG_ID = "oci_golden_image"
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.
 WAIT = wait_settings()
-IMAGE_ID = "{{ ti.xcom_pull(task_ids='create_golden_image')['image_id'] }}"
 
 DOC = """
 ### Golden image
@@ -68,7 +67,6 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=16,  # different instances image in parallel; the same instance waits in create_golden_image
-    render_template_as_native_obj=True,
     dagrun_timeout=timedelta(hours=8),
     doc_md=DOC,
     tags=["oci", "image", "golden-image", "on-demand"],
@@ -105,12 +103,13 @@ with DAG(
         compartment_id=request["compartment_id"], freeform_tags=request["image_tags"],
         # the wait for the 20-minute window and the imaging itself both count against timeout
         timeout=3 * 3600, execution_timeout=timedelta(hours=4), **WAIT)
+    image_id = create.output["image_id"]
     export = OciExportImageOperator(
-        task_id="export_image", image_id=IMAGE_ID, enabled=request["export"], namespace=request["export_namespace"],
+        task_id="export_image", image_id=image_id, enabled=request["export"], namespace=request["export_namespace"],
         bucket=request["export_bucket"], object_name=request["export_object_name"],
         export_format=request["export_format"], timeout=6 * 3600, execution_timeout=timedelta(hours=6), **WAIT)
     launch = OciLaunchInstanceOperator.partial(
-        task_id="launch_fleet", image_id=IMAGE_ID, trigger_rule="none_failed",  # runs after a skipped export too
+        task_id="launch_fleet", image_id=image_id, trigger_rule="none_failed",  # runs after a skipped export too
         map_index_template="{{ task.hostname }}", **WAIT,
     ).expand_kwargs(fleet)
 

@@ -56,7 +56,6 @@ with DAG(
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
-    render_template_as_native_obj=True,
     dagrun_timeout=timedelta(hours=12),
     doc_md=DOC,
     tags=["oci", "restore", "on-demand"],
@@ -104,15 +103,14 @@ with DAG(
         task_id="restore_volume", backup_id=chosen["backup_id"], availability_domain=request["availability_domain"],
         compartment_id=request["compartment_id"], display_name=request["display_name"],
         freeform_tags=chosen["restore_tags"], **WAIT)
-    restored_id = "{{ ti.xcom_pull(task_ids='restore_volume')['volume_id'] }}"
-    restored_compartment = "{{ ti.xcom_pull(task_ids='restore_volume')['compartment_id'] }}"
+    restored_id = restore.output["volume_id"]
     attach = OciAttachVolumeOperator(
         task_id="attach_restored_volume", instance_id=request["attach_instance_id"], volume_id=restored_id,
         device=request["device"], enabled=request["attach"], **WAIT)
     launch = OciLaunchInstanceOperator(
         task_id="launch_on_restored_boot_volume", boot_volume_id=restored_id, hostname=request["hostname"],
         os_type=request["os_type"], shape=request["shape"], shape_config=request["shape_config"],
-        subnet_id=request["subnet_id"], compartment_id=restored_compartment,
+        subnet_id=request["subnet_id"], compartment_id=restore.output["compartment_id"],
         enabled=request["launch"], **WAIT)
 
     swap = OciSwapBootVolumeOperator(

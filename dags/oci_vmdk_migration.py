@@ -57,18 +57,12 @@ The image and instances are **kept**: they are the result. An uploaded object st
 """
 
 
-def _upload(field: str) -> str:
-    """Jinja for a field of the upload validate_request planned (None when nothing is uploaded)."""
-    return "{{ (ti.xcom_pull(task_ids='validate_request', key='upload') or {}).get('" + field + "') }}"
-
-
 with DAG(
     DAG_ID,
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=8,
-    render_template_as_native_obj=True,
     dagrun_timeout=timedelta(hours=12),
     doc_md=DOC,
     tags=["oci", "migration", "image", "on-demand"],
@@ -104,23 +98,22 @@ with DAG(
     request = OciValidateRequestOperator(task_id="validate_request", request="vmdk_migration").output
     fleet = OciCheckFleetOperator(task_id="check_fleet_hostnames", fleet=request["fleet"]).output
     upload_disk = OciUploadFileOperator(
-        task_id="upload_disk", enabled=request["upload_enabled"], local_path=_upload("local_path"),
-        bucket=_upload("bucket"), object_name=_upload("object_name"), namespace=_upload("namespace"),
-        part_size_mb=_upload("part_size_mb"), disk_image_type=request["source_image_type"],
+        task_id="upload_disk", enabled=request["upload_enabled"], local_path=request["upload_local_path"],
+        bucket=request["upload_bucket"], object_name=request["upload_object_name"],
+        namespace=request["upload_namespace"], part_size_mb=request["upload_part_size_mb"],
+        disk_image_type=request["source_image_type"],
         execution_timeout=timedelta(hours=8), **WAIT)
     import_image = OciImportImageOperator(
         task_id="import_image", trigger_rule="none_failed",  # runs after a skipped upload too
         display_name=request["image_name"],
-        # the upload's URI when a local file went up, else the request's (None when given as a tuple)
-        source_uri="{{ ti.xcom_pull(task_ids='upload_disk')['uri'] "
-                   "if ti.xcom_pull(task_ids='validate_request', key='upload_enabled') "
-                   "else ti.xcom_pull(task_ids='validate_request', key='source_uri') }}",
+        # the object the upload made when a local file went up (else None), or the one the request names
+        uploaded=upload_disk.output, source_uri=request["source_uri"],
         namespace=request["namespace"], bucket=request["bucket"], object_name=request["object_name"],
         source_image_type=request["source_image_type"], launch_mode=request["launch_mode"],
         operating_system=request["operating_system"], operating_system_version=request["operating_system_version"],
         compartment_id=request["compartment_id"], timeout=8 * 3600, execution_timeout=timedelta(hours=8), **WAIT)
     launch = OciLaunchInstanceOperator.partial(
-        task_id="launch_instance", image_id="{{ ti.xcom_pull(task_ids='import_image')['image_id'] }}",
+        task_id="launch_instance", image_id=import_image.output["image_id"],
         map_index_template="{{ task.hostname }}", **WAIT,
     ).expand_kwargs(fleet)
 

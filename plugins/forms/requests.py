@@ -223,6 +223,9 @@ def migration_request(params: dict, hook, context) -> dict:
                "namespace": None if upload or uri else namespace,
                "bucket": None if upload or uri else bucket,
                "object_name": None if upload or uri else object_name,
+               # the upload's arguments, one key each (`request["upload_bucket"]`); None when nothing goes up
+               **{f"upload_{key}": (upload or {}).get(key) for key in ("local_path", "bucket", "object_name",
+                                                                       "namespace", "part_size_mb")},
                "image_name": image_name, "source_image_type": params["source_image_type"],
                "launch_mode": params["launch_mode"], "operating_system": blank("operating_system"),
                "operating_system_version": blank("operating_system_version"),

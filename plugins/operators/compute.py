@@ -53,6 +53,7 @@ class OciLaunchInstanceOperator(OciBaseOperator):
     :param compartment_id: the compartment to launch in; None: the subnet's (templated)
     """
 
+    multiple_outputs = True  # `task.output["instance_id"]`
     template_fields = oci_template_fields("availability_domain", "subnet_id", "shape", "image_id", "boot_volume_id",
                                           "hostname", "os_type", "display_name", "shape_config",
                                           "ssh_authorized_keys", "extra_user_data", "boot_volume_size_in_gbs",

@@ -42,7 +42,7 @@ class OciImportImageOperator(OciBaseOperator):
     XCom: image_id, display_name, size_in_mbs, lifecycle_state, source, virtual_size_bytes, source_image_type,
     work_request_id, region.
 
-    Name the object by ``source_uri`` or by ``namespace``, ``bucket`` and ``object_name``, not both.
+    Name the object by ``source_uri``, by ``namespace``, ``bucket`` and ``object_name``, or by ``uploaded``; one.
 
     :param display_name: the image's name (1 to 255 characters) (templated)
     :param source_uri: the object's native URI,
@@ -57,17 +57,20 @@ class OciImportImageOperator(OciBaseOperator):
     :param operating_system_version: the operating system's version (e.g. "9") (templated)
     :param freeform_tags: tags for the image, besides the managed-by tag every made resource carries (templated)
     :param compartment_id: OCID of the compartment for the image; None: the bucket's (templated)
+    :param uploaded: the XCom of an OciUploadFileOperator (``upload.output``): import the object it uploaded, by
+        its ``uri``; None (the upload was skipped): the object named by the other arguments (templated)
     """
 
+    multiple_outputs = True  # `task.output["image_id"]`
     template_fields = oci_template_fields("display_name", "source_uri", "namespace", "bucket", "object_name",
                                           "source_image_type", "launch_mode", "operating_system",
-                                          "operating_system_version", "freeform_tags", "compartment_id")
+                                          "operating_system_version", "freeform_tags", "compartment_id", "uploaded")
 
     def __init__(self, *, display_name: str, source_uri: str | None = None, namespace: str | None = None,
                  bucket: str | None = None, object_name: str | None = None, source_image_type: str = "VMDK",
                  launch_mode: str = "PARAVIRTUALIZED", operating_system: str | None = None,
                  operating_system_version: str | None = None, freeform_tags: dict | None = None,
-                 compartment_id: str | None = None, **kwargs):
+                 compartment_id: str | None = None, uploaded: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         self.compartment_id = compartment_id
         self.display_name = display_name
@@ -80,10 +83,17 @@ class OciImportImageOperator(OciBaseOperator):
         self.operating_system = operating_system
         self.operating_system_version = operating_system_version
         self.freeform_tags = freeform_tags
+        self.uploaded = uploaded
 
     def validate_inputs(self) -> None:
         blank_to_none(self, "source_uri", "namespace", "bucket", "object_name", "operating_system",
                        "operating_system_version")
+        if self.uploaded is not None:
+            if not isinstance(self.uploaded, dict) or not self.uploaded.get("uri"):
+                raise OciInputError(f"uploaded {str(self.uploaded)[:80]!r}: an upload task's XCom (with its uri)")
+            if self.source_uri or self.namespace or self.bucket or self.object_name:
+                raise OciInputError("uploaded and source_uri or namespace/bucket/object_name: give one source")
+            self.source_uri = self.uploaded["uri"]
         if not isinstance(self.display_name, str) or not 0 < len(self.display_name) <= 255:
             raise OciInputError(f"display_name {self.display_name!r}: 1 to 255 characters")
         if self.source_image_type not in IMAGE_FORMATS:

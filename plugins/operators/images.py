@@ -86,6 +86,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
     :param compartment_id: OCID of the compartment for the image; None: the instance's (templated)
     """
 
+    multiple_outputs = True  # `task.output["image_id"]`
     template_fields = oci_template_fields("instance_id", "display_name", "launch_mode", "freeform_tags",
                                           "detach_iscsi", "compartment_id")
 

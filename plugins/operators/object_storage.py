@@ -89,6 +89,7 @@ class OciUploadFileOperator(OciBaseOperator):
     :param upload_roots: the folders files may be uploaded from; None: ``OCI_UPLOAD_ROOTS`` (unset: uploads are off)
     """
 
+    multiple_outputs = True  # `task.output["uri"]`
     template_fields = oci_template_fields("local_path", "bucket", "object_name", "namespace", "content_type",
                                           "part_size_mb", "disk_image_type")
 
