@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, task
 from forms.params import DEFAULT_SHAPE, OPTIONAL_HOSTNAME, OPTIONAL_OCID
 from forms.params import OPTIONAL_SHAPE_PATTERN as SHAPE_PATTERN
 from hooks.oci import OCID_RE, RETRY_BUDGET
@@ -39,8 +39,9 @@ accepted; writes to the source afterwards do not reach it.
 Unset shape and subnet default to the source instance's.
 
 Tasks: `validate_request` (every field checked before any API call) → `resolve_volumes` (the boot volume
-attachment and volume attachments of the instance) → `clone_volume` (one per volume) → `launch_on_clone` →
-`attach_cloned_volume` (one per block volume) → `report` (what was made; the run fails if anything was not).
+attachment and volume attachments of the instance) → `clone_volume` (one per volume) → `plan_launch` (the
+cloned boot volume, shape, subnet) → `launch_on_clone` → `attach_cloned_volume` (one per block volume) → `report`
+(what was made; the run fails if anything was not).
 
 Notes:
 - Clones of several volumes are requested in parallel, each consistent on its own; for one crash-consistent
@@ -51,14 +52,12 @@ Notes:
 """
 
 
-def _launch_plan(field: str) -> str:
-    """Jinja for what resolve_volumes planned for a launch (the same on every item)."""
-    return "{{ ti.xcom_pull(task_ids='resolve_volumes')[0]['launch']['" + field + "'] }}"
+def _attach_clone(pair: tuple) -> dict:
+    """Attach arguments of volume i with the id of its clone (clone i): `zip` pairs them by map index."""
+    from common.xcom import xcom_value
 
-
-def _clone_of(index: int | str, field: str) -> str:
-    """Jinja for a field of the clone made by `clone_volume` at a map index (native rendering keeps types)."""
-    return "{{ ti.xcom_pull(task_ids='clone_volume', map_indexes=" + str(index) + ")['" + field + "'] }}"
+    item, clone = pair
+    return {**item["attach"], "volume_id": xcom_value(clone)["volume_id"]}
 
 
 with DAG(
@@ -66,7 +65,6 @@ with DAG(
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
-    render_template_as_native_obj=True,
     dagrun_timeout=timedelta(hours=6),
     doc_md=DOC,
     tags=["oci", "clone", "on-demand"],
@@ -103,16 +101,24 @@ with DAG(
     resolved = OciResolveCloneSourcesOperator(task_id="resolve_volumes", request=request.output).output
     clones = OciCloneVolumeOperator.partial(task_id="clone_volume", **WAIT).expand_kwargs(
         resolved.map(lambda item: item["clone"]))
-    # resolve_volumes puts the boot volume first: when launching, clone 0 is the cloned boot volume.
+
+    @task(multiple_outputs=True)
+    def plan_launch(resolved: list[dict], clones) -> dict:
+        """What launch_on_clone needs: the launch plan and the clone of the boot volume (resolve_volumes lists it
+        first). A clone a trigger ended comes as JSON text (common/xcom.py)."""
+        from common.xcom import xcom_value
+
+        boot = xcom_value(clones[0])
+        return {**resolved[0]["launch"], "boot_volume_id": boot["volume_id"], "compartment_id": boot["compartment_id"]}
+
+    plan = plan_launch(resolved, clones.output)
     launch = OciLaunchInstanceOperator(
-        task_id="launch_on_clone", boot_volume_id=_clone_of(0, "volume_id"), hostname=request.output["hostname"],
-        os_type=request.output["os_type"], shape=_launch_plan("shape"), shape_config=_launch_plan("shape_config"),
-        subnet_id=_launch_plan("subnet_id"), compartment_id=_clone_of(0, "compartment_id"),
-        enabled=request.output["launch"], **WAIT)
-    # Mapped over the same list as clone_volume, so map index i is the clone of volume i.
+        task_id="launch_on_clone", boot_volume_id=plan["boot_volume_id"], hostname=request.output["hostname"],
+        os_type=request.output["os_type"], shape=plan["shape"], shape_config=plan["shape_config"],
+        subnet_id=plan["subnet_id"], compartment_id=plan["compartment_id"], enabled=request.output["launch"], **WAIT)
+    # clone i is the clone of volume i: attach each with its own source's type and device
     attach = OciAttachVolumeOperator.partial(
-        task_id="attach_cloned_volume", instance_id="{{ ti.xcom_pull(task_ids='launch_on_clone')['instance_id'] }}",
-        volume_id=_clone_of("ti.map_index", "volume_id"), **WAIT,
-    ).expand_kwargs(resolved.map(lambda item: item["attach"]))
+        task_id="attach_cloned_volume", instance_id=launch.output["instance_id"], **WAIT,
+    ).expand_kwargs(resolved.zip(clones.output).map(_attach_clone))
 
     resolved >> clones >> launch >> attach >> OciRunReportOperator(task_id="report", report="emergency_clone")

@@ -3,8 +3,8 @@
 Airflow 3.3 stores those (TaskSuccessEvent xcoms, pushed by the triggerer through the ORM) JSON-encoded a second
 time, so a task pulling one gets the JSON text (`'{"backup_id": ...}'`, `'"ocid1..."'`), not the value a worker's
 push gives. Pulls that may meet one go through `xcom_value`: every OCI operator's XComArg arguments
-(OciTaskMixin.render_template) and the report. Also the XCom keys the nightly steps push besides
-their return value, which the report reads."""
+(OciTaskMixin.render_template), the report, and what reads a mapped task's XComs itself (the emergency clone's
+`plan_launch` and attach arguments: a mapped task's XComs arrive as a sequence, decoded element by element)."""
 
 from __future__ import annotations
 
