@@ -573,14 +573,19 @@ class OciHook(OciComputeMethods, OciBlockStorageMethods, OciReferenceChecks, Bas
         service, getter, _, _ = self.resource_api(resource_id)
         return getattr(self.get_client(service, region), getter)(resource_id).data
 
-    def volumes_in(self, compartment_id: str, region: str | None = None) -> list:
+    def volumes_in(self, compartment_id: str, region: str | None = None, **call_kwargs: Any) -> list:
         """Every block and boot volume of a compartment, all pages: OCI lists boot volumes only per
-        availability domain, so it takes one listing of block volumes and one of boot volumes per AD."""
+        availability domain, so it takes one listing of block volumes and one of boot volumes per AD.
+
+        :param compartment_id: the compartment
+        :param region: None: the connection's
+        :param call_kwargs: passed to every SDK call (the protection page's `retry_strategy`: one try each)
+        """
         storage = self.get_client("blockstorage", region)
-        ads = [a.name for a in self.get_client("identity", region).list_availability_domains(compartment_id).data]
-        volumes = self.list_all(storage.list_volumes, compartment_id=compartment_id)
+        ads = self.availability_domains(compartment_id, region, **call_kwargs)
+        volumes = self.list_all(storage.list_volumes, compartment_id=compartment_id, **call_kwargs)
         return [*volumes, *(b for ad in ads for b in self.list_all(
-            storage.list_boot_volumes, availability_domain=ad, compartment_id=compartment_id))]
+            storage.list_boot_volumes, availability_domain=ad, compartment_id=compartment_id, **call_kwargs))]
 
     def compartment_tree(self, compartment_ids: list[str], include_subcompartments: bool = True) -> list[str]:
         """The given compartments and, with `include_subcompartments`, every ACTIVE compartment below them, in

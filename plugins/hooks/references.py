@@ -108,14 +108,16 @@ class OciReferenceChecks:
         return self._get_checked(field, backup_id, kind if kind == "bootvolumebackup" else "volumebackup",
                                  "blockstorage", getter, region)
 
-    def availability_domains(self, compartment_id: str | None = None, region: str | None = None) -> list[str]:
+    def availability_domains(self, compartment_id: str | None = None, region: str | None = None,
+                             **call_kwargs: Any) -> list[str]:
         """The names of the region's availability domains.
 
         :param compartment_id: the compartment asked; None: the tenancy
         :param region: the region; None: the connection's
+        :param call_kwargs: passed to the SDK call (e.g. retry_strategy)
         """
         return [ad.name for ad in self.get_client("identity", region).list_availability_domains(
-            compartment_id or self.tenancy_id).data]
+            compartment_id or self.tenancy_id, **call_kwargs).data]
 
     def check_availability_domain(self, name: Any, field: str = "availability_domain",
                                   region: str | None = None) -> str:

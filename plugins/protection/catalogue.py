@@ -85,11 +85,8 @@ def read_oci(hook: OciHook, config: Config) -> dict:
     volumes, backups, copies, images, instances = [], [], [], [], []
     once = {"retry_strategy": no_retry()}  # every page in one try
     for comp in config.compartment_ids:
-        ads = [a.name for a in identity.list_availability_domains(comp, retry_strategy=no_retry()).data]
-        found = hook.list_all(storage.list_volumes, compartment_id=comp, **once)
-        found += [b for ad in ads for b in hook.list_all(storage.list_boot_volumes, availability_domain=ad,
-                                                         compartment_id=comp, **once)]
-        volumes += [_volume(v) for v in found if v.lifecycle_state not in ("TERMINATED", "TERMINATING")
+        volumes += [_volume(v) for v in hook.volumes_in(comp, **once)
+                    if v.lifecycle_state not in ("TERMINATED", "TERMINATING")
                     and not (v.freeform_tags or {}).get(TEMPORARY_TAG)]
         for lister in (storage.list_volume_backups, storage.list_boot_volume_backups):
             backups += [_backup(b, region) for b in hook.list_all(lister, comp, **once)

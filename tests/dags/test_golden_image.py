@@ -9,6 +9,7 @@ import time
 
 import oci
 import pytest
+from hooks.oci import MIB
 from oci.core.models import (
     AttachIScsiVolumeDetails,
     CreateImageDetails,
@@ -19,7 +20,6 @@ from oci.core.models import (
 from tests.airflow_helpers import last_run_id, load_dag, run_dag, xcom
 
 DAG_ID = "oci_golden_image"
-MIB = 1 << 20
 ISCSI_DEVICE = "/dev/oracleoci/oraclevdd"  # app1 has its paravirtualized volumes at oraclevdb and oraclevdc
 MUTATING = ("Create", "Launch", "Attach", "Detach", "Delete", "Terminate", "Export", "Copy", "Update", "Put",
             "InstanceAction")

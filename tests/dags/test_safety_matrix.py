@@ -26,13 +26,13 @@ import oci
 import pytest
 from airflow.sdk.exceptions import ParamValidationError
 from common.errors import OciInputError
+from hooks.oci import MIB
 
 from ocisim import formats
 from ocisim.testing import ocisim_running
 from tests.airflow_helpers import load_dag, run_dag
 from tests.conftest import oci_connection_json
 
-MIB = 1 << 20
 MUTATING = ("Create", "Launch", "Attach", "Detach", "Delete", "Terminate", "Export", "Copy", "Update", "Put",
             "Upload", "Commit", "Abort", "Rename", "Restore", "InstanceAction", "ChangeCompartment")
 FAKE = {kind: f"ocid1.{kind}.oc1.iad.{'a' * 24}" for kind in

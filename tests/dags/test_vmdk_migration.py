@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hooks.oci import MIB
 
 from ocisim import formats
 from ocisim.disks import make_ext4
 from tests.airflow_helpers import last_run_id, load_dag, run_dag, xcom
 
 DAG_ID = "oci_vmdk_migration"
-MIB = 1 << 20
 MUTATING = ("Create", "Launch", "Attach", "Detach", "Delete", "Terminate", "Export", "Copy", "Update", "Put",
             "Upload", "Commit", "Abort", "InstanceAction")
 

@@ -68,3 +68,16 @@ def test_swap_target_and_the_lookups_of_a_clone_or_restore(airflow_oci):
     assert hook.boot_volume_availability_domain(GONE["bootvolume"]) is None
     assert hook.boot_volume_availability_domain(None) is None
     assert hook.primary_subnet_id(hook.check_instance(linux1)) == sim.tenancy["subnet_id"]
+
+
+def test_volumes_in_lists_block_volumes_and_the_boot_volumes_of_every_ad(airflow_oci):
+    import oci
+
+    sim, hook = airflow_oci, OciHook()
+    sim.admin.reset_counters()
+    once = oci.retry.NoneRetryStrategy()
+    found = hook.volumes_in(sim.tenancy["compartment_id"], retry_strategy=once)
+    assert {v.id for v in found} == {sim.tenancy["volumes"]["data1"], sim.tenancy["boot_volumes"]["linux1"]}
+    counters = sim.admin.counters()
+    assert counters.get("ListBootVolumes") == len(sim.tenancy["availability_domains"])
+    assert counters.get("ListVolumes") == 1 and counters.get("ListAvailabilityDomains") == 1

@@ -10,12 +10,10 @@ import io
 import oci
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from hooks.oci import RETRY_BUDGET, OciHook, bounded, retry_token
+from hooks.oci import MIB, RETRY_BUDGET, OciHook, bounded, retry_token
 
 from ocisim import formats
 from tests.airflow_helpers import run_dag, xcom
-
-MIB = 1 << 20
 
 
 def test_a_404_is_refused_at_once_with_the_operation_and_a_bounded_message(airflow_oci):

@@ -9,10 +9,11 @@ import time
 import oci
 import pytest
 
+from ocisim.backend.base import MIB
+
 M = oci.compute_instance_agent.models
 DEVICE = "/dev/oracleoci/oraclevdb"
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELED")
-MIB = 1 << 20
 
 
 def agent_client(sim, region=None):

@@ -8,8 +8,9 @@ import pytest
 from oci.core import BlockstorageClient, BlockstorageClientCompositeOperations
 from oci.core import models as m
 
+from ocisim.backend.base import MIB
+
 WAIT = {"max_interval_seconds": 1, "max_wait_seconds": 60}
-MIB = 1 << 20
 SPAN = 128 * MIB  # contents are compared over a fixed span that covers every write these tests make
 DR_REGION = "us-phoenix-1"
 STEP = 3600  # emulated seconds: longer than any single operation in these tests

@@ -23,10 +23,10 @@ from oci.core.models import (
 )
 
 from ocisim import formats
+from ocisim.backend.base import GB
 from ocisim.disks import make_ext4
 
 FAST = {"max_interval_seconds": 1, "max_wait_seconds": 60}
-GB = 1 << 30
 QEMU_IMG = "qemu-img"  # from PATH; `make test` installs it (tools/system-packages)
 
 

@@ -9,7 +9,7 @@ import os
 import oci
 import pytest
 
-MIB = 1 << 20
+from ocisim.backend.base import MIB
 
 
 def _client(ocisim, region: str | None = None):

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import oci
 import pytest
+from hooks.oci import GIB, MIB
 from oci.core.models import AttachIScsiVolumeDetails, CreateImageDetails, CreateVolumeDetails
 
 from ocisim import formats
 from ocisim.disks import make_ext4
 from tests.airflow_helpers import last_run_id, run_dag, xcom
 
-GIB = 1 << 30
-MIB = 1 << 20
 ISCSI_DEVICE = "/dev/oracleoci/oraclevdc"
 MUTATING = ("Create", "Launch", "Attach", "Detach", "Delete", "Terminate", "Export", "Copy", "Update", "Put",
             "InstanceAction")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from ocisim.backend.base import MIB
 from ocisim.formats import BLOCK_SIZE, ImageFormatError, iter_blocks, probe, write_image
 
-MiB = 1 << 20
 # 64 MiB plus a partial block whose size is a multiple of 512 but not of 1 MiB.
-RAW_SIZE = 64 * MiB + 300 * 1024 + 1536
+RAW_SIZE = 64 * MIB + 300 * 1024 + 1536
 UNSUPPORTED = "The image file format is not supported. Supported formats are QCOW2 and VMDK."
 OWN_FORMATS = [("VMDK", "streamOptimized"), ("VMDK", "monolithicSparse"), ("QCOW2", None)]
 OWN_IDS = ["vmdk-stream", "vmdk-sparse", "qcow2"]
@@ -79,10 +79,10 @@ def raw_disk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng = random.Random(20240601)
     disk = bytearray(RAW_SIZE)
     disk[0:512] = rng.randbytes(512)
-    disk[5 * MiB - 4096 : 5 * MiB + 4096] = rng.randbytes(8192)  # crosses a block boundary
-    disk[10 * MiB : 11 * MiB] = (b"ocisim-compressible " * MiB)[:MiB]
-    disk[20 * MiB + 7 : 20 * MiB + 7 + 300 * 1024] = rng.randbytes(300 * 1024)
-    disk[40 * MiB + 12345] = 0x5A
+    disk[5 * MIB - 4096 : 5 * MIB + 4096] = rng.randbytes(8192)  # crosses a block boundary
+    disk[10 * MIB : 11 * MIB] = (b"ocisim-compressible " * MIB)[:MIB]
+    disk[20 * MIB + 7 : 20 * MIB + 7 + 300 * 1024] = rng.randbytes(300 * 1024)
+    disk[40 * MIB + 12345] = 0x5A
     disk[-1000:] = rng.randbytes(1000)  # inside the partial last block
     path = tmp_path_factory.mktemp("raw") / "disk.raw"
     path.write_bytes(disk)
@@ -97,7 +97,7 @@ def test_round_trip_own_reader(tmp_path: Path, raw_disk: Path, fmt: str, subform
     image = make_image(tmp_path, raw_disk, fmt, subformat)
     assert probe(image.read_bytes()[:512]) == (fmt, RAW_SIZE)
     assert decode(image) == raw_disk.read_bytes()
-    assert image.stat().st_size < 8 * MiB, "zero regions must not be stored"
+    assert image.stat().st_size < 8 * MIB, "zero regions must not be stored"
 
 
 @needs_qemu
@@ -126,8 +126,8 @@ def test_stream_vmdk_to_pipe_has_footer(tmp_path: Path, raw_disk: Path) -> None:
     assert decode(image) == raw_disk.read_bytes()
 
 
-@pytest.mark.parametrize("write_bs", [256 * 1024, 4 * MiB])
-@pytest.mark.parametrize("read_bs", [4096, BLOCK_SIZE, 4 * MiB])
+@pytest.mark.parametrize("write_bs", [256 * 1024, 4 * MIB])
+@pytest.mark.parametrize("read_bs", [4096, BLOCK_SIZE, 4 * MIB])
 def test_other_block_sizes(tmp_path: Path, raw_disk: Path, write_bs: int, read_bs: int) -> None:
     for fmt, subformat in (("QCOW2", None), ("VMDK", "streamOptimized")):
         image = make_image(tmp_path, raw_disk, fmt, subformat, block_size=write_bs)
@@ -136,9 +136,9 @@ def test_other_block_sizes(tmp_path: Path, raw_disk: Path, write_bs: int, read_b
 
 def test_explicit_zero_blocks_are_not_stored(tmp_path: Path) -> None:
     with (tmp_path / "a.qcow2").open("wb") as out:
-        write_image(out, "QCOW2", 8 * MiB, [(i, bytes(BLOCK_SIZE)) for i in range(8)])
+        write_image(out, "QCOW2", 8 * MIB, [(i, bytes(BLOCK_SIZE)) for i in range(8)])
     with (tmp_path / "b.qcow2").open("wb") as out:
-        write_image(out, "QCOW2", 8 * MiB, [])
+        write_image(out, "QCOW2", 8 * MIB, [])
     assert (tmp_path / "a.qcow2").read_bytes() == (tmp_path / "b.qcow2").read_bytes()
 
 
@@ -170,9 +170,9 @@ def test_reads_qemu_images(tmp_path: Path, raw_disk: Path, args: list[str]) -> N
 def test_reads_qcow2_zeroed_clusters(tmp_path: Path, raw_disk: Path, compat: str) -> None:
     image = tmp_path / "zeroed.qcow2"
     run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", f"compat={compat}", raw_disk, image)
-    run("qemu-io", "-f", "qcow2", "-c", f"write -z {10 * MiB} {MiB}", image)
+    run("qemu-io", "-f", "qcow2", "-c", f"write -z {10 * MIB} {MIB}", image)
     expected = bytearray(raw_disk.read_bytes())
-    expected[10 * MiB : 11 * MiB] = bytes(MiB)
+    expected[10 * MIB : 11 * MIB] = bytes(MIB)
     assert decode(image) == bytes(expected)
 
 
@@ -188,11 +188,11 @@ def test_ext4_filesystem_survives(tmp_path: Path, fmt: str, subformat: str | Non
     tree = tmp_path / "tree"
     (tree / "etc" / "deep" / "er").mkdir(parents=True)
     (tree / "etc" / "hostname").write_text("ocisim-instance\n")
-    (tree / "etc" / "deep" / "er" / "blob.bin").write_bytes(rng.randbytes(3 * MiB + 123))
+    (tree / "etc" / "deep" / "er" / "blob.bin").write_bytes(rng.randbytes(3 * MIB + 123))
     (tree / "zeros-and-text.txt").write_bytes(b"x" * 5000 + bytes(200_000) + b"end")
     fs = tmp_path / "fs.raw"
     with fs.open("wb") as f:
-        f.truncate(32 * MiB)
+        f.truncate(32 * MIB)
     run("mkfs.ext4", "-q", "-F", "-d", tree, fs)
 
     image = make_image(tmp_path, fs, fmt, subformat)
@@ -212,7 +212,7 @@ def test_probe_huge_empty_disk(tmp_path: Path, fmt: str, subformat: str | None) 
     with image.open("wb") as out:
         write_image(out, fmt, virtual, [], subformat=subformat)
     if subformat != "monolithicSparse":  # that layout preallocates ~30 MB of grain tables
-        assert image.stat().st_size < MiB
+        assert image.stat().st_size < MIB
     assert probe(image.read_bytes()[: 64 * 1024]) == (fmt, virtual)
     with image.open("rb") as f:
         blocks = iter_blocks(lambda o, n: (f.seek(o), f.read(n))[1], image.stat().st_size)
@@ -313,7 +313,7 @@ def test_vmdk_damaged_compressed_grain_is_rejected(tmp_path: Path, raw_disk: Pat
 def test_qcow2_header_features_are_rejected(tmp_path: Path) -> None:
     image = tmp_path / "disk.qcow2"
     with image.open("wb") as out:
-        write_image(out, "QCOW2", 8 * MiB, [(1, b"\1" * BLOCK_SIZE)])
+        write_image(out, "QCOW2", 8 * MIB, [(1, b"\1" * BLOCK_SIZE)])
     pristine = image.read_bytes()
     for offset, value, message in [
         (32, struct.pack(">I", 1), "encrypted"),
@@ -327,7 +327,7 @@ def test_qcow2_header_features_are_rejected(tmp_path: Path) -> None:
             probe(patched(image, offset, value).read_bytes())
     image.write_bytes(pristine)
     patched(image, 72, struct.pack(">Q", 1))  # dirty bit alone is harmless for reading
-    assert decode(image)[MiB : 2 * MiB] == b"\1" * MiB
+    assert decode(image)[MIB : 2 * MIB] == b"\1" * MIB
 
 
 @needs_qemu
@@ -345,10 +345,10 @@ def test_qcow2_compressed_and_backed_images_are_rejected(tmp_path: Path, raw_dis
 def test_write_image_rejects_bad_arguments(tmp_path: Path) -> None:
     with (tmp_path / "x").open("wb") as out:
         with pytest.raises(ImageFormatError, match="not supported"):
-            write_image(out, "VHD", MiB, [])
+            write_image(out, "VHD", MIB, [])
         with pytest.raises(ImageFormatError, match="subformat"):
-            write_image(out, "VMDK", MiB, [], subformat="twoGbMaxExtentFlat")
+            write_image(out, "VMDK", MIB, [], subformat="twoGbMaxExtentFlat")
         with pytest.raises(ValueError, match="ascending"):
-            write_image(out, "QCOW2", 4 * MiB, [(2, b"\1" * BLOCK_SIZE), (1, b"\1" * BLOCK_SIZE)])
+            write_image(out, "QCOW2", 4 * MIB, [(2, b"\1" * BLOCK_SIZE), (1, b"\1" * BLOCK_SIZE)])
         with pytest.raises(ValueError, match="malformed"):
-            write_image(out, "VMDK", 4 * MiB, [(0, b"\1" * (BLOCK_SIZE + 1))])
+            write_image(out, "VMDK", 4 * MIB, [(0, b"\1" * (BLOCK_SIZE + 1))])
