@@ -108,6 +108,23 @@ class OciReferenceChecks:
         return self._get_checked(field, backup_id, kind if kind == "bootvolumebackup" else "volumebackup",
                                  "blockstorage", getter, region)
 
+    def check_group_members(self, volume_ids: list[str], field: str = "volume_ids", region: str | None = None) -> list:
+        """The volumes of a volume group to be (SDK models): AVAILABLE and in one availability domain (a volume
+        group's rule).
+
+        :param volume_ids: the block and boot volumes
+        :param field: the request field named in errors
+        :param region: their region; None: the connection's
+        """
+        volumes = [self.get_resource(v, region) for v in volume_ids]
+        ads = sorted({v.availability_domain for v in volumes})
+        if len(ads) > 1:
+            raise OciInputError(f"{field}: a volume group's volumes share one availability domain; these are in {ads}")
+        not_ready = [f"{v.id} is {v.lifecycle_state}" for v in volumes if v.lifecycle_state != "AVAILABLE"]
+        if not_ready:
+            raise OciInputError(f"{field}: must be AVAILABLE: " + "; ".join(not_ready))
+        return volumes
+
     def availability_domains(self, compartment_id: str | None = None, region: str | None = None,
                              **call_kwargs: Any) -> list[str]:
         """The names of the region's availability domains.

@@ -27,18 +27,6 @@ from operators.base import OciBaseOperator, oci_template_fields
 from operators.verify import OciVerifyRestoreOperator
 
 
-def _members(hook, volume_ids: list[str], region: str | None) -> list:
-    """The volumes, AVAILABLE and in one availability domain (a volume group's rule)."""
-    volumes = [hook.get_resource(v, region) for v in volume_ids]
-    ads = sorted({v.availability_domain for v in volumes})
-    if len(ads) > 1:
-        raise OciInputError(f"volume_ids: a volume group's volumes share one availability domain; these are in {ads}")
-    not_ready = [f"{v.id} is {v.lifecycle_state}" for v in volumes if v.lifecycle_state != "AVAILABLE"]
-    if not_ready:
-        raise OciInputError("volume_ids: must be AVAILABLE: " + "; ".join(not_ready))
-    return volumes
-
-
 class OciPlanGroupBackupsOperator(OciPlanBackupsOperator):
     """FULL or INCREMENTAL per `backup-group` (from that group's volume group backups and OCI's clock, as for a
     volume), and whether its new group backup gets a test restore. Runs after `OciPlanBackupsOperator`, whose
@@ -153,7 +141,7 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
         import oci
 
         self.validate()
-        volumes = _members(self.hook, self.volume_ids, self.region)
+        volumes = self.hook.check_group_members(self.volume_ids, region=self.region)
         group_id = self._group(context, volumes)
         storage = self.hook.get_client("blockstorage", self.region)
         details = oci.core.models.CreateVolumeGroupBackupDetails(

@@ -81,3 +81,17 @@ def test_volumes_in_lists_block_volumes_and_the_boot_volumes_of_every_ad(airflow
     counters = sim.admin.counters()
     assert counters.get("ListBootVolumes") == len(sim.tenancy["availability_domains"])
     assert counters.get("ListVolumes") == 1 and counters.get("ListAvailabilityDomains") == 1
+
+
+def test_group_members_share_one_availability_domain(airflow_oci):
+    from oci.core.models import CreateVolumeDetails
+
+    sim, hook = airflow_oci, OciHook()
+    data1, boot = sim.tenancy["volumes"]["data1"], sim.tenancy["boot_volumes"]["linux1"]
+    assert [v.id for v in hook.check_group_members([data1, boot])] == [data1, boot]
+    elsewhere = hook.get_client("blockstorage").create_volume(CreateVolumeDetails(
+        compartment_id=sim.tenancy["compartment_id"], availability_domain=sim.tenancy["availability_domains"][1],
+        size_in_gbs=50, display_name="elsewhere")).data
+    with pytest.raises(OciInputError, match=r"^volume_ids: a volume group's volumes share one availability domain; "
+                                            r"these are in \["):
+        hook.check_group_members([data1, elsewhere.id])
