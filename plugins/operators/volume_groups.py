@@ -16,7 +16,7 @@ import time
 
 from common.errors import OciInputError, OciWaitError
 from common.tags import GROUP_TAG, inherited
-from common.xcom import VERIFY_XCOM_KEY, xcom_value
+from common.xcom import VERIFY_XCOM_KEY
 from forms.checks import validate_backup_type
 from forms.params import listed
 from hooks.block_storage import backup_result
@@ -73,12 +73,12 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
     :param compartment_id: the compartment to make the group in; None: the first volume's (templated)
     """
 
+    multiple_outputs = True  # `task.output["volume_group_backup_id"]`
     template_fields = oci_template_fields("volume_ids", "group_name", "backup_type", "planned", "compartment_id")
 
     def __init__(self, *, volume_ids: list[str] | str | None = None, group_name: str | None = None,
                  backup_type: str = "INCREMENTAL", planned: dict | None = None, compartment_id: str | None = None,
                  **kwargs):
-        kwargs.setdefault("multiple_outputs", True)  # a task after it reads one field (`output["..."]`)
         super().__init__(**kwargs)
         self.compartment_id = compartment_id
         self.volume_ids = volume_ids
@@ -263,7 +263,6 @@ class OciVerifyGroupRestoreOperator(OciVerifyRestoreOperator):
     verified_at (also under key `verification`)."""
 
     def validate_inputs(self) -> None:
-        self.restored, self.backup = xcom_value(self.restored), xcom_value(self.backup)
         for name, value, key in (("restored", self.restored, "volumes"), ("backup", self.backup, "member_backups")):
             if not isinstance(value, dict) or not isinstance(value.get(key), dict | list):
                 raise OciInputError(f"{name}: the XCom dict of the upstream group task (with {key!r}), got "
