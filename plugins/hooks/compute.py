@@ -166,3 +166,35 @@ class OciComputeMethods:
             self.get_client("compute", region).list_vnic_attachments, instance.compartment_id, instance_id=instance.id)
             if a.lifecycle_state == "ATTACHED"), key=lambda a: a.nic_index or 0)
         return vnics[0].subnet_id if vnics else None
+
+    def attachments_of_instance(self, instance: Any, region: str | None = None) -> tuple[list, list]:
+        """The live (ATTACHING, ATTACHED) boot volume attachments and block volume attachments of an instance,
+        all pages.
+
+        :param instance: the SDK Instance
+        :param region: its region; None: the connection's
+        """
+        compute = self.get_client("compute", region)
+        boots = [a for a in self.list_all(
+            compute.list_boot_volume_attachments, instance.availability_domain, instance.compartment_id,
+            instance_id=instance.id) if a.lifecycle_state in LIVE_ATTACHMENT]
+        volumes = [a for a in self.list_all(
+            compute.list_volume_attachments, instance.compartment_id, instance_id=instance.id)
+            if a.lifecycle_state in LIVE_ATTACHMENT]
+        return boots, volumes
+
+    def attachment_of(self, volume: Any, region: str | None = None) -> Any | None:
+        """The live attachment of a block or boot volume (SDK model), or None when it is not attached.
+
+        :param volume: the SDK Volume or BootVolume
+        :param region: its region; None: the connection's
+        """
+        from hooks.oci import ocid_kind
+
+        compute = self.get_client("compute", region)
+        if ocid_kind(volume.id) == "bootvolume":
+            found = self.list_all(compute.list_boot_volume_attachments, volume.availability_domain,
+                                  volume.compartment_id, boot_volume_id=volume.id)
+        else:
+            found = self.list_all(compute.list_volume_attachments, volume.compartment_id, volume_id=volume.id)
+        return next((a for a in found if a.lifecycle_state in LIVE_ATTACHMENT), None)

@@ -234,21 +234,18 @@ class OciReferenceChecks:
             if not source_boot_volume_id:
                 raise OciInputError(f"{field}: required for an in-place restore of a backup whose source boot "
                                     f"volume is unknown here")
-            storage, compute = self.get_client("blockstorage", region), self.get_client("compute", region)
             try:
-                boot = storage.get_boot_volume(source_boot_volume_id).data
+                boot = self.get_client("blockstorage", region).get_boot_volume(source_boot_volume_id).data
             except oci.exceptions.ServiceError as err:
                 if not _not_found(err):
                     raise
                 raise OciInputError(f"{field}: the backup's source boot volume {source_boot_volume_id} is gone; "
                                     f"give the instance to restore in place") from None
-            users = [a for a in self.list_all(
-                compute.list_boot_volume_attachments, boot.availability_domain, boot.compartment_id,
-                boot_volume_id=boot.id) if a.lifecycle_state in LIVE_ATTACHMENT]
-            if not users:
+            user = self.attachment_of(boot, region)
+            if not user:
                 raise OciInputError(f"{field}: boot volume {boot.id} (the backup's source) is not attached to an "
                                     f"instance; give the instance to restore in place")
-            instance_id = users[0].instance_id
+            instance_id = user.instance_id
         instance = self.check_instance(instance_id, field, region=region)
         if not [a for a in self.boot_attachments(instance, region) if a.lifecycle_state in LIVE_ATTACHMENT] and \
                 not swap_record((instance.freeform_tags or {}).get(SWAP_TAG)):

@@ -161,8 +161,6 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
 
         self.validate()
         request, hook = self.request, self.hook
-        compute = hook.get_client("compute", self.region)
-        live = ("ATTACHING", "ATTACHED")
         source_instance = None
         found: list[tuple[Any, dict]] = []  # (volume, attachment facts)
         if request["instance_id"]:
@@ -170,12 +168,7 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
             if source_instance.lifecycle_state in ("TERMINATING", "TERMINATED"):
                 raise OciInputError(f"instance_id {source_instance.id!r}: is {source_instance.lifecycle_state}; "
                                     f"clone its volumes by volume_ids instead")
-            boots = [a for a in hook.list_all(
-                compute.list_boot_volume_attachments, source_instance.availability_domain,
-                source_instance.compartment_id, instance_id=source_instance.id) if a.lifecycle_state in live]
-            atts = [a for a in hook.list_all(
-                compute.list_volume_attachments, source_instance.compartment_id,
-                instance_id=source_instance.id) if a.lifecycle_state in live]
+            boots, atts = hook.attachments_of_instance(source_instance, self.region)
             for att in boots:
                 found.append((hook.get_resource(att.boot_volume_id), {}))
             for att in sorted(atts, key=lambda a: a.device or "~"):
@@ -188,19 +181,12 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
             for i, volume_id in enumerate(request["volume_ids"]):
                 volume = hook.check_volume(volume_id, f"volume_ids[{i}]")
                 facts: dict = {}
-                if ocid_kind(volume_id) == "volume":
-                    att = next((a for a in hook.list_all(
-                        compute.list_volume_attachments, volume.compartment_id, volume_id=volume_id)
-                        if a.lifecycle_state in live), None)
-                    if att:
-                        facts = {"device": att.device, "attachment_type": att.attachment_type,
-                                 "is_read_only": bool(att.is_read_only), "attached_to": att.instance_id}
-                else:
-                    att = next((a for a in hook.list_all(
-                        compute.list_boot_volume_attachments, volume.availability_domain, volume.compartment_id,
-                        boot_volume_id=volume_id) if a.lifecycle_state in live), None)
-                    if att:  # the instance it boots: the default shape and subnet of a launch
-                        source_instance = compute.get_instance(att.instance_id).data
+                att = hook.attachment_of(volume, self.region)
+                if att and ocid_kind(volume_id) == "volume":
+                    facts = {"device": att.device, "attachment_type": att.attachment_type,
+                             "is_read_only": bool(att.is_read_only), "attached_to": att.instance_id}
+                elif att:  # the instance the boot volume boots: the default shape and subnet of a launch
+                    source_instance = hook.get_client("compute", self.region).get_instance(att.instance_id).data
                 found.append((volume, facts))
             found.sort(key=lambda pair: ocid_kind(pair[0].id) != "bootvolume")
         not_ready = [f"{v.display_name} ({v.id}) is {v.lifecycle_state}" for v, _ in found

@@ -68,6 +68,11 @@ def test_swap_target_and_the_lookups_of_a_clone_or_restore(airflow_oci):
     assert hook.boot_volume_availability_domain(GONE["bootvolume"]) is None
     assert hook.boot_volume_availability_domain(None) is None
     assert hook.primary_subnet_id(hook.check_instance(linux1)) == sim.tenancy["subnet_id"]
+    boots, volumes = hook.attachments_of_instance(hook.check_instance(linux1))
+    assert [a.boot_volume_id for a in boots] == [boot]
+    assert [a.volume_id for a in volumes] == [sim.tenancy["volumes"]["data1"]]
+    assert hook.attachment_of(hook.check_volume(boot)).instance_id == linux1
+    assert hook.attachment_of(hook.check_volume(sim.tenancy["volumes"]["data1"])).instance_id == linux1
 
 
 def test_volumes_in_lists_block_volumes_and_the_boot_volumes_of_every_ad(airflow_oci):
