@@ -51,6 +51,15 @@ class OciReferenceChecks:
                                     f"to it)") from None
             raise
 
+    def _get_block_storage(self, field: str, value: Any, getters: dict[str, str], region: str | None = None):
+        """A Block Storage resource by OCID with the getter of its kind (`getters`: OCID kind -> getter; an OCID of
+        another kind is refused as not of the first kind)."""
+        from hooks.oci import ocid_kind
+
+        kind = ocid_kind(value) if isinstance(value, str) else ""
+        kind = kind if kind in getters else next(iter(getters))
+        return self._get_checked(field, value, kind, "blockstorage", getters[kind], region)
+
     def check_instance(self, instance_id: Any, field: str = "instance_id",
                        states: tuple[str, ...] = ("RUNNING", "STOPPED"), region: str | None = None):
         """The instance (SDK model), which must exist and be in one of `states`.
@@ -87,12 +96,8 @@ class OciReferenceChecks:
         :param field: the request field named in errors
         :param region: its region; None: the connection's
         """
-        from hooks.oci import ocid_kind
-
-        kind = ocid_kind(volume_id) if isinstance(volume_id, str) else ""
-        getter = "get_boot_volume" if kind == "bootvolume" else "get_volume"
-        return self._get_checked(field, volume_id, kind if kind in ("volume", "bootvolume") else "volume",
-                                 "blockstorage", getter, region)
+        return self._get_block_storage(field, volume_id, {"volume": "get_volume", "bootvolume": "get_boot_volume"},
+                                       region)
 
     def check_backup(self, backup_id: Any, field: str = "backup_id", region: str | None = None):
         """A volume backup or boot volume backup (SDK model), which must exist.
@@ -101,12 +106,8 @@ class OciReferenceChecks:
         :param field: the request field named in errors
         :param region: its region; None: the connection's
         """
-        from hooks.oci import ocid_kind
-
-        kind = ocid_kind(backup_id) if isinstance(backup_id, str) else ""
-        getter = "get_boot_volume_backup" if kind == "bootvolumebackup" else "get_volume_backup"
-        return self._get_checked(field, backup_id, kind if kind == "bootvolumebackup" else "volumebackup",
-                                 "blockstorage", getter, region)
+        return self._get_block_storage(field, backup_id, {"volumebackup": "get_volume_backup",
+                                                          "bootvolumebackup": "get_boot_volume_backup"}, region)
 
     def check_group_members(self, volume_ids: list[str], field: str = "volume_ids", region: str | None = None) -> list:
         """The volumes of a volume group to be (SDK models): AVAILABLE and in one availability domain (a volume

@@ -32,3 +32,13 @@ def instance_lines(instances: list[dict | None], fleet: list[dict]) -> tuple[lis
                      f"private IP {row['private_ip']}" + (f", public IP {row['public_ip']}" if row["public_ip"]
                                                            else ""))
     return lines, rows, problems
+
+
+def fleet_part(instances: list[dict | None], fleet: list[dict], lines: list[str], problems: list[str]) -> dict:
+    """A launched fleet in an image DAG's report: its lines and problems appended to the report's, and the
+    result's instances, hostnames and private_ips."""
+    fleet_lines, rows, missing = instance_lines(instances, fleet)
+    lines += fleet_lines
+    problems += missing
+    return {"instances": rows, "hostnames": [r["hostname"] for r in rows],
+            "private_ips": [r["private_ip"] for r in rows]}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from common.errors import OciWaitError
 
-from reports.fleet import add_image_event, instance_lines
+from reports.fleet import add_image_event, fleet_part
 
 
 def _mapped(pull, task_id: str, count: int) -> list:
@@ -113,19 +113,16 @@ def migration_report(pull, context) -> tuple[list[str], dict, list[str], str]:
                      f"{image['size_in_mbs']} MB (virtual disk {image['virtual_size_bytes']} bytes)")
     else:
         problems.append(f"image {request['image_name']!r} was not imported")
-    fleet_lines, rows, missing = instance_lines(instances, request["fleet"])
-    lines += fleet_lines
-    problems += missing
+    fleet = fleet_part(instances, request["fleet"], lines, problems)
     result = {"image": image and {k: image.get(k) for k in ("image_id", "display_name", "lifecycle_state",
                                                             "size_in_mbs", "virtual_size_bytes",
                                                             "source_image_type", "source", "region")},
-              "upload": uploaded, "instances": rows, "hostnames": [r["hostname"] for r in rows],
-              "private_ips": [r["private_ip"] for r in rows], "problems": problems}
+              "upload": uploaded, **fleet, "problems": problems}
     if image:
         add_image_event(context["outlet_events"], image, {"image_id": image["image_id"],
                                                           "display_name": image["display_name"],
                                                           "source": image["source"],
-                                                          "instances": [r["instance_id"] for r in rows]})
+                                                          "instances": [r["instance_id"] for r in fleet["instances"]]})
     return lines, result, problems, "VMDK migration"
 
 
@@ -159,20 +156,17 @@ def golden_image_report(pull, context) -> tuple[list[str], dict, list[str], str]
                          f"{obj['name']} ({exported['size_bytes']} bytes)")
         else:
             problems.append(f"the image was not exported to {request['export_bucket']}")
-    fleet_lines, rows, missing = instance_lines(instances, request["fleet"])
-    lines += fleet_lines
-    problems += missing
+    fleet = fleet_part(instances, request["fleet"], lines, problems)
     result = {"image": image and {k: image.get(k) for k in ("image_id", "display_name", "lifecycle_state",
                                                             "size_in_mbs", "instance_id", "instance_state",
                                                             "detached", "reattached", "region")},
-              "export": exported, "instances": rows, "hostnames": [r["hostname"] for r in rows],
-              "private_ips": [r["private_ip"] for r in rows], "problems": problems}
+              "export": exported, **fleet, "problems": problems}
     if image:
         add_image_event(context["outlet_events"], image, {"image_id": image["image_id"],
                                                           "display_name": image["display_name"],
                                                           "source_instance_id": request["instance_id"],
                                                           "export": exported and exported["object"],
-                                                          "instances": [r["instance_id"] for r in rows]})
+                                                          "instances": [r["instance_id"] for r in fleet["instances"]]})
     return lines, result, problems, "golden image"
 
 
