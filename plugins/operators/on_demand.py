@@ -33,11 +33,11 @@ class OciValidateRequestOperator(OciBaseOperator):
         ``golden_image``), or a function (params, hook, context) -> dict
     """
 
+    multiple_outputs = True  # each key of the XCom on its own (`task.output["hostname"]`)
     template_fields = oci_template_fields()
 
     def __init__(self, *, request: str | Callable[[dict, Any, Any], dict], **kwargs):
         super().__init__(**kwargs)
-        self.multiple_outputs = True
         self.request = request
 
     def validate_inputs(self) -> None:
@@ -114,10 +114,13 @@ class OciRunReportOperator(OciBaseOperator):
         ti = context["ti"]
 
         def pull(task_id: str, index: int | None = None, key: str = "return_value"):
+            """The XCom as the task pushed it (one a trigger pushed is decoded, see common/xcom.py)."""
+            from common.xcom import xcom_value
+
             try:
                 if index is None:
-                    return ti.xcom_pull(task_ids=task_id, key=key)
-                return ti.xcom_pull(task_ids=task_id, map_indexes=index, key=key)
+                    return xcom_value(ti.xcom_pull(task_ids=task_id, key=key))
+                return xcom_value(ti.xcom_pull(task_ids=task_id, map_indexes=index, key=key))
             except Exception:  # a task that never ran has no XCom
                 return None
 
@@ -234,11 +237,11 @@ class OciChooseBackupOperator(OciBaseOperator):
         ``volume_id`` with ``allow_unverified`` (templated)
     """
 
+    multiple_outputs = True  # each key of the XCom on its own (`task.output["backup_id"]`)
     template_fields = oci_template_fields("request")
 
     def __init__(self, *, request: dict | Any, **kwargs):
         super().__init__(**kwargs)
-        self.multiple_outputs = True
         self.request = request
 
     def validate_inputs(self) -> None:

@@ -20,13 +20,13 @@ class OciRunConfigOperator(OciBaseOperator):
 
     XCom: the configuration dict, and each of its keys under its own key."""
 
+    multiple_outputs = True  # each key of the XCom on its own (`task.output["compartment_ids"]`)
     template_fields = oci_template_fields()
     ui_color = "#f0e4d0"
     ui_fgcolor = "#000000"
 
     def __init__(self, *, check: Callable[[dict], dict] | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.multiple_outputs = True
         self.check = check
 
     def validate_inputs(self) -> None:
