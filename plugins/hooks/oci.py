@@ -24,6 +24,7 @@ from common.errors import OciInputError, OciWaitError
 from hooks.block_storage import OciBlockStorageMethods
 from hooks.compute import OciComputeMethods
 from hooks.references import OciReferenceChecks
+from hooks.removals import OciRemovalMethods
 
 OCID_RE = re.compile(r"^ocid1\.[a-z0-9]+\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9]{8,}$")
 REGION_RE = re.compile(r"^[a-z]{2}-[a-z]+-[0-9]+$")
@@ -314,7 +315,7 @@ def _key_signer(config: dict):
                              config.get("pass_phrase"), config.get("key_content"))
 
 
-class OciHook(OciComputeMethods, OciBlockStorageMethods, OciReferenceChecks, BaseHook):
+class OciHook(OciComputeMethods, OciBlockStorageMethods, OciReferenceChecks, OciRemovalMethods, BaseHook):
     """Connection `oci_default` (conn_type `oci`); extras choose the auth mode (see README). Airflow knows the type
     and its connection form from the provider entry point in oci_provider/."""
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
 from datetime import datetime
 
 from common.errors import OciInputError, OciWaitError
 from common.tags import TEMPORARY_TAG, VERIFIED_LEVELS
 from common.xcom import TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 from forms.params import flag, listed
-from hooks.oci import Poll, ocid_kind, validate_ocid
+from hooks.oci import ocid_kind, validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -226,72 +225,6 @@ class OciVerifyRestoreOperator(OciBaseOperator):
                 "command_id": ran.get("command_id"), "output_tail": tail[-500:]}
 
 
-@dataclass
-class _Removal:
-    """One temporary on its way out: its own poll state and deadline, so N removals never share one."""
-
-    resource_id: str
-    name: str
-    poll: Poll
-    due: float = 0.0
-    error: str | None = None
-    done: bool = False
-
-
-def _describe(exc: Exception) -> str:
-    status = getattr(exc, "status", None)
-    text = getattr(exc, "message", None) or str(exc)
-    return f"{type(exc).__name__}{f' {status}' if status else ''}: {text}"[:500]
-
-
-def remove_all(hook, items: list[tuple[str, str]], region: str | None, make_poll, threads: int,
-               start=None) -> list[_Removal]:
-    """Delete (terminate, detach) every item at once and wait for each with its own backoff and deadline.
-
-    The delete calls are issued concurrently, then one loop polls only the removals whose next look is due, so
-    the cost is one delete plus one wait, whatever the number of items. A failed call or wait is recorded on
-    its item and the others go on; nothing raises here. `start(resource_id)` replaces the plain delete."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    removals = [_Removal(rid, name, make_poll()) for rid, name in items]
-    if not removals:
-        return removals
-
-    def begin(item: _Removal) -> None:
-        try:
-            existed = start(item.resource_id) if start else hook.delete_resource(item.resource_id, region)
-            item.done = existed is False  # already gone
-        except Exception as exc:  # recorded on the item; the others go on
-            item.error, item.done = _describe(exc), True
-
-    def look(item: _Removal) -> None:
-        _, _, _, gone = hook.resource_api(item.resource_id)
-        try:
-            polled = hook.poll_once(hook.lifecycle_spec(item.resource_id, [gone], [], region))
-        except Exception as exc:
-            item.error, item.done = _describe(exc), True
-            return
-        if polled.error or polled.done:
-            item.error, item.done = polled.error, True
-            return
-        try:
-            item.due = time.monotonic() + item.poll.next_delay()
-        except TimeoutError:
-            item.error = f"still {polled.state} after {item.poll.timeout:.0f}s (waiting for {gone})"
-            item.done = True
-
-    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(removals)))) as pool:
-        list(pool.map(begin, removals))
-        while pending := [r for r in removals if not r.done]:
-            now = time.monotonic()
-            due = [r for r in pending if r.due <= now]
-            if due:
-                list(pool.map(look, due))
-                continue
-            time.sleep(max(0.0, min(r.due for r in pending) - now))
-    return removals
-
-
 class OciCleanupTestResourcesOperator(OciBaseOperator):
     """Teardown: detach, terminate and delete every temporary this DAG made (tagged `airflow-temporary`: restored
     volumes, test instances, restored volume groups with their volumes), in any run: a leftover of an earlier
@@ -375,12 +308,12 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
             return True
 
         # what holds a volume goes first (attachments, test instances), then the volumes
-        first = remove_all(self.hook, found["attachments"], self.region, self.poll, self.max_concurrent)
-        first += remove_all(self.hook, found["instances"], self.region, self.poll, self.max_concurrent, terminate)
+        first = self.hook.remove_all(found["attachments"], self.region, self.poll, self.max_concurrent)
+        first += self.hook.remove_all(found["instances"], self.region, self.poll, self.max_concurrent, terminate)
         # a group goes before its volumes (deleting a group leaves its volumes, out of the group)
-        first += remove_all(self.hook, found["groups"], self.region, self.poll, self.max_concurrent)
+        first += self.hook.remove_all(found["groups"], self.region, self.poll, self.max_concurrent)
         held = {r.resource_id for r in first if r.error}
-        volumes = remove_all(self.hook, found["volumes"], self.region, self.poll, self.max_concurrent)
+        volumes = self.hook.remove_all(found["volumes"], self.region, self.poll, self.max_concurrent)
         removals = first + volumes
         outcome = {
             "removed": {kind: [rid for rid, _ in items if rid in {r.resource_id for r in removals if not r.error}]
