@@ -170,7 +170,10 @@ def check_nightly(config: dict) -> dict:
 # -- the order ----------------------------------------------------------------------------------------------------
 def layered(defaults: Mapping[str, Any], variable: Any = None, conf: Any = None, *, dag_id: str = "") -> dict:
     """Params defaults, then the Variable named after the DAG, then the trigger conf (later wins). A source that
-    is not a JSON object, or has a key the defaults do not, is refused naming the source and the key."""
+    is not a JSON object, or has a key the defaults do not, is refused naming the source and the key.
+
+    A conf value equal to its Param's default does not override the Variable: the UI's Trigger form sends every
+    field it shows, defaults included, and a run triggered there must still get what the Variable configures."""
     sources = ((f"Variable {dag_id!r}", variable), ("trigger conf", conf))
     for where, values in sources:
         if values is None:
@@ -181,7 +184,8 @@ def layered(defaults: Mapping[str, Any], variable: Any = None, conf: Any = None,
         if unknown:
             raise OciInputError(f"{where}: unknown key {unknown[0]!r}" + (f" (and {unknown[1:]})" if unknown[1:]
                                 else "") + f"; the Params are {sorted(defaults)}")
-    return {**copy.deepcopy(dict(defaults)), **(variable or {}), **(conf or {})}
+    given = {key: value for key, value in (conf or {}).items() if value != defaults[key]}
+    return {**copy.deepcopy(dict(defaults)), **(variable or {}), **given}
 
 
 def parse_variable(dag_id: str, raw: str | None) -> dict | None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import oci
 import pytest
 
-from tests.airflow_helpers import last_run_id, run_dag, variable, xcom
+from tests.airflow_helpers import last_run_id, load_dag, run_dag, variable, xcom
 
 DAG_ID = "oci_nightly_backup"
 POLICIES = {"default": {"full_interval_days": 7, "retention_days": 7.5, "verify": "all"}}
@@ -187,8 +187,14 @@ def test_the_variable_configures_a_run_without_conf_and_a_conf_key_wins(estate):
         assert {row["verification"]["level"] for row in report["volumes"]} == {"api"}
 
         sim.admin.reset_counters()
-        state, tasks = run_dag(DAG_ID, {"compartment_ids": ""})  # the conf's empty value wins
-    assert state == "failed" and tasks["resolve_config"] == "failed"
+        # what the UI's form sends: every field, at its default, but the level changed; the level wins, the
+        # fields left at their defaults keep the Variable's values (and boot needs a subnet: refused, no call)
+        form = {**load_dag(DAG_ID).params.dump(), "verification_level": "boot"}
+        state, tasks = run_dag(DAG_ID, form)
+        resolved = xcom(DAG_ID, last_run_id(DAG_ID), "resolve_config")
+    assert resolved["verification_level"] == "boot" and resolved["dry_run"] is True
+    assert resolved["compartment_ids"] == [stored["compartment_ids"]]
+    assert state == "failed" and tasks["plan_backups"] == "failed"
     assert not [op for op in sim.admin.counters() if op.startswith(("Create", "Delete", "Attach", "Launch"))]
 
 

@@ -75,12 +75,22 @@ def test_later_sources_win_key_by_key():
     assert layered(DEFAULTS) == DEFAULTS
     variable = {"compartment_ids": "ocid1.compartment.oc1..a", "dry_run": True}
     assert layered(DEFAULTS, variable, None) == {**DEFAULTS, **variable}
-    assert layered(DEFAULTS, variable, {"dry_run": False}) == {"compartment_ids": "ocid1.compartment.oc1..a",
-                                                               "tag_key": "backup-policy", "dry_run": False}
+    assert layered(DEFAULTS, variable, {"tag_key": "protect"}) == {"compartment_ids": "ocid1.compartment.oc1..a",
+                                                                   "tag_key": "protect", "dry_run": True}
     assert DEFAULTS == {"compartment_ids": "", "tag_key": "backup-policy", "dry_run": False}  # not changed
     resolved = layered(NIGHTLY_DEFAULTS)
     resolved["policies"]["default"]["retention_days"] = 1
     assert NIGHTLY_DEFAULTS["policies"]["default"]["retention_days"] == 30  # a run's copy, not the defaults
+
+
+def test_a_conf_value_left_at_its_default_keeps_the_variables_value():
+    """The UI's Trigger form sends every field: a field left at its default is not an override."""
+    variable = {"compartment_ids": "ocid1.compartment.oc1..a", "dry_run": True}
+    form = {"compartment_ids": "", "tag_key": "backup-policy", "dry_run": False}
+    assert layered(DEFAULTS, variable, form) == {**DEFAULTS, **variable}
+    assert layered(DEFAULTS, None, form) == DEFAULTS
+    assert layered(DEFAULTS, variable, {**form, "compartment_ids": "ocid1.compartment.oc1..b"})["compartment_ids"] \
+        == "ocid1.compartment.oc1..b"
 
 
 @pytest.mark.parametrize("variable, conf, message", [
