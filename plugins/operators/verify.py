@@ -117,6 +117,15 @@ class OciVerifyRestoreOperator(OciBaseOperator):
             return "api"
         return self.level
 
+    def run_checks(self, context, level: str, evidence: dict) -> None:
+        """The checks of `level` on `self.restored` from `self.backup`, each adding what it saw to `evidence`
+        (kept when a later check fails); a failed check raises."""
+        evidence.update(self._check_api())
+        if level == "boot":
+            evidence.update(self._check_boot(context))
+        elif level == "script":
+            evidence.update(self._check_script(context))
+
     def execute(self, context) -> dict:
         self.validate()
         level = self.effective_level
@@ -125,11 +134,7 @@ class OciVerifyRestoreOperator(OciBaseOperator):
                   "restored_volume_id": self.restored["volume_id"], "level": level, "passed": False,
                   "restore_seconds": self.restored.get("seconds_to_available"), "detail": ""}
         try:
-            result.update(self._check_api())
-            if level == "boot":
-                result.update(self._check_boot(context))
-            elif level == "script":
-                result.update(self._check_script(context))
+            self.run_checks(context, level, result)
             result["passed"] = True
         except (OciWaitError, OciInputError, RuntimeError) as exc:
             result["detail"] = str(exc)

@@ -291,11 +291,7 @@ class OciVerifyGroupRestoreOperator(OciVerifyRestoreOperator):
                 row = {"source_id": self.backup.get("source_id"), "backup_id": backup_id,
                        "restored_volume_id": volume_id, "level": level, "passed": False, "detail": ""}
                 try:
-                    row.update(self._check_api())
-                    if level == "boot":
-                        row.update(self._check_boot(context))
-                    elif level == "script":
-                        row.update(self._check_script(context))
+                    self.run_checks(context, level, row)
                     row["passed"] = True
                 except (OciWaitError, OciInputError, RuntimeError) as exc:
                     row["detail"] = str(exc)
