@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param, task
 from forms.params import DEFAULT_SHAPE, OPTIONAL_HOSTNAME, OPTIONAL_OCID
 from forms.params import OPTIONAL_SHAPE_PATTERN as SHAPE_PATTERN
+from forms.requests import clone_attach_arguments, clone_launch_plan
 from hooks.oci import OCID_RE, RETRY_BUDGET
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
@@ -50,14 +51,6 @@ Notes:
   backed up by the nightly DAG) plus `cloned-from` and this DAG's `managed-by`/`airflow-*` tags.
 - Clones and the instance are **kept**: they are the result. Delete them yourself when done.
 """
-
-
-def _attach_clone(pair: tuple) -> dict:
-    """Attach arguments of volume i with the id of its clone (clone i): `zip` pairs them by map index."""
-    from common.xcom import xcom_value
-
-    item, clone = pair
-    return {**item["attach"], "volume_id": xcom_value(clone)["volume_id"]}
 
 
 with DAG(
@@ -102,16 +95,7 @@ with DAG(
     clones = OciCloneVolumeOperator.partial(task_id="clone_volume", **WAIT).expand_kwargs(
         resolved.map(lambda item: item["clone"]))
 
-    @task(multiple_outputs=True)
-    def plan_launch(resolved: list[dict], clones) -> dict:
-        """What launch_on_clone needs: the launch plan and the clone of the boot volume (resolve_volumes lists it
-        first). A clone a trigger ended comes as JSON text (common/xcom.py)."""
-        from common.xcom import xcom_value
-
-        boot = xcom_value(clones[0])
-        return {**resolved[0]["launch"], "boot_volume_id": boot["volume_id"], "compartment_id": boot["compartment_id"]}
-
-    plan = plan_launch(resolved, clones.output)
+    plan = task(clone_launch_plan, task_id="plan_launch", multiple_outputs=True)(resolved, clones.output)
     launch = OciLaunchInstanceOperator(
         task_id="launch_on_clone", boot_volume_id=plan["boot_volume_id"], hostname=request.output["hostname"],
         os_type=request.output["os_type"], shape=plan["shape"], shape_config=plan["shape_config"],
@@ -119,6 +103,6 @@ with DAG(
     # clone i is the clone of volume i: attach each with its own source's type and device
     attach = OciAttachVolumeOperator.partial(
         task_id="attach_cloned_volume", instance_id=launch.output["instance_id"], **WAIT,
-    ).expand_kwargs(resolved.zip(clones.output).map(_attach_clone))
+    ).expand_kwargs(resolved.zip(clones.output).map(clone_attach_arguments))
 
     resolved >> clones >> launch >> attach >> OciRunReportOperator(task_id="report", report="emergency_clone")

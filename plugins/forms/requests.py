@@ -314,3 +314,20 @@ def launch_defaults(hook, request: dict, source) -> dict:
     hook.check_hostnames_free([{"hostname": request["hostname"], "subnet_id": subnet.id}], "hostname")
     hook.log.info("launch on the clone: subnet %s, shape %s %s", subnet_id, shape, shape_config or "")
     return {"subnet_id": subnet_id, "shape": shape, "shape_config": shape_config}
+
+
+def clone_launch_plan(resolved: list[dict], clones: list) -> dict:
+    """What the launch on the clone needs: the request's launch plan and the clone of the boot volume (which
+    OciResolveCloneSourcesOperator lists first). A clone a trigger ended arrives as JSON text (common/xcom.py)."""
+    from common.xcom import xcom_value
+
+    boot = xcom_value(clones[0])
+    return {**resolved[0]["launch"], "boot_volume_id": boot["volume_id"], "compartment_id": boot["compartment_id"]}
+
+
+def clone_attach_arguments(pair: tuple) -> dict:
+    """Attach arguments of source volume i with the id of its clone: `zip` pairs them by map index."""
+    from common.xcom import xcom_value
+
+    item, clone = pair
+    return {**item["attach"], "volume_id": xcom_value(clone)["volume_id"]}
