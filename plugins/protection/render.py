@@ -107,6 +107,13 @@ def rto_chart(history: list[dict], names: dict[str, str], width: int = 900, heig
     return "".join(parts) + '</svg><div class="legend">' + "".join(legend) + "</div>"
 
 
+def group_note(group: str | None) -> str:
+    """A grouped volume is backed up with its `backup-group` as one volume group backup: one point in time."""
+    if not group:
+        return ""
+    return f'<div class="ev" title="one volume group backup: crash-consistent with its group">group {e(group)}</div>'
+
+
 def protected_rows(rows: list[dict]) -> str:
     out = []
     for r in rows:
@@ -118,9 +125,9 @@ def protected_rows(rows: list[dict]) -> str:
         rto = f"{r['rto_seconds']} s" if r["rto_seconds"] is not None else "-"
         out.append(
             f'<tr data-volume="{e(r["display_name"])}" data-verification="{e(v["result"])}" '
-            f'data-compliance="{"compliant" if r["compliant"] else "overdue"}">'
+            f'data-compliance="{"compliant" if r["compliant"] else "overdue"}" data-group="{e(r["group"] or "")}">'
             f'<td><a href="{e(r["console_url"])}" target="_blank" rel="noopener">{e(r["display_name"])}</a></td>'
-            f"<td>{e(r['kind'])}</td><td>{e(r['policy'])}</td>"
+            f"<td>{e(r['kind'])}</td><td>{e(r['policy'])}{group_note(r['group'])}</td>"
             f"<td>{e(when(r['last_backup_time']))}<br>{e(r['last_backup_type'] or '-')}, {e(unique)}</td>"
             f"<td>{result} {e(v['level'] or '')} {e(when(v['checked_at']))}<div class=\"ev\">{e(v['evidence'])}</div>"
             f"</td><td class=\"num\">{e(rto)}</td>"
@@ -165,7 +172,7 @@ compartments and policies from the {e(config.source)}; tag <code>{e(config.tag_k
 <div class="tile"><b>{totals['failed']}</b>failed verification</div>
 <div class="tile"><b>{len(view['unprotected'])}</b>not protected</div></div>
 <h2 id="protected">Protected volumes</h2>
-<table id="protected-volumes"><thead><tr><th>Volume</th><th>Kind</th><th>Policy</th><th>Last backup</th>
+<table id="protected-volumes"><thead><tr><th>Volume</th><th>Kind</th><th>Policy, group</th><th>Last backup</th>
 <th>Last verified restore</th><th>RTO</th><th>RPO now</th><th>DR copy</th><th>Backups kept</th>
 <th>RTO, last nights</th></tr></thead>
 <tbody>{protected_rows(view['protected']) or '<tr><td colspan="10">No tagged volume.</td></tr>'}</tbody></table>

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from common.tags import VERIFIED_LEVEL_TAG, VERIFIED_TAG, newest_verified
+from common.tags import GROUP_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG, newest_verified
 from hooks.oci import console_url
 from operators.backup_policy import BackupPolicy
 
 from protection.catalogue import Config, parse_time
 
 # The JSON API's fields per protected volume, in this order (the CSV's columns follow them).
-VOLUME_FIELDS = ("volume_id", "display_name", "kind", "policy", "last_backup_time", "last_backup_type",
+VOLUME_FIELDS = ("volume_id", "display_name", "kind", "policy", "group", "last_backup_time", "last_backup_type",
                  "last_verified_time", "verification", "rto_seconds", "rpo_seconds", "rpo_target_seconds",
                  "compliant", "dr_copy", "backups_kept", "console_url")
 UNPROTECTED_FIELDS = ("volume_id", "display_name", "kind", "policy", "reason", "console_url")
@@ -34,12 +34,35 @@ def policy_of(name: str, policies: dict) -> BackupPolicy:
         return BackupPolicy(name=name)
 
 
+def member_rows(group_row: dict) -> list[dict]:
+    """A `backup-group` report row as one row per member, shaped as a volume's: the member's backup and its own
+    check, the group's restore time (the group is restored as one), and the group's status unless the member's
+    own check failed (a member that passed in a group that failed is not proven: the DAG tags none of them)."""
+    rows = []
+    for member in group_row.get("members") or []:
+        check = member.get("verification")
+        status = ("VERIFICATION FAILED" if check and check.get("passed") is False
+                  else group_row.get("status") or "")
+        rows.append({"volume_id": member["volume_id"], "display_name": member.get("display_name"),
+                     "backup_id": member.get("backup_id"), "rto_seconds": group_row.get("rto_seconds"),
+                     "verification": check, "status": status, "failed": status.startswith(
+                         ("BACKUP FAILED", "VERIFICATION FAILED")), "group": group_row.get("group"),
+                     "group_status": group_row.get("status")})
+    return rows
+
+
+def report_rows(report: dict) -> list[dict]:
+    """Every volume a nightly report speaks of: its volume rows, then its groups' member rows."""
+    return list(report.get("volumes") or []) + [m for g in report.get("groups") or [] for m in member_rows(g)]
+
+
 def evidence_by_backup(runs: list[dict]) -> dict[str, dict]:
-    """What each nightly report saw of each backup (newest report wins): restore time, check, status."""
+    """What each nightly report saw of each backup (newest report wins): restore time, check, status; a group
+    member's backup has its group's restore and its own check."""
     seen: dict[str, dict] = {}
     for run in runs:  # newest first
         report = run.get("report") or {}
-        for row in report.get("volumes") or []:
+        for row in report_rows(report):
             if row.get("backup_id") and row["backup_id"] not in seen:
                 seen[row["backup_id"]] = {**row, "checked_at": report.get("generated_at"), "run_id": run["run_id"]}
     return seen
@@ -55,6 +78,8 @@ def evidence_line(row: dict | None) -> str:
         line += f"; canary {check['canary']!r}"
     if check.get("heartbeat"):
         line += f"; heartbeat {check['heartbeat']}"
+    if row.get("group"):
+        line += f"; restored with backup group {row['group']!r}: {row.get('group_status') or '-'}"
     return line
 
 
@@ -99,7 +124,7 @@ def history_of(runs: list[dict]) -> list[dict]:
         nights.append({"run_id": run["run_id"], "night": (report.get("generated_at") or "")[:16],
                        "state": run["state"], "made": totals.get("backed_up", 0),
                        "verified": totals.get("verified", 0), "failed": totals.get("failed", 0),
-                       "rto": {r["volume_id"]: r["rto_seconds"] for r in report.get("volumes") or []
+                       "rto": {r["volume_id"]: r["rto_seconds"] for r in report_rows(report)
                                if r.get("rto_seconds") is not None}})
     return nights
 
@@ -142,7 +167,8 @@ def build(oci: dict, airflow: dict, config: Config) -> dict:
         rpo = (now - parse_time(verified["time_created"])).total_seconds() if verified else None
         target = policy.verify_every_days * 86400
         row = {"volume_id": vol["volume_id"], "display_name": vol["display_name"], "kind": vol["kind"],
-               "policy": policy_name, "last_backup_time": newest and newest["time_created"],
+               "policy": policy_name, "group": tags.get(GROUP_TAG) or None,
+               "last_backup_time": newest and newest["time_created"],
                "last_backup_type": newest and newest["type"],
                "last_verified_time": verified and verified["freeform_tags"].get(VERIFIED_TAG),
                "verification": check, "rto_seconds": (shown or {}).get("rto_seconds"),

@@ -15,7 +15,7 @@ from tests.airflow_helpers import run_dag
 from tests.conftest import oci_connection_json
 
 DAG_ID = "oci_nightly_backup"
-FIELDS = {"volume_id", "display_name", "kind", "policy", "last_backup_time", "last_backup_type",
+FIELDS = {"volume_id", "display_name", "kind", "policy", "group", "last_backup_time", "last_backup_type",
           "last_verified_time", "verification", "rto_seconds", "rpo_seconds", "rpo_target_seconds", "compliant",
           "dr_copy", "backups_kept", "console_url"}
 
@@ -108,7 +108,7 @@ def test_json_has_every_tagged_volume_the_untagged_one_and_the_failed_verificati
     assert len(failed) == 1 and failed[0]["kind"] == "volume", body["volumes"]
     assert "e2fsck" in failed[0]["verification"]["evidence"]
     for row in body["volumes"]:
-        assert row["volume_id"] in ids.values() and row["policy"] == "default"
+        assert row["volume_id"] in ids.values() and row["policy"] == "default" and row["group"] is None
         assert row["last_backup_type"] == "FULL" and row["backups_kept"] == 1
         assert row["rpo_target_seconds"] == 86400
         assert row["dr_copy"] == "not required"

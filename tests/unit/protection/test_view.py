@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
 from protection.catalogue import Config
 from protection.render import csv_text, page
 from protection.snapshots import Status
 from protection.view import UNPROTECTED_FIELDS, VOLUME_FIELDS, api_payload, build
+from reports.nightly import build_group_row
 
 REGION = "us-ashburn-1"
 NOW = "2026-11-30T12:00:00+00:00"
@@ -127,3 +129,74 @@ def test_csv_has_one_row_per_protected_volume_with_the_verification_spread_out()
     bad = next(r for r in rows if r["display_name"] == "bad")
     assert bad["verification"] == "FAIL" and bad["verification_level"] == "script"
     assert bad["verification_backup_id"] == "b-bad-2" and bad["compliant"] == "False"
+
+
+# -- backup groups: the report's `groups` rows as build_group_row (reports/nightly.py) writes them ---------------
+def group_night(run_id: str, at: str, members: list[dict], member_backups: dict[str, str], passed: dict[str, bool],
+                rto: float = 61.0) -> dict:
+    """A nightly run whose report has no volume row and one `backup-group` row 'db' over `members`."""
+    item = {"group": "db", "display_name": "db", "kind": "volumegroup", "policy": "default", "backup_type": "FULL",
+            "verify": True, "members": [{"volume_id": m["volume_id"], "display_name": m["display_name"],
+                                         "kind": m["kind"]} for m in members]}
+    made = {"volume_group_backup_id": "g-1", "backup_id": "g-1", "volume_group_id": "vg-db", "type": "FULL",
+            "size_in_gbs": 100, "unique_size_in_gbs": 1, "unique_size_in_mbs": 3,
+            "members": {m["volume_id"]: member_backups[m["display_name"]] for m in members}}
+    checks = [{"source_id": m["volume_id"], "level": "script", "passed": passed[m["display_name"]],
+               "detail": "e2fsck -fn clean" if passed[m["display_name"]] else "e2fsck -fn exited 4",
+               "canary": f"{m['display_name']} canary"} for m in members]
+    checked = {"level": "script", "passed": all(passed.values()), "detail": "group check", "members": checks}
+    group_row = build_group_row(item, made, {"seconds_to_available": rto}, checked, None, datetime.fromisoformat(at))
+    return {"run_id": run_id, "state": "failed" if group_row["failed"] else "success", "run_type": "scheduled",
+            "start_date": at, "end_date": at,
+            "report": {"generated_at": at, "volumes": [], "groups": [group_row],
+                       "totals": {"volumes": 0, "backed_up": 0, "verified": 0, "failed": 0, "pruned": 0}}}
+
+
+def grouped_estate(passed: dict[str, bool]):
+    data = vol("db-data", {"backup-policy": "default", "backup-group": "db"})
+    log = vol("db-log", {"backup-policy": "default", "backup-group": "db"})
+    alone = vol("app", {"backup-policy": "default"})
+    ok = all(passed.values())
+    tagged = "2026-11-30T02:30:00+00:00" if ok else None  # the DAG tags the members only when the group passed
+    backups = [backup(data, "b-data", "2026-11-30T02:00:00+00:00", "FULL", verified=tagged),
+               backup(log, "b-log", "2026-11-30T02:00:00+00:00", "FULL", verified=tagged)]
+    runs = [group_night("night-1", "2026-11-30T03:00:00+00:00", [data, log], {"db-data": "b-data", "db-log": "b-log"},
+                        passed)]
+    return snapshot([data, log, alone], backups), {"runs": runs, "config": None}
+
+
+def test_group_members_show_their_groups_verification_evidence_and_restore_time():
+    oci, airflow = grouped_estate({"db-data": True, "db-log": True})
+    view = build(oci, airflow, CONFIG)
+    rows = {r["display_name"]: r for r in view["protected"]}
+    data, log, alone = rows["db-data"], rows["db-log"], rows["app"]
+    assert (data["group"], log["group"], alone["group"]) == ("db", "db", None)
+    assert data["verification"]["result"] == "PASS" and data["compliant"]
+    assert data["verification"]["evidence"] == ("e2fsck -fn clean; canary 'db-data canary'; "
+                                                "restored with backup group 'db': verified")
+    assert log["verification"]["evidence"].startswith("e2fsck -fn clean; canary 'db-log canary'")
+    assert data["rto_seconds"] == 61.0 and log["rto_seconds"] == 61.0 and data["rto_history"] == [61.0]
+    assert {u["display_name"] for u in view["unprotected"]} == {"app"}  # the members are not "not verified"
+    body = api_payload(view, {})
+    assert {v["display_name"]: v["group"] for v in body["volumes"]} == {"db-data": "db", "db-log": "db", "app": None}
+    csv_rows = {r["display_name"]: r for r in csv.DictReader(io.StringIO(csv_text(view)))}
+    assert csv_rows["db-log"]["group"] == "db" and csv_rows["app"]["group"] == ""
+    html = page(view, Status(NOW, 0.0, False, "", "latest nightly run"))
+    assert 'data-volume="db-data" data-verification="PASS" data-compliance="compliant" data-group="db"' in html
+    assert ">group db</div>" in html
+
+
+def test_a_group_that_failed_verification_fails_every_member_with_its_own_evidence():
+    oci, airflow = grouped_estate({"db-data": True, "db-log": False})
+    view = build(oci, airflow, CONFIG)
+    rows = {r["display_name"]: r for r in view["protected"]}
+    data, log = rows["db-data"], rows["db-log"]
+    # no member backup is tagged: the report is the only evidence, and the group's failure covers both
+    assert data["verification"]["result"] == log["verification"]["result"] == "FAIL"
+    assert log["verification"]["evidence"] == ("e2fsck -fn exited 4; canary 'db-log canary'; "
+                                               "restored with backup group 'db': VERIFICATION FAILED")
+    assert data["verification"]["evidence"].startswith("e2fsck -fn clean; canary 'db-data canary'; ")
+    assert data["verification"]["evidence"].endswith("group 'db': VERIFICATION FAILED")
+    why = {u["display_name"]: u["reason"] for u in view["unprotected"]}
+    assert why["db-log"].startswith("newest backup failed verification: e2fsck -fn exited 4")
+    assert data["verification"]["checked_at"] == "2026-11-30T03:00:00+00:00"
