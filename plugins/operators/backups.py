@@ -55,6 +55,7 @@ class OciCreateBackupOperator(OciBaseOperator):
     template_fields = oci_template_fields("volume_id", "backup_type", "display_name", "freeform_tags")
     end_task = "operators.backups.backup_xcom"
     renamed_arguments = {"source_id": "volume_id"}
+    required_arguments = ("volume_id",)
     multiple_outputs = True  # `task.output["backup_id"]`
 
     def __init__(self, *, volume_id: str | None = None, backup_type: str = "INCREMENTAL",

@@ -92,6 +92,7 @@ class OciCloneVolumeOperator(_NewVolumeOperator):
     template_fields = oci_template_fields("volume_id", "display_name", "availability_domain", "freeform_tags",
                                           "compartment_id")
     renamed_arguments = {"source_volume_id": "volume_id"}
+    required_arguments = ("volume_id",)
 
     def __init__(self, *, volume_id: str | None = None, display_name: str | None = None,
                  availability_domain: str | None = None, size_in_gbs: int | None = None,
