@@ -112,7 +112,8 @@ def dr_status(policy: BackupPolicy, backup_ids: set[str], copies: list[dict]) ->
 
 
 def history_of(runs: list[dict]) -> list[dict]:
-    """Per night (oldest first): backups made, verified, failed, and each volume's restore time."""
+    """Per night (oldest first): backups made, verified, failed, and each volume's restore time (a group member's
+    backup counted as a volume's)."""
     nights = []
     for run in reversed(runs):
         report = run.get("report")
@@ -120,10 +121,13 @@ def history_of(runs: list[dict]) -> list[dict]:
             nights.append({"run_id": run["run_id"], "night": (run.get("start_date") or "")[:16], "state": run["state"],
                            "made": 0, "verified": 0, "failed": 0, "rto": {}})
             continue
-        totals = report.get("totals") or {}
+        totals = report.get("totals") or {}  # of the volume rows: a group's members are counted here
+        members = [m for g in report.get("groups") or [] for m in member_rows(g)]
         nights.append({"run_id": run["run_id"], "night": (report.get("generated_at") or "")[:16],
-                       "state": run["state"], "made": totals.get("backed_up", 0),
-                       "verified": totals.get("verified", 0), "failed": totals.get("failed", 0),
+                       "state": run["state"], "made": totals.get("backed_up", 0) + sum(bool(m["backup_id"])
+                                                                                       for m in members),
+                       "verified": totals.get("verified", 0) + sum(m["status"] == "verified" for m in members),
+                       "failed": totals.get("failed", 0) + sum(m["failed"] for m in members),
                        "rto": {r["volume_id"]: r["rto_seconds"] for r in report_rows(report)
                                if r.get("rto_seconds") is not None}})
     return nights

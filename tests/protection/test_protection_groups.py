@@ -54,3 +54,5 @@ def test_group_members_are_shown_with_their_group_and_its_verification(grouped_n
         assert f"canary '{name} canary'" in evidence and "restored with backup group 'db': verified" in evidence
         assert rows[name]["rto_seconds"] is not None and rows[name]["compliant"] is True
     assert not [u for u in body["unprotected"] if u["display_name"] in ("db-data", "db-log")]
+    html = client.get("/oci/", headers={"Authorization": f"Bearer {token}"}).text
+    assert html.count('data-verification="PASS" data-compliance="compliant" data-group="db"') == 2

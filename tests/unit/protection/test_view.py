@@ -176,6 +176,8 @@ def test_group_members_show_their_groups_verification_evidence_and_restore_time(
                                                 "restored with backup group 'db': verified")
     assert log["verification"]["evidence"].startswith("e2fsck -fn clean; canary 'db-log canary'")
     assert data["rto_seconds"] == 61.0 and log["rto_seconds"] == 61.0 and data["rto_history"] == [61.0]
+    [night] = view["history"]
+    assert (night["made"], night["verified"], night["failed"]) == (2, 2, 0)  # the members, as volumes
     assert {u["display_name"] for u in view["unprotected"]} == {"app"}  # the members are not "not verified"
     body = api_payload(view, {})
     assert {v["display_name"]: v["group"] for v in body["volumes"]} == {"db-data": "db", "db-log": "db", "app": None}
@@ -200,3 +202,5 @@ def test_a_group_that_failed_verification_fails_every_member_with_its_own_eviden
     why = {u["display_name"]: u["reason"] for u in view["unprotected"]}
     assert why["db-log"].startswith("newest backup failed verification: e2fsck -fn exited 4")
     assert data["verification"]["checked_at"] == "2026-11-30T03:00:00+00:00"
+    [night] = view["history"]
+    assert (night["made"], night["verified"], night["failed"]) == (2, 0, 2)
