@@ -40,7 +40,8 @@ run left (it runs even when a step failed), `prune_backups` applies retention (o
 never a volume's newest restorable verified backup; `dry_run` available), and `report` writes per volume:
 backup, type, size and unique size, restore time (RTO, from OCI's clock), verification, age of the newest
 verified backup (RPO). Volumes sharing a `backup-group` tag value are backed up as one volume group backup (one
-point in time), test-restored as a group and verified member by member (`protect_group`). The run **fails**
+point in time), test-restored as a group and verified member by member, and copied as one to its policy's DR
+region (`protect_group`). The run **fails**
 when any backup, verification, copy, teardown or prune failed, after cleanup, and the report says which step.
 
 OCI API work runs in the Airflow pool `oci_api` (`OCI_API_POOL`, size `OCI_API_POOL_SLOTS`); the DAG's
@@ -109,6 +110,9 @@ with DAG(
             task_id="verify_restore", restored=restore.output, backup=backup.output, retries=0,
             level=config["verification_level"], verifier_instance_id=config["verifier_instance_id"],
             subnet_id=config["subnet_id"], canary_path=config["canary_path"], heartbeat_path=config["heartbeat_path"])
+        OciCopyBackupOperator(task_id="copy_to_dr_region", backup_id=backup.output["volume_group_backup_id"],
+                              destination_region=backup.output["dr_region"], enabled=backup.output["dr_region"],
+                              deferrable=True, retries=0)
 
     protected_groups = protect_group.expand(group=plan_groups.output)
     plan >> plan_groups

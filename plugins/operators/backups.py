@@ -24,6 +24,7 @@ SOURCES = {
 COPIES = {
     "volumebackup": ("copy_volume_backup", "CopyVolumeBackupDetails"),
     "bootvolumebackup": ("copy_boot_volume_backup", "CopyBootVolumeBackupDetails"),
+    "volumegroupbackup": ("copy_volume_group_backup", "CopyVolumeGroupBackupDetails"),
 }
 
 
@@ -99,16 +100,19 @@ class OciCreateBackupOperator(OciBaseOperator):
 
 
 class OciCopyBackupOperator(OciBaseOperator):
-    """Copy a volume or boot volume backup to another region (DR) and wait there for it to be AVAILABLE.
+    """Copy a volume, boot volume or volume group backup to another region (DR) and wait there for it to be
+    AVAILABLE. A volume group backup's copy is one request that copies every member backup with it; a copy of it
+    already in the destination region (an earlier try's) is adopted, not made again.
 
     Give `backup_id`, or `volume_id` (a volume or boot volume) to copy the backup this DAG run made of it: how
     the nightly maps its copies over the volumes that have a DR region, without knowing backup ids up front.
 
     XCom: backup_id, kind, source_id, type, display_name, lifecycle_state, size_in_gbs, unique_size_in_gbs,
-    unique_size_in_mbs, time_created, freeform_tags, region (the destination region), source_backup_id.
+    unique_size_in_mbs, time_created, freeform_tags, region (the destination region), source_backup_id; for a
+    volume group backup also member_backup_ids (the member copies in the destination region).
 
     :param destination_region: the region to copy to; must differ from the backup's (templated)
-    :param backup_id: the volume or boot volume backup to copy; or give ``volume_id`` (templated)
+    :param backup_id: the volume, boot volume or volume group backup to copy; or give ``volume_id`` (templated)
     :param volume_id: a volume or boot volume: copy the backup this DAG run made of it (templated)
     :param display_name: the copy's display name; None: OCI's default (templated)
     :param source_id: deprecated: the old name of ``volume_id``
@@ -136,7 +140,8 @@ class OciCopyBackupOperator(OciBaseOperator):
         else:
             validate_ocid(self.backup_id, "backup_id")
             if ocid_kind(self.backup_id) not in COPIES:
-                raise OciInputError(f"backup_id {self.backup_id!r}: only volume and boot volume backups are copied")
+                raise OciInputError(f"backup_id {self.backup_id!r}: only volume, boot volume and volume group backups "
+                                    f"are copied")
         validate_region(self.destination_region, "destination_region")
         if self.destination_region == (self.region or self.hook.region):
             raise OciInputError(f"destination_region {self.destination_region!r}: must differ from the source region")
@@ -162,17 +167,37 @@ class OciCopyBackupOperator(OciBaseOperator):
         details = getattr(oci.core.models, model)(destination_region=self.destination_region,
                                                   display_name=self.display_name)
         client = self.hook.get_client("blockstorage", self.region)
-        made = getattr(client, method)(self.backup_id, details, opc_retry_token=self.retry_token(context)).data
-        self.remember(made.id, self.destination_region)
+        made = self.earlier_group_copy(client)
+        if made is None:
+            made = getattr(client, method)(self.backup_id, details, opc_retry_token=self.retry_token(context)).data
+            self.remember(made.id, self.destination_region)
         self.link(context, made.id, region=self.destination_region)
         spec = self.hook.lifecycle_spec(made.id, ["AVAILABLE"], region=self.destination_region)
         return self.wait_or_defer(context, spec, {"backup_id": made.id, "source_backup_id": self.backup_id,
                                                   "region": self.destination_region})
 
+    def earlier_group_copy(self, client):
+        """A copy of this volume group backup already in the destination region (not failed or deleted): a
+        re-run whose token changed adopts it instead of copying every member again. Volume copies rely on the
+        token alone."""
+        if ocid_kind(self.backup_id) != "volumegroupbackup":
+            return None
+        source = client.get_volume_group_backup(self.backup_id).data
+        there = self.hook.get_client("blockstorage", self.destination_region)
+        for copy in self.hook.list_all(there.list_volume_group_backups, source.compartment_id):
+            if (copy.source_volume_group_backup_id == self.backup_id
+                    and copy.lifecycle_state not in ("FAULTY", "TERMINATING", "TERMINATED")):
+                self.log.info("adopting copy %s of %s in %s", copy.id, self.backup_id, self.destination_region)
+                return copy
+        return None
+
     def finish(self, context, result: dict) -> dict:
         self._made.clear()
         copy = self.hook.get_resource(result["backup_id"], self.destination_region)
-        return backup_result(copy, self.destination_region) | {"source_backup_id": result["source_backup_id"]}
+        extra = {"source_backup_id": result["source_backup_id"]}
+        if ocid_kind(copy.id) == "volumegroupbackup":
+            extra["member_backup_ids"] = list(copy.volume_backup_ids or [])
+        return backup_result(copy, self.destination_region) | extra
 
 
 class OciDeleteBackupOperator(OciBaseOperator):

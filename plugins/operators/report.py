@@ -3,7 +3,7 @@ age of the newest verified backup (RPO); to the log, XCom, Asset events and the 
 
 The report runs after the teardown, reads what each mapped volume task left in XCom (a failed task leaves
 none, which is itself the finding), and fails the run when any backup or verification failed. A `backup-group`
-has a line of its own (its group backup and verification), with a line per member below it.
+has a line of its own (its group backup, verification and DR copy), with a line per member below it.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ class OciBackupReportOperator(OciBaseOperator):
     :param note_conn_id: the Airflow REST API connection the report is written through as the run's note
     :param steps: task ids outside the group whose failure also fails the run (DR copy, teardown, retention)
     :param groups: the group plan (``OciPlanGroupBackupsOperator``'s XCom): one row per backup group (templated)
-    :param groups_group_id: the task group whose mapped tasks (backup_group, restore_for_test, verify_restore) are
-        read per backup group
+    :param groups_group_id: the task group whose mapped tasks (backup_group, restore_for_test, verify_restore,
+        copy_to_dr_region) are read per backup group
     """
 
     template_fields = oci_template_fields("plan", "groups", "prune_result")
@@ -114,7 +114,8 @@ class OciBackupReportOperator(OciBaseOperator):
                 ("verify_restore", VERIFY_XCOM_KEY))]
             newest = newest_verified(self.hook.list_group_backups(item["group"], item["compartment_id"],
                                                                   item.get("region")))
-            groups.append(build_group_row(item, *pulled, newest, now))
+            copy = self._pull(ti, "copy_to_dr_region", index, group_id=self.groups_group_id)
+            groups.append(build_group_row(item, *pulled, newest, now, copy))
         pruned = (self.prune_result or {}).get("deleted", []) if isinstance(self.prune_result, dict) else []
         report = {"generated_at": now.isoformat(), "volumes": rows, "groups": groups, "pruned": pruned,
                   "totals": {"volumes": len(rows), "backed_up": sum(1 for r in rows if r["backup_id"]),

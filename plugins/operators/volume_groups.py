@@ -44,9 +44,6 @@ class OciPlanGroupBackupsOperator(OciPlanBackupsOperator):
             item = group_item(name, members)
             plan.append(self.planned(item, self.hook.list_group_backups(name, item["compartment_id"],
                                                                         item["region"]), now))
-            if plan[-1]["dr_region"]:
-                self.log.warning("%s: group backups are not copied to %s (DR copies are of single volumes)",
-                                 name, plan[-1]["dr_region"])
         choose_verifications(plan, self._policies)
         self.log_plan(plan)
         return plan
@@ -61,8 +58,8 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
 
     XCom: volume_group_id, volume_group_backup_id, backup_type, members ({volume_id: volume backup id}), region;
     and the group backup's fields for the report (backup_id, type, size_in_gbs, unique_size_in_gbs,
-    unique_size_in_mbs, time_created), member_backups (one backup dict per member), group, verify (from
-    `planned`: whether the nightly test-restores it).
+    unique_size_in_mbs, time_created), member_backups (one backup dict per member), group, verify and dr_region
+    (from `planned`: whether the nightly test-restores it, where it copies it; None: no DR copy).
 
     :param volume_ids: the volumes and boot volumes backed up together: a list of OCIDs, or one comma-separated
         string (templated)
@@ -171,6 +168,7 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
         return {**summary, "volume_group_id": result["volume_group_id"], "volume_group_backup_id": done.id,
                 "backup_type": result["backup_type"], "members": members, "member_backups": member_backups,
                 "group": result["group"], "verify": bool((self.planned or {}).get("verify", True)),
+                "dr_region": (self.planned or {}).get("dr_region"),
                 "region": self.hook.region}
 
 

@@ -207,3 +207,48 @@ def test_boot_level_boots_the_restored_boot_volume_of_a_group_and_checks_the_oth
                  and b["lifecycle_state"] not in ("TERMINATING", "TERMINATED")]
     assert leftovers == []
     _assert_nothing_left(sim)
+
+
+def test_group_backup_copied_to_the_dr_region_once_and_a_failed_copy_fails_the_run_naming_the_group(grouped, capfd):
+    sim = grouped
+    policies = {"default": {**POLICIES["default"], "dr_region": "us-phoenix-1"}}
+    sim.admin.reset_counters()
+    state, tasks = run_dag(DAG_ID, _conf(sim, policies=policies))
+    assert state == "success", tasks
+    assert tasks["protect_group.copy_to_dr_region[0]"] == "success"
+    [group_backup] = [g for g in sim.admin.resources("volumegroupbackup")
+                      if _ours(g) and g["_region"] == "us-ashburn-1"]
+    [copy] = [g for g in sim.admin.resources("volumegroupbackup") if g["_region"] == "us-phoenix-1"]
+    assert copy["source_volume_group_backup_id"] == group_backup["id"] and copy["lifecycle_state"] == "AVAILABLE"
+    members = {b["id"]: b for b in sim.admin.resources("volumebackup") if b["_region"] == "us-phoenix-1"}
+    assert set(copy["volume_backup_ids"]) <= set(members) and len(copy["volume_backup_ids"]) == 2
+    assert sim.admin.counters()["CopyVolumeGroupBackup"] == 1
+    run_id = last_run_id(DAG_ID)
+    made = xcom(DAG_ID, run_id, "protect_group.copy_to_dr_region", map_index=0)
+    assert (made["backup_id"], made["source_backup_id"], made["region"]) == (copy["id"], group_backup["id"],
+                                                                             "us-phoenix-1")
+    assert made["member_backup_ids"] == copy["volume_backup_ids"]
+    [row] = xcom(DAG_ID, run_id, "report")["groups"]
+    assert row["status"] == "verified" and row["dr_copy"]["backup_id"] == copy["id"]
+    assert f"DR copy {copy['id']} in us-phoenix-1" in capfd.readouterr().out
+
+    # a re-run of the copy (another task, so another retry token) adopts the copy: no second one
+    sim.admin.reset_counters()
+    state, tasks = run_dag("test_op_misc_trigger_error", {"backup_id": group_backup["id"]})
+    assert state == "success", tasks
+    assert sim.admin.counters().get("CopyVolumeGroupBackup", 0) == 0
+    assert [g["id"] for g in sim.admin.resources("volumegroupbackup") if g["_region"] == "us-phoenix-1"] == [
+        copy["id"]]
+
+    # the next night's copy fails: the run fails after cleanup and the report names the group
+    sim.admin.advance(86400)
+    sim.admin.fault("CopyVolumeGroupBackup", "fail_work_request", message="region unavailable")
+    state, tasks = run_dag(DAG_ID, _conf(sim, policies=policies))
+    assert state == "failed" and tasks["protect_group.copy_to_dr_region[0]"] == "failed", tasks
+    assert tasks["protect_group.verify_restore[0]"] == "success" and tasks["report"] == "failed"
+    report = xcom(DAG_ID, last_run_id(DAG_ID), "report", key="report")
+    [row] = report["groups"]
+    assert row["failed"] and row["status"] == "DR COPY to us-phoenix-1 FAILED (verified)"
+    captured = capfd.readouterr()
+    assert "db (backup group): DR COPY to us-phoenix-1 FAILED" in captured.out + captured.err
+    _assert_nothing_left(sim)

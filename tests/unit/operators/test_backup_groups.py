@@ -97,3 +97,21 @@ def test_group_report_row_has_a_line_per_member_and_fails_when_the_group_verific
     assert "- group db (2 volumes, one volume group backup): VERIFICATION FAILED; FULL" in text
     assert "    - db-log (volume): backup b-log; check FAIL e2fsck" in text
     assert build_group_row(item, None, None, None, None, NOW)["status"] == "BACKUP FAILED"
+
+
+def test_a_group_backup_not_copied_to_its_dr_region_fails_its_row_and_a_copy_is_named():
+    item = {**group_item("db", [vol("db-data", "db"), vol("db-log", "db")]), "backup_type": "FULL",
+            "verify": False, "dr_region": "us-phoenix-1"}
+    made = {"backup_id": "gb", "type": "FULL", "size_in_gbs": 100, "unique_size_in_gbs": 1, "unique_size_in_mbs": 9,
+            "volume_group_id": "vg", "members": {}}
+    copied = build_group_row(item, made, None, None, None, NOW, {"backup_id": "gb-dr", "member_backup_ids": ["m"]})
+    assert not copied["failed"] and copied["dr_copy"] == {"region": "us-phoenix-1", "backup_id": "gb-dr",
+                                                          "member_backup_ids": ["m"]}
+    text = render_text({"generated_at": NOW.isoformat(), "failed_steps": [], "volumes": [], "groups": [copied],
+                        "totals": {"volumes": 0, "backed_up": 0, "verified": 0, "failed": 0, "pruned": 0}})
+    assert "; DR copy gb-dr in us-phoenix-1" in text
+    lost = build_group_row(item, made, None, None, None, NOW, None)
+    assert lost["failed"] and lost["status"] == "DR COPY to us-phoenix-1 FAILED (backed up (verification not sampled))"
+    # no DR region: nothing to copy, nothing failed; no backup: the backup's failure, not the copy's
+    assert build_group_row({**item, "dr_region": None}, made, None, None, None, NOW)["dr_copy"] is None
+    assert build_group_row(item, None, None, None, None, NOW)["status"] == "BACKUP FAILED"
