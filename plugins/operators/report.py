@@ -12,7 +12,7 @@ from common.errors import OciWaitError
 from common.tags import newest_verified
 from common.xcom import PRUNE_XCOM_KEY, TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 from hooks.oci import asset_uri
-from reports.nightly import build_group_row, build_row, render_text
+from reports.nightly import build_group_row, build_row, dr_copy_text, render_text
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -135,7 +135,8 @@ class OciBackupReportOperator(OciBaseOperator):
         if failed or report["failed_steps"]:
             ti.xcom_push(key="report", value=report)
             problems = [f"{r['display_name']} ({r['volume_id'] or 'backup group'}): {r['status']}"
-                        + (f" - {r['verification']['detail']}" if r["verification"] else "") for r in failed]
+                        + (f" - {r['verification']['detail']}" if r["verification"] else "")
+                + (dr_copy_text(r["dr_copy"]) if (r.get("dr_copy") or {}).get("failed") else "") for r in failed]
             problems += [f"step {s['step']} {s['state']}: {s['detail']}" for s in report["failed_steps"]]
             raise OciWaitError("backup run failed for: " + "; ".join(problems))
         return report

@@ -40,16 +40,15 @@ def build_row(item: dict, backup: dict | None, restore: dict | None, verificatio
 def build_group_row(item: dict, backup: dict | None, restore: dict | None, verification: dict | None,
                     newest_verified_backup: dict | None, now: datetime, copy: dict | None = None) -> dict:
     """A `backup-group`'s row: as a volume's (`build_row`), plus its members, each with its member backup and
-    its own check, and its DR copy (`dr_copy`: the copy's id and region; None: no DR region). A group backup made
-    but not copied to its policy's DR region fails the row: the group is not protected as its policy says."""
+    its own check, and its DR copy (`dr_copy`: the copy's id, its member copies and region, `failed`; None: no DR
+    region). A group backup made but not copied to its policy's DR region fails the row (the group is not
+    protected as its policy says); `status` stays the backup's and verification's, which its members share."""
     row = build_row({**item, "volume_id": None}, backup, restore, verification, newest_verified_backup, now)
     dr_region = item.get("dr_region")
     row["dr_copy"] = {"region": dr_region, "backup_id": (copy or {}).get("backup_id"),
-                      "member_backup_ids": (copy or {}).get("member_backup_ids") or []} if dr_region else None
-    if dr_region and backup and not (copy and copy.get("backup_id")):
-        failure = f"DR COPY to {dr_region} FAILED"
-        row["status"] = f"{row['status']}; {failure}" if row["failed"] else f"{failure} ({row['status']})"
-        row["failed"] = True
+                      "member_backup_ids": (copy or {}).get("member_backup_ids") or [],
+                      "failed": bool(backup) and not (copy or {}).get("backup_id")} if dr_region else None
+    row["failed"] = row["failed"] or bool(row["dr_copy"] and row["dr_copy"]["failed"])
     member_backups = (backup or {}).get("members") or {}
     checks = {c["source_id"]: c for c in (verification or {}).get("members") or []}
     row.update(group=item["group"], volume_group_id=backup and backup["volume_group_id"], members=[
@@ -59,6 +58,13 @@ def build_group_row(item: dict, backup: dict | None, restore: dict | None, verif
                                                          ("level", "passed", "detail", "canary")}}
         for m in item["members"]])
     return row
+
+
+def dr_copy_text(dr_copy: dict) -> str:
+    """A group line's DR copy: the copy in its region, or that it failed (for the line and the run's error)."""
+    if dr_copy["failed"]:
+        return f"; DR COPY to {dr_copy['region']} FAILED"
+    return f"; DR copy {dr_copy['backup_id'] or '-'} in {dr_copy['region']}"
 
 
 def render_text(report: dict) -> str:
@@ -86,7 +92,7 @@ def render_text(report: dict) -> str:
             f"{r['unique_size_in_mbs'] or 0} MB; RTO {r['rto_seconds'] if r['rto_seconds'] is not None else '-'} s; "
             f"check {v.get('level', '-')}: {v.get('detail', '-')}; "
             f"RPO {r['rpo_hours'] if r['rpo_hours'] is not None else '-'} h"
-            + (f"; DR copy {r['dr_copy']['backup_id'] or '-'} in {r['dr_copy']['region']}" if r.get("dr_copy") else ""))
+            + (dr_copy_text(r["dr_copy"]) if r.get("dr_copy") else ""))
         for m in r["members"]:
             check = m["verification"] or {}
             lines.append(f"    - {m['display_name']} ({m['kind']}): backup {m['backup_id'] or '-'}; check "

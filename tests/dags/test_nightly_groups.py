@@ -248,7 +248,8 @@ def test_group_backup_copied_to_the_dr_region_once_and_a_failed_copy_fails_the_r
     assert tasks["protect_group.verify_restore[0]"] == "success" and tasks["report"] == "failed"
     report = xcom(DAG_ID, last_run_id(DAG_ID), "report", key="report")
     [row] = report["groups"]
-    assert row["failed"] and row["status"] == "DR COPY to us-phoenix-1 FAILED (verified)"
+    assert row["failed"] and row["dr_copy"]["failed"] and row["status"] == "verified"  # verified, not copied
     captured = capfd.readouterr()
-    assert "db (backup group): DR COPY to us-phoenix-1 FAILED" in captured.out + captured.err
+    assert "db (backup group): verified - " in captured.out + captured.err
+    assert "; DR COPY to us-phoenix-1 FAILED" in captured.out + captured.err
     _assert_nothing_left(sim)

@@ -106,12 +106,16 @@ def test_a_group_backup_not_copied_to_its_dr_region_fails_its_row_and_a_copy_is_
             "volume_group_id": "vg", "members": {}}
     copied = build_group_row(item, made, None, None, None, NOW, {"backup_id": "gb-dr", "member_backup_ids": ["m"]})
     assert not copied["failed"] and copied["dr_copy"] == {"region": "us-phoenix-1", "backup_id": "gb-dr",
-                                                          "member_backup_ids": ["m"]}
+                                                          "member_backup_ids": ["m"], "failed": False}
     text = render_text({"generated_at": NOW.isoformat(), "failed_steps": [], "volumes": [], "groups": [copied],
                         "totals": {"volumes": 0, "backed_up": 0, "verified": 0, "failed": 0, "pruned": 0}})
     assert "; DR copy gb-dr in us-phoenix-1" in text
     lost = build_group_row(item, made, None, None, None, NOW, None)
-    assert lost["failed"] and lost["status"] == "DR COPY to us-phoenix-1 FAILED (backed up (verification not sampled))"
+    assert lost["failed"] and lost["dr_copy"]["failed"] and lost["status"] == "backed up (verification not sampled)"
+    text = render_text({"generated_at": NOW.isoformat(), "failed_steps": [], "volumes": [], "groups": [lost],
+                        "totals": {"volumes": 0, "backed_up": 0, "verified": 0, "failed": 0, "pruned": 0}})
+    assert "; DR COPY to us-phoenix-1 FAILED" in text
     # no DR region: nothing to copy, nothing failed; no backup: the backup's failure, not the copy's
     assert build_group_row({**item, "dr_region": None}, made, None, None, None, NOW)["dr_copy"] is None
     assert build_group_row(item, None, None, None, None, NOW)["status"] == "BACKUP FAILED"
+    assert not build_group_row(item, None, None, None, None, NOW)["dr_copy"]["failed"]
