@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 import time
+
+# What every estate here has: the prod compartment, a subnet with a DNS label, and the Oracle Linux image.
+_NETWORK_AND_IMAGE = {
+    "compartments": [{"name": "prod"}],
+    "subnets": [{"name": "app", "compartment": "prod", "cidr": "10.0.1.0/24", "dns_label": "app"}],
+    "images": [{"name": "OL9", "compartment": "prod", "os": "Oracle Linux", "os_version": "9",
+                "files": {"etc/os-release": 'NAME="Oracle Linux Server"\n'}}],
+}
 
 
 def protected_estate(heartbeat: float | None = None) -> dict:
     """Two tagged block volumes, one tagged boot volume, one untagged volume, and a verifier instance."""
     beat = str(int(heartbeat if heartbeat is not None else time.time()))
     return {
-        "compartments": [{"name": "prod"}],
-        "subnets": [{"name": "app", "compartment": "prod", "cidr": "10.0.1.0/24", "dns_label": "app"}],
-        "images": [{"name": "OL9", "compartment": "prod", "os": "Oracle Linux", "os_version": "9",
-                    "files": {"etc/os-release": 'NAME="Oracle Linux Server"\n'}}],
+        **copy.deepcopy(_NETWORK_AND_IMAGE),
         "volumes": [
             {"name": "db-data", "compartment": "prod", "size_in_gbs": 50, "freeform_tags": {"backup-policy": "default"},
              "files": {"canary.txt": "db-data canary\n", ".heartbeat": beat, "db/table.dat": "rows\n" * 2000}},
@@ -41,10 +47,7 @@ def grouped_estate(heartbeat: float | None = None, log_ad: int = 1, boot_in_grou
     beat = str(int(heartbeat if heartbeat is not None else time.time()))
     protected = {"backup-policy": "default"}
     return {
-        "compartments": [{"name": "prod"}],
-        "subnets": [{"name": "app", "compartment": "prod", "cidr": "10.0.1.0/24", "dns_label": "app"}],
-        "images": [{"name": "OL9", "compartment": "prod", "os": "Oracle Linux", "os_version": "9",
-                    "files": {"etc/os-release": 'NAME="Oracle Linux Server"\n'}}],
+        **copy.deepcopy(_NETWORK_AND_IMAGE),
         "volumes": [
             {"name": "db-data", "compartment": "prod", "size_in_gbs": 50,
              "freeform_tags": {**protected, "backup-group": "db"},

@@ -9,19 +9,15 @@ from datetime import timedelta
 import pytest
 
 from tests.airflow_helpers import last_run_id, load_dag, task_states, xcom
-from tests.dags.test_emergency_clone_restore import FS_BYTES, _backup, _by_id
+from tests.dags.test_emergency_clone_restore import (  # noqa: F401 (_fast_polls: the same autouse fixture)
+    FS_BYTES,
+    _backup,
+    _by_id,
+    _fast_polls,
+    _sha,
+)
 
 RESTORE = "oci_restore"
-
-
-@pytest.fixture(autouse=True)
-def _fast_polls(monkeypatch):
-    monkeypatch.setenv("OCI_POLL_INTERVAL", "0.2")
-    monkeypatch.setenv("OCI_POLL_MAX_INTERVAL", "1")
-
-
-def _sha(sim, resource_id: str) -> str:
-    return sim.admin.sha256(resource_id, length=FS_BYTES)["sha256"]
 
 
 def _run(conf: dict):
