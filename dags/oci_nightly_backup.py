@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, task, task_group
 from common import config as settings
-from common.pools import oci_api_pool
+from common import pools
 from operators import volume_groups as groups
 from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOperator, OciPruneBackupsOperator
 from operators.backups import OciCopyBackupOperator, OciCreateBackupOperator
@@ -66,7 +66,7 @@ with DAG(
     doc_md=DOC,
     tags=["oci", "backup", "scheduled"],
     default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=2),
-                  "execution_timeout": timedelta(hours=2), "pool": oci_api_pool(),
+                  "execution_timeout": timedelta(hours=2), "pool": pools.oci_api_pool(),
                   **wait_settings(deferrable=False)},
     params=settings.nightly_params(),
 ) as dag:
