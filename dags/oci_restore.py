@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param
 from forms.params import DEFAULT_SHAPE, DEVICE_PATTERN, OPTIONAL_HOSTNAME, OPTIONAL_OCID
 from hooks.oci import RETRY_BUDGET
+from operators.approval import OciApproveSwapOperator
 from operators.base import wait_settings
 from operators.boot_swap import OciSwapBootVolumeOperator
 from operators.compute import OciLaunchInstanceOperator
@@ -94,6 +95,12 @@ with DAG(
         "instance_id": Param("", type="string", pattern=OPTIONAL_OCID,
                              description="In place: this instance (empty: the one booted from the backup's source "
                                          "boot volume)"),
+        "approvers": Param(None, type=["null", "array"], items={"type": "string"},
+                           description="In place: the Airflow user ids who may approve the swap before the instance "
+                                       "stops, like alice (empty: anyone who may answer required actions)"),
+        "approval_timeout_minutes": Param(60, type="number", minimum=0.1, maximum=10080,
+                                          description="In place: minutes to wait for the approval; then the run "
+                                                      "fails with nothing changed"),
     },
 ) as dag:
 
@@ -113,8 +120,14 @@ with DAG(
         subnet_id=request["subnet_id"], compartment_id=restore.output["compartment_id"],
         enabled=request["launch"], **WAIT)
 
+    # a person approves before the instance stops (OCI_APPROVAL_IN_PLACE); no answer in time: nothing changes
+    approve = OciApproveSwapOperator(
+        task_id="approve_swap", instance_id=request["instance_id"], boot_volume_id=restored_id, backup=chosen,
+        approvers=request["approvers"], timeout_minutes=request["approval_timeout_minutes"],
+        enabled=request["in_place"])
     swap = OciSwapBootVolumeOperator(
         task_id="swap_boot_volume", instance_id=request["instance_id"], boot_volume_id=restored_id,
-        enabled=request["in_place"], **WAIT)
+        enabled=request["in_place"], trigger_rule="none_failed_min_one_success", **WAIT)
+    approve >> swap
 
     restore >> [attach, launch, swap] >> OciRunReportOperator(task_id="report", report="restore")

@@ -103,11 +103,16 @@ PROTECTION_WAIT_SECONDS = Setting("OCI_PROTECTION_WAIT_SECONDS", 1.5,
                                   "seconds a page request waits for a running read before showing the last one")
 PROTECTION_FIRST_WAIT_SECONDS = Setting("OCI_PROTECTION_FIRST_WAIT_SECONDS", 10.0,
                                         "seconds the very first request waits, having nothing to show yet")
+APPROVAL_IN_PLACE = Setting("OCI_APPROVAL_IN_PLACE", True,
+                            "an in-place restore waits for a person's approval before it stops the instance")
+APPROVAL_CLONE_LAUNCH = Setting("OCI_APPROVAL_CLONE_LAUNCH", False,
+                                "an emergency clone waits for a person's approval before it launches an instance")
 
 SETTINGS: tuple[Setting, ...] = (
     POLL_INTERVAL, POLL_MAX_INTERVAL, TRIGGER_MIN_EVENT_AGE, TRIGGER_BATCH_FROM, TRIGGER_END_TASK, UPLOAD_ROOTS,
     API_POOL, API_POOL_SLOTS, INCLUDE_DIR, NIGHTLY_SCHEDULE, NIGHTLY_MAX_ACTIVE_TASKS, PROTECTION_DAG,
-    PROTECTION_CONN_ID, PROTECTION_CACHE_SECONDS, PROTECTION_WAIT_SECONDS, PROTECTION_FIRST_WAIT_SECONDS)
+    PROTECTION_CONN_ID, PROTECTION_CACHE_SECONDS, PROTECTION_WAIT_SECONDS, PROTECTION_FIRST_WAIT_SECONDS,
+    APPROVAL_IN_PLACE, APPROVAL_CLONE_LAUNCH)
 
 
 def settings_table() -> str:

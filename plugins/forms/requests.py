@@ -19,6 +19,7 @@ from disks.headers import IMAGE_FORMATS, IMPORT_LAUNCH_MODES, LAUNCH_MODES
 from guest.user_data import validate_hostname, validate_os_type
 from hooks.oci import ocid_kind, validate_ocid
 
+from forms.approval import approval_timeout, approval_users
 from forms.checks import check_bucket_name, check_display_name, check_local_disk, check_local_file, check_object_name
 from forms.fleet import resolve_fleet
 from forms.object_uri import parse_object_uri
@@ -121,6 +122,9 @@ def restore_request(params: dict, hook, context) -> dict:
             validate_ocid(params["instance_id"], "instance_id", "instance")
     elif blank("instance_id"):
         raise OciInputError(f"instance_id {params['instance_id']!r}: only with in_place")
+    approvers = [u["id"] for u in approval_users(params.get("approvers"))]
+    if approvers and not in_place:
+        raise OciInputError(f"approvers {approvers!r}: only with in_place (the approval before the instance stops)")
     shape, shape_config = params.get("shape") or DEFAULT_SHAPE, None
     if launch:
         if restores_to != "bootvolume":
@@ -140,7 +144,9 @@ def restore_request(params: dict, hook, context) -> dict:
                "display_name": blank("display_name"), "attach": bool(attach_to), "attach_instance_id": attach_to,
                "device": blank("device"), "launch": launch, "hostname": blank("hostname"),
                "os_type": params.get("os_type") or "linux", "shape": shape, "shape_config": shape_config,
-               "subnet_id": blank("subnet_id"), "in_place": in_place, "instance_id": blank("instance_id")}
+               "subnet_id": blank("subnet_id"), "in_place": in_place, "instance_id": blank("instance_id"),
+               "approvers": approvers,
+               "approval_timeout_minutes": approval_timeout(params.get("approval_timeout_minutes"))}
     # references
     if request["availability_domain"]:
         hook.check_availability_domain(request["availability_domain"])

@@ -59,14 +59,23 @@ def restore_report(pull, context) -> tuple[list[str], dict, list[str], str]:
     attached = pull("attach_restored_volume") if request["attach"] else None
     instance = pull("launch_on_restored_boot_volume") if request["launch"] else None
     swapped = pull("swap_boot_volume") if request.get("in_place") else None
+    asked = pull("approve_swap", key="asked") if request.get("in_place") else None
+    approval = pull("approve_swap", key="decision") if asked else None
     problems = []
+    if approval and not approval["approved"]:
+        problems.append(f"the in-place restore was rejected by {approval['by']} at {approval['at']}"
+                        f"{': ' + approval['reason'] if approval['reason'] else ''}; instance "
+                        f"{request['instance_id']} was not touched")
+    elif asked and not approval:
+        problems.append(f"no approval of the in-place restore within {asked['timeout_minutes']:g} min; instance "
+                        f"{request['instance_id']} was not touched")
     if not restored:
         problems.append(f"backup {backup['backup_id']} was not restored")
     if request["attach"] and not attached:
         problems.append(f"the restored volume was not attached to {request['attach_instance_id']}")
     if request["launch"] and not instance:
         problems.append(f"no instance was launched on the restored boot volume (hostname {request['hostname']})")
-    if request.get("in_place") and not swapped:
+    if request.get("in_place") and not swapped and not (asked and not (approval or {}).get("approved")):
         problems.append(f"the restored boot volume was not swapped into {request['instance_id']} (see "
                         f"swap_boot_volume: the instance keeps its old boot volume or a retry finishes the swap)")
     lines = [f"Restore of {backup['type']} backup {backup['backup_id']} ({backup['display_name']}) of "
@@ -82,13 +91,16 @@ def restore_report(pull, context) -> tuple[list[str], dict, list[str], str]:
     if instance:
         lines.append(f"- instance {instance['instance_id']} RUNNING, hostname {instance['hostname']}, private IP "
                      f"{instance['private_ip']}")
+    if approval:
+        lines.append(f"- {'approved' if approval['approved'] else 'REJECTED'} by {approval['by']} at "
+                     f"{approval['at']}{': ' + approval['reason'] if approval['reason'] else ''}")
     if swapped:
         lines.append(f"- swapped in place into instance {swapped['instance_id']} ({swapped['lifecycle_state']}, "
                      f"hostname {swapped['hostname_label']}, private IP {swapped['private_ip']}); the old boot "
                      f"volume {swapped['old_boot_volume_id']} is kept ({swapped['old_boot_volume_state']}): delete "
                      f"it once the restore is accepted")
     result = {"backup": backup, "restored": restored, "attachment": attached, "instance": instance,
-              "swap": swapped,
+              "swap": swapped, "approval": approval,
               "rto_seconds": restored and restored.get("seconds_to_available"), "problems": problems}
     return lines, result, problems, "restore"
 

@@ -1,0 +1,177 @@
+"""The approval before an in-place restore, through the real oci_restore DAG (dag.test) against ocisim, answered
+the way a person's browser does: Airflow's REST API (the api-server app, its auth manager, the hitlDetails
+endpoint) on the same metadata database, from a second thread while the run waits in AWAITING_INPUT.
+
+dag.test() has no scheduler: the timeout case runs the scheduler's own timeout sweep (the method its loop
+calls) once the deadline has passed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from tests.airflow_helpers import load_dag, task_states, xcom
+from tests.dags.test_emergency_clone_restore import (  # noqa: F401 (_fast_polls: the same autouse fixture)
+    _backup,
+    _fast_polls,
+)
+from tests.dags.test_in_place_restore import _boot_of, _by_id
+
+RESTORE = "oci_restore"
+GATE = "approve_swap"
+
+
+@pytest.fixture
+def api(estate, monkeypatch):
+    """The api-server app as `airflow api-server` builds it, and tokens of an assigned and a foreign user."""
+    from airflow.api_fastapi.app import create_app, get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("OCI_APPROVAL_IN_PLACE", "1")
+    client = TestClient(create_app("all"))
+    manager = get_auth_manager()
+    tokens = {name: manager.generate_jwt(SimpleAuthManagerUser(username=name, role="op"))
+              for name in ("alice", "bob")}
+    return client, tokens
+
+
+def _answer_when_asked(client, answer: Callable[[str, str], None], timeout: float = 120) -> threading.Thread:
+    """A thread that waits for the run's approval request (GET hitlDetails), then calls answer(run_id, path)."""
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                got = client.get(f"/api/v2/dags/{RESTORE}/dagRuns/~/hitlDetails",
+                                 headers=_auth(client.tokens["alice"]))
+                pending = [d for d in got.json().get("hitl_details", [])
+                           if d["task_instance"]["task_id"] == GATE and not d["response_received"]]
+                if pending:
+                    run_id = pending[0]["task_instance"]["dag_run_id"]
+                    answer(run_id, f"/api/v2/dags/{RESTORE}/dagRuns/{run_id}/taskInstances/{GATE}/-1/hitlDetails")
+                    return
+                time.sleep(0.3)
+            raise AssertionError("no approval request appeared")
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.errors = errors  # type: ignore[attr-defined]
+    thread.start()
+    return thread
+
+
+def _auth(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _run(conf: dict):
+    dag = load_dag(RESTORE)
+    dag.get_task("swap_boot_volume").retry_delay = timedelta(0)
+    run = dag.test(run_conf=conf)
+    return run, task_states(RESTORE, run.run_id)
+
+
+def _setup(sim):
+    instance_id, old = sim.tenancy["instances"]["app1"], sim.tenancy["boot_volumes"]["app1"]
+    return instance_id, old, _backup(sim, old)
+
+
+def test_an_assigned_user_approves_and_a_foreign_user_or_a_second_answer_is_refused(api, estate):
+    client, tokens = api
+    client.tokens = tokens
+    sim = estate
+    instance_id, old, backup = _setup(sim)
+    seen: dict = {}
+
+    def answer(run_id: str, path: str):
+        detail = client.get(path, headers=_auth(tokens["alice"])).json()
+        seen["detail"] = detail
+        # what the approver reads: the instance, both boot volumes, the backup and the downtime
+        seen["forbidden"] = client.patch(path, json={"chosen_options": ["Approve"]}, headers=_auth(tokens["bob"]))
+        # nothing changed while the run waits: no stop, no detach
+        seen["counters"] = sim.admin.counters()
+        seen["ok"] = client.patch(path, json={"chosen_options": ["Approve"], "params_input": {"reason": "INC-42"}},
+                                  headers=_auth(tokens["alice"]))
+        seen["twice"] = client.patch(path, json={"chosen_options": ["Reject"]}, headers=_auth(tokens["alice"]))
+
+    thread = _answer_when_asked(client, answer)
+    run, tasks = _run({"backup_id": backup.id, "in_place": True, "approvers": ["alice"]})
+    thread.join(5)
+    assert not thread.errors and not thread.is_alive(), thread.errors or "the run ended before it asked"
+
+    body = seen["detail"]["body"]
+    assert instance_id in body and old in body and backup.id in body and "app1" in body
+    assert "NOT verified" in body and "downtime" in body.lower() and "alice" in body
+    assert seen["detail"]["assigned_users"] == [{"id": "alice", "name": "alice"}]
+    assert seen["forbidden"].status_code == 403, seen["forbidden"].text
+    assert seen["counters"].get("InstanceAction", 0) == 0 and seen["counters"].get("DetachBootVolume", 0) == 0
+    assert seen["ok"].status_code == 200, seen["ok"].text
+    assert seen["twice"].status_code == 409, seen["twice"].text
+
+    assert run.state == "success", tasks
+    assert tasks[GATE] == "success" and tasks["swap_boot_volume"] == "success"
+    report = xcom(RESTORE, run.run_id, "report")
+    assert report["approval"]["approved"] is True and report["approval"]["by"] == "alice"
+    assert report["approval"]["reason"] == "INC-42"
+    assert _boot_of(sim, instance_id) == [report["restored"]["volume_id"]]
+
+
+def test_reject_leaves_the_instance_running_on_its_old_boot_volume(api, estate):
+    client, tokens = api
+    client.tokens = tokens
+    sim = estate
+    instance_id, old, backup = _setup(sim)
+
+    def answer(run_id: str, path: str):
+        got = client.patch(path, json={"chosen_options": ["Reject"], "params_input": {"reason": "wrong backup"}},
+                           headers=_auth(tokens["alice"]))
+        assert got.status_code == 200, got.text
+
+    thread = _answer_when_asked(client, answer)
+    run, tasks = _run({"backup_id": backup.id, "in_place": True})
+    thread.join(5)
+    assert not thread.errors and not thread.is_alive(), thread.errors or "the run ended before it asked"
+
+    assert run.state == "failed" and tasks["swap_boot_volume"] == "skipped", tasks
+    assert _boot_of(sim, instance_id) == [old]
+    assert _by_id(sim, "instance")[instance_id]["lifecycle_state"] == "RUNNING"
+    counters = sim.admin.counters()
+    assert counters.get("DetachBootVolume", 0) == 0 and counters.get("InstanceAction", 0) == 0
+    report = xcom(RESTORE, run.run_id, "report", key="report")
+    assert report["approval"] == {**report["approval"], "approved": False, "by": "alice", "reason": "wrong backup"}
+    assert any("rejected by alice" in p and "wrong backup" in p and "not touched" in p for p in report["problems"])
+
+
+def test_no_answer_in_time_fails_closed(api, estate):
+    """The scheduler's AWAITING_INPUT sweep fails the gate once its deadline passed: the swap never runs."""
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+
+    client, tokens = api
+    client.tokens = tokens
+    sim = estate
+    instance_id, old, backup = _setup(sim)
+
+    def answer(run_id: str, path: str):
+        time.sleep(6.5)  # past the 0.1-minute deadline
+        SchedulerJobRunner(job=Job()).check_awaiting_input_timeouts()
+
+    thread = _answer_when_asked(client, answer)
+    run, tasks = _run({"backup_id": backup.id, "in_place": True, "approval_timeout_minutes": 0.1})
+    thread.join(5)
+    assert not thread.errors and not thread.is_alive(), thread.errors or "the run ended before it asked"
+
+    assert run.state == "failed" and tasks[GATE] == "failed", tasks
+    assert tasks["swap_boot_volume"] == "upstream_failed", tasks
+    assert _boot_of(sim, instance_id) == [old]
+    assert _by_id(sim, "instance")[instance_id]["lifecycle_state"] == "RUNNING"
+    report = xcom(RESTORE, run.run_id, "report", key="report")
+    assert any("no approval" in p and "not touched" in p for p in report["problems"]), report["problems"]
