@@ -13,6 +13,7 @@ from forms.params import DEFAULT_SHAPE, OPTIONAL_HOSTNAME, OPTIONAL_OCID
 from forms.params import OPTIONAL_SHAPE_PATTERN as SHAPE_PATTERN
 from forms.requests import clone_attach_arguments, clone_launch_plan
 from hooks.oci import OCID_RE, RETRY_BUDGET
+from operators.approval import OciApproveLaunchOperator
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.on_demand import OciResolveCloneSourcesOperator, OciRunReportOperator, OciValidateRequestOperator
@@ -87,6 +88,12 @@ with DAG(
                            description="Subnet of the new instance (empty: the source instance's)"),
         "attach_cloned_volumes": Param(True, type="boolean",
                                        description="Attach the cloned block volumes to the new instance"),
+        "approvers": Param(None, type=["null", "array"], items={"type": "string"},
+                           description="Launch: the Airflow user ids who may approve it, like alice, where the "
+                                       "deployment asks for an approval (empty: anyone who may answer)"),
+        "approval_timeout_minutes": Param(60, type="number", minimum=0.1, maximum=10080,
+                                          description="Launch: minutes to wait for the approval; then the run "
+                                                      "fails with no instance launched"),
     },
 ) as dag:
 
@@ -96,10 +103,17 @@ with DAG(
         resolved.map(lambda item: item["clone"]))
 
     plan = task(clone_launch_plan, task_id="plan_launch", multiple_outputs=True)(resolved, clones.output)
+    # a person approves before the launch, where the deployment asks for it (OCI_APPROVAL_CLONE_LAUNCH)
+    approve = OciApproveLaunchOperator(
+        task_id="approve_launch", plan=plan, hostname=request.output["hostname"],
+        approvers=request.output["approvers"], timeout_minutes=request.output["approval_timeout_minutes"],
+        enabled=request.output["launch"])
     launch = OciLaunchInstanceOperator(
         task_id="launch_on_clone", boot_volume_id=plan["boot_volume_id"], hostname=request.output["hostname"],
         os_type=request.output["os_type"], shape=plan["shape"], shape_config=plan["shape_config"],
-        subnet_id=plan["subnet_id"], compartment_id=plan["compartment_id"], enabled=request.output["launch"], **WAIT)
+        subnet_id=plan["subnet_id"], compartment_id=plan["compartment_id"], enabled=request.output["launch"],
+        trigger_rule="none_failed_min_one_success", **WAIT)
+    approve >> launch
     # clone i is the clone of volume i: attach each with its own source's type and device
     attach = OciAttachVolumeOperator.partial(
         task_id="attach_cloned_volume", instance_id=launch.output["instance_id"], **WAIT,

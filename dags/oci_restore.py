@@ -44,11 +44,13 @@ The source volume is never touched.
   computer, since OCI does not apply a custom hostname to a Windows instance launched from a restore);
 - or a restored **boot volume** is swapped **in place** (`in_place`) into the instance booted from the backup's
   source boot volume (or `instance_id`): stop, detach the old boot volume, attach the restored one, start. The
-  instance keeps its OCID, IPs and hostname; the old boot volume is **kept** (reported) for you to delete.
+  instance keeps its OCID, IPs and hostname; the old boot volume is **kept** (reported) for you to delete. Before
+  the instance stops, a person **approves** (`approve_swap`, under Browse → Required Actions; `approvers` may
+  answer, within `approval_timeout_minutes`, else the run fails with nothing changed; docs/approvals.md).
 
 Tasks: `validate_request` (every field checked before any API call) → `choose_backup` → `restore_volume`
 (deferrable; its time to AVAILABLE is the restore time, the RTO) → `attach_restored_volume` /
-`launch_on_restored_boot_volume` / `swap_boot_volume` → `report`. The restored volume gets the backup's tags back
+`launch_on_restored_boot_volume` / `approve_swap` → `swap_boot_volume` → `report`. The restored volume gets the backup's tags back
 (so a restore of a protected volume is protected by the nightly DAG), plus `restored-from-backup`; it is **kept**.
 """
 

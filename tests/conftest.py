@@ -28,7 +28,7 @@ os.environ.update({
     # ... and cannot end a task from the trigger (dag.test() resumes it whatever the event): resume as before
     "OCI_TRIGGER_END_TASK": "0",
     # dag.test() has no scheduler to time an approval out: the in-place tests run with the gate off, and the
-    # approval's own tests (tests/dags/test_in_place_approval.py) switch it on and answer through the REST API
+    # approval's own tests (tests/dags/test_approval_gates.py) switch it on and answer through the REST API
     "OCI_APPROVAL_IN_PLACE": "0",
     # uploads are off unless configured: tests upload files they wrote under the temporary directory
     "OCI_UPLOAD_ROOTS": os.path.realpath(tempfile.gettempdir()),

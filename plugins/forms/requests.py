@@ -47,7 +47,11 @@ def clone_request(params: dict, hook, context) -> dict:
         if blank(name):
             validate_ocid(params[name], name, "compartment" if name == "compartment_id" else "subnet")
     launch = bool(params.get("launch_instance"))
-    request = {"instance_id": instance_id, "volume_ids": volume_ids, "launch": launch,
+    approvers = [u["id"] for u in approval_users(params.get("approvers"))]
+    if approvers and not launch:
+        raise OciInputError(f"approvers {approvers!r}: only with launch_instance (the approval before the launch)")
+    request = {"instance_id": instance_id, "volume_ids": volume_ids, "launch": launch, "approvers": approvers,
+               "approval_timeout_minutes": approval_timeout(params.get("approval_timeout_minutes")),
                "attach": launch and bool(params.get("attach_cloned_volumes", True)),
                "availability_domain": blank("availability_domain"), "compartment_id": blank("compartment_id"),
                "hostname": blank("hostname"), "os_type": params.get("os_type") or "linux",

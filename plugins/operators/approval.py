@@ -155,3 +155,36 @@ class OciApproveSwapOperator(OciApprovalOperator):
                 ("Expected downtime", "a few minutes: stop, detach the boot volume, attach the new one, start "
                                       "(OCI takes about 1 minute for each)")]
         return rows
+
+
+class OciApproveLaunchOperator(OciApprovalOperator):
+    """Approval before an emergency clone launches an instance on its cloned boot volume (off unless
+    `OCI_APPROVAL_CLONE_LAUNCH` is on): the hostname, shape, subnet and boot volume, read from OCI (read-only).
+
+    :param plan: the launch plan, the plan_launch task's XCom (``boot_volume_id``, ``shape``, ``shape_config``,
+        ``subnet_id``) (templated)
+    :param hostname: the new instance's hostname (templated)
+    :param subject: the headline (templated)
+    :param gate: the deployment setting that switches it on, ``OCI_APPROVAL_CLONE_LAUNCH`` by default
+    """
+
+    template_fields: Sequence[str] = (*OciApprovalOperator.template_fields, "plan", "hostname")
+
+    def __init__(self, *, plan: Any, hostname: Any, subject: str = "Approve the launch of an instance on the clone",
+                 gate: str = "OCI_APPROVAL_CLONE_LAUNCH", **kwargs):
+        super().__init__(subject=subject, gate=gate, **kwargs)
+        self.plan = plan
+        self.hostname = hostname
+
+    def describe(self, context) -> list[tuple[str, str]]:
+        plan = self.plan or {}
+        validate_ocid(plan.get("boot_volume_id"), "plan.boot_volume_id", "bootvolume")
+        boot = self.hook.get_client("blockstorage", self.region).get_boot_volume(plan["boot_volume_id"]).data
+        self.subject = f"Approve the launch of {self.hostname} on the clone {boot.display_name}"
+        config = plan.get("shape_config") or {}
+        return [("Hostname", str(self.hostname)),
+                ("Shape", f"{plan.get('shape')}" + (f" ({config.get('ocpus')} OCPU, {config.get('memory_in_gbs')} GB)"
+                                                   if config else "")),
+                ("Subnet", f"`{plan.get('subnet_id')}`"),
+                ("Boot volume", f"{boot.display_name} `{boot.id}` ({boot.size_in_gbs} GB, a clone)")]
+

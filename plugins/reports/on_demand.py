@@ -35,7 +35,14 @@ def clone_report(pull, context) -> tuple[list[str], dict, list[str], str]:
         elif request["attach"] and source["kind"] == "volume" and not attached:
             problems.append(f"clone {clone['volume_id']} of {source['display_name']} was not attached")
     instance = pull("launch_on_clone") if request["launch"] else None
-    if request["launch"] and not instance:
+    asked = pull("approve_launch", key="asked") if request["launch"] else None
+    approval = pull("approve_launch", key="decision") if asked else None
+    if asked and not (approval or {}).get("approved"):
+        problems.append(f"the launch was rejected by {approval['by']} at {approval['at']}"
+                        f"{': ' + approval['reason'] if approval['reason'] else ''}; no instance was launched"
+                        if approval else f"no approval of the launch within {asked['timeout_minutes']:g} min; no "
+                                         f"instance was launched (the clones are kept)")
+    elif request["launch"] and not instance:
         problems.append(f"no instance was launched on the cloned boot volume (hostname {request['hostname']})")
     lines = [f"Emergency clone of {request['instance_id'] or 'volumes'}: {sum(1 for r in rows if r['clone_id'])}"
              f" of {len(rows)} volume(s) cloned"]
@@ -43,10 +50,14 @@ def clone_report(pull, context) -> tuple[list[str], dict, list[str], str]:
         lines.append(f"- {r['display_name']} ({r['kind']}, {r['size_in_gbs']} GB) {r['source_id']} -> "
                      f"{r['clone_id'] or 'NOT CLONED'}"
                      + (f", attached at {r['attached_device'] or 'no device path'}" if r["attachment_id"] else ""))
+    if approval:
+        lines.append(f"- launch {'approved' if approval['approved'] else 'REJECTED'} by {approval['by']} at "
+                     f"{approval['at']}{': ' + approval['reason'] if approval['reason'] else ''}")
     if instance:
         lines.append(f"- instance {instance['instance_id']} RUNNING, hostname {instance['hostname']}, private IP "
                      f"{instance['private_ip']}, boot volume {instance['boot_volume_id']}")
     result = {"source_instance_id": resolved[0]["source_instance_id"], "volumes": rows, "instance": instance,
+              "approval": approval,
               "problems": problems}
     return lines, result, problems, "emergency clone"
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.airflow_helpers import load_dag, task_states, xcom
+from tests.airflow_helpers import last_run_id, load_dag, run_dag, task_states, xcom
 from tests.dags.test_emergency_clone_restore import (  # noqa: F401 (_fast_polls: the same autouse fixture)
     _backup,
     _fast_polls,
@@ -41,7 +41,8 @@ def api(estate, monkeypatch):
     return client, tokens
 
 
-def _answer_when_asked(client, answer: Callable[[str, str], None], timeout: float = 120) -> threading.Thread:
+def _answer_when_asked(client, answer: Callable[[str, str], None], timeout: float = 120, dag_id: str = RESTORE,
+                       gate: str = GATE) -> threading.Thread:
     """A thread that waits for the run's approval request (GET hitlDetails), then calls answer(run_id, path)."""
     errors: list[BaseException] = []
 
@@ -49,13 +50,13 @@ def _answer_when_asked(client, answer: Callable[[str, str], None], timeout: floa
         try:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                got = client.get(f"/api/v2/dags/{RESTORE}/dagRuns/~/hitlDetails",
+                got = client.get(f"/api/v2/dags/{dag_id}/dagRuns/~/hitlDetails",
                                  headers=_auth(client.tokens["alice"]))
                 pending = [d for d in got.json().get("hitl_details", [])
-                           if d["task_instance"]["task_id"] == GATE and not d["response_received"]]
+                           if d["task_instance"]["task_id"] == gate and not d["response_received"]]
                 if pending:
                     run_id = pending[0]["task_instance"]["dag_run_id"]
-                    answer(run_id, f"/api/v2/dags/{RESTORE}/dagRuns/{run_id}/taskInstances/{GATE}/-1/hitlDetails")
+                    answer(run_id, f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{gate}/-1/hitlDetails")
                     return
                 time.sleep(0.3)
             raise AssertionError("no approval request appeared")
@@ -175,3 +176,32 @@ def test_no_answer_in_time_fails_closed(api, estate):
     assert _by_id(sim, "instance")[instance_id]["lifecycle_state"] == "RUNNING"
     report = xcom(RESTORE, run.run_id, "report", key="report")
     assert any("no approval" in p and "not touched" in p for p in report["problems"]), report["problems"]
+
+
+def test_an_emergency_clone_launch_waits_for_approval_where_the_deployment_asks(api, estate, monkeypatch):
+    """Off by default (the clone tests launch without one); OCI_APPROVAL_CLONE_LAUNCH=1: Reject launches nothing
+    and keeps the clones."""
+    client, tokens = api
+    client.tokens = tokens
+    sim = estate
+    monkeypatch.setenv("OCI_APPROVAL_CLONE_LAUNCH", "1")
+    instances_before = set(_by_id(sim, "instance"))
+
+    def answer(run_id: str, path: str):
+        detail = client.get(path, headers=_auth(tokens["alice"])).json()
+        assert "app1-clone" in detail["body"] and "VM." in detail["body"], detail["body"]
+        got = client.patch(path, json={"chosen_options": ["Reject"], "params_input": {"reason": "not now"}},
+                           headers=_auth(tokens["alice"]))
+        assert got.status_code == 200, got.text
+
+    thread = _answer_when_asked(client, answer, dag_id="oci_emergency_clone", gate="approve_launch")
+    state, tasks = run_dag("oci_emergency_clone", {"instance_id": sim.tenancy["instances"]["app1"],
+                                                   "launch_instance": True, "hostname": "app1-clone",
+                                                   "approvers": ["alice"]})
+    thread.join(5)
+    assert not thread.errors and not thread.is_alive(), thread.errors or "the run ended before it asked"
+    assert state == "failed" and tasks["launch_on_clone"] == "skipped", tasks
+    assert set(_by_id(sim, "instance")) == instances_before
+    report = xcom("oci_emergency_clone", last_run_id("oci_emergency_clone"), "report", key="report")
+    assert [r["clone_id"] for r in report["volumes"]] and all(r["clone_id"] for r in report["volumes"])
+    assert any("rejected by alice" in p and "not now" in p for p in report["problems"]), report["problems"]
