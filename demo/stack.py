@@ -4,9 +4,11 @@
 demo/seed.json, then `airflow api-server`, `scheduler`, `dag-processor` and `triggerer` with the LocalExecutor on a
 PostgreSQL database of their own (SQLite cannot serve LocalExecutor's parallel writers). It returns once the health
 endpoint reports every component healthy and every DAG in dags/ is parsed and unpaused, printing the URL and the
-login. Connection `oci_default` points at ocisim (as in `make demo`); connection `airflow_api` lets the nightly
-report set its run's note. Everything lives under the out directory (default out/up): AIRFLOW_HOME, ocisim's state,
-logs, `pids` (name, pid, start time of each session leader) and `stack.json` (ports, database, URL).
+login. Connection `oci_default` points at ocisim (as in `make demo`, but in the metadata database, where Admin >
+Connections lists, edits and tests it); connection `airflow_api` lets the nightly report set its run's note.
+Everything lives under the out directory (default out/up, mode 700; every file in it that holds a key or a password
+mode 600): AIRFLOW_HOME, ocisim's state, logs, `pids` (name, pid, start time of each session leader) and
+`stack.json` (ports, database, URL).
 
 A second `up` with the stack running only prints where it is. After `down`, `up` resumes with the same ocisim state
 and metadata database; when ocisim's state directory is new (first run, or out/up removed), the database is
@@ -532,8 +534,10 @@ def _start(layout: Layout, port: int, database: str, fresh: bool) -> dict:
 
 def _store_oci_default(api: Api, conn: dict) -> None:
     """Create oci_default, or point it at this start's ocisim ports (they change at every `up`)."""
+    # port 0, not none: Airflow 3.3.2's Test button sends port 0 for a connection without one, and the API then
+    # refuses to test with the stored key ("host or port ... differs"; apache/airflow#73298, docs/connections.md)
     body = {"connection_id": "oci_default", "conn_type": conn["conn_type"], "extra": json.dumps(conn["extra"]),
-            "description": "ocisim, the local OCI emulator of `make up` (key file in its state folder)"}
+            "port": 0, "description": "ocisim, the local OCI emulator of `make up` (key file in its state folder)"}
     try:
         api.call("POST", "/api/v2/connections", body)
     except urllib.error.HTTPError as exc:
