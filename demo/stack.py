@@ -4,9 +4,11 @@
 demo/seed.json, then `airflow api-server`, `scheduler`, `dag-processor` and `triggerer` with the LocalExecutor on a
 PostgreSQL database of their own (SQLite cannot serve LocalExecutor's parallel writers). It returns once the health
 endpoint reports every component healthy and every DAG in dags/ is parsed and unpaused, printing the URL and the
-login. Connection `oci_default` points at ocisim (as in `make demo`); connection `airflow_api` lets the nightly
-report set its run's note. Everything lives under the out directory (default out/up): AIRFLOW_HOME, ocisim's state,
-logs, `pids` (name, pid, start time of each session leader) and `stack.json` (ports, database, URL).
+login. Connection `oci_default` points at ocisim (as in `make demo`, but in the metadata database, where Admin >
+Connections lists, edits and tests it); connection `airflow_api` lets the nightly report set its run's note.
+Everything lives under the out directory (default out/up, mode 700; every file in it that holds a key or a password
+mode 600): AIRFLOW_HOME, ocisim's state, logs, `pids` (name, pid, start time of each session leader) and
+`stack.json` (ports, database, URL).
 
 A second `up` with the stack running only prints where it is. After `down`, `up` resumes with the same ocisim state
 and metadata database; when ocisim's state directory is new (first run, or out/up removed), the database is
@@ -39,12 +41,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo.run import airflow_env, ocisim_argv
+from oci_provider import SENSITIVE_FIELDS
 from ocisim.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 AIRFLOW = [PY, "-m", "airflow"]
 USER = PASSWORD = "admin"  # loopback only; the simple auth manager reads the password from passwords.json
+# the other logins (docs/connections.md): op may read and edit connections but not administer; viewer reads only
+LOGINS = {USER: ("admin", PASSWORD), "op": ("op", "op"), "viewer": ("viewer", "viewer")}
+# connection extras Airflow's API and UI return masked: the oci connection type's password fields
+SENSITIVE_VAR_CONN_NAMES = ",".join(SENSITIVE_FIELDS)
 HOST = "127.0.0.1"
 PG = {"host": os.environ.get("UP_PG_HOST", "127.0.0.1"), "port": int(os.environ.get("UP_PG_PORT", "5432")),
       "user": os.environ.get("UP_PG_USER", "postgres")}
@@ -331,7 +338,9 @@ def _env(layout: Layout, tenancy: dict, info: dict, keys: dict) -> dict:
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{role}" for u, (role, _) in LOGINS.items()),
+        "AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES": SENSITIVE_VAR_CONN_NAMES,
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",  # the UI's Test button and POST /api/v2/connections/test
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(layout.out / "passwords.json"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
@@ -351,8 +360,15 @@ def _write_env_sh(layout: Layout, env: dict) -> None:
     keep = sorted(k for k in env if k.startswith(("AIRFLOW", "OCI_")) or k == "PYTHONPATH")
     lines = ["# source this file to use the airflow CLI against the `make up` stack"]
     lines += [f"export {k}={_sh_quote(env[k])}" for k in keep]
-    (layout.out / "env.sh").write_text("\n".join(lines) + "\n")
-    (layout.out / "env.sh").chmod(0o600)
+    write_private(layout.out / "env.sh", "\n".join(lines) + "\n")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner may read (mode 600 from its creation on, and again if it existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(text)
 
 
 def _sh_quote(value: str) -> str:
@@ -408,6 +424,7 @@ def up(out: Path, port: int = 8080, database: str = "airflow_up") -> dict:
     if not port_free(port):
         raise StackError(f"port {port} on {HOST} is in use: stop what uses it or run `make up PORT=<another>`")
     layout.logs.mkdir(parents=True, exist_ok=True)
+    layout.out.chmod(0o700)  # keys, passwords, the tenancy: the folder is its owner's alone
     layout.pids.unlink(missing_ok=True)
     fresh = not (layout.sim_state / "tenancy.json").exists()
     try:
@@ -426,12 +443,13 @@ def _start(layout: Layout, port: int, database: str, fresh: bool) -> dict:
 
     keys_file = layout.out / "keys.json"
     if fresh or not keys_file.exists():
-        keys_file.write_text(json.dumps({"fernet_key": Fernet.generate_key().decode(),
-                                         "api_secret_key": secrets.token_urlsafe(32),
-                                         "jwt_secret": secrets.token_urlsafe(32)}))
-        keys_file.chmod(0o600)
+        write_private(keys_file, json.dumps({"fernet_key": Fernet.generate_key().decode(),
+                                             "api_secret_key": secrets.token_urlsafe(32),
+                                             "jwt_secret": secrets.token_urlsafe(32)}))
+    keys_file.chmod(0o600)
     keys = json.loads(keys_file.read_text())
-    (layout.out / "passwords.json").write_text(json.dumps({USER: PASSWORD}) + "\n")
+    write_private(layout.out / "passwords.json",
+                  json.dumps({u: password for u, (_, password) in LOGINS.items()}) + "\n")
     procs: dict[str, subprocess.Popen] = {}
 
     with Phase("ocisim with demo/seed.json" + (" (new tenancy)" if fresh else " (existing state)")):
@@ -441,12 +459,16 @@ def _start(layout: Layout, port: int, database: str, fresh: bool) -> dict:
         procs["ocisim"] = spawn(layout, "ocisim", ocisim_argv(layout.sim_state, sim_port), dict(os.environ))
         _wait(layout, procs, "ocisim", lambda: "ocisim ready" in log.read_bytes()[mark:].decode(errors="replace"),
               120, 0.2)
+        (layout.sim_state / "tenancy.json").chmod(0o600)  # ocisim writes it at each start
         tenancy = json.loads((layout.sim_state / "tenancy.json").read_text())
 
     info = {"url": f"http://{HOST}:{port}", "login": {"username": USER, "password": PASSWORD},
             "database": database, "ocisim": tenancy["regions"], "worker_log_port": free_port(),
             "trigger_log_port": free_port(), "dags": dag_ids(), "out": str(layout.out)}
     env = _env(layout, tenancy, info, keys)
+    # oci_default lives in the metadata database (_store_oci_default), where the UI lists and edits it: an
+    # environment variable would win over it and stay invisible
+    oci_default = json.loads(env.pop("AIRFLOW_CONN_OCI_DEFAULT"))
     _write_env_sh(layout, env)
 
     with Phase("airflow db migrate"):
@@ -488,6 +510,9 @@ def _start(layout: Layout, port: int, database: str, fresh: bool) -> dict:
                 raise
             api.call("PATCH", f"/api/v2/variables/{variable['key']}", variable)
 
+    with Phase("connection oci_default in the metadata database (Admin > Connections lists it)"):
+        _store_oci_default(api, oci_default)
+
     with Phase(f"{len(info['dags'])} DAGs parsed and unpaused"):
         _wait(layout, procs, "the DAGs in dags/ parsed", lambda: _parsed(api, info["dags"]), 300)
         for dag_id in info["dags"]:
@@ -503,8 +528,22 @@ def _start(layout: Layout, port: int, database: str, fresh: bool) -> dict:
                 raise
             api.call("PATCH", "/api/v2/connections/airflow_api", conn)
 
-    layout.info.write_text(json.dumps(info, indent=2) + "\n")
+    write_private(layout.info, json.dumps(info, indent=2) + "\n")  # it holds the login
     return info
+
+
+def _store_oci_default(api: Api, conn: dict) -> None:
+    """Create oci_default, or point it at this start's ocisim ports (they change at every `up`)."""
+    # port 0, not none: Airflow 3.3.2's Test button sends port 0 for a connection without one, and the API then
+    # refuses to test with the stored key ("host or port ... differs"; apache/airflow#73298, docs/connections.md)
+    body = {"connection_id": "oci_default", "conn_type": conn["conn_type"], "extra": json.dumps(conn["extra"]),
+            "port": 0, "description": "ocisim, the local OCI emulator of `make up` (key file in its state folder)"}
+    try:
+        api.call("POST", "/api/v2/connections", body)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 409:
+            raise
+        api.call("PATCH", "/api/v2/connections/oci_default", body)
 
 
 def _parsed(api: Api, expected: list[str]) -> bool:
@@ -525,7 +564,7 @@ Airflow   {info['url']}    login: {info['login']['username']} / {info['login']['
 DAGs      {', '.join(info['dags'])} (unpaused; the nightly backup's latest interval starts now)
 ocisim    {home} (seeded from demo/seed.json), state {info['out']}/ocisim
 logs      {info['out']}/logs    airflow CLI: source {info['out']}/env.sh
-stop      make down
+stop      make down UP_DIR={info['out']}
 """, flush=True)
 
 

@@ -6,6 +6,13 @@ imports wherever Airflow runs. The connection form is declared here as data (`co
 the way Airflow 3.2+ reads it without importing the hook; `get_connection_form_widgets` and
 `get_ui_field_behaviour` on a hook are deprecated since Airflow 3.2 and need Flask-AppBuilder, which Airflow 3 no
 longer installs. Every field is an extra the hook reads (README, "Pointing it at a real tenancy").
+
+The private key and its pass phrase are password fields (`format: password`): the UI's form renders them as password
+inputs. That alone does not hide them: Airflow 3.3's REST API, which the UI's connection pages read, masks a
+connection's extras only by the deployment's sensitive names (Airflow's built-in list plus `[core]
+sensitive_var_conn_names`), and neither `key_content` nor `pass_phrase` is built in. Every deployment sets
+`AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES` to `SENSITIVE_FIELDS` (docs/connections.md); `make up`,
+docker-compose.yaml and the distributed harness do.
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ def _text(label: str, description: str, **schema: Any) -> dict[str, Any]:
 
 
 def _secret(label: str, description: str) -> dict[str, Any]:
-    """A password field: the UI masks it and Airflow's API never returns it in clear."""
+    """A password field: the UI's form hides what is typed; Airflow's API masks it only when its name is in
+    `[core] sensitive_var_conn_names` (SENSITIVE_FIELDS)."""
     return _text(label, description, format="password")
 
 
@@ -47,6 +55,10 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
                      "empty: the hook's retry budget (hooks.oci.RETRY_BUDGET)",
                      "schema": {"type": ["integer", "null"], "minimum": 1}},
 }
+
+# the extras Airflow must mask: the value of `[core] sensitive_var_conn_names` (AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES)
+SENSITIVE_FIELDS: tuple[str, ...] = tuple(name for name, field in CONN_FIELDS.items()
+                                          if field["schema"].get("format") == "password")
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     # OCI signs requests with the key: host, login and password have no meaning; the extra JSON stays for

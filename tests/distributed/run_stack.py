@@ -216,6 +216,7 @@ class Stack:
         passwords = self.workdir / "simple_auth_manager_passwords.json"
         password = secrets.token_urlsafe(12)
         passwords.write_text(json.dumps({"admin": password}) + "\n")
+        passwords.chmod(0o600)
         db_url = f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.database}"
         base_url = f"http://127.0.0.1:{api_port}"
         # nothing of the calling process's Airflow configuration (tests/conftest.py sets its own) leaks in
@@ -232,6 +233,9 @@ class Stack:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            # as make up and docker-compose.yaml: the oci connection's password fields masked (docs/connections.md)
+            "AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES": "key_content,pass_phrase",
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
             "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{self.database}",
