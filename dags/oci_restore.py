@@ -50,8 +50,9 @@ The source volume is never touched.
 
 Tasks: `validate_request` (every field checked before any API call) → `choose_backup` → `restore_volume`
 (deferrable; its time to AVAILABLE is the restore time, the RTO) → `attach_restored_volume` /
-`launch_on_restored_boot_volume` / `approve_swap` → `swap_boot_volume` → `report`. The restored volume gets the backup's tags back
-(so a restore of a protected volume is protected by the nightly DAG), plus `restored-from-backup`; it is **kept**.
+`launch_on_restored_boot_volume` / `approve_swap` → `swap_boot_volume` → `report`. The restored volume gets the
+backup's tags back (so a restore of a protected volume is protected by the nightly DAG), plus
+`restored-from-backup`; it is **kept**.
 """
 
 with DAG(
