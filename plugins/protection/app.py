@@ -62,9 +62,10 @@ def create_app():
                             headers={"cache-control": "no-store"})
 
     @app.get("/api/protection")
-    def protection_api() -> JSONResponse:
+    def protection_api(request: Request) -> JSONResponse:
         view, status = snapshots.view()
-        return JSONResponse(api_payload(view, {"source": status.as_dict()}), headers={"cache-control": "no-store"})
+        return JSONResponse(api_payload(view, {"source": status.as_dict()}, request.scope.get("root_path", "")),
+                            headers={"cache-control": "no-store"})
 
     @app.get("/protection.csv")
     def protection_csv() -> Response:

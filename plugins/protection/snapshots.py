@@ -93,7 +93,8 @@ class Snapshots:
                 self._error, self._error_at = describe(exc), time.time()
 
     def oci(self, config: Config) -> tuple[dict | None, Status]:
-        key = (tuple(config.compartment_ids), config.tag_key, repr(sorted(config.policies.items())))
+        key = (tuple(config.compartment_ids), config.include_subcompartments, config.tag_key,
+               repr(sorted(config.policies.items())))
         ttl = _seconds(settings.PROTECTION_CACHE_SECONDS)
         with self._lock:
             now = time.time()
@@ -144,5 +145,6 @@ class Snapshots:
 
 def empty_oci() -> dict:
     """No OCI read yet (the first one failed or is still running): the page still shows Airflow's history."""
-    return {"now": now_utc().isoformat(), "region": "", "volumes": [], "backups": [], "copies": [], "images": [],
+    return {"now": now_utc().isoformat(), "local_time": now_utc().isoformat(), "compartments": [], "region": "",
+            "volumes": [], "backups": [], "copies": [], "images": [],
             "instances": [], "dr_regions": []}
