@@ -65,7 +65,7 @@ def sparkline(values: list, width: int = 120, height: int = 24) -> str:
     coords = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in points)
     last = points[-1][1]
     x, y = coords.split(" ")[-1].split(",")
-    return (f'<svg width="{width}" height="{height}" role="img" aria-label="RTO trend, last {last} s">'
+    return (f'<svg width="{width}" height="{height}" role="img" aria-label="RTO trend, last {last / 60:.1f} min">'
             f'<polyline fill="none" stroke="#4a6fa5" stroke-width="1.5" points="{coords}"/>'
             f'<circle cx="{x}" cy="{y}" r="2" fill="#4a6fa5"/></svg>')
 
@@ -108,7 +108,7 @@ def rto_chart(history: list[dict], names: dict[str, str], width: int = 900, heig
     base = height - 20
     parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="restore time per volume">',
              f'<line x1="0" y1="{base}" x2="{width}" y2="{base}" stroke="#999"/>',
-             f'<text x="2" y="10" font-size="10">max {top} s</text>']
+             f'<text x="2" y="10" font-size="10">max {top / 60:.1f} min</text>']
     legend = []
     for n, vol in enumerate(chosen):
         colour = LINE_COLOURS[n % len(LINE_COLOURS)]
@@ -301,5 +301,5 @@ def csv_text(view: dict) -> str:
                  "last_good_backup": good.get("backup_id"), "last_good_backup_time": good.get("time")}
         writer.writerow({k: neutral(value) for k, value in cells.items()})
     for row in view["unprotected"]:  # every volume once: the rows add up as the tiles do
-        writer.writerow({k: neutral(value) for k, value in row.items()})
+        writer.writerow({k: neutral(value) for k, value in {**row, "state_reason": row["reason"]}.items()})
     return buf.getvalue()

@@ -169,9 +169,10 @@ def state_reason(state: str, rpo_seconds: float | None, target_seconds: float, a
         else ""
     failed = attempt and attempt.get("failed")
     if state == "out":
-        return ("never verified: no good verified backup" if rpo_seconds is None
-                else f"the newest good verified backup is {age_text(rpo_seconds)} old, target "
-                     f"{age_text(target_seconds)}")
+        why = ("never verified: no good verified backup" if rpo_seconds is None
+               else f"the newest good verified backup is {age_text(rpo_seconds)} old, target "
+                    f"{age_text(target_seconds)}")
+        return why + (f"; last attempt failed: {attempt['status']}" if failed else "")
     if state == "at_risk":
         return "; ".join(p for p in (f"last attempt failed: {attempt['status']}" if failed else "",
                                      used if rpo_seconds > target_seconds / 2 else "") if p)
