@@ -130,11 +130,11 @@ def group_note(group: str | None) -> str:
 
 
 def link(href: str | None, text: str, top: bool = True) -> str:
-    """A link into Airflow's UI opens in the whole window (the page is shown in the UI's frame); the OCI Console's
-    in a new tab."""
+    """A link into Airflow's UI (`data-ui`: the page's script opens it in the UI around the frame, see UI_LINKS);
+    the OCI Console's in a new tab."""
     if not href:
         return ""
-    where = 'target="_top"' if top else 'target="_blank" rel="noopener"'
+    where = "data-ui" if top else 'target="_blank" rel="noopener"'
     return f'<a href="{e(href)}" {where}>{e(text)}</a>'
 
 
@@ -193,7 +193,7 @@ def protected_rows(rows: list[dict], base: str = "") -> str:
             f"<td class=\"num\">{e(rpo)}<div class=\"ev\">target {age_text(r['rpo_target_seconds'])}</div></td>"
             f"<td>{e(r['dr_copy'])}</td><td class=\"num\">{r['backups_kept']}</td>"
             f"<td>{sparkline(r['rto_history'])}</td>"
-            f'<td><a class="restore" href="{e(base + r["restore_url"])}" target="_top">Restore…</a></td></tr>')
+            f'<td><a class="restore" href="{e(base + r["restore_url"])}">Restore…</a></td></tr>')
     return "".join(out)
 
 
@@ -205,6 +205,28 @@ def fleet_rows(fleets: list[dict]) -> str:
                    f'{e(image["display_name"])}</a></td><td>{e(image["dag"])}</td><td>{e(image["lifecycle_state"])}</td>'
                    f"<td>{e(when(image['time_created']))}</td><td>{hosts}</td></tr>")
     return "".join(out) or '<tr><td colspan="5">No image made by the DAGs yet.</td></tr>'
+
+
+# The UI shows the page in a sandboxed frame (scripts, same origin, forms: no top navigation, no pop-ups), so a
+# plain link would open Airflow's UI inside its own frame. A link into the UI instead moves the UI around the
+# frame: its router follows the history entry pushed on it (a same-origin frame may). Outside a frame, or if
+# that fails, the link is an ordinary link.
+UI_LINKS = """
+function openInUi(href) {
+  try {
+    const ui = window.parent;
+    if (ui === window) return false;
+    ui.history.pushState(null, "", href);
+    ui.dispatchEvent(new ui.PopStateEvent("popstate", {state: null}));
+    return true;
+  } catch (err) { return false; }
+}
+document.addEventListener("click", (event) => {
+  const a = event.target.closest("a[data-ui]");
+  if (!a || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  if (openInUi(a.href)) event.preventDefault();
+});
+"""
 
 
 def clock_note(view: dict) -> str:
@@ -268,6 +290,7 @@ def page(view: dict, status: Status, base: str = "") -> str:
 <h2 id="fleets">Images and fleets</h2>
 <table id="fleets-table"><thead><tr><th>Image</th><th>Made by</th><th>State</th><th>Created</th>
 <th>Instances (hostname)</th></tr></thead><tbody>{fleet_rows(view['fleets'])}</tbody></table>
+<script>{UI_LINKS}</script>
 </body></html>"""
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from html import escape
 
-from protection.render import CSS
+from protection.render import CSS, UI_LINKS
 from protection.view import RESTORE_DAG, ui_base
 
 
@@ -88,7 +88,8 @@ form.addEventListener("submit", async (event) => {
     out.textContent = "Airflow refused the run (" + response.status + "): " + detail;
     return;
   }
-  window.top.location.href = form.dataset.runs + encodeURIComponent(body.dag_run_id);
+  const run = form.dataset.runs + encodeURIComponent(body.dag_run_id);
+  if (!openInUi(run)) window.location.href = run;
 });
 """
 
@@ -102,7 +103,7 @@ def restore_page(params: dict | None, query: dict[str, str], base: str, dag_id: 
             f"</style></head><body><h1>Trigger {escape(dag_id)}</h1>")
     if params is None:
         return head + (f'<p role="alert">The DAG {escape(dag_id)} is not in Airflow yet (not parsed).</p>'
-                       f'<p><a href="{escape(base)}/" target="_top">Back to OCI Protection</a></p></body></html>')
+                       f'<p><a href="{escape(base)}/">Back to OCI Protection</a></p></body></html>')
     sections: dict[str, list[str]] = {}
     for name, param in params.items():
         section = (param.get("schema") or {}).get("section") or "Run parameters"
@@ -114,7 +115,7 @@ def restore_page(params: dict | None, query: dict[str, str], base: str, dag_id: 
     runs = f"{ui}/dags/{dag_id}/runs/"
     return (head + f'<div class="meta">Filled in from the OCI Protection page: {escape(filled or "nothing")}. '
             f'Airflow checks every value when the run is created. <a href="{escape(ui)}/dags/{escape(dag_id)}" '
-            f'target="_top">The DAG in Airflow</a></div>'
+            f'data-ui>The DAG in Airflow</a> · <a href="{escape(base)}/">Back to OCI Protection</a></div>'
             f'<form id="trigger" data-api="{escape(api)}" data-runs="{escape(runs)}">{body}'
             f'<button type="submit" id="trigger-submit">Trigger</button></form>'
-            f'<p id="result" role="alert"></p><script>{SCRIPT}</script></body></html>')
+            f'<p id="result" role="alert"></p><script>{UI_LINKS}{SCRIPT}</script></body></html>')

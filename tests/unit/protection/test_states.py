@@ -115,8 +115,8 @@ def test_rows_link_the_run_the_task_log_the_backup_and_a_restore_form():
     assert app["restore_url"] == f"/restore?volume_id={app['volume_id']}"
     # behind a path prefix, the page and the API link Airflow's UI under it, and the form under the plugin
     html = page(view, Status(NOW, 0.0, False, None, "latest nightly run"), "/airflow/oci")
-    assert f'href="/airflow/dags/oci_nightly_backup/runs/{quoted}" target="_top">run</a>' in html
-    assert f'href="/airflow/oci/restore?volume_id={app["volume_id"]}" target="_top">Restore…</a>' in html
+    assert f'href="/airflow/dags/oci_nightly_backup/runs/{quoted}" data-ui>run</a>' in html
+    assert f'href="/airflow/oci/restore?volume_id={app["volume_id"]}">Restore…</a>' in html
     body = api_payload(view, {}, "/airflow/oci")
     api_app = next(v for v in body["volumes"] if v["display_name"] == "app-data")
     assert api_app["last_attempt"]["task_url"].startswith(f"/airflow/dags/oci_nightly_backup/runs/{quoted}/tasks/")
