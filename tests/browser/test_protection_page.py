@@ -110,7 +110,7 @@ def browse(url: str, run_id: str, tmp_path: Path) -> tuple[str, Path]:
             green.get_by_role("link", name="run", exact=True).first.click()
             page.wait_for_function("path => decodeURIComponent(location.pathname) === path",
                                    arg=f"/dags/{DAG_ID}/runs/{run_id}")
-            expect(page.get_by_test_id("header-card").get_by_text(run_id, exact=True)).to_be_visible()
+            expect(page.get_by_role("navigation", name="breadcrumb")).to_contain_text(run_id, timeout=30_000)
             expect(page.locator("iframe")).to_have_count(0)
 
             frame = open_page()
@@ -119,7 +119,8 @@ def browse(url: str, run_id: str, tmp_path: Path) -> tuple[str, Path]:
             quoted = re.escape(urllib.parse.quote(run_id, safe=""))
             page.wait_for_url(re.compile(rf".*/dags/{DAG_ID}/runs/{quoted}/tasks/protect_\w+\.verify_restore/"
                                          rf"mapped/\d+"))
-            expect(page.get_by_text("verify_restore").first).to_be_visible()
+            expect(page.get_by_role("navigation", name="breadcrumb")).to_contain_text("verify_restore",
+                                                                                     timeout=30_000)
 
             frame = open_page()
             green = frame.locator('#protected-volumes tbody tr[data-state="ok"]').first
@@ -130,12 +131,12 @@ def browse(url: str, run_id: str, tmp_path: Path) -> tuple[str, Path]:
             restore.click()  # the form opens in the frame, pre-filled
             page.wait_for_url(re.compile(r".*/plugin/oci-protection/oci/restore\?volume_id=ocid1\..*"))
             form = page.frame_locator("iframe").first
-            expect(form.locator("#p-volume_id")).to_have_value(volume_id)
+            expect(form.locator("#p-volume_id")).to_have_value(volume_id, timeout=30_000)
             print(f"[browser] Restore… for {name}: {volume_id}", flush=True)
             page.screenshot(path=str(tmp_path / "oci_restore_form.png"), animations="disabled")
             form.locator("#trigger-submit").click()
             page.wait_for_url(re.compile(r".*/dags/oci_restore/runs/.+"))
-            expect(page.get_by_test_id("header-card")).to_be_visible()
+            expect(page.get_by_role("navigation", name="breadcrumb")).to_contain_text("oci_restore", timeout=30_000)
         finally:
             browser.close()
     assert shot.stat().st_size > 20_000, f"{shot} looks empty"
