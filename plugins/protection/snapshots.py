@@ -132,12 +132,12 @@ class Snapshots:
             status = Status(None, None, True, "no compartments configured: set compartment_ids in the Variable "
                                               f"{self.dag_id!r} or run the nightly DAG once ({config.source})",
                             config.source)
-            return build(empty_oci(), airflow, config), status
+            return build(empty_oci(), airflow, config, self.dag_id), status
         data, status = self.oci(config)
         cached = self._view  # (the OCI read, Airflow's key, the view): one join per read, not per request
         if data is not None and cached is not None and cached[0] is data and cached[1] == self._airflow_key:
             return cached[2], status
-        view = build(data or empty_oci(), airflow, config)
+        view = build(data or empty_oci(), airflow, config, self.dag_id)
         if data is not None:
             self._view = (data, self._airflow_key, view)
         return view, status
