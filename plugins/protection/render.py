@@ -264,8 +264,10 @@ def page(view: dict, status: Status, base: str = "") -> str:
         f'{link(u["console_url"], u["display_name"], top=False)}</td><td>{e(u["kind"])}</td>'
         f"<td>{e(u['reason'])}</td></tr>" for u in view["unprotected"]) or '<tr><td colspan="3">None.</td></tr>'
     config = view["config"]
-    scope = (f"{len(view['compartments'])} compartments (the configured {len(config.compartment_ids)} and those "
-             f"below them)" if config.include_subcompartments else f"{len(view['compartments'])} compartments")
+    count = len(view["compartments"])
+    scope = f"{count} compartment{'s' if count != 1 else ''}" + (
+        f" (the configured {len(config.compartment_ids)} and those below them)" if config.include_subcompartments
+        else "")
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>OCI Protection</title>
 <style>{CSS}</style></head><body>
 <h1>OCI Protection</h1>
