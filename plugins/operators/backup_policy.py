@@ -34,6 +34,7 @@ class BackupPolicy:
     verify_sample: int = 1
     verify_every_days: float = 7.0
     dr_region: str | None = None
+    rto_minutes: float | None = None  # the restore time promised (optional): the Protection page compares to it
 
     @classmethod
     def from_dict(cls, name: str, raw: dict) -> BackupPolicy:
@@ -45,6 +46,10 @@ class BackupPolicy:
             value = getattr(policy, field)
             if not isinstance(value, int | float) or value <= 0:
                 raise OciInputError(f"policy {name!r} {field} {value!r}: must be a number of days greater than 0")
+        if policy.rto_minutes is not None and (not isinstance(policy.rto_minutes, int | float)
+                                               or isinstance(policy.rto_minutes, bool) or policy.rto_minutes <= 0):
+            raise OciInputError(f"policy {name!r} rto_minutes {policy.rto_minutes!r}: must be a number of minutes "
+                                f"greater than 0")
         if policy.verify not in VERIFY_MODES:
             raise OciInputError(f"policy {name!r} verify {policy.verify!r}: one of {VERIFY_MODES}")
         if not isinstance(policy.verify_sample, int) or policy.verify_sample < 0:

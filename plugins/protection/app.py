@@ -43,8 +43,9 @@ def create_app():
 
     from protection.catalogue import DAG_ID
     from protection.render import csv_text, page
+    from protection.restore_form import dag_params, restore_page
     from protection.snapshots import Snapshots, describe
-    from protection.view import api_payload
+    from protection.view import RESTORE_DAG, api_payload
 
     snapshots = Snapshots()
     app = FastAPI(title="OCI Protection", docs_url=None, redoc_url=None, openapi_url=None,
@@ -62,9 +63,17 @@ def create_app():
                             headers={"cache-control": "no-store"})
 
     @app.get("/api/protection")
-    def protection_api() -> JSONResponse:
+    def protection_api(request: Request) -> JSONResponse:
         view, status = snapshots.view()
-        return JSONResponse(api_payload(view, {"source": status.as_dict()}), headers={"cache-control": "no-store"})
+        return JSONResponse(api_payload(view, {"source": status.as_dict()}, request.scope.get("root_path", "")),
+                            headers={"cache-control": "no-store"})
+
+    @app.get("/restore", response_class=HTMLResponse,
+             dependencies=[Depends(requires_access_dag("GET", param_dag_id=RESTORE_DAG))])
+    def restore_form(request: Request) -> HTMLResponse:
+        """The restore DAG's trigger form with the Params the URL names filled in (the rows' "Restore…")."""
+        return HTMLResponse(restore_page(dag_params(), dict(request.query_params), request.scope.get("root_path", "")),
+                            headers={"cache-control": "no-store"})
 
     @app.get("/protection.csv")
     def protection_csv() -> Response:

@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import email.utils
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from common import config as settings
 from common.config import NIGHTLY_DEFAULTS, layered, parse_variable
 from common.errors import OciInputError
 from common.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG
-from forms.params import listed
+from forms.params import flag, listed
 from hooks.oci import OciHook, ocid_kind
 
 DAG_ID = settings.PROTECTION_DAG.value()
 HISTORY_NIGHTS = 30
 REPORT_TASK = "report"
 CONFIG_TASK = "resolve_config"
+# the nightly's plans: a mapped task's map index is its item's position in its plan (expand_kwargs / expand)
+PLAN_TASKS = {"plan_backups": "protect_volume", "plan_groups": "protect_group"}
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Config:
     tag_key: str = "backup-policy"
     policies: dict = field(default_factory=dict)
     source: str = "defaults"
+    include_subcompartments: bool = False
 
 
 def parse_time(value) -> datetime | None:
@@ -79,12 +82,16 @@ def read_oci(hook: OciHook, config: Config) -> dict:
     """One consistent read of the catalogue; raises whatever OCI raised (the caller keeps the last good one)."""
     region = hook.region
     storage, identity, compute = (hook.get_client(s) for s in ("blockstorage", "identity", "compute"))
-    # OCI's clock, as hook.server_time() reads it, in one try
+    # OCI's clock, as hook.server_time() reads it, in one try; this machine's clock at the same moment, so the page
+    # can say when the two differ (times on the page are OCI's)
     now = email.utils.parsedate_to_datetime(identity.list_regions(retry_strategy=no_retry()).headers["date"])
+    local = datetime.now(UTC)
     dr_regions = sorted({p.get("dr_region") for p in config.policies.values() if p and p.get("dr_region")})
     volumes, backups, copies, images, instances = [], [], [], [], []
     once = {"retry_strategy": no_retry()}  # every page in one try
-    for comp in config.compartment_ids:
+    # the compartments the nightly scans: the configured ones and, with include_subcompartments, every one below
+    compartments = hook.compartment_tree(config.compartment_ids, config.include_subcompartments)
+    for comp in compartments:
         volumes += [_volume(v) for v in hook.volumes_in(comp, **once)
                     if v.lifecycle_state not in ("TERMINATED", "TERMINATING")
                     and not (v.freeform_tags or {}).get(TEMPORARY_TAG)]
@@ -105,7 +112,8 @@ def read_oci(hook: OciHook, config: Config) -> dict:
                        "image_id": getattr(i.source_details, "image_id", None) or i.image_id,
                        "hostname": (i.freeform_tags or {}).get("hostname") or i.display_name}
                       for i in hook.list_all(compute.list_instances, comp, **once) if i.lifecycle_state != "TERMINATED"]
-    return {"now": _iso(now), "region": region, "volumes": volumes, "backups": backups, "copies": copies,
+    return {"now": _iso(now), "local_time": _iso(local), "compartments": compartments, "region": region,
+            "volumes": volumes, "backups": backups, "copies": copies,
             "images": images, "instances": instances, "dr_regions": dr_regions}
 
 
@@ -136,7 +144,7 @@ def read_airflow(dag_id: str = DAG_ID, nights: int = HISTORY_NIGHTS) -> dict:
         ids = [r.id for r in runs]
         xcoms = session.execute(select(XComModel.dag_run_id, XComModel.task_id, XComModel.key, XComModel.value)
                                 .where(XComModel.dag_run_id.in_(ids), XComModel.map_index == -1,
-                                       XComModel.task_id.in_((REPORT_TASK, CONFIG_TASK)),
+                                       XComModel.task_id.in_((REPORT_TASK, CONFIG_TASK, *PLAN_TASKS)),
                                        XComModel.key.in_(("return_value", "report")))).all() if ids else []
     values: dict[tuple, object] = {}
     for row in xcoms:
@@ -146,10 +154,26 @@ def read_airflow(dag_id: str = DAG_ID, nights: int = HISTORY_NIGHTS) -> dict:
         report = values.get((run.id, REPORT_TASK, "return_value")) or values.get((run.id, REPORT_TASK, "report"))
         history.append({"run_id": run.run_id, "state": str(run.state), "run_type": str(run.run_type),
                         "start_date": _iso(run.start_date), "end_date": _iso(run.end_date),
-                        "report": report if isinstance(report, dict) else None})
+                        "report": report if isinstance(report, dict) else None,
+                        "tasks": mapped_tasks({t: values.get((run.id, t, "return_value")) for t in PLAN_TASKS})})
         if config is None and isinstance(values.get((run.id, CONFIG_TASK, "return_value")), dict):
             config = values[(run.id, CONFIG_TASK, "return_value")]
     return {"runs": history, "config": config}
+
+
+def mapped_tasks(plans: dict) -> dict[str, dict]:
+    """Which mapped task group handled each volume in a run, and at which map index: a plan item's position is its
+    map index (`protect_volume` over `plan_backups`, `protect_group` over `plan_groups`, each member of a group)."""
+    tasks: dict[str, dict] = {}
+    for plan_task, group_id in PLAN_TASKS.items():
+        plan = plans.get(plan_task)
+        for index, item in enumerate(plan if isinstance(plan, list) else []):
+            if not isinstance(item, dict):
+                continue
+            for volume_id in [item.get("volume_id"), *(item.get("volume_ids") or [])]:
+                if volume_id:
+                    tasks[volume_id] = {"group_id": group_id, "map_index": index}
+    return tasks
 
 
 def read_variable(dag_id: str = DAG_ID) -> dict | None:
@@ -167,12 +191,22 @@ def resolve_config(airflow: dict, variable=read_variable) -> Config:
     if raw and raw.get("compartment_ids"):
         comps = raw["compartment_ids"]
         return Config([c for c in listed(comps) if c.strip()],
-                      raw.get("tag_key") or "backup-policy", raw.get("policies") or {}, "latest nightly run")
+                      raw.get("tag_key") or "backup-policy", raw.get("policies") or {}, "latest nightly run",
+                      subtree(raw.get("include_subcompartments")))
     try:
         given = variable(DAG_ID)
         values = layered(NIGHTLY_DEFAULTS, given, dag_id=DAG_ID)
     except OciInputError as err:
         return Config([], source=str(err))
     return Config(listed(values["compartment_ids"] or []), values["tag_key"] or "backup-policy",
-                  values["policies"] or {}, f"Variable {DAG_ID!r}" if given else "defaults")
+                  values["policies"] or {}, f"Variable {DAG_ID!r}" if given else "defaults",
+                  subtree(values.get("include_subcompartments")))
+
+
+def subtree(value) -> bool:
+    """include_subcompartments as the nightly reads it; a value it would refuse scans no subtree here."""
+    try:
+        return flag(value if value is not None else False, "include_subcompartments")
+    except OciInputError:
+        return False
 

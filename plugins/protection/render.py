@@ -8,7 +8,7 @@ import io
 from html import escape
 
 from protection.snapshots import Status
-from protection.view import VOLUME_FIELDS, age_text
+from protection.view import STATES, VOLUME_FIELDS, age_text, ui_base
 
 COLOURS = {"made": "#4a6fa5", "verified": "#2e8540", "failed": "#c0392b"}
 LINE_COLOURS = ("#4a6fa5", "#e67e22", "#2e8540", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#d35400",
@@ -25,6 +25,8 @@ text-align:left;vertical-align:top}th{background:#f6f6f6;position:sticky;top:0}
 .badge{border-radius:4px;padding:1px 6px;font-weight:600;font-size:12px;white-space:nowrap}
 .ev{color:#555;font-size:12px;max-width:380px}.banner{border:1px solid #e0a800;background:#fff3cd;padding:8px 12px;
 border-radius:6px;margin:8px 0}.num{text-align:right;white-space:nowrap}a{color:#1a5fb4}
+.tile.ok{background:#e7f4ea;color:#1d1d1f}.tile.at_risk{background:#fdf3d0;color:#1d1d1f}
+.tile.out{background:#f9e0dd;color:#1d1d1f}.tile.not_protected{background:#eee;color:#1d1d1f}
 .legend span{margin-right:12px;font-size:12px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
 """
 
@@ -35,6 +37,19 @@ def e(value) -> str:
 
 def when(stamp: str | None) -> str:
     return stamp[:19].replace("T", " ") if stamp else "-"
+
+
+def utc(stamp: str | None) -> str:
+    """A time as the page shows it: UTC, labelled."""
+    return f"{when(stamp)} UTC" if stamp else "-"
+
+
+def ago(seconds: float | None) -> str:
+    """An age as people say it: "7 h ago"."""
+    return f"{age_text(seconds)} ago" if seconds is not None else ""
+
+
+STATE_BADGES = {"ok": "ok", "at_risk": "warn", "out": "bad", "not_protected": "none"}
 
 
 def badge(text: str, kind: str) -> str:
@@ -50,7 +65,7 @@ def sparkline(values: list, width: int = 120, height: int = 24) -> str:
     coords = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in points)
     last = points[-1][1]
     x, y = coords.split(" ")[-1].split(",")
-    return (f'<svg width="{width}" height="{height}" role="img" aria-label="RTO trend, last {last} s">'
+    return (f'<svg width="{width}" height="{height}" role="img" aria-label="RTO trend, last {last / 60:.1f} min">'
             f'<polyline fill="none" stroke="#4a6fa5" stroke-width="1.5" points="{coords}"/>'
             f'<circle cx="{x}" cy="{y}" r="2" fill="#4a6fa5"/></svg>')
 
@@ -93,7 +108,7 @@ def rto_chart(history: list[dict], names: dict[str, str], width: int = 900, heig
     base = height - 20
     parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="restore time per volume">',
              f'<line x1="0" y1="{base}" x2="{width}" y2="{base}" stroke="#999"/>',
-             f'<text x="2" y="10" font-size="10">max {top} s</text>']
+             f'<text x="2" y="10" font-size="10">max {top / 60:.1f} min</text>']
     legend = []
     for n, vol in enumerate(chosen):
         colour = LINE_COLOURS[n % len(LINE_COLOURS)]
@@ -114,26 +129,71 @@ def group_note(group: str | None) -> str:
     return f'<div class="ev" title="one volume group backup: crash-consistent with its group">group {e(group)}</div>'
 
 
-def protected_rows(rows: list[dict]) -> str:
+def link(href: str | None, text: str, top: bool = True) -> str:
+    """A link into Airflow's UI (`data-ui`: the page's script opens it in the UI around the frame, see UI_LINKS);
+    the OCI Console's in a new tab."""
+    if not href:
+        return ""
+    where = "data-ui" if top else 'target="_blank" rel="noopener"'
+    return f'<a href="{e(href)}" {where}>{e(text)}</a>'
+
+
+def evidence_links(part: dict, ui: str, backup_text: str = "backup") -> str:
+    links = [link(part.get("run_url") and ui + part["run_url"], "run"),
+             link(part.get("task_url") and ui + part["task_url"], "task log"),
+             link(part.get("console_url"), backup_text, top=False)]
+    return " · ".join(x for x in links if x)
+
+
+def attempt_cell(attempt: dict | None, ui: str) -> str:
+    if not attempt:
+        return "-"
+    status = badge(attempt["status"], "bad") if attempt["failed"] else e(attempt["status"])
+    return (f'<span class="t">{e(utc(attempt["time"]))}</span> <span class="ev">{e(ago(attempt["age_seconds"]))}</span>'
+            f'<br>{status}<div class="ev">{evidence_links(attempt, ui)}</div>')
+
+
+def good_cell(good: dict | None, ui: str) -> str:
+    if not good:
+        return badge("none", "bad") + '<div class="ev">no good verified backup</div>'
+    return (f'<span class="t">{e(utc(good["time"]))}</span> <span class="ev">{e(ago(good["age_seconds"]))}</span>'
+            f'<div class="ev">verified {e(good["level"] or "")} {e(utc(good["verified_at"]))}: {e(good["evidence"])}'
+            f'</div><div class="ev">{evidence_links(good, ui)}</div>')
+
+
+def rto_cell(r: dict) -> str:
+    """RTO in minutes, against the policy's `rto_minutes` when it sets one."""
+    minutes, target = r["rto_minutes"], r["rto_target_minutes"]
+    if minutes is None:
+        return "-" if target is None else f'-<div class="ev">target {target:g} min</div>'
+    if target is None:
+        return f'{minutes:g} min<div class="ev">no target</div>'
+    kind = "ok" if minutes <= target else "bad"
+    return badge(f"{minutes:g} min", kind) + f'<div class="ev">target {target:g} min</div>'
+
+
+def protected_rows(rows: list[dict], base: str = "") -> str:
+    ui = ui_base(base)
     out = []
     for r in rows:
         v = r["verification"]
-        result = badge(v["result"], {"PASS": "ok", "FAIL": "bad"}.get(v["result"], "warn"))
-        rpo = (badge(f"compliant {age_text(r['rpo_seconds'])}", "ok") if r["compliant"]
-               else badge(f"overdue {age_text(r['rpo_seconds'])}", "bad"))
+        state = badge(STATES[r["state"]], STATE_BADGES[r["state"]])
+        rpo = f"{age_text(r['rpo_seconds'])}" if r["rpo_seconds"] is not None else "-"
         unique = r["unique_size"] or "-"
-        rto = f"{r['rto_seconds']} s" if r["rto_seconds"] is not None else "-"
         out.append(
-            f'<tr data-volume="{e(r["display_name"])}" data-verification="{e(v["result"])}" '
-            f'data-compliance="{"compliant" if r["compliant"] else "overdue"}" data-group="{e(r["group"] or "")}">'
-            f'<td><a href="{e(r["console_url"])}" target="_blank" rel="noopener">{e(r["display_name"])}</a></td>'
-            f"<td>{e(r['kind'])}</td><td>{e(r['policy'])}{group_note(r['group'])}</td>"
-            f"<td>{e(when(r['last_backup_time']))}<br>{e(r['last_backup_type'] or '-')}, {e(unique)}</td>"
-            f"<td>{result} {e(v['level'] or '')} {e(when(v['checked_at']))}<div class=\"ev\">{e(v['evidence'])}</div>"
-            f"</td><td class=\"num\">{e(rto)}</td>"
-            f"<td>{rpo}<div class=\"ev\">target {age_text(r['rpo_target_seconds'])}</div></td>"
+            f'<tr data-volume="{e(r["display_name"])}" data-state="{e(r["state"])}" '
+            f'data-verification="{e(v["result"])}" data-compliance="{"compliant" if r["compliant"] else "overdue"}" '
+            f'data-group="{e(r["group"] or "")}">'
+            f'<td>{link(r["console_url"], r["display_name"], top=False)}<div class="ev">{e(r["kind"])}</div></td>'
+            f'<td>{state}<div class="ev">{e(r["state_reason"])}</div></td>'
+            f"<td>{e(r['policy'])}{group_note(r['group'])}</td>"
+            f"<td>{attempt_cell(r['last_attempt'], ui)}<div class=\"ev\">{e(r['last_backup_type'] or '-')}, "
+            f"{e(unique)}</div></td>"
+            f"<td>{good_cell(r['last_good_backup'], ui)}</td><td class=\"num\">{rto_cell(r)}</td>"
+            f"<td class=\"num\">{e(rpo)}<div class=\"ev\">target {age_text(r['rpo_target_seconds'])}</div></td>"
             f"<td>{e(r['dr_copy'])}</td><td class=\"num\">{r['backups_kept']}</td>"
-            f"<td>{sparkline(r['rto_history'])}</td></tr>")
+            f"<td>{sparkline(r['rto_history'])}</td>"
+            f'<td><a class="restore" href="{e(base + r["restore_url"])}">Restore…</a></td></tr>')
     return "".join(out)
 
 
@@ -147,37 +207,83 @@ def fleet_rows(fleets: list[dict]) -> str:
     return "".join(out) or '<tr><td colspan="5">No image made by the DAGs yet.</td></tr>'
 
 
+# The UI shows the page in a sandboxed frame (scripts, same origin, forms: no top navigation, no pop-ups), so a
+# plain link would open Airflow's UI inside its own frame. A link into the UI instead moves the UI around the
+# frame: its router follows the history entry pushed on it (a same-origin frame may). Outside a frame, or if
+# that fails, the link is an ordinary link.
+UI_LINKS = """
+function openInUi(href) {
+  try {
+    const ui = window.parent;
+    if (ui === window) return false;
+    ui.history.pushState(null, "", href);
+    ui.dispatchEvent(new ui.PopStateEvent("popstate", {state: null}));
+    return true;
+  } catch (err) { return false; }
+}
+document.addEventListener("click", (event) => {
+  const a = event.target.closest("a[data-ui]");
+  if (!a || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  if (openInUi(a.href)) event.preventDefault();
+});
+"""
+
+
+def clock_note(view: dict) -> str:
+    """Which clock the page's times come from, and by how much it differs from Airflow's when it does."""
+    clock = view.get("clock") or {}
+    base = ("Times are UTC. Backup, verification and report times, and every age, are on OCI's clock; run times "
+            "in Airflow are on Airflow's clock.")
+    if not clock.get("differs"):
+        return f'<div class="meta" id="clock">{e(base)} The two agree.</div>'
+    offset = clock["offset_seconds"]
+    side = "ahead of" if offset > 0 else "behind"
+    return (f'<div class="banner" id="clock" role="note">{e(base)} OCI\'s clock is {e(age_text(abs(offset)))} '
+            f"{side} Airflow's (measured at the last read of OCI), so an age here and a run's time in Airflow do not "
+            f"line up.</div>")
+
+
+def tiles(totals: dict) -> str:
+    """One tile per state; they add up to the number of volumes."""
+    cells = "".join(f'<div class="tile {state}" data-state="{state}"><b>{totals[state]}</b>{e(label)}</div>'
+                    for state, label in STATES.items())
+    return (f'<div class="tiles" id="tiles" data-volumes="{totals["volumes"]}">{cells}'
+            f'<div class="tile"><b>{totals["volumes"]}</b>volumes</div></div>')
+
+
 def page(view: dict, status: Status, base: str = "") -> str:
     totals = view["totals"]
     banner = ""
     if status.stale:
-        shown = (f"Showing OCI data from {when(status.data_time)} (OCI time)" if status.data_time
+        shown = (f"Showing OCI data from {utc(status.data_time)} (OCI time)" if status.data_time
                  else "No OCI data to show yet")
         banner = f'<div class="banner" role="alert" id="stale">Stale data. {e(shown)}. {e(status.reason)}</div>'
     names = {r["volume_id"]: r["display_name"] for r in view["protected"]}
     unprotected = "".join(
-        f'<tr data-volume="{e(u["display_name"])}"><td><a href="{e(u["console_url"])}" target="_blank" '
-        f'rel="noopener">{e(u["display_name"])}</a></td><td>{e(u["kind"])}</td><td>{e(u["policy"] or "-")}</td>'
-        f"<td>{e(u['reason'])}</td></tr>" for u in view["unprotected"]) or '<tr><td colspan="4">None.</td></tr>'
+        f'<tr data-volume="{e(u["display_name"])}" data-state="not_protected"><td>'
+        f'{link(u["console_url"], u["display_name"], top=False)}</td><td>{e(u["kind"])}</td>'
+        f"<td>{e(u['reason'])}</td></tr>" for u in view["unprotected"]) or '<tr><td colspan="3">None.</td></tr>'
     config = view["config"]
+    count = len(view["compartments"])
+    scope = f"{count} compartment{'s' if count != 1 else ''}" + (
+        f" (the configured {len(config.compartment_ids)} and those below them)" if config.include_subcompartments
+        else "")
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>OCI Protection</title>
 <style>{CSS}</style></head><body>
 <h1>OCI Protection</h1>
-<div class="meta">OCI data as of {e(when(status.data_time))} (OCI time), region {e(view['region'] or '-')};
-compartments and policies from the {e(config.source)}; tag <code>{e(config.tag_key)}</code>.
+<div class="meta">OCI data as of {e(utc(status.data_time))} (OCI time), region {e(view['region'] or '-')};
+{e(scope)}, compartments and policies from the {e(config.source)}; tag <code>{e(config.tag_key)}</code>.
 <a href="{base}/api/protection">JSON</a> · <a href="{base}/protection.csv">CSV</a></div>
+{clock_note(view)}
 {banner}
-<div class="tiles"><div class="tile"><b>{totals['protected']}</b>protected</div>
-<div class="tile"><b>{totals['compliant']}</b>within RPO</div>
-<div class="tile"><b>{totals['failed']}</b>failed verification</div>
-<div class="tile"><b>{len(view['unprotected'])}</b>not protected</div></div>
+{tiles(totals)}
 <h2 id="protected">Protected volumes</h2>
-<table id="protected-volumes"><thead><tr><th>Volume</th><th>Kind</th><th>Policy, group</th><th>Last backup</th>
-<th>Last verified restore</th><th>RTO</th><th>RPO now</th><th>DR copy</th><th>Backups kept</th>
-<th>RTO, last nights</th></tr></thead>
-<tbody>{protected_rows(view['protected']) or '<tr><td colspan="10">No tagged volume.</td></tr>'}</tbody></table>
+<table id="protected-volumes"><thead><tr><th>Volume</th><th>State</th><th>Policy, group</th><th>Last attempt</th>
+<th>Last good verified backup</th><th>RTO</th><th>RPO now</th><th>DR copy</th><th>Backups kept</th>
+<th>RTO, last nights</th><th></th></tr></thead>
+<tbody>{protected_rows(view['protected'], base) or '<tr><td colspan="11">No tagged volume.</td></tr>'}</tbody></table>
 <h2 id="not-protected">Not protected</h2>
-<table id="unprotected-volumes"><thead><tr><th>Volume</th><th>Kind</th><th>Policy</th><th>Why</th></tr></thead>
+<table id="unprotected-volumes"><thead><tr><th>Volume</th><th>Kind</th><th>Why</th></tr></thead>
 <tbody>{unprotected}</tbody></table>
 <h2 id="history">History, last {len(view['history'])} nights</h2>
 {nights_chart(view['history'])}
@@ -186,19 +292,39 @@ compartments and policies from the {e(config.source)}; tag <code>{e(config.tag_k
 <h2 id="fleets">Images and fleets</h2>
 <table id="fleets-table"><thead><tr><th>Image</th><th>Made by</th><th>State</th><th>Created</th>
 <th>Instances (hostname)</th></tr></thead><tbody>{fleet_rows(view['fleets'])}</tbody></table>
+<script>{UI_LINKS}</script>
 </body></html>"""
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral(value):
+    """A CSV cell a spreadsheet will not run: text starting with =, +, -, @, tab or carriage return gets a leading
+    apostrophe (OWASP's advice on CSV injection); numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_text(view: dict) -> str:
-    """The protected volumes table, one row per volume; the verification spread over four columns."""
+    """Every volume, one row each with its state (the protected ones first); the verification spread over four
+    columns, the last attempt and the last good verified backup over two each. No cell can run as a formula."""
     buf = io.StringIO()
-    fields = [f for f in VOLUME_FIELDS if f != "verification"]
+    fields = [f for f in VOLUME_FIELDS if f not in ("verification", "restore_url")]
+    fields[fields.index("last_good_backup") + 1:fields.index("last_good_backup") + 1] = ["last_good_backup_time"]
+    fields[fields.index("last_attempt") + 1:fields.index("last_attempt") + 1] = ["last_attempt_time"]
     fields[fields.index("last_verified_time") + 1:fields.index("last_verified_time") + 1] = [
         "verification", "verification_level", "verification_evidence", "verification_backup_id"]
-    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", quoting=csv.QUOTE_ALL)
     writer.writeheader()
     for row in view["protected"]:
-        v = row["verification"]
-        writer.writerow({**row, "verification": v["result"], "verification_level": v["level"],
-                         "verification_evidence": v["evidence"], "verification_backup_id": v["backup_id"]})
+        v, attempt, good = row["verification"], row["last_attempt"] or {}, row["last_good_backup"] or {}
+        cells = {**row, "verification": v["result"], "verification_level": v["level"],
+                 "verification_evidence": v["evidence"], "verification_backup_id": v["backup_id"],
+                 "last_attempt": attempt.get("status"), "last_attempt_time": attempt.get("time"),
+                 "last_good_backup": good.get("backup_id"), "last_good_backup_time": good.get("time")}
+        writer.writerow({k: neutral(value) for k, value in cells.items()})
+    for row in view["unprotected"]:  # every volume once: the rows add up as the tiles do
+        writer.writerow({k: neutral(value) for k, value in {**row, "state_reason": row["reason"]}.items()})
     return buf.getvalue()

@@ -93,7 +93,8 @@ class Snapshots:
                 self._error, self._error_at = describe(exc), time.time()
 
     def oci(self, config: Config) -> tuple[dict | None, Status]:
-        key = (tuple(config.compartment_ids), config.tag_key, repr(sorted(config.policies.items())))
+        key = (tuple(config.compartment_ids), config.include_subcompartments, config.tag_key,
+               repr(sorted(config.policies.items())))
         ttl = _seconds(settings.PROTECTION_CACHE_SECONDS)
         with self._lock:
             now = time.time()
@@ -131,12 +132,12 @@ class Snapshots:
             status = Status(None, None, True, "no compartments configured: set compartment_ids in the Variable "
                                               f"{self.dag_id!r} or run the nightly DAG once ({config.source})",
                             config.source)
-            return build(empty_oci(), airflow, config), status
+            return build(empty_oci(), airflow, config, self.dag_id), status
         data, status = self.oci(config)
         cached = self._view  # (the OCI read, Airflow's key, the view): one join per read, not per request
         if data is not None and cached is not None and cached[0] is data and cached[1] == self._airflow_key:
             return cached[2], status
-        view = build(data or empty_oci(), airflow, config)
+        view = build(data or empty_oci(), airflow, config, self.dag_id)
         if data is not None:
             self._view = (data, self._airflow_key, view)
         return view, status
@@ -144,5 +145,6 @@ class Snapshots:
 
 def empty_oci() -> dict:
     """No OCI read yet (the first one failed or is still running): the page still shows Airflow's history."""
-    return {"now": now_utc().isoformat(), "region": "", "volumes": [], "backups": [], "copies": [], "images": [],
+    return {"now": now_utc().isoformat(), "local_time": now_utc().isoformat(), "compartments": [], "region": "",
+            "volumes": [], "backups": [], "copies": [], "images": [],
             "instances": [], "dr_regions": []}

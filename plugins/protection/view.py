@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
+from urllib.parse import quote, urlencode
 
 from common.tags import GROUP_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG, newest_verified
 from hooks.oci import console_url
 from operators.backup_policy import BackupPolicy
 
-from protection.catalogue import Config, parse_time
+from protection.catalogue import DAG_ID, Config, parse_time
 
 # The JSON API's fields per protected volume, in this order (the CSV's columns follow them).
-VOLUME_FIELDS = ("volume_id", "display_name", "kind", "policy", "group", "last_backup_time", "last_backup_type",
-                 "last_verified_time", "verification", "rto_seconds", "rpo_seconds", "rpo_target_seconds",
-                 "compliant", "dr_copy", "backups_kept", "console_url")
-UNPROTECTED_FIELDS = ("volume_id", "display_name", "kind", "policy", "reason", "console_url")
+VOLUME_FIELDS = ("volume_id", "display_name", "kind", "policy", "group", "state", "state_reason", "last_backup_time",
+                 "last_backup_type", "last_verified_time", "verification", "last_attempt", "last_good_backup",
+                 "rto_seconds", "rto_minutes", "rto_target_minutes", "rpo_seconds", "rpo_target_seconds",
+                 "compliant", "dr_copy", "backups_kept", "console_url", "restore_url")
+UNPROTECTED_FIELDS = ("volume_id", "display_name", "kind", "policy", "state", "reason", "console_url")
+URL_FIELDS = ("run_url", "task_url")  # paths in Airflow's UI: the API gives them with its base path
 
 
 def policy_of(name: str, policies: dict) -> BackupPolicy:
@@ -64,7 +67,8 @@ def evidence_by_backup(runs: list[dict]) -> dict[str, dict]:
         report = run.get("report") or {}
         for row in report_rows(report):
             if row.get("backup_id") and row["backup_id"] not in seen:
-                seen[row["backup_id"]] = {**row, "checked_at": report.get("generated_at"), "run_id": run["run_id"]}
+                seen[row["backup_id"]] = {**row, "checked_at": report.get("generated_at"), "run_id": run["run_id"],
+                                          "task": (run.get("tasks") or {}).get(row.get("volume_id"))}
     return seen
 
 
@@ -142,68 +146,223 @@ def fleets_of(oci: dict) -> list[dict]:
             for image in sorted(oci["images"], key=lambda i: i["time_created"] or "", reverse=True)]
 
 
-def build(oci: dict, airflow: dict, config: Config) -> dict:
-    """Everything the page, the JSON API and the CSV show."""
+# The four states a volume is in, exactly one each; the page's tiles count them and add up to the volumes.
+STATES = {"ok": "verified, within RPO", "at_risk": "at risk", "out": "out of RPO or never verified",
+          "not_protected": "not protected"}
+RESTORE_DAG = "oci_restore"
+
+
+def classify(rpo_seconds: float | None, target_seconds: float, last_failed: bool) -> str:
+    """Green `ok`: a good verified backup within the RPO target, the last attempt good and under half the target
+    used. Amber `at_risk`: still within target, but the last attempt failed or more than half the target is used.
+    Red `out`: no verified backup, or the newest is older than the target."""
+    if rpo_seconds is None or rpo_seconds > target_seconds:
+        return "out"
+    if last_failed or rpo_seconds > target_seconds / 2:
+        return "at_risk"
+    return "ok"
+
+
+def state_reason(state: str, rpo_seconds: float | None, target_seconds: float, attempt: dict | None) -> str:
+    """Why a volume is in its state, in one line."""
+    used = f"{age_text(rpo_seconds)} of its {age_text(target_seconds)} RPO target used" if rpo_seconds is not None \
+        else ""
+    failed = attempt and attempt.get("failed")
+    if state == "out":
+        why = ("never verified: no good verified backup" if rpo_seconds is None
+               else f"the newest good verified backup is {age_text(rpo_seconds)} old, target "
+                    f"{age_text(target_seconds)}")
+        return why + (f"; last attempt failed: {attempt['status']}" if failed else "")
+    if state == "at_risk":
+        return "; ".join(p for p in (f"last attempt failed: {attempt['status']}" if failed else "",
+                                     used if rpo_seconds > target_seconds / 2 else "") if p)
+    return used
+
+
+def run_path(dag_id: str, run_id: str | None) -> str | None:
+    """A run in Airflow 3's UI (relative to its base URL): /dags/<dag_id>/runs/<run_id>."""
+    return f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}" if run_id else None
+
+
+def task_path(dag_id: str, run_id: str | None, task_id: str, map_index: int | None = None) -> str | None:
+    """A task instance (its log is the page's first tab) in Airflow 3.3's UI routes:
+    /dags/<dag_id>/runs/<run_id>/tasks/<task_id>, a mapped one with /mapped/<map_index>."""
+    if not run_id:
+        return None
+    path = f"{run_path(dag_id, run_id)}/tasks/{quote(task_id, safe='')}"
+    return path if map_index is None else f"{path}/mapped/{map_index}"
+
+
+def evidence_task(dag_id: str, row: dict) -> str | None:
+    """The task whose log holds a report row's evidence: the verification, or the backup when that failed."""
+    task = row.get("task")
+    if not task:
+        return None
+    step = "verify_restore" if row.get("verification") or str(row.get("status", "")).startswith(
+        "VERIFICATION") else ("backup_group" if task["group_id"] == "protect_group" else "backup_volume")
+    return task_path(dag_id, row.get("run_id"), f"{task['group_id']}.{step}", task["map_index"])
+
+
+def attempts_by_volume(runs: list[dict]) -> dict[str, dict]:
+    """Each volume's newest report row (the last attempt a nightly run made on it), with its run and task."""
+    found: dict[str, dict] = {}
+    for run in runs:  # newest first
+        report = run.get("report") or {}
+        for row in report_rows(report):
+            vid = row.get("volume_id")
+            if vid and vid not in found:
+                found[vid] = {**row, "run_id": run["run_id"], "checked_at": report.get("generated_at"),
+                              "task": (run.get("tasks") or {}).get(vid)}
+    return found
+
+
+def last_attempt(attempt: dict | None, newest: dict | None, dag_id: str, region: str, now: datetime) -> dict | None:
+    """The newest thing that happened to a volume's protection: the last nightly report row on it, or a newer
+    backup OCI has that no report speaks of yet. Its time is the backup's (OCI's clock), else the report's."""
+    by_backup = newest if newest and attempt and newest["backup_id"] == attempt.get("backup_id") else None
+    if newest and (attempt is None or (by_backup is None and (newest["time_created"] or "") > (
+            attempt.get("checked_at") or ""))):
+        tagged = bool((newest.get("freeform_tags") or {}).get(VERIFIED_TAG))
+        return {"time": newest["time_created"], "age_seconds": age_of(newest["time_created"], now),
+                "status": "verified" if tagged else "backed up, not verified by a nightly run yet", "failed": False,
+                "backup_id": newest["backup_id"], "console_url": console_url(region, newest["backup_id"]),
+                "rto_seconds": None, "run_id": None, "run_url": None, "task_url": None}
+    if attempt is None:
+        return None
+    time = (by_backup or {}).get("time_created") or attempt.get("checked_at")
+    backup_id = attempt.get("backup_id")
+    return {"time": time, "age_seconds": age_of(time, now), "status": attempt.get("status") or "",
+            "failed": bool(attempt.get("failed")), "backup_id": backup_id, "rto_seconds": attempt.get("rto_seconds"),
+            "console_url": console_url(region, backup_id) if backup_id else None, "run_id": attempt["run_id"],
+            "run_url": run_path(dag_id, attempt["run_id"]), "task_url": evidence_task(dag_id, attempt)}
+
+
+def good_backup(verified: dict | None, seen: dict[str, dict], dag_id: str, region: str, now: datetime) -> dict | None:
+    """The newest good verified backup (the RPO rests on it), with the run and task that verified it."""
+    if verified is None:
+        return None
+    tags = verified.get("freeform_tags") or {}
+    row = seen.get(verified["backup_id"])
+    run_id = (row or {}).get("run_id")
+    return {"backup_id": verified["backup_id"], "time": verified["time_created"],
+            "age_seconds": age_of(verified["time_created"], now), "verified_at": tags.get(VERIFIED_TAG),
+            "level": tags.get(VERIFIED_LEVEL_TAG), "evidence": evidence_line(row) or "verified-at tag on the backup",
+            "rto_seconds": (row or {}).get("rto_seconds"), "console_url": console_url(region, verified["backup_id"]),
+            "run_id": run_id, "run_url": run_path(dag_id, run_id), "task_url": evidence_task(dag_id, row or {})}
+
+
+def age_of(stamp: str | None, now: datetime) -> float | None:
+    made = parse_time(stamp)
+    return round((now - made).total_seconds()) if made else None
+
+
+def tag_value(tags: dict, key: str) -> str | None:
+    """A tag's value as the nightly reads it: trimmed ("db " is "db"); empty is None."""
+    value = tags.get(key)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def restore_path(volume_id: str) -> str:
+    """The page's own trigger form for the restore DAG with `volume_id` filled in (Airflow 3.3's trigger form
+    takes no values from its URL)."""
+    return f"/restore?{urlencode({'volume_id': volume_id})}"
+
+
+def build(oci: dict, airflow: dict, config: Config, dag_id: str = DAG_ID) -> dict:
+    """Everything the page, the JSON API and the CSV show: every volume once, in exactly one state."""
     now = parse_time(oci["now"]) or now_utc()
     region = oci["region"]
-    seen = evidence_by_backup(airflow["runs"])
+    runs = airflow["runs"]
+    seen = evidence_by_backup(runs)
+    attempts = attempts_by_volume(runs)
     by_volume = defaultdict(list)
     for backup in oci["backups"]:
         by_volume[backup["source_id"]].append(backup)
-    history = history_of(airflow["runs"])
+    history = history_of(runs)
     protected, unprotected = [], []
     for vol in oci["volumes"]:
         tags = vol["freeform_tags"]
         link = console_url(region, vol["volume_id"])
         if config.tag_key not in tags:
             unprotected.append({"volume_id": vol["volume_id"], "display_name": vol["display_name"],
-                                "kind": vol["kind"], "policy": None, "console_url": link,
+                                "kind": vol["kind"], "policy": None, "console_url": link, "state": "not_protected",
                                 "reason": f"no {config.tag_key} tag"})
             continue
-        policy_name = tags[config.tag_key] or "default"
+        policy_name = tag_value(tags, config.tag_key) or "default"
         policy = policy_of(policy_name, config.policies)
         backups = sorted(by_volume.get(vol["volume_id"], []), key=lambda b: b["time_created"] or "", reverse=True)
         newest = backups[0] if backups else None
         verified = newest_verified(backups)
         check = verification_of(newest, seen)
-        checked = newest if check["result"] in ("PASS", "FAIL") else verified
-        shown = seen.get(checked["backup_id"]) if checked else None
-        rpo = (now - parse_time(verified["time_created"])).total_seconds() if verified else None
+        good = good_backup(verified, seen, dag_id, region, now)
+        attempt = last_attempt(attempts.get(vol["volume_id"]), newest, dag_id, region, now)
+        if check["result"] == "FAIL" and attempt is not None:
+            attempt["failed"] = True
+        rpo = good["age_seconds"] if good else None
         target = policy.verify_every_days * 86400
+        state = classify(rpo, target, bool(attempt and attempt["failed"]))
+        # the newest restore measured (the last attempt's, failed check or not), else the good backup's
+        rto = next((p["rto_seconds"] for p in (attempt, good) if p and p["rto_seconds"] is not None), None)
         row = {"volume_id": vol["volume_id"], "display_name": vol["display_name"], "kind": vol["kind"],
-               "policy": policy_name, "group": tags.get(GROUP_TAG) or None,
+               "policy": policy_name, "group": tag_value(tags, GROUP_TAG),
+               "state": state, "state_reason": state_reason(state, rpo, target, attempt),
                "last_backup_time": newest and newest["time_created"],
                "last_backup_type": newest and newest["type"],
                "last_verified_time": verified and verified["freeform_tags"].get(VERIFIED_TAG),
-               "verification": check, "rto_seconds": (shown or {}).get("rto_seconds"),
-               "rpo_seconds": round(rpo) if rpo is not None else None, "rpo_target_seconds": round(target),
+               "verification": check, "last_attempt": attempt, "last_good_backup": good,
+               "rto_seconds": rto, "rto_minutes": round(rto / 60, 1) if rto is not None else None,
+               "rto_target_minutes": policy.rto_minutes,
+               "rpo_seconds": rpo, "rpo_target_seconds": round(target),
                "compliant": rpo is not None and rpo <= target,
                "dr_copy": dr_status(policy, {b["backup_id"] for b in backups}, oci["copies"]),
-               "backups_kept": len(backups), "console_url": link,
+               "backups_kept": len(backups), "console_url": link, "restore_url": restore_path(vol["volume_id"]),
                # the page's extras, not in the API
                "unique_size": newest and unique_size(newest),
                "rto_history": [n["rto"].get(vol["volume_id"]) for n in history]}
         protected.append(row)
-        if check["result"] != "PASS":
-            reason = {"NONE": "tagged, but no backup yet",
-                      "FAIL": f"newest backup failed verification: {check['evidence']}",
-                      "UNVERIFIED": "newest backup not verified"}[check["result"]]
-            unprotected.append({"volume_id": vol["volume_id"], "display_name": vol["display_name"],
-                                "kind": vol["kind"], "policy": policy_name, "console_url": link, "reason": reason})
-    protected.sort(key=lambda r: (r["verification"]["result"] == "PASS" and r["compliant"], r["display_name"]))
-    unprotected.sort(key=lambda r: (r["policy"] is None, r["display_name"]))
+    order = list(STATES)
+    protected.sort(key=lambda r: (-order.index(r["state"]), r["display_name"]))  # red first, then amber, green
+    unprotected.sort(key=lambda r: r["display_name"])
+    counts = {state: sum(r["state"] == state for r in protected) for state in ("ok", "at_risk", "out")}
+    counts["not_protected"] = len(unprotected)
     return {"generated_at": oci["now"], "region": region, "protected": protected, "unprotected": unprotected,
-            "history": history, "fleets": fleets_of(oci), "config": config,
-            "totals": {"protected": len(protected), "compliant": sum(r["compliant"] for r in protected),
-                       "failed": sum(r["verification"]["result"] == "FAIL" for r in protected),
-                       "untagged": sum(r["policy"] is None for r in unprotected)}}
+            "history": history, "fleets": fleets_of(oci), "config": config, "dag_id": dag_id,
+            "clock": clock_of(oci), "compartments": oci.get("compartments") or config.compartment_ids,
+            "totals": {"volumes": len(protected) + len(unprotected), **counts, "protected": len(protected),
+                       "compliant": sum(r["compliant"] for r in protected),
+                       "failed": sum(r["verification"]["result"] == "FAIL" for r in protected)}}
 
 
-def api_payload(view: dict, meta: dict) -> dict:
-    """The JSON API: exactly the documented fields per volume, plus where the data came from and how fresh."""
-    return {"volumes": [{k: row[k] for k in VOLUME_FIELDS} for row in view["protected"]],
-            "unprotected": [{k: row[k] for k in UNPROTECTED_FIELDS} for row in view["unprotected"]],
-            "generated_at": view["generated_at"], **meta}
+CLOCK_TOLERANCE = 60.0  # seconds: OCI's Date header has a second's resolution, and the read takes a moment
+
+
+def clock_of(oci: dict) -> dict:
+    """OCI's clock against this machine's (Airflow's) at the read: the page's times are OCI's, its runs' are
+    Airflow's, and when the two differ the page says by how much."""
+    oci_now, local = parse_time(oci.get("now")), parse_time(oci.get("local_time"))
+    offset = (oci_now - local).total_seconds() if oci_now and local else 0.0
+    return {"offset_seconds": round(offset), "differs": abs(offset) > CLOCK_TOLERANCE}
+
+
+def api_payload(view: dict, meta: dict, base: str = "") -> dict:
+    """The JSON API: exactly the documented fields per volume, plus where the data came from and how fresh. Links
+    into Airflow's UI and the restore form are absolute paths under `base` (the plugin's mount, e.g. /oci)."""
+    ui = ui_base(base)
+
+    def linked(part: dict | None) -> dict | None:
+        return part and {**part, **{k: part[k] and ui + part[k] for k in URL_FIELDS}}
+
+    volumes = [{**{k: row[k] for k in VOLUME_FIELDS}, "last_attempt": linked(row["last_attempt"]),
+                "last_good_backup": linked(row["last_good_backup"]), "restore_url": base + row["restore_url"]}
+               for row in view["protected"]]
+    return {"volumes": volumes, "unprotected": [{k: row[k] for k in UNPROTECTED_FIELDS} for row in view["unprotected"]],
+            "totals": {k: view["totals"][k] for k in ("volumes", *STATES)}, "clock": view["clock"],
+            "compartments": view["compartments"], "generated_at": view["generated_at"], **meta}
+
+
+def ui_base(base: str) -> str:
+    """Airflow's UI root from the plugin's mount path (/oci, or /airflow/oci behind a path prefix)."""
+    return base.removesuffix("/oci")
 
 
 def unique_size(backup: dict) -> str:

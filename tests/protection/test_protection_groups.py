@@ -54,5 +54,10 @@ def test_group_members_are_shown_with_their_group_and_its_verification(grouped_n
         assert f"canary '{name} canary'" in evidence and "restored with backup group 'db': verified" in evidence
         assert rows[name]["rto_seconds"] is not None and rows[name]["compliant"] is True
     assert not [u for u in body["unprotected"] if u["display_name"] in ("db-data", "db-log")]
+    for name in ("db-data", "db-log"):  # a member's evidence is its group's mapped task (the only group: index 0)
+        assert rows[name]["state"] == "ok" and rows[name]["group"] == "db"
+        for part in (rows[name]["last_attempt"], rows[name]["last_good_backup"]):
+            assert part["task_url"].endswith("/tasks/protect_group.verify_restore/mapped/0"), part
+            assert "volume-group-backups" not in part["console_url"] and part["backup_id"] in part["console_url"]
     html = client.get("/oci/", headers={"Authorization": f"Bearer {token}"}).text
     assert html.count('data-verification="PASS" data-compliance="compliant" data-group="db"') == 2

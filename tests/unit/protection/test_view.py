@@ -71,27 +71,34 @@ def estate():
     return snapshot([good, bad, gold, fresh, loose], backups, copies), {"runs": runs, "config": None}
 
 
-def test_each_tagged_volume_gets_its_verification_rpo_and_dr_copy():
+def test_each_tagged_volume_gets_its_state_verification_rpo_and_dr_copy():
     oci, airflow = estate()
     view = build(oci, airflow, CONFIG)
     rows = {r["display_name"]: r for r in view["protected"]}
     assert set(rows) == {"good", "bad", "gold", "fresh"}
     good, bad, gold, fresh = rows["good"], rows["bad"], rows["gold"], rows["fresh"]
     assert good["verification"]["result"] == "PASS" and good["compliant"] and good["rpo_seconds"] == 10 * 3600
-    assert good["verification"]["evidence"] == "e2fsck -fn clean on /dev/x; canary 'canary ok'"
+    assert good["state"] == "ok" and good["state_reason"] == "10.0 h of its 24.0 h RPO target used"
+    assert good["last_good_backup"]["evidence"] == "e2fsck -fn clean on /dev/x; canary 'canary ok'"
     assert good["rto_seconds"] == 42.0 and good["rpo_target_seconds"] == 86400 and good["dr_copy"] == "not required"
-    # the newest backup failed (the report says so; OCI has no tag): RPO runs from the older verified one
+    # the newest backup failed (the report says so; OCI has no tag): RPO runs from the older verified one, which
+    # is past its target: red, with the failed attempt named; the RTO is the newest measured (the failed try's)
     assert bad["policy"] == "x" and bad["verification"]["result"] == "FAIL" and bad["rto_seconds"] == 50.0
     assert "exited 12" in bad["verification"]["evidence"] and bad["last_verified_time"] == "2026-11-28T02:30:00+00:00"
     assert bad["rpo_seconds"] == 58 * 3600 and not bad["compliant"]  # unknown policy 'x' → default: 1 day
+    assert bad["state"] == "out" and bad["state_reason"].endswith("; last attempt failed: VERIFICATION FAILED")
+    assert bad["last_attempt"]["failed"] and bad["last_attempt"]["backup_id"] == "b-bad-2"
+    assert bad["last_good_backup"]["backup_id"] == "b-bad-1" and bad["last_good_backup"]["run_id"] == "night-1"
     assert gold["verification"]["result"] == "UNVERIFIED" and gold["rpo_seconds"] is None and not gold["compliant"]
+    assert gold["state"] == "out" and gold["state_reason"] == "never verified: no good verified backup"
+    assert gold["last_attempt"]["status"] == "backed up, not verified by a nightly run yet"
     assert gold["dr_copy"] == "AVAILABLE in us-phoenix-1 (2026-11-30 03:00)" and gold["rpo_target_seconds"] == 7 * 86400
     assert fresh["policy"] == "default" and fresh["verification"]["result"] == "NONE" and fresh["backups_kept"] == 0
+    assert fresh["state"] == "out" and fresh["last_attempt"] is None and fresh["last_good_backup"] is None
     assert [r["display_name"] for r in view["protected"]][-1] == "good"  # problems first
-    why = {u["display_name"]: u["reason"] for u in view["unprotected"]}
-    assert why == {"bad": "newest backup failed verification: FAIL e2fsck -fn exited 12",
-                   "gold": "newest backup not verified", "fresh": "tagged, but no backup yet",
-                   "loose": "no backup-policy tag"}
+    # only the untagged volume is "not protected": a tagged one is never counted twice
+    assert [(u["display_name"], u["state"], u["reason"]) for u in view["unprotected"]] == [
+        ("loose", "not_protected", "no backup-policy tag")]
     assert [n["run_id"] for n in view["history"]] == ["night-1", "night-2"]  # oldest first
     assert good["rto_history"] == [None, 42.0] and bad["rto_history"] == [40.0, 50.0]
 
@@ -106,7 +113,7 @@ def test_a_dr_copy_missing_from_the_policy_region_is_said():
 def test_api_payload_has_exactly_the_documented_fields():
     oci, airflow = estate()
     body = api_payload(build(oci, airflow, CONFIG), {"source": {"stale": False}})
-    assert set(body) == {"volumes", "unprotected", "generated_at", "source"}
+    assert set(body) == {"volumes", "unprotected", "generated_at", "source", "totals", "clock", "compartments"}
     assert all(tuple(v) == VOLUME_FIELDS for v in body["volumes"])
     assert all(tuple(u) == UNPROTECTED_FIELDS for u in body["unprotected"])
 
@@ -117,18 +124,23 @@ def test_page_escapes_what_oci_returns_and_shows_the_stale_banner():
     html = page(build(oci, airflow, CONFIG), Status(NOW, 0.0, True, "OCI call failed: 500 InternalServerError: x",
                                                     "latest nightly run"), "/oci")
     assert "<script>alert" not in html and "&lt;script&gt;" in html
-    assert 'id="stale"' in html and "Showing OCI data from 2026-11-30 12:00:00 (OCI time)" in html
+    assert 'id="stale"' in html and "Showing OCI data from 2026-11-30 12:00:00 UTC (OCI time)" in html
     assert 'href="/oci/api/protection"' in html and 'href="/oci/protection.csv"' in html
     assert html.count("<svg") >= 3
 
 
-def test_csv_has_one_row_per_protected_volume_with_the_verification_spread_out():
+def test_csv_has_one_row_per_volume_with_its_state_and_the_verification_spread_out():
     oci, airflow = estate()
     rows = list(csv.DictReader(io.StringIO(csv_text(build(oci, airflow, CONFIG)))))
-    assert len(rows) == 4
+    assert len(rows) == 5  # every volume once, as the tiles count them
+    assert sorted(r["state"] for r in rows) == ["not_protected", "ok", "out", "out", "out"]
     bad = next(r for r in rows if r["display_name"] == "bad")
     assert bad["verification"] == "FAIL" and bad["verification_level"] == "script"
     assert bad["verification_backup_id"] == "b-bad-2" and bad["compliant"] == "False"
+    assert (bad["last_attempt"], bad["last_good_backup"]) == ("VERIFICATION FAILED", "b-bad-1")
+    assert bad["last_good_backup_time"] == "2026-11-28T02:00:00+00:00"
+    loose = next(r for r in rows if r["display_name"] == "loose")
+    assert loose["state_reason"] == "no backup-policy tag"
 
 
 # -- backup groups: the report's `groups` rows as build_group_row (reports/nightly.py) writes them ---------------
@@ -171,20 +183,22 @@ def test_group_members_show_their_groups_verification_evidence_and_restore_time(
     rows = {r["display_name"]: r for r in view["protected"]}
     data, log, alone = rows["db-data"], rows["db-log"], rows["app"]
     assert (data["group"], log["group"], alone["group"]) == ("db", "db", None)
-    assert data["verification"]["result"] == "PASS" and data["compliant"]
+    assert data["verification"]["result"] == "PASS" and data["compliant"] and data["state"] == "ok"
     assert data["verification"]["evidence"] == ("e2fsck -fn clean; canary 'db-data canary'; "
                                                 "restored with backup group 'db': verified")
     assert log["verification"]["evidence"].startswith("e2fsck -fn clean; canary 'db-log canary'")
+    assert alone["state"] == "out"  # tagged, never backed up
     assert data["rto_seconds"] == 61.0 and log["rto_seconds"] == 61.0 and data["rto_history"] == [61.0]
     [night] = view["history"]
     assert (night["made"], night["verified"], night["failed"]) == (2, 2, 0)  # the members, as volumes
-    assert {u["display_name"] for u in view["unprotected"]} == {"app"}  # the members are not "not verified"
+    assert view["unprotected"] == []  # the tagged volume without a backup is red, not "not protected"
     body = api_payload(view, {})
     assert {v["display_name"]: v["group"] for v in body["volumes"]} == {"db-data": "db", "db-log": "db", "app": None}
     csv_rows = {r["display_name"]: r for r in csv.DictReader(io.StringIO(csv_text(view)))}
     assert csv_rows["db-log"]["group"] == "db" and csv_rows["app"]["group"] == ""
     html = page(view, Status(NOW, 0.0, False, "", "latest nightly run"))
-    assert 'data-volume="db-data" data-verification="PASS" data-compliance="compliant" data-group="db"' in html
+    assert ('data-volume="db-data" data-state="ok" data-verification="PASS" data-compliance="compliant" '
+            'data-group="db"') in html
     assert ">group db</div>" in html
 
 
@@ -199,8 +213,9 @@ def test_a_group_that_failed_verification_fails_every_member_with_its_own_eviden
                                                "restored with backup group 'db': VERIFICATION FAILED")
     assert data["verification"]["evidence"].startswith("e2fsck -fn clean; canary 'db-data canary'; ")
     assert data["verification"]["evidence"].endswith("group 'db': VERIFICATION FAILED")
-    why = {u["display_name"]: u["reason"] for u in view["unprotected"]}
-    assert why["db-log"].startswith("newest backup failed verification: e2fsck -fn exited 4")
+    assert data["state"] == log["state"] == "out"  # never verified, and the last attempt failed
+    assert log["state_reason"] == "never verified: no good verified backup; last attempt failed: VERIFICATION FAILED"
+    assert log["last_attempt"]["failed"] and log["last_attempt"]["run_id"] == "night-1"
     assert data["verification"]["checked_at"] == "2026-11-30T03:00:00+00:00"
     [night] = view["history"]
     assert (night["made"], night["verified"], night["failed"]) == (2, 0, 2)

@@ -1,0 +1,143 @@
+"""The OCI Protection page in a real browser against `make up`'s stack (as test_ui.py starts it): after the
+scheduled nightly run, Debian's headless Chromium logs in, opens OCI Protection from the navigation, checks that
+the tiles add up to the rows and the volumes, follows a row's run link to the run in Airflow's UI, its task-log
+link to the mapped task, and its "Restore…" link into the restore form pre-filled with the volume; submitting it
+creates an `oci_restore` run with that `volume_id` (checked through the REST API). Then `make down`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from demo.stack import Api, Layout, drop_database, free_port, stack_pids
+from tests.browser.test_ui import CHROMIUM, CHROMIUM_ARGS, SHOTS, Clock, alive, make, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+DAG_ID = "oci_nightly_backup"
+STATES = ("ok", "at_risk", "out", "not_protected")
+
+pytestmark = pytest.mark.skipif(os.environ.get("OCI_BROWSER") != "1",
+                                reason="the browser test runs with `make test-browser` (OCI_BROWSER=1)")
+
+
+def test_protection_page_tiles_add_up_and_rows_lead_to_their_run_and_a_prefilled_restore(tmp_path):
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (never a downloaded browser)"
+    clock = Clock()
+    out, port, db = tmp_path / "up", free_port(), f"airflow_up_test_{secrets.token_hex(4)}"
+    layout, seen = Layout(out), set()
+    args = [f"UP_DIR={out}", f"PORT={port}", f"UP_DB={db}"]
+    try:
+        assert make("up", *args).returncode == 0, "make up failed"
+        url = f"http://127.0.0.1:{port}"
+        seen |= stack_pids(layout)
+        api = Api(url)
+        runs_path = f"/api/v2/dags/{DAG_ID}/dagRuns"
+
+        def scheduled_done():
+            seen.update(stack_pids(layout))
+            runs = api.call("GET", f"{runs_path}?limit=5")["dag_runs"]
+            run = next((r for r in runs if r["run_type"] == "scheduled"), None)
+            return run if run and run["state"] in ("success", "failed") else None
+
+        run = wait_for("the scheduled nightly run", scheduled_done, 420)
+        assert run["state"] == "success", f"{run['dag_run_id']} did not succeed; logs in {out}"
+        clock.lap("make up and the scheduled nightly run")
+        volume_id, shot = browse(url, run["dag_run_id"], tmp_path)
+        restores = api.call("GET", "/api/v2/dags/oci_restore/dagRuns?limit=5")["dag_runs"]
+        assert [r["conf"] for r in restores] == [{"volume_id": volume_id}], restores
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for path in (shot, shot.with_suffix(".jpg")):
+            shutil.copy(path, SHOTS / path.name)
+        clock.lap("Chromium: tiles, run link, task link, restore form, triggered")
+    finally:
+        seen |= stack_pids(layout)
+        stopped = make("down", *args)
+        if layout.pids.exists() or stopped.returncode:
+            subprocess.run(["make", "down", *args], cwd=ROOT, timeout=120)
+        with contextlib.suppress(Exception):
+            drop_database(db)
+        print(clock.summary(), flush=True)
+    assert stopped.returncode == 0
+    assert alive(seen) == [], f"processes of the stack left after make down: {alive(seen)}"
+
+
+def browse(url: str, run_id: str, tmp_path: Path) -> tuple[str, Path]:
+    """The page in the UI's frame; a row's links; the restore form. Returns the restored volume and a screenshot."""
+    from playwright.sync_api import expect, sync_playwright
+
+    shot = tmp_path / "oci_protection_states.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1100})
+            page.set_default_timeout(30_000)
+            page.goto(f"{url}/")
+            page.get_by_label("Username").fill("admin")
+            page.get_by_label("Password").fill("admin")
+            page.get_by_role("button", name="Sign in").click()
+
+            def open_page():
+                page.goto(f"{url}/")
+                page.get_by_role("link", name="OCI Protection").click()
+                page.wait_for_url(f"{url}/plugin/oci-protection")
+                frame = page.frame_locator("iframe").first
+                expect(frame.get_by_role("heading", name="Protected volumes")).to_be_visible()
+                return frame
+
+            frame = open_page()
+            tiles = frame.locator("#tiles")
+            counts = {s: int(tiles.locator(f'[data-state="{s}"] b').inner_text()) for s in STATES}
+            volumes = int(tiles.get_attribute("data-volumes"))
+            rows = frame.locator("#protected-volumes tbody tr[data-state], #unprotected-volumes tbody tr[data-state]")
+            states = [rows.nth(i).get_attribute("data-state") for i in range(rows.count())]
+            print(f"[browser] OCI Protection tiles {counts}, {volumes} volumes, rows {states}", flush=True)
+            assert sum(counts.values()) == volumes == len(states) > 0
+            assert counts == {s: states.count(s) for s in STATES}
+            assert counts["ok"] >= 1  # the night succeeded: its volumes are verified within their RPO
+            page.screenshot(path=str(shot), animations="disabled")
+            page.screenshot(path=str(shot.with_suffix(".jpg")), type="jpeg", quality=70, animations="disabled")
+
+            # the page is in a sandboxed frame: a link into Airflow moves the UI around it, not inside it
+            green = frame.locator('#protected-volumes tbody tr[data-state="ok"]').first
+            green.get_by_role("link", name="run", exact=True).first.click()
+            page.wait_for_function("path => decodeURIComponent(location.pathname) === path",
+                                   arg=f"/dags/{DAG_ID}/runs/{run_id}")
+            expect(page.get_by_role("navigation", name="breadcrumb")).to_contain_text(run_id, timeout=30_000)
+            expect(page.locator("iframe")).to_have_count(0)
+
+            frame = open_page()
+            green = frame.locator('#protected-volumes tbody tr[data-state="ok"]').first
+            green.get_by_role("link", name="task log", exact=True).first.click()
+            quoted = re.escape(urllib.parse.quote(run_id, safe=""))
+            page.wait_for_url(re.compile(rf".*/dags/{DAG_ID}/runs/{quoted}/tasks/protect_\w+\.verify_restore/"
+                                         rf"mapped/\d+"))
+            expect(page.get_by_role("navigation", name="breadcrumb")).to_contain_text("verify_restore",
+                                                                                     timeout=30_000)
+
+            frame = open_page()
+            green = frame.locator('#protected-volumes tbody tr[data-state="ok"]').first
+            name = green.get_attribute("data-volume")
+            restore = green.get_by_role("link", name="Restore…")
+            href = restore.get_attribute("href")
+            volume_id = urllib.parse.parse_qs(urllib.parse.urlparse(href).query)["volume_id"][0]
+            restore.click()  # the form opens in the frame, pre-filled
+            page.wait_for_url(re.compile(r".*/plugin/oci-protection/oci/restore\?volume_id=ocid1\..*"))
+            form = page.frame_locator("iframe").first
+            expect(form.locator("#p-volume_id")).to_have_value(volume_id, timeout=30_000)
+            print(f"[browser] Restore… for {name}: {volume_id}", flush=True)
+            page.screenshot(path=str(tmp_path / "oci_restore_form.png"), animations="disabled")
+            form.locator("#trigger-submit").click()
+            page.wait_for_url(re.compile(r".*/dags/oci_restore/runs/.+"))
+            expect(page.get_by_role("navigation", name="breadcrumb")).to_contain_text("oci_restore", timeout=30_000)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 20_000, f"{shot} looks empty"
+    return volume_id, shot
