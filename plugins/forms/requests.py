@@ -279,10 +279,12 @@ def golden_image_request(params: dict, hook, context) -> dict:
                "export_object_name": export_object if export_bucket else None, "export_format": export_format,
                "fleet": fleet, "shape_compatibility": resolve_shape_compatibility(params, fleet)}
     # references: the instance and the export bucket (the fleet is checked by check_fleet_hostnames)
-    hook.check_instance(instance_id, states=("RUNNING", "STOPPED", "CREATING_IMAGE", "STARTING",
-                                                     "STOPPING", "PROVISIONING"))
+    instance = hook.check_instance(instance_id, states=("RUNNING", "STOPPED", "CREATING_IMAGE", "STARTING",
+                                                        "STOPPING", "PROVISIONING"))
     if export_bucket:
         hook.check_bucket(export_namespace, export_bucket, "export_bucket")
+    # the permissions the run needs, proved before its first change (hooks/permissions.py)
+    hook.prove_reads(hook.golden_image_reads(instance, export_namespace, export_bucket, bool(fleet)))
     return request
 
 

@@ -82,3 +82,31 @@ class OciPermissionChecks:
             reads.append(Read("ListWorkRequests", "inspect", "work-requests", f"the compartment of {subnet_id}",
                               list_work_requests))
         return reads
+
+    def golden_image_reads(self, instance: Any, export_namespace: str | None = None,
+                           export_bucket: str | None = None, fleet: bool = False) -> list[Read]:
+        """What the golden image proves after reading its instance and export bucket, before imaging: inspect on
+        the images and volume attachments of the instance's compartment, the export bucket's objects, and (with a
+        fleet) the compartment's work requests. Each names a compartment or bucket known to exist, so a 404 is a
+        missing permission.
+
+        :param instance: the instance to image (SDK model, as check_instance returned it)
+        :param export_namespace: the export bucket's namespace; None: no export
+        :param export_bucket: the export bucket; None: no export
+        :param fleet: whether instances will be launched from the image
+        """
+        compute, compartment_id = self.get_client("compute"), instance.compartment_id
+        where = f"compartment {compartment_id}"
+        reads = [Read("ListImages", "inspect", "instance-images", where,
+                      lambda: compute.list_images(compartment_id, limit=1)),
+                 Read("ListVolumeAttachments", "inspect", "instances", where,
+                      lambda: compute.list_volume_attachments(compartment_id, instance_id=instance.id, limit=1))]
+        if export_bucket:
+            objects = self.get_client("object_storage")
+            reads.append(Read("ListObjects", "inspect", "objects", f"bucket {export_bucket}",
+                              lambda: objects.list_objects(export_namespace, export_bucket, limit=1)))
+        if fleet:
+            work = self.get_client("work_requests")
+            reads.append(Read("ListWorkRequests", "inspect", "work-requests", where,
+                              lambda: work.list_work_requests(compartment_id, limit=1)))
+        return reads

@@ -43,3 +43,23 @@ def test_a_permission_taken_away_fails_the_nightly_before_its_first_backup(estat
     assert operation in line, log[-3000:]
     assert f"lacks '{'read volume-family' if family == 'volume-family' else 'inspect ' + family}'" in line
     assert line.endswith(f"include/iam/policy.txt grants it with: {_statement(granted)}"), line
+
+
+def test_golden_image_without_work_requests_fails_in_validation_naming_the_statement(estate, capfd):
+    """The golden image proves its reads in validate_request: a fleet needs work requests (why OCI failed a launch)
+    and with that permission taken away the run stops before imaging, naming the statement."""
+    sim = estate
+    t = sim.tenancy
+    sim.admin.deny(t["user_id"], "inspect", "work-requests")
+    sim.admin.reset_counters()
+    capfd.readouterr()
+    state, tasks = run_dag("oci_golden_image", {
+        "instance_id": t["instances"]["verifier"], "fleet_count": 1, "subnet_id": t["subnets"]["app"],
+        "availability_domain": t["availability_domains"][0]})
+    assert state == "failed" and tasks["validate_request"] == "failed", tasks
+    assert {op: n for op, n in sim.admin.counters().items() if op.startswith(MUTATING)} == {}
+    counters = sim.admin.counters()
+    assert counters["ListImages"] == 1 and counters["ListVolumeAttachments"] >= 1  # proved before the refusal
+    line = next((x for x in capfd.readouterr().out.splitlines() if "NotAuthorizedOrNotFound" in x), "")
+    assert "to ListWorkRequests of compartment ocid1.compartment." in line, line
+    assert line.endswith(f"grants it with: {_statement('inspect work-requests')}"), line
