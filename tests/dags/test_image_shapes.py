@@ -37,8 +37,15 @@ def test_emulated_image_refused_on_a_flex_shape_then_launched_once_the_shape_is_
             "ocpus": 2, "memory_in_gbs": 32, "subnet_id": t["subnets"]["app"],
             "availability_domain": t["availability_domains"][0]}
 
-    sim.admin.reset_counters()
+    # the request's ranges must hold the fleet's own OCPUs: refused in validation, before any call that changes
     capfd.readouterr()
+    sim.admin.reset_counters()
+    state, tasks = run_dag(DAG_ID, {**conf, "add_shape_compatibility": True, "compatible_ocpus": [1, 1]})
+    assert state == "failed" and tasks["validate_request"] == "failed", tasks
+    assert "compatible_ocpus [1, 1]: must hold the fleet's ocpus 2" in "".join(capfd.readouterr())
+    assert not [op for op, n in sim.admin.counters().items() if n and op.startswith(("Create", "Launch", "Add"))]
+
+    sim.admin.reset_counters()
     state, tasks = run_dag(DAG_ID, conf)
     out = capfd.readouterr()
     assert state == "failed" and tasks["check_image_shape"] == "failed", tasks
@@ -65,17 +72,3 @@ def test_emulated_image_refused_on_a_flex_shape_then_launched_once_the_shape_is_
     assert [(i["shape"], i["lifecycle_state"], i["shape_config"]["ocpus"]) for i in launched] == \
         [(SHAPE, "RUNNING", 2.0)]
 
-
-def test_shape_compatibility_fields_are_checked_before_any_call(estate, capfd):
-    sim = estate
-    t = sim.tenancy
-    sim.admin.reset_counters()
-    capfd.readouterr()
-    state, tasks = run_dag(DAG_ID, {"namespace": t["namespace"], "bucket": "images", "object_name": "x.vmdk",
-                                    "fleet_count": 1, "shape": SHAPE, "ocpus": 4, "subnet_id": t["subnets"]["app"],
-                                    "availability_domain": t["availability_domains"][0],
-                                    "add_shape_compatibility": True, "compatible_ocpus": [1, 2]})
-    out = capfd.readouterr()
-    assert state == "failed" and tasks["validate_request"] == "failed", tasks
-    assert "compatible_ocpus [1, 2]: must hold the fleet's ocpus 4" in out.out + out.err
-    assert not [op for op, n in sim.admin.counters().items() if n and op.startswith(("Create", "Launch", "Add"))]
