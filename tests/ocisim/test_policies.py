@@ -28,7 +28,9 @@ def test_denied_verb_and_above_answer_404_the_verbs_below_still_work(ocisim):
     counters = ocisim.admin.counters()
     assert "CreateVolumeBackup" not in counters and "GetVolume" not in counters and counters["ListVolumes"] == 1
 
+    assert ocisim.admin.call("GET", "policies/denials") == [denial]
     ocisim.admin.clear_denials()
+    assert ocisim.admin.call("GET", "policies/denials") == []
     assert bs.get_volume(t["volumes"]["data1"]).data.id == t["volumes"]["data1"]
     with pytest.raises(AdminError, match="verb 'destroy': one of inspect, read, use, manage"):
         ocisim.admin.deny(t["user_id"], "destroy", "volume-family")
