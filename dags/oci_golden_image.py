@@ -14,7 +14,7 @@ from hooks.oci import RETRY_BUDGET
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.image_transfer import OciExportImageOperator
-from operators.images import OciCreateImageFromInstanceOperator
+from operators.images import OciCheckImageShapeOperator, OciCreateImageFromInstanceOperator
 from operators.on_demand import OciCheckFleetOperator, OciRunReportOperator, OciValidateRequestOperator
 from reports.fleet import IMAGE_ASSET_ALIAS
 
@@ -55,7 +55,8 @@ would serialise all instances, not each one). If an overlapping run of the same 
 volumes meanwhile, the next attempt is refused for iSCSI and the task's retry detaches them again.
 
 Tasks: `validate_request` (every field, before any API call) → `check_fleet_hostnames` (read-only) →
-`create_golden_image` → `export_image` (only with `export_bucket`) → `launch_fleet` (one per instance, each
+`create_golden_image` → `check_image_shape` (the image takes the fleet's shape, or `add_shape_compatibility` adds
+it) → `export_image` (only with `export_bucket`) → `launch_fleet` (one per instance, each
 waits RUNNING) → `report` (image, export, instances, hostnames and IPs; an Asset event `oci://<region>/<image id>`
 through the alias `oci-images`; the run fails when something asked for was not made). Everything made is kept.
 """
@@ -104,6 +105,8 @@ with DAG(
         # the wait for the 20-minute window and the imaging itself both count against timeout
         timeout=3 * 3600, execution_timeout=timedelta(hours=4), **WAIT)
     image_id = create.output["image_id"]
+    check_shape = OciCheckImageShapeOperator(
+        task_id="check_image_shape", image_id=image_id, shape_compatibility=request["shape_compatibility"])
     export = OciExportImageOperator(
         task_id="export_image", image_id=image_id, enabled=request["export"], namespace=request["export_namespace"],
         bucket=request["export_bucket"], object_name=request["export_object_name"],
@@ -114,4 +117,4 @@ with DAG(
     ).expand_kwargs(fleet)
 
     report = OciRunReportOperator(task_id="report", report="golden_image", outlets=[AssetAlias(IMAGE_ASSET_ALIAS)])
-    fleet >> create >> export >> launch >> report
+    fleet >> create >> check_shape >> export >> launch >> report

@@ -14,6 +14,7 @@ from hooks.oci import RETRY_BUDGET
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.image_transfer import OciImportImageOperator
+from operators.images import OciCheckImageShapeOperator
 from operators.object_storage import OciUploadFileOperator
 from operators.on_demand import OciCheckFleetOperator, OciRunReportOperator, OciValidateRequestOperator
 from reports.fleet import IMAGE_ASSET_ALIAS
@@ -49,9 +50,12 @@ digits, no duplicates in the fleet, none already taken in the subnet).
 
 Tasks: `validate_request` (every field, before any API call) → `check_fleet_hostnames` (read-only: the subnet
 has a DNS label and none of the hostnames is in use there) → `upload_disk` (only for `local_path`) →
-`import_image` (deferred while OCI imports) → `launch_instance` (one per instance, each waits RUNNING) →
-`report` (image, instances, hostnames and IPs in the log and XCom; an Asset event `oci://<region>/<image id>`
-through the alias `oci-images`; the run fails when something asked for was not made).
+`import_image` (deferred while OCI imports) → `check_image_shape` (the image is compatible with the fleet's
+shape, or with `add_shape_compatibility` the shape is added, with `compatible_ocpus` / `compatible_memory_in_gbs`
+ranges for a Flex shape; else the run stops naming the shapes the image allows) → `launch_instance` (one per
+instance, each waits RUNNING) → `report` (image, instances, hostnames and IPs in the log and XCom; an Asset
+event `oci://<region>/<image id>` through the alias `oci-images`; the run fails when something asked for was not
+made).
 
 The image and instances are **kept**: they are the result. An uploaded object stays in its bucket.
 """
@@ -112,10 +116,13 @@ with DAG(
         source_image_type=request["source_image_type"], launch_mode=request["launch_mode"],
         operating_system=request["operating_system"], operating_system_version=request["operating_system_version"],
         compartment_id=request["compartment_id"], timeout=8 * 3600, execution_timeout=timedelta(hours=8), **WAIT)
+    check_shape = OciCheckImageShapeOperator(
+        task_id="check_image_shape", image_id=import_image.output["image_id"],
+        shape_compatibility=request["shape_compatibility"])
     launch = OciLaunchInstanceOperator.partial(
         task_id="launch_instance", image_id=import_image.output["image_id"],
         map_index_template="{{ task.hostname }}", **WAIT,
     ).expand_kwargs(fleet)
 
     report = OciRunReportOperator(task_id="report", report="vmdk_migration", outlets=[AssetAlias(IMAGE_ASSET_ALIAS)])
-    fleet >> upload_disk >> import_image >> launch >> report
+    fleet >> upload_disk >> import_image >> check_shape >> launch >> report

@@ -18,7 +18,8 @@ SPECIAL = {"size_in_gbs": "sizeInGBs", "unique_size_in_gbs": "uniqueSizeInGBs",
            "unique_size_in_bytes": "uniqueSizeInBytes", "ipxe_script": "ipxeScript",
            "is_pv_encryption_in_transit_enabled": "isPvEncryptionInTransitEnabled",
            "text_sha256": "textSha256", "ocpus": "ocpus", "content_md5": "contentMd5",
-           "opc_multipart_md5": "opcMultipartMd5", "md5": "md5"}
+           "opc_multipart_md5": "opcMultipartMd5", "md5": "md5",
+           "min_in_gbs": "minInGBs", "max_in_gbs": "maxInGBs"}
 REVERSE = {v: k for k, v in SPECIAL.items()}
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])([A-Z])")
 

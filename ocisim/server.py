@@ -101,13 +101,16 @@ class _Handler(BaseHTTPRequestHandler):
         if req.path.startswith(ADMIN_PREFIX):
             self._admin_auth(req)
             return self._route(self.server.admin_router, req)
+        key_id = None
         if not req.path.startswith(PAR_PREFIX):  # a pre-authenticated request's URL carries its own secret
-            auth.verify(req.method, req.target, req.headers, req.body, sim.store.key)
+            key_id = auth.verify(req.method, req.target, req.headers, req.body, sim.store.key)
         matched = self.server.router.match(req.method, req.path)
         if matched is None:
             raise self.server.router.unmatched(req.method, req.path)
         route, params = matched
         req.params, req.operation = params, route.operation
+        if key_id is not None:
+            sim.policies.check(key_id, route.operation)  # the user's denials (policy.py): 404 as on OCI
         req.injected = sim.faults.apply(route.operation)
         resp = self._with_retry_token(route, req)
         if req.injected.drop:

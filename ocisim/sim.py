@@ -8,6 +8,7 @@ from pathlib import Path
 from .clock import Clock
 from .content import ContentStore
 from .faults import Faults
+from .policy import Policies
 from .store import Store
 
 
@@ -33,6 +34,7 @@ class Sim:
         self.regions = list(regions)
         self.guest_exec = guest_exec
         self.faults = Faults()
+        self.policies = Policies()
         self.lock = self.store.lock
         # Imported here: backends import Sim for typing only.
         from .backend.agent import AgentBackend
@@ -66,3 +68,4 @@ class Sim:
             self.store.put(tenancy)
         self.store.meta_set("seed_summary", None)
         self.faults.clear()
+        self.policies.clear()

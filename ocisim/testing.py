@@ -115,6 +115,13 @@ class AdminClient:
     def reset(self) -> None:
         self.call("POST", "reset")
 
+    def deny(self, user_id: str, verb: str, family: str) -> dict:
+        """Take a permission away (ocisim/policy.py): the user keeps only the verbs below `verb` on `family`."""
+        return self.call("POST", "policies/denials", {"user_id": user_id, "verb": verb, "family": family})
+
+    def clear_denials(self) -> None:
+        self.call("DELETE", "policies/denials")
+
 
 @dataclass
 class SimHandle:

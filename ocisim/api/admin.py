@@ -123,6 +123,19 @@ def list_resources(sim, req):
     return Response(200, body=json.dumps(items).encode(), headers={"content-type": "application/json"})
 
 
+def deny(sim, req):
+    body = _body(req)
+    return vars(sim.policies.deny(str(body.get("user_id") or ""), str(body.get("verb")), str(body.get("family"))))
+
+
+def list_denials(sim, req):
+    return Response(200, sim.policies.listed())
+
+
+def clear_denials(sim, req):
+    sim.policies.clear()
+
+
 def reset(sim, req):
     sim.reset()
 
@@ -143,4 +156,7 @@ ROUTES = [
     Route("DELETE", f"{P}/counters", "ClearCounters", clear_counters),
     Route("GET", f"{P}/resources", "ListResources", list_resources),
     Route("POST", f"{P}/reset", "Reset", reset),
+    Route("POST", f"{P}/policies/denials", "Deny", deny),
+    Route("GET", f"{P}/policies/denials", "ListDenials", list_denials),
+    Route("DELETE", f"{P}/policies/denials", "ClearDenials", clear_denials),
 ]

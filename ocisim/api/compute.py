@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from ..backend.compute import compatibility
 from ..errors import missing
 from ..routing import Response, Route, filtered, page, sort
 
@@ -49,8 +50,26 @@ def list_images(sim, req):
         items = [i for i in items if i["lifecycle_state"] != "DELETED"]
     items = filtered(items, req, displayName="display_name", operatingSystem="operating_system",
                      operatingSystemVersion="operating_system_version", lifecycleState="lifecycle_state")
-    # `shape`: every ocisim image is compatible with every shape, so the filter keeps all.
+    if req.q("shape"):  # the images compatible with that shape
+        items = [i for i in items if req.q("shape") in compatibility.entries_of(i)]
     return page(sort(items, req), req)
+
+
+def list_image_shapes(sim, req):
+    return page(sim.compute.list_image_shapes(req.params["imageId"], req.region), req)
+
+
+def get_image_shape(sim, req):
+    return sim.compute.get_image_shape(req.params["imageId"], req.params["shapeName"], req.region)
+
+
+def add_image_shape(sim, req):
+    return sim.compute.add_image_shape(req.params["imageId"], req.params["shapeName"], req.region, req.json() or {})
+
+
+def remove_image_shape(sim, req):
+    sim.compute.remove_image_shape(req.params["imageId"], req.params["shapeName"], req.region)
+    return Response(204, None)
 
 
 def update_image(sim, req):
@@ -90,7 +109,9 @@ def update_instance(sim, req):
 
 def list_shapes(sim, req):
     items = sim.compute.list_shapes(req.region, req.q("compartmentId"), req.q("availabilityDomain"))
-    # `imageId`: every ocisim image runs on every shape, so that filter keeps all.
+    if req.q("imageId"):  # the shapes that image is compatible with
+        allowed = {e["shape"] for e in sim.compute.list_image_shapes(req.q("imageId"), req.region)}
+        items = [s for s in items if s["shape"] in allowed]
     return page(filtered(items, req, shape="shape"), req)
 
 
@@ -193,6 +214,11 @@ ROUTES = [
     Route("PUT", f"{V}/images/{{imageId}}", "UpdateImage", update_image),
     Route("DELETE", f"{V}/images/{{imageId}}", "DeleteImage", delete_image),
     Route("POST", f"{V}/images/{{imageId}}/actions/export", "ExportImage", export_image),
+    Route("GET", f"{V}/images/{{imageId}}/shapes", "ListImageShapeCompatibilityEntries", list_image_shapes),
+    Route("GET", f"{V}/images/{{imageId}}/shapes/{{shapeName}}", "GetImageShapeCompatibilityEntry", get_image_shape),
+    Route("PUT", f"{V}/images/{{imageId}}/shapes/{{shapeName}}", "AddImageShapeCompatibilityEntry", add_image_shape),
+    Route("DELETE", f"{V}/images/{{imageId}}/shapes/{{shapeName}}", "RemoveImageShapeCompatibilityEntry",
+          remove_image_shape),
     Route("POST", f"{V}/instances", "LaunchInstance", launch_instance),
     Route("GET", f"{V}/instances", "ListInstances", list_instances),
     Route("GET", f"{V}/instances/{{instanceId}}", "GetInstance", get_instance),

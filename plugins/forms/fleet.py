@@ -13,7 +13,7 @@ from common.errors import OciInputError
 from guest.user_data import fleet_hostnames, validate_fleet, validate_hostname, validate_os_type
 from hooks.oci import validate_ocid
 
-from forms.params import DEFAULT_SHAPE, OPTIONAL_OCID, SHAPE_PATTERN
+from forms.params import DEFAULT_SHAPE, OPTIONAL_OCID, SHAPE_PATTERN, flag
 
 MAX_FLEET = 50
 DEFAULT_PATTERN = "app-{index:02d}"
@@ -51,7 +51,56 @@ def fleet_params(pattern: str = DEFAULT_PATTERN) -> dict:
                                      description="Availability domain of the fleet, e.g. Uocm:US-ASHBURN-AD-1"),
         "ssh_authorized_keys": Param("", type="string",
                                      description="OpenSSH public key(s) for the Linux instances (one per line)"),
+        **shape_compatibility_params(),
     }
+
+
+def shape_compatibility_params() -> dict:
+    """The fields that let a fleet launch on a shape its image is not yet compatible with (OCI's image shape
+    compatibility list; operators/images.py OciCheckImageShapeOperator)."""
+    from airflow.sdk import Param
+
+    def span(what: str, top: int) -> Param:
+        return Param(None, type=["null", "array"], items={"type": "integer", "minimum": 1, "maximum": top},
+                     minItems=2, maxItems=2,
+                     description=f"[min, max] {what} the added entry allows (empty: the shape's whole range)")
+
+    return {
+        "add_shape_compatibility": Param(False, type="boolean",
+                                         description="Add the fleet's shape to the image's compatible shapes when it "
+                                                     "is not there (else the run stops before any launch)"),
+        "compatible_ocpus": span("OCPUs", 512),
+        "compatible_memory_in_gbs": span("GB of memory", 4096),
+    }
+
+
+def resolve_shape_compatibility(params: dict, fleet: list[dict]) -> dict | None:
+    """What the image shape check before the fleet's launch needs: the fleet's shape and shape config, whether to
+    add the shape to the image, and the [min, max] OCPU and memory ranges to add it with (None: the shape's whole
+    range). None when there is no fleet. The ranges must hold the fleet's own OCPUs and memory."""
+    add = flag(params.get("add_shape_compatibility", False), "add_shape_compatibility")
+    ranges = {}
+    for field in ("compatible_ocpus", "compatible_memory_in_gbs"):
+        value = _blank(params.get(field))
+        if value is not None:
+            if not isinstance(value, list | tuple) or len(value) != 2 or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool) and v >= 1 and float(v).is_integer()
+                    for v in value) or value[0] > value[1]:
+                raise OciInputError(f"{field} {value!r}: [min, max], whole numbers from 1 with min at most max")
+            if not add:
+                raise OciInputError(f"{field} {value!r}: only with add_shape_compatibility")
+        ranges[field] = list(value) if value is not None else None
+    if not fleet:
+        return None
+    shape, config = fleet[0]["shape"], fleet[0]["shape_config"]
+    if not shape.endswith(".Flex") and any(ranges.values()):
+        raise OciInputError(f"compatible_ocpus/compatible_memory_in_gbs: only for a Flex shape, not {shape!r}")
+    for field, key in (("compatible_ocpus", "ocpus"), ("compatible_memory_in_gbs", "memory_in_gbs")):
+        span = ranges[field]
+        if span and config and not span[0] <= config[key] <= span[1]:
+            raise OciInputError(f"{field} {span!r}: must hold the fleet's {key} {config[key]:g}")
+    return {"shape": shape, "shape_config": config, "availability_domain": fleet[0]["availability_domain"],
+            "add": add, "ocpus": ranges["compatible_ocpus"], "memory_in_gbs": ranges["compatible_memory_in_gbs"]}
 
 
 def _blank(value):

@@ -21,7 +21,7 @@ from hooks.oci import ocid_kind, validate_ocid
 
 from forms.approval import approval_timeout, approval_users
 from forms.checks import check_bucket_name, check_display_name, check_local_disk, check_local_file, check_object_name
-from forms.fleet import resolve_fleet
+from forms.fleet import resolve_fleet, resolve_shape_compatibility
 from forms.object_uri import parse_object_uri
 from forms.params import DEFAULT_SHAPE, given, listed
 
@@ -239,7 +239,8 @@ def migration_request(params: dict, hook, context) -> dict:
                "image_name": image_name, "source_image_type": params["source_image_type"],
                "launch_mode": params["launch_mode"], "operating_system": blank("operating_system"),
                "operating_system_version": blank("operating_system_version"),
-               "compartment_id": blank("compartment_id"), "fleet": fleet}
+               "compartment_id": blank("compartment_id"), "fleet": fleet,
+               "shape_compatibility": resolve_shape_compatibility(params, fleet)}
     # references: the bucket an upload goes to (the fleet is checked by check_fleet_hostnames)
     if upload:
         hook.check_bucket(namespace, bucket)
@@ -286,12 +287,14 @@ def golden_image_request(params: dict, hook, context) -> dict:
                "image_tags": {"golden-image-of": instance_id},
                "export": bool(export_bucket), "export_bucket": export_bucket, "export_namespace": export_namespace,
                "export_object_name": export_object if export_bucket else None, "export_format": export_format,
-               "fleet": fleet}
+               "fleet": fleet, "shape_compatibility": resolve_shape_compatibility(params, fleet)}
     # references: the instance and the export bucket (the fleet is checked by check_fleet_hostnames)
-    hook.check_instance(instance_id, states=("RUNNING", "STOPPED", "CREATING_IMAGE", "STARTING",
-                                                     "STOPPING", "PROVISIONING"))
+    instance = hook.check_instance(instance_id, states=("RUNNING", "STOPPED", "CREATING_IMAGE", "STARTING",
+                                                        "STOPPING", "PROVISIONING"))
     if export_bucket:
         hook.check_bucket(export_namespace, export_bucket, "export_bucket")
+    # the permissions the run needs, proved before its first change (hooks/permissions.py)
+    hook.prove_reads(hook.golden_image_reads(instance, export_namespace, export_bucket, bool(fleet)))
     return request
 
 

@@ -198,3 +198,35 @@ class OciComputeMethods:
         else:
             found = self.list_all(compute.list_volume_attachments, volume.compartment_id, volume_id=volume.id)
         return next((a for a in found if a.lifecycle_state in LIVE_ATTACHMENT), None)
+
+    # -- image shape compatibility ------------------------------------------------------------------------------
+    def image_shapes(self, image_id: str, region: str | None = None) -> dict[str, Any]:
+        """The image's compatible shapes (ListImageShapeCompatibilityEntries), by shape name: SDK summaries with
+        the OCPU and memory constraints of a flexible shape.
+
+        :param image_id: OCID of the image
+        :param region: its region; None: the connection's
+        """
+        compute = self.get_client("compute", region)
+        return {e.shape: e for e in self.list_all(compute.list_image_shape_compatibility_entries, image_id)}
+
+    def add_image_shape(self, image_id: str, shape: str, ocpus: list | None = None, memory_in_gbs: list | None = None,
+                        region: str | None = None) -> Any:
+        """AddImageShapeCompatibilityEntry: `shape` joins the image's compatible shapes, a flexible one with
+        [min, max] OCPUs and memory. A PUT of the whole entry, so a retried task sends the same and gets the same.
+
+        :param image_id: OCID of the image
+        :param shape: the shape name
+        :param ocpus: [min, max] OCPUs (flexible shapes)
+        :param memory_in_gbs: [min, max] memory in GB (flexible shapes)
+        :param region: the image's region; None: the connection's
+        """
+        import oci
+
+        m = oci.core.models
+        details = m.AddImageShapeCompatibilityEntryDetails(
+            ocpu_constraints=m.ImageOcpuConstraints(min=int(ocpus[0]), max=int(ocpus[1])) if ocpus else None,
+            memory_constraints=m.ImageMemoryConstraints(min_in_gbs=int(memory_in_gbs[0]),
+                                                        max_in_gbs=int(memory_in_gbs[1])) if memory_in_gbs else None)
+        return self.get_client("compute", region).add_image_shape_compatibility_entry(
+            image_id, shape, add_image_shape_compatibility_entry_details=details).data

@@ -23,6 +23,7 @@ from common.errors import OciInputError, OciWaitError
 
 from hooks.block_storage import OciBlockStorageMethods
 from hooks.compute import OciComputeMethods
+from hooks.permissions import OciPermissionChecks
 from hooks.references import OciReferenceChecks
 from hooks.removals import OciRemovalMethods
 
@@ -315,7 +316,8 @@ def _key_signer(config: dict):
                              config.get("pass_phrase"), config.get("key_content"))
 
 
-class OciHook(OciComputeMethods, OciBlockStorageMethods, OciReferenceChecks, OciRemovalMethods, BaseHook):
+class OciHook(OciComputeMethods, OciBlockStorageMethods, OciReferenceChecks, OciRemovalMethods, OciPermissionChecks,
+              BaseHook):
     """Connection `oci_default` (conn_type `oci`); extras choose the auth mode (see README). Airflow knows the type
     and its connection form from the provider entry point in oci_provider/."""
 

@@ -316,6 +316,9 @@ class OciPlanBackupsOperator(OciBaseOperator):
                                     f"'{RUN_COMMAND_PLUGIN}' must be enabled (agent_config)")
         if self.verification_level == "boot" and self.subnet_id:
             read("subnet_id", self.subnet_id, self.hook.get_client("network", self.region).get_subnet)
+        # the permissions the run needs, proved by reads before its first backup (hooks/permissions.py)
+        self.hook.prove_reads(self.hook.nightly_reads(self.volumes, self.verification_level,
+                                                      self.verifier_instance_id, self.subnet_id))
         for policy in self._policies.values():
             if policy.dr_region:
                 try:

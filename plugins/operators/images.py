@@ -273,3 +273,90 @@ class OciDeleteImageOperator(OciBaseOperator):
         existed = self.hook.delete_resource(self.image_id, self.region)
         result = {"image_id": self.image_id, "deleted": True, "existed": existed, "region": self.hook.region}
         return self.wait_or_defer(context, self.hook.lifecycle_spec(self.image_id, ["DELETED"], []), result)
+
+
+# -- shape compatibility ----------------------------------------------------------------------------------
+def shape_misfit(entry, shape_config: dict | None) -> str | None:
+    """Why a flexible launch's OCPUs or memory fall outside an image's compatibility entry (None: they fit)."""
+    if entry is None or not shape_config:
+        return None
+    ocpu, memory = entry.ocpu_constraints, entry.memory_constraints
+    ocpus, gbs = shape_config.get("ocpus"), shape_config.get("memory_in_gbs")
+    if ocpu is not None and ocpus is not None and not ocpu.min <= ocpus <= ocpu.max:
+        return f"{ocpus:g} OCPUs (the image allows {ocpu.min} to {ocpu.max})"
+    if memory is not None and gbs is not None and not memory.min_in_gbs <= gbs <= memory.max_in_gbs:
+        return f"{gbs:g} GB of memory (the image allows {memory.min_in_gbs} to {memory.max_in_gbs} GB)"
+    return None
+
+
+class OciCheckImageShapeOperator(OciBaseOperator):
+    """Check, before a fleet launches from an image, that the image is compatible with the fleet's shape (OCI's
+    image shape compatibility list; a flexible shape's entry also bounds OCPUs and memory). When it is not:
+    with ``add_shape_compatibility`` add the shape (a flexible one with the given ranges, else the shape's whole
+    range), else fail naming the shape, the image, its launch mode and the shapes it is compatible with, before
+    any launch (OCI would refuse each LaunchInstance with 400 InvalidParameter).
+
+    XCom: image_id, shape, compatible (before this task), added, entry (ocpus and memory ranges), region.
+
+    :param image_id: OCID of the image the fleet launches from (templated)
+    :param shape_compatibility: what forms.fleet.resolve_shape_compatibility makes of a request: shape,
+        shape_config, availability_domain, add, ocpus and memory_in_gbs ranges; None or empty: no fleet, nothing
+        to check (templated)
+    """
+
+    template_fields = oci_template_fields("image_id", "shape_compatibility")
+
+    def __init__(self, *, image_id: str, shape_compatibility: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.image_id = image_id
+        self.shape_compatibility = shape_compatibility
+
+    def validate_inputs(self) -> None:
+        validate_ocid(self.image_id, "image_id", "image")
+        wanted = self.shape_compatibility
+        if wanted and (not isinstance(wanted, dict) or not isinstance(wanted.get("shape"), str)):
+            raise OciInputError(f"shape_compatibility {wanted!r}: a dict with shape, shape_config, "
+                                f"availability_domain, add, ocpus, memory_in_gbs")
+
+    def execute(self, context) -> Any:
+        self.validate()
+        wanted = self.shape_compatibility
+        result = {"image_id": self.image_id, "shape": None, "compatible": True, "added": False, "entry": None,
+                  "region": self.hook.region}
+        if not wanted:
+            self.log.info("no fleet to launch: nothing to check")
+            return result
+        shape, config = wanted["shape"], wanted.get("shape_config")
+        image = self.hook.get_client("compute", self.region).get_image(self.image_id).data
+        entries = self.hook.image_shapes(self.image_id, self.region)
+        entry = entries.get(shape)
+        misfit = shape_misfit(entry, config)
+        result["shape"] = shape
+        if entry is not None and misfit is None:
+            self.log.info("image %s (%s) is compatible with shape %s", image.display_name, image.launch_mode, shape)
+            result["entry"] = _entry_ranges(entry)
+            return result
+        result["compatible"] = False
+        if not flag(wanted.get("add", False), "add_shape_compatibility"):
+            at = f" at {misfit}" if misfit else ""
+            raise OciInputError(f"shape {shape} is not compatible with image {image.display_name} "
+                                f"({image.launch_mode}){at}; set add_shape_compatibility or choose one of "
+                                f"{', '.join(sorted(entries)) or '(no shapes)'}")
+        described = self.hook.check_shape(wanted["availability_domain"], shape, config, region=self.region)
+        ocpus, memory = wanted.get("ocpus"), wanted.get("memory_in_gbs")
+        if described.get("is_flexible"):
+            ocpus = ocpus or [described["ocpu_options"]["min"], described["ocpu_options"]["max"]]
+            memory = memory or [described["memory_options"]["min_in_g_bs"], described["memory_options"]["max_in_g_bs"]]
+        else:
+            ocpus = memory = None
+        added = self.hook.add_image_shape(self.image_id, shape, ocpus, memory, self.region)
+        self.log.info("added shape %s to the compatible shapes of image %s (%s): OCPUs %s, memory %s GB", shape,
+                      image.display_name, image.launch_mode, ocpus or "-", memory or "-")
+        result.update(added=True, entry=_entry_ranges(added))
+        return result
+
+
+def _entry_ranges(entry) -> dict:
+    ocpu, memory = entry.ocpu_constraints, entry.memory_constraints
+    return {"ocpus": [ocpu.min, ocpu.max] if ocpu else None,
+            "memory_in_gbs": [memory.min_in_gbs, memory.max_in_gbs] if memory else None}

@@ -17,9 +17,11 @@ from urllib.parse import unquote, urlsplit
 
 from ... import formats
 from ...clock import iso
-from ...errors import OciError, conflict, incorrect_state, invalid, missing
+from ...errors import OciError, conflict, incorrect_state, invalid, missing, not_found
 from ...faults import Injected
+from ...formats import partitions
 from ..base import GB, MIB, one_of
+from . import compatibility
 from .common import ACTIVE_ATTACHMENT, ComputeBase, default_name, launch_options
 
 # OCI's "GB" for disks and images is binary (block volume sizes are GiB under that name), so the 400 GB
@@ -42,6 +44,7 @@ class ImageBackend(ComputeBase):
         image = self._new_image(region, compartment_id, display_name, operating_system,
                                 operating_system_version, "NATIVE", None, {}, blocks, size_in_gbs * GB)
         image["lifecycle_state"] = "AVAILABLE"
+        image["_shapes"] = compatibility.defaults("platform", "NATIVE")
         return self.store.put(image)
 
     def _new_image(self, region: str, compartment_id: str, display_name: str, operating_system: str,
@@ -116,6 +119,7 @@ class ImageBackend(ComputeBase):
                 base.get("operating_system_version") or "", details.get("launch_mode") or instance["launch_mode"],
                 instance.get("image_id"), details.get("freeform_tags") or {}, dict(blocks), size)
             image["defined_tags"] = details.get("defined_tags") or {}
+            image["_shapes"] = compatibility.defaults("instance", image["launch_mode"], base or None)
             took = self.duration(420, self.content.stored_bytes(blocks), 60)
             wr = self._work_request("CreateImage", image, took, injected=injected)
             failed = self.sim.workrequests.failed(wr)
@@ -147,6 +151,10 @@ class ImageBackend(ComputeBase):
             launch_mode, None, details.get("freeform_tags") or {}, blocks or {}, size)
         image["lifecycle_state"] = "IMPORTING"
         image["defined_tags"] = details.get("defined_tags") or {}
+        image["_shapes"] = compatibility.defaults("import", launch_mode)
+        if blocks:  # the firmware capability, from the disk's partition table (formats/partitions.py)
+            image["launch_options"]["firmware"] = partitions.firmware(
+                lambda offset, length: self.content.read(blocks, offset, length))
         if reason:
             image["_blocks"] = None
         took = self.duration(600, stored_size, 120)
@@ -232,6 +240,39 @@ class ImageBackend(ComputeBase):
         """A compartment's images; DELETED ones only when asked for by lifecycleState (OCI hides them)."""
         self.compartment(compartment_id)
         return self.store.list("image", region, where=lambda i: i["compartment_id"] == compartment_id)
+
+    # -- image shape compatibility (compatibility.py holds OCI's rules and ocisim's assumptions) --------------
+    def list_image_shapes(self, image_id: str, region: str) -> list[dict]:
+        image = self.get("image", image_id, region)
+        return [compatibility.shown(image, name, entry)
+                for name, entry in sorted(compatibility.entries_of(image).items())]
+
+    def get_image_shape(self, image_id: str, shape_name: str, region: str) -> dict:
+        image = self.get("image", image_id, region)
+        entry = compatibility.entries_of(image).get(shape_name)
+        if entry is None:
+            raise not_found(f"image shape compatibility entry for {shape_name}")
+        return compatibility.shown(image, shape_name, entry)
+
+    def add_image_shape(self, image_id: str, shape_name: str, region: str, details: dict) -> dict:
+        """AddImageShapeCompatibilityEntry (PUT): adds the shape or replaces its entry."""
+        entry = compatibility.added(shape_name, details)
+        with self.sim.lock:
+            image = self.get("image", image_id, region)
+            if image["lifecycle_state"] == "DELETED":
+                raise incorrect_state(f"Image {image_id} is DELETED; its compatible shapes cannot change.")
+            image["_shapes"] = {**compatibility.entries_of(image), shape_name: entry}
+            self.store.put(image)
+            return compatibility.shown(image, shape_name, entry)
+
+    def remove_image_shape(self, image_id: str, shape_name: str, region: str) -> None:
+        with self.sim.lock:
+            image = self.get("image", image_id, region)
+            entries = dict(compatibility.entries_of(image))
+            if entries.pop(shape_name, None) is None:
+                raise not_found(f"image shape compatibility entry for {shape_name}")
+            image["_shapes"] = entries
+            self.store.put(image)
 
     def update_image(self, image_id: str, region: str, details: dict) -> dict:
         """UpdateImage: name, tags and the operating system labels; a DELETED image cannot change."""

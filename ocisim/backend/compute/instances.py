@@ -10,7 +10,7 @@ import re
 from ...errors import conflict, incorrect_state, invalid, missing
 from ...faults import Injected
 from ..base import GB, one_of
-from . import shapes
+from . import compatibility, shapes
 from .common import ComputeBase, default_name, launch_options
 
 ACTIONS = ("STOP", "START", "SOFTRESET", "RESET", "SOFTSTOP", "SENDDIAGNOSTICINTERRUPT", "DIAGNOSTICREBOOT",
@@ -162,6 +162,10 @@ class InstanceBackend(ComputeBase):
                 source_details, metadata, d.get("extended_metadata") or {}, d.get("freeform_tags") or {},
                 d.get("defined_tags") or {}, d.get("agent_config"), boot["id"] if boot else "", os_name,
                 check_shape=True)
+            if source_type == "image":  # the image's compatible shapes, and its firmware (compatibility.py)
+                compatibility.check_launch(image, shape, instance["shape_config"])
+                instance["launch_options"]["firmware"] = (image.get("launch_options") or {}).get(
+                    "firmware", instance["launch_options"]["firmware"])
             instance["launch_options"]["is_pv_encryption_in_transit_enabled"] = bool(
                 d.get("is_pv_encryption_in_transit_enabled"))
             if d.get("ipxe_script"):
