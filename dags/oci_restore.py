@@ -102,7 +102,7 @@ with DAG(
     restore = OciRestoreVolumeOperator(
         task_id="restore_volume", backup_id=chosen["backup_id"], availability_domain=request["availability_domain"],
         compartment_id=request["compartment_id"], display_name=request["display_name"],
-        freeform_tags=chosen["restore_tags"], **WAIT)
+        freeform_tags=chosen["restore_tags"], enabled=request["restore"], **WAIT)
     restored_id = restore.output["volume_id"]
     attach = OciAttachVolumeOperator(
         task_id="attach_restored_volume", instance_id=request["attach_instance_id"], volume_id=restored_id,
@@ -113,8 +113,11 @@ with DAG(
         subnet_id=request["subnet_id"], compartment_id=restore.output["compartment_id"],
         enabled=request["launch"], **WAIT)
 
+    # an unfinished swap of this request (a killed run's) is finished with its own restored boot volume:
+    # restore_volume is skipped then, so the swap runs when its upstream was skipped too (none_failed)
     swap = OciSwapBootVolumeOperator(
         task_id="swap_boot_volume", instance_id=request["instance_id"], boot_volume_id=restored_id,
-        enabled=request["in_place"], **WAIT)
+        unfinished_swap=request["unfinished_swap"], enabled=request["in_place"], trigger_rule="none_failed",
+        **WAIT)
 
     restore >> [attach, launch, swap] >> OciRunReportOperator(task_id="report", report="restore")
