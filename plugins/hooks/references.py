@@ -342,6 +342,12 @@ class OciReferenceChecks:
         result = {"instance_id": instance.id, "old": record["old"], "new": record["new"],
                   "was_running": record["was_running"], "run": new_tags.get("airflow-run"), "found": found,
                   "lifecycle_state": instance.lifecycle_state, "boot_volume_id": on}
+        if found == "unfinished" and not same and on == record["old"] and \
+                instance.lifecycle_state == ("RUNNING" if record["was_running"] else "STOPPED"):
+            # put back by hand (the repair commands): nothing of it is left but the tag, which this swap replaces
+            self.log.info("the abandoned swap %s -> %s on %s is replaced by this one", record["old"], record["new"],
+                          instance.id)
+            return None
         if usable and same:
             self.log.info("%s swap %s -> %s (run %s) on %s: this run finishes it, nothing is restored again",
                           found, record["old"], record["new"], result["run"], where(instance.id,

@@ -231,6 +231,12 @@ class OciSwapBootVolumeOperator(OciBaseOperator):
                 and live.boot_volume_id == self.boot_volume_id:
             self.log.info("an earlier try swapped %s into %s already", self.boot_volume_id, self.instance_id)
             return self._result(done)
+        if pending and pending["new"] != self.boot_volume_id and live and live.boot_volume_id == pending["old"] \
+                and instance.lifecycle_state == ("RUNNING" if pending["was_running"] else "STOPPED"):
+            # put back by hand (the repair commands): only the tag is left of it, which this swap replaces
+            self.log.info("the abandoned swap %s -> %s (the instance is %s on its old boot volume) is replaced",
+                          pending["old"], pending["new"], instance.lifecycle_state)
+            pending = None
         if pending and pending["new"] != self.boot_volume_id:
             raise OciInputError(f"instance_id {self.instance_id!r}: another boot volume swap is unfinished "
                                 f"({pending['old']} -> {pending['new']}, tag {SWAP_TAG}); re-run the restore that "

@@ -85,10 +85,10 @@ def restore_report(pull, context) -> tuple[list[str], dict, list[str], str]:
                      f"{restored['seconds_to_available']} s")
     if adopted:
         found_on = f"on {adopted['boot_volume_id']}" if adopted["boot_volume_id"] else "with no boot volume"
-        lines.append(f"- not restored again: this run finished the {adopted['found']} swap {adopted['old']} -> "
-                     f"{adopted['new']} of instance {adopted['instance_id']} that run {adopted['run']} started (found "
-                     f"{adopted['lifecycle_state']} {found_on}); its restored boot volume {adopted['new']} is the "
-                     f"restore")
+        did = "found finished" if adopted["found"] == "done" else "finished the unfinished"
+        lines.append(f"- not restored again: this run {did} swap {adopted['old']} -> {adopted['new']} of instance "
+                     f"{adopted['instance_id']} that run {adopted['run']} started (found {adopted['lifecycle_state']} "
+                     f"{found_on}); its restored boot volume {adopted['new']} is the restore")
     if attached:
         lines.append(f"- attached to {attached['instance_id']} at {attached['device'] or 'no device path'} "
                      f"({attached['attachment_id']})")

@@ -1,0 +1,138 @@
+"""An in-place restore killed at each step of its boot swap (SIGKILL of the process running the real oci_restore
+DAG's dag.test(), while ocisim holds the chosen call: the call is done, its answer never read), then run again,
+as a re-run of the same run (same run_id, so the same retry tokens) or as a new run of the same request. The
+instance must end RUNNING on one of its two boot volumes, with one restored boot volume, and the report must say
+what was done (issue 16 items 3 and 4)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.airflow_helpers import ROOT, load_dag, task_states, xcom
+from tests.dags.test_emergency_clone_restore import _backup, _by_id, _fast_polls  # noqa: F401 (autouse fixture)
+from tests.dags.test_in_place_restore import RESTORE, _boot_of
+
+HELD = 2.0  # seconds ocisim holds the call the run is killed in (then does it)
+
+
+def _run(conf: dict, when: datetime | None = None):
+    """oci_restore once in this process; `when` fixes the run_id (manual__<when>): a re-run of that run."""
+    dag = load_dag(RESTORE)
+    dag.get_task("swap_boot_volume").retry_delay = timedelta(0)
+    run = dag.test(run_conf=conf, **({"logical_date": when, "run_after": when} if when else {}))
+    return run, task_states(RESTORE, run.run_id)
+
+
+def _killed_run(sim, conf: dict, when: datetime, operation: str, nth: int = 1) -> None:
+    """Run oci_restore in a child process and SIGKILL it while ocisim holds its `nth` `operation` call."""
+    before = sim.admin.counters().get(operation, 0)
+    armed = nth == 1
+    if armed:
+        sim.admin.fault(operation, "latency", latency_seconds=HELD)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}
+    child = subprocess.Popen([sys.executable, "-m", "tests.dags.test_swap_kill_rerun", json.dumps(conf),
+                              when.isoformat()], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            seen = sim.admin.counters().get(operation, 0) - before
+            if not armed and seen >= nth - 1:  # hold the next one
+                sim.admin.fault(operation, "latency", latency_seconds=HELD)
+                armed = True
+            if seen >= nth:
+                break
+            assert child.poll() is None, f"the run ended before its {operation} #{nth}"
+            assert time.monotonic() < deadline, f"no {operation} #{nth} within 120 s"
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(30)
+    time.sleep(HELD + 0.5)  # ocisim does the held call, its answer goes nowhere
+    sim.admin.clear_faults()
+
+
+def _restored(sim, old: str) -> list[str]:
+    """Boot volumes the restores made (every boot volume but the estate's own)."""
+    seeded = set(sim.tenancy["boot_volumes"].values())
+    return [b["id"] for b in sim.admin.resources("bootvolume")
+            if b["id"] not in seeded and b["lifecycle_state"] not in ("TERMINATING", "TERMINATED")]
+
+
+# step: (operation, nth), and what the kill leaves: (instance state, boot volume attached, swap still pending)
+STEPS = {"intent": (("UpdateInstance", 1), ("RUNNING", "old", True)),
+         "stop": (("InstanceAction", 1), ("STOPPED", "old", True)),
+         "detach": (("DetachBootVolume", 1), ("STOPPED", None, True)),
+         "attach": (("AttachBootVolume", 1), ("STOPPED", "new", True)),
+         "start": (("InstanceAction", 2), ("RUNNING", "new", True)),
+         "done": (("UpdateInstance", 2), ("RUNNING", "new", False))}
+
+
+def _mutations(sim) -> set[str]:
+    return {op for op, n in sim.admin.counters().items()
+            if n and op.startswith(("Create", "Attach", "Detach", "Update", "InstanceAction"))}
+
+
+@pytest.mark.parametrize("step, rerun", [
+    ("intent", "new run"), ("stop", "new run"), ("detach", "same run"), ("detach", "new run"),
+    ("attach", "new run"), ("start", "same run"), ("done", "new run, then same run")])
+def test_a_swap_killed_at_any_step_is_finished_by_the_next_run(estate, capfd, caplog, step, rerun):
+    sim = estate
+    instance_id, old = sim.tenancy["instances"]["app1"], sim.tenancy["boot_volumes"]["app1"]
+    backup = _backup(sim, old)
+    conf = {"backup_id": backup.id, "in_place": True}
+    when = datetime.now(UTC).replace(microsecond=0)
+    (operation, nth), (state, on, pending) = STEPS[step]
+
+    _killed_run(sim, conf, when, operation, nth)
+    [restored] = _restored(sim, old)
+    instance = _by_id(sim, "instance")[instance_id]
+    assert instance["lifecycle_state"] == state, instance["lifecycle_state"]  # what the kill left
+    assert _boot_of(sim, instance_id) == ([] if on is None else [{"old": old, "new": restored}[on]])
+    assert ("airflow-boot-swap" in instance["freeform_tags"]) == pending
+    if rerun.startswith("new run, then"):
+        # the swap had finished: a new run stops before any change and names the instance it went to
+        sim.admin.reset_counters()
+        run, tasks = _run(conf)
+        assert run.state == "failed" and tasks["validate_request"] == "failed", tasks
+        log = capfd.readouterr().out + caplog.text
+        assert f"swapped it out of instance {instance_id}, which boots from {restored}" in log
+        assert f"Give instance_id {instance_id} to restore into it again" in log
+        assert not _mutations(sim)
+    sim.admin.reset_counters()
+    run, tasks = _run(conf, when if rerun.endswith("same run") else None)
+
+    assert run.state == "success", tasks
+    instance = _by_id(sim, "instance")[instance_id]
+    assert _restored(sim, old) == [restored]  # no second restore
+    assert instance["lifecycle_state"] == "RUNNING" and _boot_of(sim, instance_id) == [restored]
+    assert "airflow-boot-swap" not in instance["freeform_tags"]
+    assert instance["freeform_tags"]["airflow-boot-swapped"] == f"{old}|{restored}"
+    counters = sim.admin.counters()
+    assert tasks["restore_volume"] == "skipped" and counters.get("CreateBootVolume", 0) == 0
+    # the steps the killed run did are not done again
+    assert counters.get("DetachBootVolume", 0) == (1 if step in ("intent", "stop") else 0)
+    assert counters.get("AttachBootVolume", 0) == (0 if on == "new" else 1)
+    assert counters.get("InstanceAction", 0) == (0 if step in ("start", "done") else 1 if step != "intent" else 2)
+    report = xcom(RESTORE, run.run_id, "report")
+    assert report["swap"]["boot_volume_id"] == restored and report["swap"]["lifecycle_state"] == "RUNNING"
+    assert report["unfinished_swap"]["new"] == restored and report["unfinished_swap"]["old"] == old
+    log = capfd.readouterr().out + caplog.text
+    did = "found finished" if step == "done" else "finished the unfinished"
+    assert f"not restored again: this run {did} swap {old} -> {restored}" in log
+    assert f"it is RUNNING on the restored boot volume {restored}" in log
+
+
+if __name__ == "__main__":  # the child _killed_run starts: one run, with a fixed run_id, until it is killed
+    _run(json.loads(sys.argv[1]), datetime.fromisoformat(sys.argv[2]))
