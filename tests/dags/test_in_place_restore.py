@@ -136,7 +136,7 @@ def test_a_failed_attach_puts_the_old_boot_volume_back(estate, monkeypatch):
     instance = _by_id(sim, "instance")[instance_id]
     assert instance["lifecycle_state"] == "RUNNING" and "airflow-boot-swap" not in instance["freeform_tags"]
     assert _facing(sim, instance_id) == facing
-    report = xcom(RESTORE, run.run_id, "report")
+    report = xcom(RESTORE, run.run_id, "report", key="report")
     [problem] = report["problems"]
     assert f"rolled back: instance {instance_id} is RUNNING on its old boot volume {old}" in problem
     assert "no try is left: run the restore again" in problem and "next try" not in problem
@@ -171,7 +171,7 @@ def test_every_attach_refused_fails_with_the_command_that_puts_the_old_boot_volu
     state, tasks = _run({"backup_id": backup.id, "in_place": True})
     assert state == "failed" and tasks["swap_boot_volume"] == "failed", tasks
     assert sim.admin.counters()["AttachBootVolume"] == 4  # each try: the restored one, then the old one
-    report = xcom(RESTORE, last_run_id(RESTORE), "report")
+    report = xcom(RESTORE, last_run_id(RESTORE), "report", key="report")
     swap_state = report["swap_state"]
     assert swap_state["lifecycle_state"] == "STOPPED" and swap_state["boot_volume_id"] is None
     [problem] = report["problems"]
@@ -201,7 +201,7 @@ def test_a_start_refused_past_every_retry_says_the_instance_is_stopped_on_the_ne
     state, tasks = _run({"backup_id": backup.id, "in_place": True})
     armed.join(5)
     assert state == "failed" and tasks["swap_boot_volume"] == "failed", tasks
-    report = xcom(RESTORE, last_run_id(RESTORE), "report")
+    report = xcom(RESTORE, last_run_id(RESTORE), "report", key="report")
     restored = report["restored"]["volume_id"]
     assert _boot_of(sim, instance_id) == [restored]
     assert _by_id(sim, "instance")[instance_id]["lifecycle_state"] == "STOPPED"

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -31,18 +32,19 @@ def _run(conf: dict, when: datetime | None = None):
     return run, task_states(RESTORE, run.run_id)
 
 
-def _killed_run(sim, conf: dict, when: datetime, operation: str, nth: int = 1) -> None:
-    """Run oci_restore in a child process and SIGKILL it while ocisim holds its `nth` `operation` call."""
+def _killed_run(sim, conf: dict, when: datetime, operation: str, nth: int, log: Path) -> None:
+    """Run oci_restore in a child process (its output to `log`) and SIGKILL it while ocisim holds its `nth`
+    `operation` call."""
     before = sim.admin.counters().get(operation, 0)
     armed = nth == 1
     if armed:
         sim.admin.fault(operation, "latency", latency_seconds=HELD)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}
-    child = subprocess.Popen([sys.executable, "-m", "tests.dags.test_swap_kill_rerun", json.dumps(conf),
-                              when.isoformat()], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    with log.open("wb") as out:
+        child = subprocess.Popen([sys.executable, "-m", "tests.dags.test_swap_kill_rerun", json.dumps(conf),
+                                  when.isoformat()], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # a guard only: a loaded machine is slow
         while True:
             seen = sim.admin.counters().get(operation, 0) - before
             if not armed and seen >= nth - 1:  # hold the next one
@@ -50,8 +52,8 @@ def _killed_run(sim, conf: dict, when: datetime, operation: str, nth: int = 1) -
                 armed = True
             if seen >= nth:
                 break
-            assert child.poll() is None, f"the run ended before its {operation} #{nth}"
-            assert time.monotonic() < deadline, f"no {operation} #{nth} within 120 s"
+            assert child.poll() is None, f"the run ended before its {operation} #{nth}: {_tail(log)}"
+            assert time.monotonic() < deadline, f"no {operation} #{nth} within 600 s: {_tail(log)}"
             time.sleep(0.02)
         os.kill(child.pid, signal.SIGKILL)
         child.wait(30)
@@ -61,6 +63,10 @@ def _killed_run(sim, conf: dict, when: datetime, operation: str, nth: int = 1) -
             child.wait(30)
     time.sleep(HELD + 0.5)  # ocisim does the held call, its answer goes nowhere
     sim.admin.clear_faults()
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
 
 
 def _restored(sim, old: str) -> list[str]:
@@ -87,7 +93,8 @@ def _mutations(sim) -> set[str]:
 @pytest.mark.parametrize("step, rerun", [
     ("intent", "new run"), ("stop", "new run"), ("detach", "same run"), ("detach", "new run"),
     ("attach", "new run"), ("start", "same run"), ("done", "new run, then same run")])
-def test_a_swap_killed_at_any_step_is_finished_by_the_next_run(estate, capfd, caplog, step, rerun):
+def test_a_swap_killed_at_any_step_is_finished_by_the_next_run(estate, capfd, caplog, tmp_path, step,
+                                                               rerun):
     sim = estate
     instance_id, old = sim.tenancy["instances"]["app1"], sim.tenancy["boot_volumes"]["app1"]
     backup = _backup(sim, old)
@@ -95,7 +102,7 @@ def test_a_swap_killed_at_any_step_is_finished_by_the_next_run(estate, capfd, ca
     when = datetime.now(UTC).replace(microsecond=0)
     (operation, nth), (state, on, pending) = STEPS[step]
 
-    _killed_run(sim, conf, when, operation, nth)
+    _killed_run(sim, conf, when, operation, nth, tmp_path / "killed-run.log")
     [restored] = _restored(sim, old)
     instance = _by_id(sim, "instance")[instance_id]
     assert instance["lifecycle_state"] == state, instance["lifecycle_state"]  # what the kill left
