@@ -355,10 +355,10 @@ class OciReferenceChecks:
                                                                                    record))
             return result
         why = (f"its restored boot volume {record['new']} is gone or not AVAILABLE" if not usable else
-               f"it restores backup {source}, not the one asked for")
+               f"it restores {f'backup {source}' if source else 'another source'}, not the backup asked for")
         repair = repair_commands(instance.id, region or self.region, record["old"], instance.lifecycle_state,
                                  (live.id, live.boot_volume_id) if live else None, record["was_running"])
-        redo = "" if not usable else f"re-run the restore of backup {source} (it finishes the swap), or "
+        redo = f"re-run the restore of backup {source} (it finishes the swap), or " if usable and source else ""
         raise OciInputError(
             f"{field} {instance.id!r}: a boot volume swap {record['old']} -> {record['new']} is unfinished (tag "
             f"{SWAP_TAG}, run {result['run']}) and {why}; {where(instance.id, instance.lifecycle_state, on, record)}. "

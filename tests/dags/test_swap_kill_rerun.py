@@ -145,3 +145,36 @@ def test_a_swap_killed_at_any_step_is_finished_by_the_next_run(estate, capfd, ca
 
 if __name__ == "__main__":  # the child _killed_run starts: one run, with a fixed run_id, until it is killed
     _run(json.loads(sys.argv[1]), datetime.fromisoformat(sys.argv[2]))
+
+
+def test_another_unfinished_swap_stops_the_request_before_any_change(estate):
+    """validate_request's check (read-only): an unfinished swap to a volume not restored from the requested backup
+    stops the run, naming it, where the instance stands and the command that puts it back; once the instance is
+    back as it was (by hand), only the tag is left and a new swap replaces it."""
+    import oci
+    from common.errors import OciInputError
+    from hooks.oci import OciHook
+
+    sim = estate
+    compute = sim.client(oci.core.ComputeClient)
+    instance_id, old = sim.tenancy["instances"]["app1"], sim.tenancy["boot_volumes"]["app1"]
+    other = next(b for b in sim.tenancy["boot_volumes"].values() if b != old)
+    backup = _backup(sim, old)
+    tags = {**compute.get_instance(instance_id).data.freeform_tags, "airflow-boot-swap": f"{old}|{other}|1"}
+    compute.update_instance(instance_id, oci.core.models.UpdateInstanceDetails(freeform_tags=tags))
+    hook = OciHook()
+    assert hook.swap_to_finish(hook.swap_target(None, old), backup.id, old, "run-1") is None  # as it was: replaced
+
+    compute.instance_action(instance_id, "STOP")
+    deadline = time.monotonic() + 60
+    while compute.get_instance(instance_id).data.lifecycle_state != "STOPPED":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    sim.admin.reset_counters()
+    with pytest.raises(OciInputError) as refused:
+        hook.swap_to_finish(hook.swap_target(None, old), backup.id, old, "run-1")
+    text = str(refused.value)
+    assert f"a boot volume swap {old} -> {other} is unfinished" in text and "not the backup asked for" in text
+    assert f"instance {instance_id} is STOPPED on its old boot volume {old}" in text and "Nothing was changed" in text
+    assert f"oci compute instance action --region {sim.home_region} --instance-id {instance_id} --action START" in text
+    assert not _mutations(sim)
