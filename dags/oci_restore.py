@@ -112,7 +112,7 @@ with DAG(
     restore = OciRestoreVolumeOperator(
         task_id="restore_volume", backup_id=chosen["backup_id"], availability_domain=request["availability_domain"],
         compartment_id=request["compartment_id"], display_name=request["display_name"],
-        freeform_tags=chosen["restore_tags"], **WAIT)
+        freeform_tags=chosen["restore_tags"], enabled=request["restore"], **WAIT)
     restored_id = restore.output["volume_id"]
     attach = OciAttachVolumeOperator(
         task_id="attach_restored_volume", instance_id=request["attach_instance_id"], volume_id=restored_id,
@@ -128,9 +128,13 @@ with DAG(
         task_id="approve_swap", instance_id=request["instance_id"], boot_volume_id=restored_id, backup=chosen,
         approvers=request["approvers"], timeout_minutes=request["approval_timeout_minutes"],
         enabled=request["in_place"])
+    # an unfinished swap of this request (a killed run's, approved then) is finished with its own restored boot
+    # volume: restore_volume and the approval are skipped then, so the swap runs when its upstream was skipped
+    # too (none_failed); a rejected approval skips the swap, a timed-out one fails it upstream
     swap = OciSwapBootVolumeOperator(
         task_id="swap_boot_volume", instance_id=request["instance_id"], boot_volume_id=restored_id,
-        enabled=request["in_place"], trigger_rule="none_failed_min_one_success", **WAIT)
+        unfinished_swap=request["unfinished_swap"], enabled=request["in_place"], trigger_rule="none_failed",
+        **WAIT)
     approve >> swap
 
     restore >> [attach, launch, swap] >> OciRunReportOperator(task_id="report", report="restore")

@@ -154,14 +154,19 @@ def restore_request(params: dict, hook, context) -> dict:
     # references
     if request["availability_domain"]:
         hook.check_availability_domain(request["availability_domain"])
+    # an earlier run's unfinished swap of this request is finished with its own restored boot volume (no restore)
+    request.update(unfinished_swap=None, restore=True)
     if in_place:
         source = volume_id or hook.check_backup(backup_id).boot_volume_id
-        instance = hook.swap_target(request["instance_id"], source)
+        run_id = (context or {}).get("run_id")
+        instance = hook.swap_target(request["instance_id"], source, run_id=run_id)
         ad = request["availability_domain"]
         if ad and ad != instance.availability_domain:
             raise OciInputError(f"availability_domain {ad!r}: instance {instance.id} is in "
                                 f"{instance.availability_domain}; its boot volume is restored there")
         request.update(instance_id=instance.id, availability_domain=instance.availability_domain)
+        unfinished = hook.swap_to_finish(instance, backup_id, source, run_id)
+        request.update(unfinished_swap=unfinished, restore=unfinished is None)
     if attach_to:
         instance = hook.check_instance(attach_to, "attach_instance_id")
         ad = request["availability_domain"]

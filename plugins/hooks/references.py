@@ -216,15 +216,18 @@ class OciReferenceChecks:
                                 f"must be unique in a subnet")
 
     def swap_target(self, instance_id: str | None, source_boot_volume_id: str | None, field: str = "instance_id",
-                    region: str | None = None):
+                    region: str | None = None, run_id: str | None = None):
         """The instance an in-place restore swaps into (SDK model): `instance_id`, or else the instance booted
-        from the backup's source boot volume. It must be RUNNING or STOPPED and have a boot volume attached (or
-        a swap under way).
+        from the backup's source boot volume, or, when that boot volume is detached, the instance whose swap record
+        names it (an unfinished swap, or one `run_id` finished: a re-run after a kill). It must be RUNNING or
+        STOPPED (any live state while a swap is unfinished on it) and have a boot volume attached (or a swap under
+        way).
 
         :param instance_id: the instance; None: the one booted from `source_boot_volume_id`
         :param source_boot_volume_id: the restored backup's source boot volume
         :param field: the request field named in errors
         :param region: their region; None: the connection's
+        :param run_id: the run asking (its own finished swap is found again)
         """
         import oci
         from common.tags import SWAP_TAG, swap_record
@@ -243,15 +246,124 @@ class OciReferenceChecks:
                 raise OciInputError(f"{field}: the backup's source boot volume {source_boot_volume_id} is gone; "
                                     f"give the instance to restore in place") from None
             user = self.attachment_of(boot, region)
-            if not user:
-                raise OciInputError(f"{field}: boot volume {boot.id} (the backup's source) is not attached to an "
-                                    f"instance; give the instance to restore in place")
-            instance_id = user.instance_id
-        instance = self.check_instance(instance_id, field, region=region)
-        if not [a for a in self.boot_attachments(instance, region) if a.lifecycle_state in LIVE_ATTACHMENT] and \
-                not swap_record((instance.freeform_tags or {}).get(SWAP_TAG)):
+            instance_id = user.instance_id if user else self._swapped_out_of(boot, field, region, run_id)
+        instance = self._get_checked(field, instance_id, "instance", "compute", "get_instance", region)
+        pending = swap_record((instance.freeform_tags or {}).get(SWAP_TAG))
+        states = ("RUNNING", "STOPPED", "STOPPING", "STARTING") if pending else ("RUNNING", "STOPPED")
+        if instance.lifecycle_state not in states:
+            raise OciInputError(f"{field} {instance_id!r}: is {instance.lifecycle_state}; must be one of {states}")
+        if not pending and not [a for a in self.boot_attachments(instance, region)
+                                if a.lifecycle_state in LIVE_ATTACHMENT]:
             raise OciInputError(f"{field} {instance_id!r}: has no boot volume attached (nothing to swap)")
         return instance
+
+    def _swapped_out_of(self, boot: Any, field: str, region: str | None, run_id: str | None) -> str:
+        """The instance a detached boot volume was swapped out of, by the swap records on the instances of its
+        compartment: an unfinished swap naming it (old or new), or a finished one `run_id` made. Raises naming
+        the instance when another run finished that swap (restoring into it again needs instance_id)."""
+        from common.tags import SWAP_TAG, SWAPPED_TAG, swap_record
+
+        done_by_other = None
+        for instance in self.list_all(self.get_client("compute", region).list_instances, boot.compartment_id):
+            if instance.lifecycle_state in ("TERMINATING", "TERMINATED"):
+                continue
+            tags = instance.freeform_tags or {}
+            pending, done = swap_record(tags.get(SWAP_TAG)), swap_record(tags.get(SWAPPED_TAG))
+            if pending and boot.id in (pending["old"], pending["new"]):
+                self.log.info("boot volume %s is in the unfinished swap %s -> %s on instance %s", boot.id,
+                              pending["old"], pending["new"], instance.id)
+                return instance.id
+            if done and done["old"] == boot.id:
+                if run_id and self._made_by(done["new"], run_id, region):
+                    return instance.id
+                done_by_other = (instance.id, done["new"])
+        if done_by_other:
+            raise OciInputError(f"{field}: boot volume {boot.id} (the backup's source) is not attached: a finished "
+                                f"in-place restore swapped it out of instance {done_by_other[0]}, which boots from "
+                                f"{done_by_other[1]} since (tag {SWAPPED_TAG}); nothing was changed. Give "
+                                f"instance_id {done_by_other[0]} to restore into it again")
+        raise OciInputError(f"{field}: boot volume {boot.id} (the backup's source) is not attached to an "
+                            f"instance, and no swap on an instance of its compartment names it; give the instance to "
+                            f"restore in place")
+
+    def _made_by(self, volume_id: str, run_id: str, region: str | None) -> bool:
+        """Whether the volume (by its `airflow-run` tag) was made by the run `run_id`; False when it is gone."""
+        import oci
+
+        try:
+            volume = self.get_resource(volume_id, region)
+        except oci.exceptions.ServiceError as err:
+            if _not_found(err):
+                return False
+            raise
+        return (volume.freeform_tags or {}).get("airflow-run") == run_id[:250]
+
+    def swap_to_finish(self, instance: Any, backup_id: str | None, source_boot_volume_id: str | None,
+                       run_id: str | None, field: str = "instance_id", region: str | None = None) -> dict | None:
+        """The earlier swap on `instance` that this in-place restore is to finish instead of restoring again, or
+        None. An unfinished swap whose restored boot volume came from the requested backup (or, asked by volume,
+        that replaces the requested boot volume) is finished; a swap `run_id` finished is taken as done (a re-run
+        after a kill before the report). Another unfinished swap stops the run here, before any change, with
+        what to do. Read-only.
+
+        :param instance: the SDK Instance (swap_target's)
+        :param backup_id: the requested backup; None: asked by volume
+        :param source_boot_volume_id: the requested backup's source boot volume
+        :param run_id: the run asking
+        :param field: the request field named in errors
+        :param region: their region; None: the connection's
+        :returns: {instance_id, old, new, was_running, run, found, lifecycle_state, boot_volume_id} or None
+        """
+        import oci
+        from common.swaps import repair_commands, where
+        from common.tags import SWAP_TAG, SWAPPED_TAG, swap_record
+
+        from hooks.compute import LIVE_ATTACHMENT
+
+        tags = instance.freeform_tags or {}
+        pending, done = swap_record(tags.get(SWAP_TAG)), swap_record(tags.get(SWAPPED_TAG))
+        live = next((a for a in self.boot_attachments(instance, region) if a.lifecycle_state in LIVE_ATTACHMENT),
+                    None)
+        on = live.boot_volume_id if live else None
+        record, found = (pending, "unfinished") if pending else (done, "done") if done else (None, None)
+        if record is None or (found == "done" and (on != done["new"] or not run_id
+                                                    or not self._made_by(done["new"], run_id, region))):
+            return None  # no swap, or another run's finished one: this run swaps anew
+        try:
+            new = self.get_resource(record["new"], region)
+        except oci.exceptions.ServiceError as err:
+            if not _not_found(err):
+                raise
+            new = None
+        new_tags = (new.freeform_tags or {}) if new else {}
+        source = getattr(getattr(new, "source_details", None), "id", None) or new_tags.get("restored-from-backup")
+        usable = new is not None and new.lifecycle_state == "AVAILABLE"
+        same = source == backup_id if backup_id else record["old"] == source_boot_volume_id
+        result = {"instance_id": instance.id, "old": record["old"], "new": record["new"],
+                  "was_running": record["was_running"], "run": new_tags.get("airflow-run"), "found": found,
+                  "lifecycle_state": instance.lifecycle_state, "boot_volume_id": on}
+        if found == "unfinished" and not same and on == record["old"] and \
+                instance.lifecycle_state == ("RUNNING" if record["was_running"] else "STOPPED"):
+            # put back by hand (the repair commands): nothing of it is left but the tag, which this swap replaces
+            self.log.info("the abandoned swap %s -> %s on %s is replaced by this one", record["old"], record["new"],
+                          instance.id)
+            return None
+        if usable and same:
+            self.log.info("%s swap %s -> %s (run %s) on %s: this run finishes it, nothing is restored again",
+                          found, record["old"], record["new"], result["run"], where(instance.id,
+                                                                                   instance.lifecycle_state, on,
+                                                                                   record))
+            return result
+        why = (f"its restored boot volume {record['new']} is gone or not AVAILABLE" if not usable else
+               f"it restores {f'backup {source}' if source else 'another source'}, not the backup asked for")
+        repair = repair_commands(instance.id, region or self.region, record["old"], instance.lifecycle_state,
+                                 (live.id, live.boot_volume_id) if live else None, record["was_running"])
+        redo = f"re-run the restore of backup {source} (it finishes the swap), or " if usable and source else ""
+        raise OciInputError(
+            f"{field} {instance.id!r}: a boot volume swap {record['old']} -> {record['new']} is unfinished (tag "
+            f"{SWAP_TAG}, run {result['run']}) and {why}; {where(instance.id, instance.lifecycle_state, on, record)}. "
+            f"Nothing was changed: {redo}put the old boot volume back with: {' && '.join(repair)}; then run this "
+            f"request again")
 
     def check_fleet(self, fleet: list[dict], field: str = "fleet") -> list[dict]:
         """Every reference of a planned fleet: availability domains, subnets (with a DNS label), free hostnames.

@@ -72,23 +72,31 @@ def restore_report(pull, context) -> tuple[list[str], dict, list[str], str]:
     swapped = pull("swap_boot_volume") if request.get("in_place") else None
     asked = pull("approve_swap", key="asked") if request.get("in_place") else None
     approval = pull("approve_swap", key="decision") if asked else None
+    # an earlier run's unfinished swap this run finished with that run's restored boot volume (nothing restored)
+    adopted = request.get("unfinished_swap")
+    swap_state = pull("swap_boot_volume", key="swap_state") if request.get("in_place") and not swapped else None
+    refused = asked and not (approval or {}).get("approved")  # rejected, or no answer in time
     problems = []
     if approval and not approval["approved"]:
         problems.append(f"the in-place restore was rejected by {approval['by']} at {approval['at']}"
                         f"{': ' + approval['reason'] if approval['reason'] else ''}; instance "
                         f"{request['instance_id']} was not touched")
-    elif asked and not approval:
+    elif refused:
         problems.append(f"no approval of the in-place restore within {asked['timeout_minutes']:g} min; instance "
                         f"{request['instance_id']} was not touched")
-    if not restored:
+    if not restored and not adopted:
         problems.append(f"backup {backup['backup_id']} was not restored")
     if request["attach"] and not attached:
         problems.append(f"the restored volume was not attached to {request['attach_instance_id']}")
     if request["launch"] and not instance:
         problems.append(f"no instance was launched on the restored boot volume (hostname {request['hostname']})")
-    if request.get("in_place") and not swapped and not (asked and not (approval or {}).get("approved")):
-        problems.append(f"the restored boot volume was not swapped into {request['instance_id']} (see "
-                        f"swap_boot_volume: the instance keeps its old boot volume or a retry finishes the swap)")
+    if request.get("in_place") and not swapped and not refused:
+        if swap_state:  # what the failed swap read back from OCI, and its repair step when no try was left
+            problems.append(f"the swap into {request['instance_id']} did not finish: {swap_state['message']}")
+        else:
+            problems.append(f"the swap into {request['instance_id']} did not run or was killed, so nothing says "
+                            f"where the instance stands: see swap_boot_volume's log; a re-run of this request "
+                            f"finishes or rolls back a swap it left unfinished")
     lines = [f"Restore of {backup['type']} backup {backup['backup_id']} ({backup['display_name']}) of "
              f"{backup['source_id']}, made {backup['time_created']}, chosen by {backup['chosen_by']}, verified "
              f"{backup['verified_at'] or 'never'}"]
@@ -96,6 +104,12 @@ def restore_report(pull, context) -> tuple[list[str], dict, list[str], str]:
         lines.append(f"- new {restored['kind']} {restored['volume_id']} ({restored['display_name']}, "
                      f"{restored['size_in_gbs']} GB, {restored['availability_domain']}), AVAILABLE after "
                      f"{restored['seconds_to_available']} s")
+    if adopted:
+        found_on = f"on {adopted['boot_volume_id']}" if adopted["boot_volume_id"] else "with no boot volume"
+        did = "found finished" if adopted["found"] == "done" else "finished the unfinished"
+        lines.append(f"- not restored again: this run {did} swap {adopted['old']} -> {adopted['new']} of instance "
+                     f"{adopted['instance_id']} that run {adopted['run']} started (found {adopted['lifecycle_state']} "
+                     f"{found_on}); its restored boot volume {adopted['new']} is the restore")
     if attached:
         lines.append(f"- attached to {attached['instance_id']} at {attached['device'] or 'no device path'} "
                      f"({attached['attachment_id']})")
@@ -106,12 +120,12 @@ def restore_report(pull, context) -> tuple[list[str], dict, list[str], str]:
         lines.append(f"- {'approved' if approval['approved'] else 'REJECTED'} by {approval['by']} at "
                      f"{approval['at']}{': ' + approval['reason'] if approval['reason'] else ''}")
     if swapped:
-        lines.append(f"- swapped in place into instance {swapped['instance_id']} ({swapped['lifecycle_state']}, "
-                     f"hostname {swapped['hostname_label']}, private IP {swapped['private_ip']}); the old boot "
-                     f"volume {swapped['old_boot_volume_id']} is kept ({swapped['old_boot_volume_state']}): delete "
-                     f"it once the restore is accepted")
+        lines.append(f"- swapped in place into instance {swapped['instance_id']}: it is {swapped['lifecycle_state']} "
+                     f"on the restored boot volume {swapped['boot_volume_id']} (hostname {swapped['hostname_label']}, "
+                     f"private IP {swapped['private_ip']}); the old boot volume {swapped['old_boot_volume_id']} is "
+                     f"kept ({swapped['old_boot_volume_state']}): delete it once the restore is accepted")
     result = {"backup": backup, "restored": restored, "attachment": attached, "instance": instance,
-              "swap": swapped, "approval": approval,
+              "swap": swapped, "unfinished_swap": adopted, "swap_state": swap_state, "approval": approval,
               "rto_seconds": restored and restored.get("seconds_to_available"), "problems": problems}
     return lines, result, problems, "restore"
 

@@ -4,6 +4,9 @@ old boot volume is kept AVAILABLE. A try that fails mid-swap is finished by the 
 
 from __future__ import annotations
 
+import shlex
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -133,8 +136,82 @@ def test_a_failed_attach_puts_the_old_boot_volume_back(estate, monkeypatch):
     instance = _by_id(sim, "instance")[instance_id]
     assert instance["lifecycle_state"] == "RUNNING" and "airflow-boot-swap" not in instance["freeform_tags"]
     assert _facing(sim, instance_id) == facing
-    report = xcom(RESTORE, run.run_id, "report")
-    assert report is None or report["problems"]
+    report = xcom(RESTORE, run.run_id, "report", key="report")
+    [problem] = report["problems"]
+    assert f"rolled back: instance {instance_id} is RUNNING on its old boot volume {old}" in problem
+    assert "no try is left: run the restore again" in problem and "next try" not in problem
+
+
+def _after(sim, operation: str, count: int, kind: str) -> threading.Thread:
+    """Arm `kind` on every later `operation` call once `count` calls were made (a START after the STOP)."""
+    def arm():
+        deadline = time.monotonic() + 120
+        while sim.admin.counters().get(operation, 0) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        sim.admin.fault(operation, kind, count=100)
+
+    thread = threading.Thread(target=arm, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_every_attach_refused_fails_with_the_command_that_puts_the_old_boot_volume_back(estate, monkeypatch):
+    """OCI refuses every AttachBootVolume on both tries: try 1 says the next try goes on, the last says no try
+    is left and gives the oci commands; they are exact: run with the real CLI, the instance is RUNNING on its old
+    boot volume again."""
+    from tests.conftest import oci_connection_json
+    from tests.ocisim.test_cli import _oci
+
+    sim = estate
+    monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", oci_connection_json(sim, max_attempts=1))
+    instance_id, old = sim.tenancy["instances"]["app1"], sim.tenancy["boot_volumes"]["app1"]
+    backup = _backup(sim, old)
+    sim.admin.fault("AttachBootVolume", "500", count=100)
+    sim.admin.reset_counters()
+    state, tasks = _run({"backup_id": backup.id, "in_place": True})
+    assert state == "failed" and tasks["swap_boot_volume"] == "failed", tasks
+    assert sim.admin.counters()["AttachBootVolume"] == 4  # each try: the restored one, then the old one
+    report = xcom(RESTORE, last_run_id(RESTORE), "report", key="report")
+    swap_state = report["swap_state"]
+    assert swap_state["lifecycle_state"] == "STOPPED" and swap_state["boot_volume_id"] is None
+    [problem] = report["problems"]
+    assert f"instance {instance_id} is STOPPED with no boot volume attached" in problem
+    assert "no try is left" in problem and "next try" not in problem
+    assert f"--instance-id {instance_id} --boot-volume-id {old}" in problem
+    assert _boot_of(sim, instance_id) == []
+
+    sim.admin.clear_faults()
+    for command in swap_state["repair"]:
+        _oci(sim, *shlex.split(command)[1:])
+    assert _boot_of(sim, instance_id) == [old]
+    assert _by_id(sim, "instance")[instance_id]["lifecycle_state"] == "RUNNING"
+
+
+def test_a_start_refused_past_every_retry_says_the_instance_is_stopped_on_the_new_volume(estate, monkeypatch):
+    """The restored boot volume is attached but OCI refuses every START: the run fails saying the instance is
+    STOPPED on the NEW boot volume (not that it kept its old one), with the command that starts it."""
+    from tests.conftest import oci_connection_json
+
+    sim = estate
+    monkeypatch.setenv("AIRFLOW_CONN_OCI_DEFAULT", oci_connection_json(sim, max_attempts=1))
+    instance_id, old = sim.tenancy["instances"]["app1"], sim.tenancy["boot_volumes"]["app1"]
+    backup = _backup(sim, old)
+    sim.admin.reset_counters()
+    armed = _after(sim, "InstanceAction", 1, "500")  # the STOP passes
+    state, tasks = _run({"backup_id": backup.id, "in_place": True})
+    armed.join(5)
+    assert state == "failed" and tasks["swap_boot_volume"] == "failed", tasks
+    report = xcom(RESTORE, last_run_id(RESTORE), "report", key="report")
+    restored = report["restored"]["volume_id"]
+    assert _boot_of(sim, instance_id) == [restored]
+    assert _by_id(sim, "instance")[instance_id]["lifecycle_state"] == "STOPPED"
+    [problem] = report["problems"]
+    assert f"instance {instance_id} is STOPPED on the restored boot volume {restored}" in problem
+    assert f"the old boot volume {old} is detached and kept" in problem
+    assert f"start it with: oci compute instance action --region {sim.home_region} --instance-id {instance_id} " \
+           f"--action START" in problem
+    assert "next try" not in problem and "keeps its old" not in problem
+    assert report["swap_state"]["repair"] and report["swap_state"]["boot_volume_id"] == restored
 
 
 @pytest.mark.parametrize("conf, message", [
