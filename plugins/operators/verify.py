@@ -342,6 +342,7 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
                       len(outcome["leftovers"]))
         context["ti"].xcom_push(key=TEARDOWN_XCOM_KEY, value=outcome)
         if outcome["leftovers"]:
-            raise OciWaitError("teardown left temporaries behind (the next run removes them): " + "; ".join(
+            raise OciWaitError(f"teardown left temporaries behind ({self.what_follows(context)}, or the next run's "
+                               f"teardown, or delete them by hand): " + "; ".join(
                 f"{x['name']} ({x['id']}): {x['error']}" for x in outcome["leftovers"]))
         return outcome
