@@ -140,6 +140,13 @@ def test_a_killed_night_run_again_makes_nothing_twice(grouped, case):
     assert state == "success", tasks
     assert census(sim) == ONE_NIGHT
     report = xcom(DAG_ID, run_id, "report")
-    assert report["totals"]["failed"] == 0 and report["totals"]["verified"] == 1
+    assert report["totals"]["failed"] == 0 and report["totals"]["verified"] == 1 and report["duplicates"] == []
     [group] = report["groups"]
     assert group["status"] == "verified" and not group["dr_copy"]["failed"]
+    if operation == "CreateVolumeGroup":
+        # the killed test restore's volumes were temporary from their first moment: named, never planned
+        assert sorted(v["display_name"] for v in report["skipped"]) == ["db-data", "db-log"]
+        assert {v["skipped"] for v in report["skipped"]} == {"a temporary of this project (airflow-temporary)"}
+    if again == "new":  # the killed run's unverified backup was adopted, verified, and not made again
+        killed = f"manual__{first.isoformat()}"
+        assert killed in {r["adopted_run"] for r in report["volumes"] + report["groups"]}
