@@ -337,9 +337,11 @@ class OciPlanBackupsOperator(OciBaseOperator):
     grouping is checked here, before any backup.
 
     XCom: a list, one dict per volume: the discovered volume's fields plus policy, backup_type, reason,
-    verification_due, last_verified_backup_id, dr_region, planned_at, verify, adopt_backup_id (the backup an
-    earlier try of this run, or a killed earlier run, made: taken instead of a new one), adopted_run (that earlier
-    run, when it was another), duplicates (other backups of the volume such a run made: reported, not deleted).
+    verification_due, last_verified_backup_id, dr_region, planned_at, verify, adopt_backup_id, adopted_run,
+    duplicates.
+
+    `adopt_backup_id` is the backup an earlier try of this run, or a killed earlier run (`adopted_run`), made: taken
+    instead of a new one; `duplicates` are the other backups of the volume such runs made: reported, not deleted.
     Volumes discovery marked `skipped` are named in the log, not planned.
 
     :param volumes: the discovered volumes (``OciDiscoverVolumesOperator``'s XCom) (templated)
