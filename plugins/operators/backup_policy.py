@@ -211,14 +211,16 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
     """Block and boot volumes carrying the policy tag, in the given compartments (and, with
     `include_subcompartments`, every compartment below them) and every AD.
 
-    The project's own temporaries (restored test volumes) inherit the tag from their backup; they carry
-    `airflow-temporary` and are skipped, or a leaked one would be protected the next night.
+    The project's own temporaries (restored test volumes) carry `airflow-temporary` and are `skipped`, as are the
+    members of a volume group the project did not make (someone else's, or a test restore's): the plan names them.
+    Tag values are trimmed.
 
     A volume that also carries `backup-group` names its group (None otherwise); one carrying `backup-group`
     without the policy tag is not protected, and a warning says so.
 
     XCom: a list, one dict per volume: volume_id, kind, display_name, policy, group, compartment_id,
-    availability_domain, size_in_gbs, region.
+    availability_domain, size_in_gbs, region, tag_values (the two tags as written), skipped (only on a volume not
+    to protect: why).
 
     :param compartment_ids: the compartments to search: a list of OCIDs, or one comma-separated string (templated)
     :param tag_key: the freeform tag whose value names a volume's backup policy (empty: ``default``) (templated)

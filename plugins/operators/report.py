@@ -23,7 +23,8 @@ class OciBackupReportOperator(OciBaseOperator):
     """Collect the mapped results into one report; emit an Asset event per verified volume; fail on failure.
 
     XCom: generated_at, volumes (one row per volume), groups (one row per backup group, with its members),
-    pruned, totals (of the volumes), failed_steps.
+    pruned, totals (of the volumes), failed_steps, duplicates (backups kept beside the one a row used), skipped
+    (discovered volumes not protected, and why).
 
     :param plan: the backup plan (``OciPlanBackupsOperator``'s XCom): one row per planned volume (templated)
     :param group_id: the task group whose mapped tasks (backup, restore, verification) are read per volume
