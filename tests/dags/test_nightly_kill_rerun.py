@@ -1,9 +1,10 @@
 """A nightly run killed at a chosen OCI call, then run again (issue 16): the same run re-run (dag.test with the
-same logical date: Airflow clears it and runs it again, its earlier tries' XComs gone) or a new run. The process
-running dag.test() gets SIGKILL from inside ocisim when the chosen operation's counter reaches the chosen count,
-as the request arrives: ocisim still carries the request out, so what it made is there and the run never saw it
-(the hardest moment to die). Then ocisim's records are counted: one backup per volume and one group backup per
-night, one DR copy of each, no test volume in a production volume group, nothing temporary left.
+same logical date and run id: the killed run and its XComs are replaced by one of the same id) or a new run. The
+process running dag.test() gets SIGKILL from inside ocisim as the chosen request arrives (the nth request of an
+operation, or the first request once a group test restore was asked for): ocisim still carries the request out,
+so what it made is there and the run never saw it. Then ocisim's records are counted: one backup per volume and
+one group backup per night (a new run makes its own only where the killed run had proven its backup), one DR copy
+of each, every backup proven, no test volume in a production volume group, nothing temporary left.
 Real Airflow (dag.test in a subprocess, then in this process), the real SDK, ocisim; no mocks."""
 
 from __future__ import annotations
@@ -51,9 +52,19 @@ def _conf(sim) -> dict:
             "policies": POLICIES}
 
 
-def run_killed(sim, logical_date: datetime, operation: str, nth: int) -> None:
-    """dag.test() in a subprocess, SIGKILLed (its whole process group) as the `nth` request of `operation`
-    reaches ocisim; that request is still carried out."""
+def nth(operation: str, n: int):
+    """Kill as the `n`th request of `operation` arrives (ocisim still carries it out)."""
+    return lambda sim, op: op == operation and sim.faults.counters[op] == n
+
+
+def group_restore_asked(sim, op) -> bool:
+    """Kill at the first request after a group test restore was asked for: its volumes exist, still being made."""
+    return any((g.get("freeform_tags") or {}).get("airflow-temporary") for g in sim.store.list("volumegroup"))
+
+
+def run_killed(sim, logical_date: datetime, when) -> None:
+    """dag.test() in a subprocess, SIGKILLed (its whole process group) at the first request for which `when(sim,
+    operation)` holds, counted as it reaches ocisim."""
     faults = sim.sim.faults
     count = faults.count
     proc: subprocess.Popen | None = None
@@ -61,7 +72,7 @@ def run_killed(sim, logical_date: datetime, operation: str, nth: int) -> None:
 
     def counting(op: str) -> None:
         count(op)
-        if op == operation and faults.counters[op] == nth and proc is not None and not fired:
+        if proc is not None and not fired and when(sim.sim, op):
             fired.append(op)
             os.killpg(proc.pid, signal.SIGKILL)
 
@@ -74,7 +85,7 @@ def run_killed(sim, logical_date: datetime, operation: str, nth: int) -> None:
         out, _ = proc.communicate(timeout=300)
     finally:
         faults.count = count
-    assert fired, f"the run ended before {operation} #{nth}: {out[-3000:]}"
+    assert fired, f"the run ended before the kill point: {out[-3000:]}"
     assert proc.returncode == -signal.SIGKILL
 
 
@@ -118,35 +129,58 @@ def census(sim) -> dict:
 ONE_NIGHT = {"backups": {"db-data": 1, "db-log": 1, "app-data": 1}, "group_backups": 1, "app_copies": 1,
              "group_copies": 1, "production_groups": {"db": ["db-data", "db-log"]}, "temporaries": []}
 
-# (operation, its nth request in the killed run, the run after it: the same run again or a new one)
+# (when the killed run dies, the run after it: the same run again or a new one)
 KILLS = {
-    "backup requested, same run again": ("CreateVolumeBackup", 1, "same"),
-    "group backup requested, same run again": ("CreateVolumeGroupBackup", 1, "same"),
-    "group test restore requested, same run again": ("CreateVolumeGroup", 2, "same"),
-    "group test restore requested, a new run": ("CreateVolumeGroup", 2, "new"),
-    "DR copy requested, same run again": ("CopyVolumeBackup", 1, "same"),
-    "backup made, a new run": ("GetVolumeBackup", 1, "new"),
+    "backup requested, same run again": (nth("CreateVolumeBackup", 1), "same"),
+    "group backup requested, same run again": (nth("CreateVolumeGroupBackup", 1), "same"),
+    "group test restore under way, same run again": (group_restore_asked, "same"),
+    "group test restore under way, a new run": (group_restore_asked, "new"),
+    "DR copy requested, same run again": (nth("CopyVolumeBackup", 1), "same"),
+    "backup made, a new run": (nth("GetVolumeBackup", 1), "new"),
 }
+
+
+def verified_sources(sim) -> dict[str, int]:
+    """Per volume (and `group`), 1 when the killed run had proven its backup: a new run then makes its own."""
+    names = {v: k for k, v in sim.tenancy["volumes"].items()}
+    done = {k: 0 for k in [*names.values(), "group"]}
+    for b in sim.admin.resources("volumebackup") + sim.admin.resources("volumegroupbackup"):
+        if _ours(b) and b["_region"] == sim.home_region and (b["freeform_tags"] or {}).get("verified-at") \
+                and not b.get("volume_group_backup_id"):
+            done[names.get(b.get("volume_id"), "group")] = 1
+    return done
 
 
 @pytest.mark.parametrize("case", list(KILLS))
 def test_a_killed_night_run_again_makes_nothing_twice(grouped, case):
     sim = grouped
-    operation, nth, again = KILLS[case]
+    when, again = KILLS[case]
     first = datetime(2026, 12, 1, 2, tzinfo=UTC)
-    run_killed(sim, first, operation, nth)
+    run_killed(sim, first, when)
+    if when is group_restore_asked:  # temporary from its first moment: the create request carried the marker
+        [group] = [g for g in sim.admin.resources("volumegroup") if g["freeform_tags"].get("airflow-temporary")]
+        restored = [v for v in sim.admin.resources("volume") if v["id"] in group["volume_ids"]]
+        assert len(restored) == 2
+        assert all(v["freeform_tags"].get("airflow-temporary") == "true" and "backup-policy" not in
+                   v["freeform_tags"] and "backup-group" not in v["freeform_tags"] for v in restored), restored
+    proven = verified_sources(sim)
     sim.admin.advance(1800)  # half an hour later someone runs it again
     state, tasks, run_id = run_again(first if again == "same" else first + timedelta(hours=1), sim)
     assert state == "success", tasks
-    assert census(sim) == ONE_NIGHT
+    expected = ONE_NIGHT
+    if again == "new":  # an unverified backup is adopted; one the killed run proved is tonight's only if made now
+        made = {v: 1 + proven[v] for v in ONE_NIGHT["backups"]}
+        expected = {**ONE_NIGHT, "backups": made, "app_copies": made["app-data"],
+                    "group_backups": 1 + proven["group"], "group_copies": 1 + proven["group"]}
+    assert census(sim) == expected
+    unproven = [b["id"] for b in sim.admin.resources("volumebackup") + sim.admin.resources("volumegroupbackup")
+                if _ours(b) and b["_region"] == sim.home_region and b["lifecycle_state"] not in LIVE
+                and not (b["freeform_tags"] or {}).get("verified-at")]
+    assert unproven == []  # every backup either night made is proven: none left behind as a duplicate
     report = xcom(DAG_ID, run_id, "report")
     assert report["totals"]["failed"] == 0 and report["totals"]["verified"] == 1 and report["duplicates"] == []
     [group] = report["groups"]
     assert group["status"] == "verified" and not group["dr_copy"]["failed"]
-    if operation == "CreateVolumeGroup":
-        # the killed test restore's volumes were temporary from their first moment: named, never planned
-        assert sorted(v["display_name"] for v in report["skipped"]) == ["db-data", "db-log"]
-        assert {v["skipped"] for v in report["skipped"]} == {"a temporary of this project (airflow-temporary)"}
-    if again == "new":  # the killed run's unverified backup was adopted, verified, and not made again
+    if again == "new" and not all(proven.values()):  # what the killed run left unproven was adopted, not remade
         killed = f"manual__{first.isoformat()}"
         assert killed in {r["adopted_run"] for r in report["volumes"] + report["groups"]}
