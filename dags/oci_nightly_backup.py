@@ -81,10 +81,10 @@ with DAG(
                                   verifier_instance_id=config["verifier_instance_id"], subnet_id=config["subnet_id"])
 
     @task_group(group_id="protect_volume")
-    def protect_volume(volume_id, backup_type, availability_domain, verify):
+    def protect_volume(volume_id, backup_type, availability_domain, verify, adopt_backup_id):
         """One volume's plan item (its keys are the arguments); each XComArg below reads this map index's XCom."""
         backup = OciCreateBackupOperator(task_id="backup_volume", volume_id=volume_id, backup_type=backup_type,
-                                         deferrable=True)
+                                         adopt_backup_id=adopt_backup_id, deferrable=True)
         restore = OciRestoreVolumeOperator(task_id="restore_for_test", backup_id=backup.output["backup_id"],
                                            availability_domain=availability_domain,
                                            freeform_tags={"airflow-temporary": "true"}, deferrable=True,
@@ -121,7 +121,9 @@ with DAG(
     def select_dr_copies(plan: list[dict]) -> list[dict]:
         """The volumes whose policy names a DR region (once per run): the DR copy is mapped over these only,
         so no task starts just to skip itself."""
-        return [{"volume_id": i["volume_id"], "destination_region": i["dr_region"]} for i in plan if i["dr_region"]]
+        # a backup the plan adopted (an earlier run's) is copied by its id: it is not "this run's backup"
+        return [({"backup_id": i["adopt_backup_id"]} if i.get("adopt_backup_id") else {"volume_id": i["volume_id"]})
+                | {"destination_region": i["dr_region"]} for i in plan if i["dr_region"]]
 
     # Each copy copies the backup this run made of its volume, once every backup is done (failed or not). Not
     # retried by Airflow: the hook retries each call, and a retry would replay a FAILED copy under its token.
@@ -137,6 +139,7 @@ with DAG(
     prune = OciPruneBackupsOperator(task_id="prune_backups", volumes=discover.output, policies=config["policies"],
                                     dry_run=config["dry_run"], trigger_rule="all_done", retries=0)
     report = OciBackupReportOperator(task_id="report", plan=plan.output, groups=plan_groups.output,
+                                     discovered=discover.output,
                                      prune_result=prune.output, retries=0,
                                      steps=["copy_to_dr_region", "delete_test_restores", "prune_backups"])
     # retention needs tonight's verifications, not the teardown: both run at once, then the report

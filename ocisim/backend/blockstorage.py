@@ -545,8 +545,11 @@ class BlockStorageBackend(Backend):
                                               f"{member['lifecycle_state']}, not AVAILABLE.")
                 size = member["size_in_gbs"]
                 name = member["display_name"] if clone else self._restored_name(member)
+                # as a single restore: the request's freeform tags when it gives some, else the source's
+                tags = details.get("freeform_tags") if details.get("freeform_tags") is not None \
+                    else member.get("freeform_tags")
                 vol = self.make_volume(kind, region, compartment_id, ad, name, size, blocks,
-                                       freeform_tags=member.get("freeform_tags"), image_id=member.get("image_id"),
+                                       freeform_tags=tags, image_id=member.get("image_id"),
                                        source_details=member_source,
                                        ready_after=self.duration(timing[0], size * GB, timing[1]))
                 volumes.append(vol)

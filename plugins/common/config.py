@@ -147,7 +147,8 @@ def nightly_params() -> dict:
                          description="Freeform tag that marks a volume as protected; its value names the policy"),
         "policies": Param(d["policies"], type="object",
                           description="Policies by tag value: full_interval_days, retention_days, verify "
-                                      "(all|sample), verify_sample, verify_every_days, dr_region, rto_minutes"),
+                                      "(all|sample), verify_sample, verify_every_days, dr_region, rto_minutes, "
+                                      "adopt_within_hours"),
         "verification_level": Param(d["verification_level"], enum=["api", "boot", "script"]),
         "verifier_instance_id": Param(d["verifier_instance_id"], type="string",
                                       description="Instance that attaches restored volumes (script level)"),

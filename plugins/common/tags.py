@@ -13,10 +13,11 @@ MANAGED_TAG, MANAGED_VALUE = "managed-by", "airflow-oci"
 TEMPORARY_TAG = "airflow-temporary"
 VERIFIED_TAG = "verified-at"
 VERIFIED_LEVEL_TAG = "verified-level"
+VERIFY_FAILED_TAG = "verify-failed-at"  # on a backup whose test restore failed: never adopted by a later run
 VERIFIED_LEVELS = ("api", "boot", "script")  # the values of VERIFIED_LEVEL_TAG: how far a test restore went
 # protected volumes with the same value are backed up together (one volume group backup, one point in time)
 GROUP_TAG = "backup-group"
-NOT_INHERITED = (VERIFIED_TAG, VERIFIED_LEVEL_TAG)
+NOT_INHERITED = (VERIFIED_TAG, VERIFIED_LEVEL_TAG, VERIFY_FAILED_TAG)
 SWAP_TAG = "airflow-boot-swap"  # on the instance while a boot swap is under way: "old|new|was_running"
 SWAPPED_TAG = "airflow-boot-swapped"  # on the instance once swapped: "old|new" (the old one is kept for the user)
 
@@ -24,6 +25,13 @@ SWAPPED_TAG = "airflow-boot-swapped"  # on the instance once swapped: "old|new" 
 def inherited(tags: dict | None) -> dict:
     """A source's freeform tags as a new volume made from it should carry them."""
     return {k: v for k, v in (tags or {}).items() if k not in NOT_INHERITED}
+
+
+def restored_tags(source_tags: dict | None, requested: dict | None) -> dict:
+    """The source's tags a volume restored from it keeps: `inherited()`, or none for a temporary (a test
+    restore), which must never carry the policy or group tag that would make discovery protect or group it,
+    not even for the moment before the restore is tagged temporary."""
+    return {} if (requested or {}).get(TEMPORARY_TAG) else inherited(source_tags)
 
 
 def swap_record(value: str | None) -> dict | None:

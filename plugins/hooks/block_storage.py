@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from common.tags import GROUP_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG
+from common.tags import GROUP_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG, VERIFY_FAILED_TAG
 
 
 def backup_result(backup: Any, region: str) -> dict:
@@ -67,13 +67,17 @@ class OciBlockStorageMethods:
                   if (b.freeform_tags or {}).get(GROUP_TAG) == group_name]
         return sorted(result, key=lambda b: b["time_created"] or "", reverse=True)
 
-    def mark_verified(self, backup_id: str, level: str, at: datetime, region: str | None = None) -> dict:
+    def mark_verified(self, backup_id: str, level: str, at: datetime, region: str | None = None,
+                      passed: bool = True) -> dict:
         """Tag a backup that passed a test restore: retention keeps the newest one, the report reads RPO off it.
+        With `passed` False, tag that its test restore failed: a later run never adopts it as an unverified
+        backup still to prove.
 
         :param backup_id: the block, boot volume or volume group backup
         :param level: how far the test restore went (api, boot, script)
-        :param at: when it passed
+        :param at: when it passed (or failed)
         :param region: the backup's region; None: the connection's
+        :param passed: whether the test restore passed
         """
         import oci
 
@@ -81,7 +85,8 @@ class OciBlockStorageMethods:
 
         client = self.get_client("blockstorage", region)
         backup = self.get_resource(backup_id, region)
-        tags = {**(backup.freeform_tags or {}), VERIFIED_TAG: at.isoformat(), VERIFIED_LEVEL_TAG: level}
+        tags = {**(backup.freeform_tags or {}), **({VERIFIED_TAG: at.isoformat(), VERIFIED_LEVEL_TAG: level}
+                                                    if passed else {VERIFY_FAILED_TAG: at.isoformat()})}
         m = oci.core.models
         if ocid_kind(backup_id) == "volumegroupbackup":
             updated = client.update_volume_group_backup(backup_id, m.UpdateVolumeGroupBackupDetails(

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from common.errors import OciInputError, OciWaitError
-from common.tags import GROUP_TAG, MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VERIFIED_LEVELS, newest_verified
+from common.tags import (
+    GROUP_TAG,
+    MANAGED_TAG,
+    MANAGED_VALUE,
+    TEMPORARY_TAG,
+    VERIFIED_LEVELS,
+    VERIFIED_TAG,
+    VERIFY_FAILED_TAG,
+    newest_verified,
+)
 from common.xcom import PRUNE_XCOM_KEY
 from forms.params import flag, listed
 from hooks.oci import ocid_kind, validate_ocid, validate_region
@@ -35,6 +44,9 @@ class BackupPolicy:
     verify_every_days: float = 7.0
     dr_region: str | None = None
     rto_minutes: float | None = None  # the restore time promised (optional): the Protection page compares to it
+    # a new run adopts this DAG's unverified backup of a volume younger than this (a killed or failed run's)
+    # instead of making a second one; 0: never
+    adopt_within_hours: float = 12.0
 
     @classmethod
     def from_dict(cls, name: str, raw: dict) -> BackupPolicy:
@@ -50,6 +62,9 @@ class BackupPolicy:
                                                or isinstance(policy.rto_minutes, bool) or policy.rto_minutes <= 0):
             raise OciInputError(f"policy {name!r} rto_minutes {policy.rto_minutes!r}: must be a number of minutes "
                                 f"greater than 0")
+        if not isinstance(policy.adopt_within_hours, int | float) or policy.adopt_within_hours < 0:
+            raise OciInputError(f"policy {name!r} adopt_within_hours {policy.adopt_within_hours!r}: a number of hours "
+                                f">= 0 (0: a new run never adopts an earlier run's unverified backup)")
         if policy.verify not in VERIFY_MODES:
             raise OciInputError(f"policy {name!r} verify {policy.verify!r}: one of {VERIFY_MODES}")
         if not isinstance(policy.verify_sample, int) or policy.verify_sample < 0:
@@ -91,6 +106,52 @@ def plan_backup_type(backups: list[dict], policy: BackupPolicy, now: datetime) -
     return "INCREMENTAL", f"last FULL {age.total_seconds() / 86400:.1f} days ago"
 
 
+# states of a backup that is, or will be, restorable: a run adopts one of these instead of making another
+LIVE_BACKUP_STATES = ("REQUEST_RECEIVED", "CREATING", "COMMITTED", "AVAILABLE")
+
+
+def of_run(backup: dict, dag_id: str, run_id: str) -> bool:
+    """Made by this DAG run (any of its tries): the `airflow-run` tag every create writes."""
+    tags = backup.get("freeform_tags") or {}
+    return is_ours(backup, dag_id) and tags.get("airflow-run") == run_id[:250]
+
+
+def adoption(backups: list[dict], policy: BackupPolicy, now: datetime, dag_id: str,
+             run_id: str) -> tuple[dict | None, list[dict], str]:
+    """The backup of one volume (or group) this run takes instead of making one, the duplicates beside it, and
+    why. An earlier try of this run (a killed worker, a cleared run) made one: it is this run's backup. Else an
+    unverified backup of this DAG younger than the policy's `adopt_within_hours` (a killed or failed run's) is
+    adopted and verified, not backed up again. Any other backup of the same kind is a duplicate: reported, never
+    silently kept (and never deleted here: a person decides). Member backups of a group backup never count."""
+    live = [b for b in backups if is_ours(b, dag_id) and b.get("lifecycle_state") in LIVE_BACKUP_STATES
+            and not b.get("volume_group_backup_id")]
+    own = [b for b in live if of_run(b, dag_id, run_id)]
+    if own:
+        # the one the earlier try's later steps most likely used: verified, then AVAILABLE, then the first made
+        own.sort(key=lambda b: (not (b.get("freeform_tags") or {}).get(VERIFIED_TAG),
+                                b.get("lifecycle_state") != "AVAILABLE", b.get("time_created") or ""))
+        return own[0], own[1:], f"adopting {own[0]['backup_id']}, made by an earlier try of this run"
+    window = timedelta(hours=policy.adopt_within_hours)
+    tags = [b.get("freeform_tags") or {} for b in live]
+    young = [b for b, t in zip(live, tags, strict=True) if window and not t.get(VERIFIED_TAG)
+             and not t.get(VERIFY_FAILED_TAG) and b.get("time_created") and now - _ts(b["time_created"]) < window]
+    if not young:
+        return None, [], ""
+    young.sort(key=lambda b: b["time_created"], reverse=True)
+    keep = young[0]
+    age = (now - _ts(keep["time_created"])).total_seconds() / 3600
+    run = (keep.get("freeform_tags") or {}).get("airflow-run")
+    return keep, young[1:], (f"adopting {keep['backup_id']} of run {run}, {age:.1f} h old and not verified "
+                             f"(within adopt_within_hours {policy.adopt_within_hours}): verified, not made again")
+
+
+def duplicate_rows(duplicates: list[dict]) -> list[dict]:
+    """What the report says of each duplicate backup: which, made when and by which run."""
+    return [{"backup_id": b["backup_id"], "type": b.get("type"), "time_created": b.get("time_created"),
+             "lifecycle_state": b.get("lifecycle_state"),
+             "run": (b.get("freeform_tags") or {}).get("airflow-run")} for b in duplicates]
+
+
 def verification_due(backups: list[dict], policy: BackupPolicy, now: datetime) -> bool:
     """Every volume is proven restorable at least once per `verify_every_days`."""
     last = newest_verified(backups)
@@ -102,7 +163,8 @@ def choose_verifications(items: list[dict], policies: dict[str, BackupPolicy]) -
     sampled: dict[str, int] = {}
     for item in items:
         policy = policies[item["policy"]]
-        if policy.verify == "all" or item["verification_due"]:
+        # a backup adopted from an earlier run was never proven: this run verifies it
+        if policy.verify == "all" or item["verification_due"] or item.get("adopted_run"):
             item["verify"] = True
         elif sampled.get(policy.name, 0) < policy.verify_sample:
             sampled[policy.name] = sampled.get(policy.name, 0) + 1
@@ -154,14 +216,16 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
     """Block and boot volumes carrying the policy tag, in the given compartments (and, with
     `include_subcompartments`, every compartment below them) and every AD.
 
-    The project's own temporaries (restored test volumes) inherit the tag from their backup; they carry
-    `airflow-temporary` and are skipped, or a leaked one would be protected the next night.
+    The project's own temporaries (restored test volumes) carry `airflow-temporary` and are `skipped`, as are the
+    members of a volume group the project did not make (someone else's, or a test restore's): the plan names them.
+    Tag values are trimmed.
 
     A volume that also carries `backup-group` names its group (None otherwise); one carrying `backup-group`
     without the policy tag is not protected, and a warning says so.
 
     XCom: a list, one dict per volume: volume_id, kind, display_name, policy, group, compartment_id,
-    availability_domain, size_in_gbs, region.
+    availability_domain, size_in_gbs, region, tag_values (the two tags as written), skipped (only on a volume not
+    to protect: why).
 
     :param compartment_ids: the compartments to search: a list of OCIDs, or one comma-separated string (templated)
     :param tag_key: the freeform tag whose value names a volume's backup policy (empty: ``default``) (templated)
@@ -194,6 +258,7 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
         if len(compartments) > len(self.compartment_ids):
             self.log.info("scanning %d compartments (%d below the configured ones)", len(compartments),
                           len(compartments) - len(self.compartment_ids))
+        groups: dict[str, str | None] = {}  # volume group id -> why its volumes are not ours to plan (None: ours)
         for comp in compartments:
             for vol in self.hook.volumes_in(comp, self.region):
                 tags = vol.freeform_tags or {}
@@ -202,16 +267,67 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
                                      vol.id, GROUP_TAG, tags[GROUP_TAG], self.tag_key)
                 if self.tag_key not in tags or vol.lifecycle_state != "AVAILABLE":
                     continue
-                if tags.get(TEMPORARY_TAG):
-                    self.log.info("skipping %s (%s): a temporary of this project", vol.display_name, vol.id)
-                    continue
-                found.append({"volume_id": vol.id, "kind": ocid_kind(vol.id), "display_name": vol.display_name,
-                              "policy": tags[self.tag_key] or "default", "group": tags.get(GROUP_TAG) or None,
-                              "compartment_id": vol.compartment_id,
-                              "availability_domain": vol.availability_domain, "size_in_gbs": vol.size_in_gbs,
-                              "region": self.hook.region})
-        self.log.info("discovered %d tagged volumes: %s", len(found), [v["display_name"] for v in found])
+                group = (tags.get(GROUP_TAG) or "").strip() or None
+                item = {"volume_id": vol.id, "kind": ocid_kind(vol.id), "display_name": vol.display_name,
+                        "policy": (tags[self.tag_key] or "").strip() or "default", "group": group,
+                        "compartment_id": vol.compartment_id,
+                        "availability_domain": vol.availability_domain, "size_in_gbs": vol.size_in_gbs,
+                        "region": self.hook.region,
+                        # as written on the volume, for the plan's check of near-identical values
+                        "tag_values": {self.tag_key: tags[self.tag_key], GROUP_TAG: tags.get(GROUP_TAG)}}
+                skipped = self.not_ours_to_plan(vol, tags, groups)
+                if skipped:
+                    self.log.info("not planning %s (%s): %s", vol.display_name, vol.id, skipped)
+                    item["skipped"] = skipped
+                found.append(item)
+        self.log.info("discovered %d tagged volumes: %s", len(protected(found)),
+                      [v["display_name"] for v in protected(found)])
         return found
+
+    def not_ours_to_plan(self, vol, tags: dict, groups: dict[str, str | None]) -> str | None:
+        """Why a tagged volume must not be planned, or None. A test restore carries the temporary marker (and
+        the tags of what it was restored from); a volume in a volume group this project did not make (someone
+        else's, or a test restore's) cannot join the group its tag names, and backing it up would back up a
+        test volume as production."""
+        if tags.get(TEMPORARY_TAG):
+            return f"a temporary of this project ({TEMPORARY_TAG})"
+        group_id = getattr(vol, "volume_group_id", None)
+        if not group_id:
+            return None
+        if group_id not in groups:
+            group = self.hook.get_resource(group_id, self.region)
+            gtags = group.freeform_tags or {}
+            if gtags.get(TEMPORARY_TAG):
+                groups[group_id] = (f"a member of volume group {group.display_name!r} ({group_id}), a test restore "
+                                    f"of this project")
+            elif gtags.get(MANAGED_TAG) != MANAGED_VALUE or not gtags.get(GROUP_TAG):
+                groups[group_id] = (f"a member of volume group {group.display_name!r} ({group_id}), which this "
+                                    f"project did not make; a volume is in one volume group at most")
+            else:
+                groups[group_id] = None
+        return groups[group_id]
+
+
+def protected(volumes: Iterable[dict] | None) -> list[dict]:
+    """The discovered volumes the run protects: not those discovery marked `skipped` (temporaries, members of a
+    volume group the project did not make), which the plan names instead."""
+    return [v for v in volumes or [] if not v.get("skipped")]
+
+
+def check_tag_values(volumes: Iterable[dict]) -> None:
+    """Tag values are trimmed, so `db` and `db ` would silently be one group, and `db` and `DB` two: a value
+    that differs from another only in whitespace or case is refused, naming both and their volumes."""
+    spelled: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for volume in volumes:
+        for key, raw in (volume.get("tag_values") or {}).items():
+            if isinstance(raw, str) and raw.strip():
+                spelled.setdefault((key, raw.strip().casefold()), {}).setdefault(raw, []).append(
+                    volume["display_name"])
+    for (key, _), values in sorted(spelled.items()):
+        if len(values) > 1:
+            which = "; ".join(f"{raw!r} on {', '.join(sorted(names))}" for raw, names in sorted(values.items()))
+            raise OciInputError(f"tag {key}: values that differ only in whitespace or case: {which}. Give these "
+                                f"volumes one spelling")
 
 
 RUN_COMMAND_PLUGIN = "Compute Instance Run Command"
@@ -228,7 +344,12 @@ class OciPlanBackupsOperator(OciBaseOperator):
     grouping is checked here, before any backup.
 
     XCom: a list, one dict per volume: the discovered volume's fields plus policy, backup_type, reason,
-    verification_due, last_verified_backup_id, dr_region, planned_at, verify.
+    verification_due, last_verified_backup_id, dr_region, planned_at, verify, adopt_backup_id, adopted_run,
+    duplicates.
+
+    `adopt_backup_id` is the backup an earlier try of this run, or a killed earlier run (`adopted_run`), made: taken
+    instead of a new one; `duplicates` are the other backups of the volume such runs made: reported, not deleted.
+    Volumes discovery marked `skipped` are named in the log, not planned.
 
     :param volumes: the discovered volumes (``OciDiscoverVolumesOperator``'s XCom) (templated)
     :param policies: backup policies by name (``full_interval_days``, ``retention_days``, ``verify``,
@@ -265,7 +386,8 @@ class OciPlanBackupsOperator(OciBaseOperator):
                 raise OciInputError("subnet_id: required for the boot verification level (test instances boot "
                                     "in it)")
             validate_ocid(self.subnet_id, "subnet_id", "subnet")
-        self._groups = group_members(self.volumes or [])
+        check_tag_values(protected(self.volumes))
+        self._groups = group_members(protected(self.volumes))
 
     def policy_of(self, item: dict) -> BackupPolicy:
         """The item's policy; an unknown name falls back to 'default' with a warning."""
@@ -274,15 +396,30 @@ class OciPlanBackupsOperator(OciBaseOperator):
             return self._policies["default"]
         return self._policies[item["policy"]]
 
-    def planned(self, item: dict, backups: list[dict], now: datetime) -> dict:
-        """The plan item of a volume or group from its existing backups and OCI's clock."""
+    def planned(self, item: dict, backups: list[dict], now: datetime, context) -> dict:
+        """The plan item of a volume or group from its existing backups and OCI's clock. Made once per run: what
+        an earlier try of this run made is read back from OCI (its backups carry the run id), so a re-run plans
+        what the first try planned, and the backup steps adopt it (`adopt_backup_id`) instead of making another.
+        """
+        ti = context["ti"]
         policy = self.policy_of(item)
-        backup_type, reason = plan_backup_type(backups, policy, now)
-        last_verified = newest_verified(backups)
+        adopted, duplicates, why = adoption(backups, policy, now, ti.dag_id, ti.run_id)
+        before = [b for b in backups if not of_run(b, ti.dag_id, ti.run_id)]  # what the first try saw
+        backup_type, reason = plan_backup_type(before, policy, now)
+        if adopted:
+            backup_type, reason = adopted["type"], why
+        last_verified = newest_verified(before)
+        adopted_run = (adopted.get("freeform_tags") or {}).get("airflow-run") if adopted else None
+        if duplicates:
+            self.log.warning("%s: %d duplicate backups found (reported, not deleted): %s", item["display_name"],
+                             len(duplicates), [b["backup_id"] for b in duplicates])
         return {**item, "policy": policy.name, "backup_type": backup_type, "reason": reason,
-                "verification_due": verification_due(backups, policy, now),
+                "verification_due": verification_due(before, policy, now),
                 "last_verified_backup_id": last_verified["backup_id"] if last_verified else None,
-                "dr_region": policy.dr_region, "planned_at": now.isoformat()}
+                "dr_region": policy.dr_region, "planned_at": now.isoformat(),
+                "adopt_backup_id": adopted["backup_id"] if adopted else None,
+                "adopted_run": adopted_run if adopted_run != ti.run_id[:250] else None,
+                "duplicates": duplicate_rows(duplicates)}
 
     def log_plan(self, plan: list[dict]) -> None:
         for item in plan:
@@ -332,10 +469,14 @@ class OciPlanBackupsOperator(OciBaseOperator):
         self.preflight()
         now = self.hook.server_time()
         plan = [self.planned(volume, self.hook.list_backups(volume["volume_id"], volume["compartment_id"],
-                                                            volume.get("region")), now)
-                for volume in self.volumes or [] if not volume.get("group")]
+                                                            volume.get("region")), now, context)
+                for volume in protected(self.volumes) if not volume.get("group")]
         choose_verifications(plan, self._policies)
         self.log_plan(plan)
+        for volume in self.volumes or []:
+            if volume.get("skipped"):
+                self.log.warning("not protected: %s (%s): %s", volume["display_name"], volume["volume_id"],
+                                 volume["skipped"])
         if self._groups:
             self.log.info("%d volumes in %d backup groups are planned by group: %s", sum(map(
                 len, self._groups.values())), len(self._groups), sorted(self._groups))
@@ -403,12 +544,12 @@ class OciPruneBackupsOperator(OciBaseOperator):
                 deleted.append(done)
 
         # a grouped volume's backups are its group backups' members: they go with their group backup
-        for volume in self.volumes or []:
+        for volume in protected(self.volumes):
             if not volume.get("group"):
                 apply(volume["display_name"], self._policies.get(volume.get("policy"), self._policies["default"]),
                       self.hook.list_backups(volume["volume_id"], volume["compartment_id"], volume.get("region")),
                       {"volume_id": volume["volume_id"]})
-        for name, members in sorted(group_members(self.volumes or [], check=False).items()):
+        for name, members in sorted(group_members(protected(self.volumes), check=False).items()):
             item = group_item(name, members)
             apply(f"group {name}", self._policies.get(item["policy"], self._policies["default"]),
                   self.hook.list_group_backups(name, item["compartment_id"], item["region"]),

@@ -50,42 +50,79 @@ class OciCreateBackupOperator(OciBaseOperator):
     :param display_name: the new backup's display name (1 to 255 characters); None: the task id and run id
         (templated)
     :param freeform_tags: freeform tags added to the backup (the managing DAG's tags are added too) (templated)
+    :param adopt_backup_id: a backup of ``volume_id`` that an earlier run or try made (the nightly plan's
+        ``adopt_backup_id``): waited for and returned instead of making another, unless it is gone or failed
+        (templated)
     :param source_id: deprecated: the old name of ``volume_id``
     """
 
-    template_fields = oci_template_fields("volume_id", "backup_type", "display_name", "freeform_tags")
+    template_fields = oci_template_fields("volume_id", "backup_type", "display_name", "freeform_tags",
+                                          "adopt_backup_id")
     end_task = "operators.backups.backup_xcom"
     renamed_arguments = {"source_id": "volume_id"}
     required_arguments = ("volume_id",)
     multiple_outputs = True  # `task.output["backup_id"]`
 
     def __init__(self, *, volume_id: str | None = None, backup_type: str = "INCREMENTAL",
-                 display_name: str | None = None, freeform_tags: dict | None = None, source_id: str | None = None,
-                 **kwargs):
+                 display_name: str | None = None, freeform_tags: dict | None = None,
+                 adopt_backup_id: str | None = None, source_id: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.volume_id = renamed("volume_id", volume_id, "source_id", source_id)
         self.backup_type = backup_type
         self.display_name = display_name
         self.freeform_tags = freeform_tags
+        self.adopt_backup_id = adopt_backup_id
 
     def validate_inputs(self) -> None:
         validate_ocid(self.volume_id, "volume_id")
         if ocid_kind(self.volume_id) not in SOURCES:
             raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume, boot volume or volume group OCID")
         validate_backup_type(self.backup_type)
+        if self.adopt_backup_id:
+            validate_ocid(self.adopt_backup_id, "adopt_backup_id", SOURCES[ocid_kind(self.volume_id)][3])
+
+    def earlier_backup(self, context) -> dict | None:
+        """The backup of `volume_id` to take instead of making one: `adopt_backup_id` while it lives, else one an
+        earlier try of this very task made (its tags name the run and the task), found in OCI: a cleared or
+        killed try's XCom is gone, and a token can change with the request."""
+        from operators.backup_policy import LIVE_BACKUP_STATES
+
+        if ocid_kind(self.volume_id) == "volumegroup":
+            return None  # a group's backups: OciBackupVolumeGroupOperator adopts them
+        ti = context["ti"]
+        backups = self.hook.list_backups(self.volume_id, region=self.region)
+        live = [b for b in backups if b["lifecycle_state"] in LIVE_BACKUP_STATES and not b["volume_group_backup_id"]]
+        if self.adopt_backup_id:
+            wanted = [b for b in live if b["backup_id"] == self.adopt_backup_id]
+            if wanted:
+                return wanted[0]
+            self.log.warning("adopt_backup_id %s: not a live backup of %s any more; making a new one",
+                             self.adopt_backup_id, self.volume_id)
+        mine = [b for b in live if b["freeform_tags"].get("airflow-dag") == ti.dag_id
+                and b["freeform_tags"].get("airflow-run") == ti.run_id[:250]
+                and b["freeform_tags"].get("airflow-task") == ti.task_id]
+        return min(mine, key=lambda b: b["time_created"] or "") if mine else None
 
     def execute(self, context) -> dict:
         import oci
 
         self.validate()
+        earlier = self.earlier_backup(context)
+        if earlier:
+            self.link(context, earlier["backup_id"])
+            self.log.info("adopting %s backup %s of %s (%s), made by run %s: no second backup", earlier["type"],
+                          earlier["backup_id"], self.volume_id, earlier["lifecycle_state"],
+                          earlier["freeform_tags"].get("airflow-run"))
+            return self.wait_or_defer(context, self.hook.lifecycle_spec(earlier["backup_id"], ["AVAILABLE"]),
+                                      {"backup_id": earlier["backup_id"], "region": self.hook.region})
         method, model, id_field, _ = SOURCES[ocid_kind(self.volume_id)]
         details = getattr(oci.core.models, model)(
             **{id_field: self.volume_id}, type=self.backup_type,
             display_name=self.display_name or f"{self.task_id}-{context['ti'].run_id}"[:255],
             freeform_tags=self.managed_tags(context, self.freeform_tags))
         client = self.hook.get_client("blockstorage", self.region)
-        # the hook folds the body into the token: a re-run whose new plan turns FULL into INCREMENTAL is another
-        # request with another token, not a 409 InvalidatedRetryToken
+        # the hook folds the body into the token; a re-run of this run adopts what its earlier try made above
+        # (the plan reads it back and keeps its type), so a changed body means a changed intent
         made = getattr(client, method)(details, opc_retry_token=self.retry_token(context)).data
         self.remember(made.id)
         self.link(context, made.id)
@@ -101,8 +138,8 @@ class OciCreateBackupOperator(OciBaseOperator):
 
 class OciCopyBackupOperator(OciBaseOperator):
     """Copy a volume, boot volume or volume group backup to another region (DR) and wait there for it to be
-    AVAILABLE. A volume group backup's copy is one request that copies every member backup with it; a copy of it
-    already in the destination region (an earlier try's) is adopted, not made again.
+    AVAILABLE. A volume group backup's copy is one request that copies every member backup with it; a copy of any
+    backup already in the destination region (an earlier try's or run's) is adopted, not made again.
 
     Give `backup_id`, or `volume_id` (a volume or boot volume) to copy the backup this DAG run made of it: how
     the nightly maps its copies over the volumes that have a DR region, without knowing backup ids up front.
@@ -167,7 +204,7 @@ class OciCopyBackupOperator(OciBaseOperator):
         details = getattr(oci.core.models, model)(destination_region=self.destination_region,
                                                   display_name=self.display_name)
         client = self.hook.get_client("blockstorage", self.region)
-        made = self.earlier_group_copy(client)
+        made = self.earlier_copy(client)
         if made is None:
             made = getattr(client, method)(self.backup_id, details, opc_retry_token=self.retry_token(context)).data
             self.remember(made.id, self.destination_region)
@@ -176,17 +213,25 @@ class OciCopyBackupOperator(OciBaseOperator):
         return self.wait_or_defer(context, spec, {"backup_id": made.id, "source_backup_id": self.backup_id,
                                                   "region": self.destination_region})
 
-    def earlier_group_copy(self, client):
-        """A copy of this volume group backup already in the destination region (not failed or deleted): a
-        re-run whose token changed adopts it instead of copying every member again. Volume copies rely on the
-        token alone."""
-        if ocid_kind(self.backup_id) != "volumegroupbackup":
-            return None
-        source = client.get_volume_group_backup(self.backup_id).data
+    def earlier_copy(self, client):
+        """A copy of this backup already in the destination region (not failed or deleted): a re-run, or a new
+        run that adopted this backup, takes it instead of copying again (a token changes with the task, the map
+        index and the run)."""
+        kind = ocid_kind(self.backup_id)
         there = self.hook.get_client("blockstorage", self.destination_region)
-        for copy in self.hook.list_all(there.list_volume_group_backups, source.compartment_id):
-            if (copy.source_volume_group_backup_id == self.backup_id
-                    and copy.lifecycle_state not in ("FAULTY", "TERMINATING", "TERMINATED")):
+        gone = ("FAULTY", "TERMINATING", "TERMINATED")
+        if kind == "volumegroupbackup":
+            source = client.get_volume_group_backup(self.backup_id).data
+            copies = [c for c in self.hook.list_all(there.list_volume_group_backups, source.compartment_id)
+                      if c.source_volume_group_backup_id == self.backup_id]
+        else:
+            source = self.hook.get_resource(self.backup_id, self.region)
+            lister, field = ((there.list_volume_backups, "source_volume_backup_id") if kind == "volumebackup"
+                             else (there.list_boot_volume_backups, "source_boot_volume_backup_id"))
+            copies = [c for c in self.hook.list_all(lister, source.compartment_id, **{field: self.backup_id})
+                      if getattr(c, field, None) == self.backup_id]
+        for copy in copies:
+            if copy.lifecycle_state not in gone:
                 self.log.info("adopting copy %s of %s in %s", copy.id, self.backup_id, self.destination_region)
                 return copy
         return None

@@ -219,6 +219,15 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
         return {**(extra or {}), MANAGED_TAG: MANAGED_VALUE, "airflow-dag": ti.dag_id,
                 "airflow-run": ti.run_id[:250], "airflow-task": ti.task_id}
 
+    def what_follows(self, context) -> str:
+        """What comes after this try fails, for error texts that must not promise a try that will not come."""
+        ti = context["ti"]
+        max_tries = getattr(ti, "max_tries", None)  # Airflow's: the retries, so max_tries + 1 tries in all
+        tries = int(max_tries if max_tries is not None else self.retries or 0) + 1
+        if ti.try_number < tries:
+            return f"Airflow tries this task again (try {ti.try_number + 1} of {tries})"
+        return f"this was the last try ({ti.try_number} of {tries}): no try of this task follows"
+
     # -- waiting ---------------------------------------------------------------------------------------
     def poll(self) -> Poll:
         return Poll(self.poll_interval, self.max_interval, self.timeout)

@@ -23,7 +23,8 @@ class OciBackupReportOperator(OciBaseOperator):
     """Collect the mapped results into one report; emit an Asset event per verified volume; fail on failure.
 
     XCom: generated_at, volumes (one row per volume), groups (one row per backup group, with its members),
-    pruned, totals (of the volumes), failed_steps.
+    pruned, totals (of the volumes), failed_steps, duplicates (backups kept beside the one a row used), skipped
+    (discovered volumes not protected, and why).
 
     :param plan: the backup plan (``OciPlanBackupsOperator``'s XCom): one row per planned volume (templated)
     :param group_id: the task group whose mapped tasks (backup, restore, verification) are read per volume
@@ -33,13 +34,15 @@ class OciBackupReportOperator(OciBaseOperator):
     :param groups: the group plan (``OciPlanGroupBackupsOperator``'s XCom): one row per backup group (templated)
     :param groups_group_id: the task group whose mapped tasks (backup_group, restore_for_test, verify_restore,
         copy_to_dr_region) are read per backup group
+    :param discovered: the discovered volumes (``OciDiscoverVolumesOperator``'s XCom): those not planned
+        (``skipped``: temporaries, members of a volume group the project did not make) are named (templated)
     """
 
-    template_fields = oci_template_fields("plan", "groups", "prune_result")
+    template_fields = oci_template_fields("plan", "groups", "prune_result", "discovered")
 
     def __init__(self, *, plan: list[dict], group_id: str = "protect_volume", prune_result: dict | None = None,
                  note_conn_id: str = "airflow_api", steps: list[str] | None = None, groups: list[dict] | None = None,
-                 groups_group_id: str = "protect_group", **kwargs):
+                 groups_group_id: str = "protect_group", discovered: list[dict] | None = None, **kwargs):
         from airflow.sdk import AssetAlias
 
         kwargs.setdefault("trigger_rule", "all_done")
@@ -50,6 +53,7 @@ class OciBackupReportOperator(OciBaseOperator):
         self.prune_result = prune_result
         self.groups = groups
         self.groups_group_id = groups_group_id
+        self.discovered = discovered
         self.note_conn_id = note_conn_id
         # steps outside the per-volume group whose failure fails the run: DR copy, teardown, retention
         self.steps = list(steps or [])
@@ -88,7 +92,8 @@ class OciBackupReportOperator(OciBaseOperator):
             elif index.isdigit():
                 copies = ti.xcom_pull(task_ids="select_dr_copies") or []
                 item = copies[int(index)] if int(index) < len(copies) else {}
-                detail = f"copy of the backup of {item.get('volume_id')} to {item.get('destination_region')}"
+                detail = (f"copy of the backup of {item.get('volume_id') or item.get('backup_id')} to "
+                          f"{item.get('destination_region')}")
             failed.append({"step": key if not index else f"{step}[{index}]", "state": state, "detail": detail})
         return failed
 
@@ -117,10 +122,15 @@ class OciBackupReportOperator(OciBaseOperator):
             copy = self._pull(ti, "copy_to_dr_region", index, group_id=self.groups_group_id)
             groups.append(build_group_row(item, *pulled, newest, now, copy))
         pruned = (self.prune_result or {}).get("deleted", []) if isinstance(self.prune_result, dict) else []
+        skipped = [{k: v.get(k) for k in ("volume_id", "display_name", "skipped")}
+                   for v in self.discovered or [] if isinstance(v, dict) and v.get("skipped")]
         report = {"generated_at": now.isoformat(), "volumes": rows, "groups": groups, "pruned": pruned,
+                  "skipped": skipped,
                   "totals": {"volumes": len(rows), "backed_up": sum(1 for r in rows if r["backup_id"]),
                              "verified": sum(1 for r in rows if r["status"] == "verified"),
-                             "failed": sum(1 for r in rows if r["failed"]), "pruned": len(pruned)}}
+                             "failed": sum(1 for r in rows if r["failed"]), "pruned": len(pruned)},
+                  "duplicates": [{"display_name": r["display_name"], **d} for r in rows + groups
+                                 for d in r["duplicates"]]}
         report["failed_steps"] = self.failed_steps(ti)
         text = render_text(report)
         self.log.info("\n%s", text)

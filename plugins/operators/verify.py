@@ -139,10 +139,12 @@ class OciVerifyRestoreOperator(OciBaseOperator):
         except (OciWaitError, OciInputError, RuntimeError) as exc:
             result["detail"] = str(exc)
         result["check_seconds"] = round(time.time() - started, 3)
+        checked_at = self.hook.server_time()
         if result["passed"]:
-            checked_at = self.hook.server_time()
             self.hook.mark_verified(self.backup["backup_id"], level, checked_at, self.region)
             result["verified_at"] = checked_at.isoformat()
+        else:
+            self.mark_failed(self.backup["backup_id"], level, checked_at)
         context["ti"].xcom_push(key=VERIFY_XCOM_KEY, value=result)
         self.log.info("verification of %s (%s level): %s %s", self.backup["backup_id"], level,
                       "PASS" if result["passed"] else "FAIL", result["detail"])
@@ -150,6 +152,14 @@ class OciVerifyRestoreOperator(OciBaseOperator):
             raise OciWaitError(f"verification FAILED for volume {result['source_id']} (backup "
                                f"{result['backup_id']}, {level} level): {result['detail']}")
         return result
+
+    def mark_failed(self, backup_id: str, level: str, at) -> None:
+        """Tag the backup whose test restore failed (best effort: the failure is raised either way), so no later
+        run adopts it as a backup still to prove."""
+        try:
+            self.hook.mark_verified(backup_id, level, at, self.region, passed=False)
+        except Exception as exc:  # the verification's own failure is what the task reports
+            self.log.warning("could not tag %s as failed its test restore: %s", backup_id, exc)
 
     def _check_api(self) -> dict:
         volume = self.hook.get_resource(self.restored["volume_id"], self.region)
@@ -332,6 +342,7 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
                       len(outcome["leftovers"]))
         context["ti"].xcom_push(key=TEARDOWN_XCOM_KEY, value=outcome)
         if outcome["leftovers"]:
-            raise OciWaitError("teardown left temporaries behind (the next run removes them): " + "; ".join(
+            raise OciWaitError(f"teardown left temporaries behind ({self.what_follows(context)}, or the next run's "
+                               f"teardown, or delete them by hand): " + "; ".join(
                 f"{x['name']} ({x['id']}): {x['error']}" for x in outcome["leftovers"]))
         return outcome

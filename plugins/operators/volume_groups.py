@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from common.errors import OciInputError, OciWaitError
-from common.tags import GROUP_TAG, inherited
+from common.tags import GROUP_TAG, restored_tags
 from common.xcom import VERIFY_XCOM_KEY
 from forms.checks import validate_backup_type
 from forms.params import listed
@@ -43,7 +43,7 @@ class OciPlanGroupBackupsOperator(OciPlanBackupsOperator):
         for name, members in sorted(self._groups.items()):
             item = group_item(name, members)
             plan.append(self.planned(item, self.hook.list_group_backups(name, item["compartment_id"],
-                                                                        item["region"]), now))
+                                                                        item["region"]), now, context))
         choose_verifications(plan, self._policies)
         self.log_plan(plan)
         return plan
@@ -118,13 +118,18 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
             group = groups[0]
             if sorted(group.volume_ids) != wanted:
                 self.log.info("volume group %s: members %s -> %s", group.id, group.volume_ids, wanted)
-                storage.update_volume_group(group.id, m.UpdateVolumeGroupDetails(volume_ids=wanted))
+                self.refuse_foreign_members(volumes, group.id)
+                try:
+                    storage.update_volume_group(group.id, m.UpdateVolumeGroupDetails(volume_ids=wanted))
+                except oci.exceptions.ServiceError as err:
+                    if err.status != 409:
+                        raise
+                    self.refuse_foreign_members(self.hook.check_group_members(wanted, region=self.region), group.id)
+                    raise OciWaitError(f"volume group {group.id} ({self.group_name}): OCI refused the members "
+                                       f"{wanted} ({err.status} {err.code}: {err.message})") from None
                 self.hook.wait(self.hook.lifecycle_spec(group.id, ["AVAILABLE"]), self.poll())
             return group.id
-        in_other = [v.id for v in volumes if getattr(v, "volume_group_id", None)]
-        if in_other:
-            raise OciInputError(f"volume_ids: {in_other} already belong to another volume group; a volume is in "
-                                f"at most one")
+        self.refuse_foreign_members(volumes, None)
         details = m.CreateVolumeGroupDetails(
             availability_domain=first.availability_domain, compartment_id=compartment_id,
             display_name=self.group_name, source_details=m.VolumeGroupSourceFromVolumesDetails(volume_ids=wanted),
@@ -134,13 +139,63 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
         self.hook.wait(self.hook.lifecycle_spec(group.id, ["AVAILABLE"]), self.poll())
         return group.id
 
+    def refuse_foreign_members(self, volumes, group_id: str | None) -> None:
+        """A volume already in another volume group cannot join this one (OCI answers 409): name each, its group
+        and whether that group is a test restore, before any change."""
+        from common.tags import TEMPORARY_TAG
+
+        foreign = []
+        for volume in volumes:
+            other = getattr(volume, "volume_group_id", None)
+            if other and other != group_id:
+                group = self.hook.get_resource(other, self.region)
+                what = ("a test restore of this project (the teardown removes it)"
+                        if (group.freeform_tags or {}).get(TEMPORARY_TAG) else "not this group")
+                foreign.append(f"{volume.display_name} ({volume.id}) is in volume group {group.display_name!r} "
+                               f"({other}), {what}")
+        if foreign:
+            raise OciInputError(f"volume_ids: a volume is in one volume group at most, and {self.group_name!r} "
+                                f"cannot take these: " + "; ".join(foreign))
+
+    def earlier_backup(self, context):
+        """The group backup to take instead of making one: the plan's `adopt_backup_id` while it lives, else one
+        an earlier try of this very task made (its tags name the run and the task), found in OCI."""
+        from operators.backup_policy import LIVE_BACKUP_STATES
+
+        storage = self.hook.get_client("blockstorage", self.region)
+        wanted = (self.planned or {}).get("adopt_backup_id")
+        if wanted:
+            backup = storage.get_volume_group_backup(wanted).data
+            if backup.lifecycle_state in LIVE_BACKUP_STATES:
+                return backup
+            self.log.warning("adopt_backup_id %s is %s; making a new group backup", wanted, backup.lifecycle_state)
+        ti = context["ti"]
+        compartment_id = self.compartment_id or self.hook.get_resource(self.volume_ids[0], self.region).compartment_id
+        mine = [b for b in self.hook.list_all(storage.list_volume_group_backups, compartment_id)
+                if b.lifecycle_state in LIVE_BACKUP_STATES and (b.freeform_tags or {}).get(GROUP_TAG) == self.group_name
+                and (b.freeform_tags or {}).get("airflow-dag") == ti.dag_id
+                and (b.freeform_tags or {}).get("airflow-run") == ti.run_id[:250]
+                and (b.freeform_tags or {}).get("airflow-task") == ti.task_id]
+        return min(mine, key=lambda b: b.time_created) if mine else None
+
     def execute(self, context) -> dict:
         import oci
 
         self.validate()
+        storage = self.hook.get_client("blockstorage", self.region)
+        earlier = self.earlier_backup(context)
+        if earlier:
+            self.link(context, earlier.id)
+            self.backup_type = earlier.type
+            self.log.info("adopting %s group backup %s of %s (%s), made by run %s: no second one", earlier.type,
+                          earlier.id, self.group_name, earlier.lifecycle_state,
+                          (earlier.freeform_tags or {}).get("airflow-run"))
+            return self.wait_or_defer(context, self.hook.lifecycle_spec(earlier.id, ["AVAILABLE"]),
+                                      {"volume_group_id": earlier.volume_group_id,
+                                       "volume_group_backup_id": earlier.id, "group": self.group_name,
+                                       "backup_type": earlier.type})
         volumes = self.hook.check_group_members(self.volume_ids, region=self.region)
         group_id = self._group(context, volumes)
-        storage = self.hook.get_client("blockstorage", self.region)
         details = oci.core.models.CreateVolumeGroupBackupDetails(
             volume_group_id=group_id, type=self.backup_type,
             display_name=f"{self.group_name}-{context['ti'].run_id}"[:255],
@@ -174,9 +229,10 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
 
 class OciRestoreVolumeGroupOperator(OciBaseOperator):
     """Restore a volume group backup as a new volume group (every member restored from the same point in
-    time); wait (or defer) for it AVAILABLE. `freeform_tags` go on the group and on each restored volume (which
-    OCI tags like its backup, so without them a test restore of protected volumes would look protected and
-    grouped itself): `airflow-temporary` marks a test restore for the teardown.
+    time); wait (or defer) for it AVAILABLE. `freeform_tags` go on the group and, in the create request itself, on
+    each restored volume (OCI tags a restored volume like its member backup unless the request gives tags, so
+    without them a test restore of protected volumes would look protected and grouped itself):
+    `airflow-temporary` marks a test restore for the teardown, and such a restore keeps none of its backup's tags.
 
     XCom: volume_group_id, volumes ({restored volume id: member backup id}), seconds_to_available (OCI's clock,
     from the group's creation to the end of the wait), region.
@@ -238,8 +294,11 @@ class OciRestoreVolumeGroupOperator(OciBaseOperator):
         for volume_id in group.volume_ids:
             volume = self.hook.get_resource(volume_id, self.region)
             volumes[volume_id] = volume.source_details.id
-            if self.freeform_tags:
-                tags = {**inherited(volume.freeform_tags), **self.managed_tags(context, self.freeform_tags)}
+            # OCI applies the request's tags to the restored volumes; should a member still differ (a member
+            # backup's tags), it is tagged now: a test restore must never look protected or grouped
+            tags = {**restored_tags(volume.freeform_tags, self.freeform_tags),
+                    **self.managed_tags(context, self.freeform_tags)}
+            if self.freeform_tags and (volume.freeform_tags or {}) != tags:
                 if ocid_kind(volume_id) == "bootvolume":
                     storage.update_boot_volume(volume_id, oci.core.models.UpdateBootVolumeDetails(freeform_tags=tags))
                 else:
@@ -312,6 +371,8 @@ class OciVerifyGroupRestoreOperator(OciVerifyRestoreOperator):
             for row in results:
                 self.hook.mark_verified(row["backup_id"], row["level"], checked_at, self.region)
             result["verified_at"] = checked_at.isoformat()
+        else:
+            self.mark_failed(group_backup["volume_group_backup_id"], self.level, self.hook.server_time())
         context["ti"].xcom_push(key=VERIFY_XCOM_KEY, value=result)
         if not result["passed"]:
             raise OciWaitError(f"verification FAILED for backup group {group_backup.get('group')!r} (group backup "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import email.utils
 
 from common.errors import OciInputError
-from common.tags import inherited
+from common.tags import inherited, restored_tags
 from forms.params import flag
 from hooks.oci import ocid_kind, validate_ocid
 
@@ -145,7 +145,8 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
         (templated)
     :param size_in_gbs: the new volume's size; None: the backup's
     :param freeform_tags: freeform tags added to the volume, after the backup's own (the managing DAG's tags are
-        added too) (templated)
+        added too); with ``airflow-temporary`` (a test restore) the backup's own are not copied, so the restore
+        never looks protected or grouped, from the create request on (templated)
     :param compartment_id: the compartment to restore in; None: the backup's (templated)
     """
 
@@ -180,8 +181,8 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
         common = {"compartment_id": self.compartment_id or backup.compartment_id, "availability_domain": ad,
                   "display_name": self.display_name or f"{backup.display_name}-restore",
                   "size_in_gbs": self.size_in_gbs or backup.size_in_gbs,
-                  "freeform_tags": self.managed_tags(context, {**inherited(backup.freeform_tags),
-                                                               **(self.freeform_tags or {})})}
+                  "freeform_tags": self.managed_tags(context, {
+                      **restored_tags(backup.freeform_tags, self.freeform_tags), **(self.freeform_tags or {})})}
         m = oci.core.models
         if is_boot:
             details = m.CreateBootVolumeDetails(

@@ -33,6 +33,9 @@ def build_row(item: dict, backup: dict | None, restore: dict | None, verificatio
                                               ("level", "passed", "detail", "exit_code", "canary", "heartbeat")},
             "rpo_hours": rpo,
             "newest_verified_backup_id": newest_verified_backup and newest_verified_backup["backup_id"],
+            # the backup this run adopted from an earlier run (its killed or failed night), and other backups
+            # such runs made of the volume: kept, named here for a person to delete
+            "adopted_run": item.get("adopted_run"), "duplicates": list(item.get("duplicates") or []),
             "status": status,
             "failed": status.startswith(("BACKUP FAILED", "VERIFICATION FAILED"))}
 
@@ -74,7 +77,13 @@ def render_text(report: dict) -> str:
              f"{report['totals']['pruned']} pruned", ""]
     for step in report.get("failed_steps") or []:
         lines.append(f"STEP FAILED: {step['step']} ({step['state']}): {step['detail']}")
-    if report.get("failed_steps"):
+    for d in report.get("duplicates") or []:
+        lines.append(f"DUPLICATE BACKUP of {d['display_name']}: {d['backup_id']} ({d['type']}, "
+                     f"{d['lifecycle_state']}, made {d['time_created']} by run {d['run']}): kept, not used by this "
+                     f"run; delete it if it is not wanted")
+    for v in report.get("skipped") or []:
+        lines.append(f"NOT PROTECTED: {v['display_name']} ({v['volume_id']}): {v['skipped']}")
+    if report.get("failed_steps") or report.get("duplicates") or report.get("skipped"):
         lines.append("")
     for r in report["volumes"]:
         v = r["verification"] or {}
@@ -83,7 +92,8 @@ def render_text(report: dict) -> str:
             f"{r['backup_id'] or '-'}; size {r['size_in_gbs'] or '-'} GB, unique {r['unique_size_in_mbs'] or 0} MB; "
             f"RTO {r['rto_seconds'] if r['rto_seconds'] is not None else '-'} s; "
             f"check {v.get('level', '-')}: {v.get('detail', '-')}; "
-            f"RPO {r['rpo_hours'] if r['rpo_hours'] is not None else '-'} h")
+            f"RPO {r['rpo_hours'] if r['rpo_hours'] is not None else '-'} h"
+            + (f"; adopted from run {r['adopted_run']}" if r.get("adopted_run") else ""))
     for r in report.get("groups") or []:
         v = r["verification"] or {}
         lines.append(
@@ -92,7 +102,8 @@ def render_text(report: dict) -> str:
             f"{r['unique_size_in_mbs'] or 0} MB; RTO {r['rto_seconds'] if r['rto_seconds'] is not None else '-'} s; "
             f"check {v.get('level', '-')}: {v.get('detail', '-')}; "
             f"RPO {r['rpo_hours'] if r['rpo_hours'] is not None else '-'} h"
-            + (dr_copy_text(r["dr_copy"]) if r.get("dr_copy") else ""))
+            + (dr_copy_text(r["dr_copy"]) if r.get("dr_copy") else "")
+            + (f"; adopted from run {r['adopted_run']}" if r.get("adopted_run") else ""))
         for m in r["members"]:
             check = m["verification"] or {}
             lines.append(f"    - {m['display_name']} ({m['kind']}): backup {m['backup_id'] or '-'}; check "

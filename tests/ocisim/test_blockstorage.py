@@ -495,7 +495,7 @@ def test_volume_group_clone_and_restore_from_group_backup(ocisim, bs, composite,
         source_details=m.VolumeGroupSourceFromVolumesDetails(volume_ids=[data1, second])),
         wait_for_states=["AVAILABLE"], waiter_kwargs=WAIT).data
     group_backup = composite.create_volume_group_backup_and_wait_for_state(
-        m.CreateVolumeGroupBackupDetails(volume_group_id=group.id, type="FULL"),
+        m.CreateVolumeGroupBackupDetails(volume_group_id=group.id, type="FULL", freeform_tags={"backup-group": "pair"}),
         wait_for_states=["AVAILABLE"], waiter_kwargs=WAIT).data
     at_backup = {data1: sha(ocisim, data1), second: sha(ocisim, second)}
     ocisim.admin.write(data1, 0, b"changed after the group backup")
@@ -513,6 +513,12 @@ def test_volume_group_clone_and_restore_from_group_backup(ocisim, bs, composite,
     assert {v.volume_group_id for v in members} == {restored.id}
     assert {v.lifecycle_state for v in members} == {"AVAILABLE"}
     assert [sha(ocisim, v.id) for v in members] == [at_backup[data1], at_backup[second]]
+    assert all(v.freeform_tags.get("backup-group") == "pair" for v in members)  # no tags asked: the backups'
+    # tags in the request apply to every restored volume, as for a single restore: nothing of the member backups'
+    tagged = bs.create_volume_group(m.CreateVolumeGroupDetails(
+        compartment_id=comp, availability_domain=ad, freeform_tags={"airflow-temporary": "true"},
+        source_details=m.VolumeGroupSourceFromVolumeGroupBackupDetails(volume_group_backup_id=group_backup.id))).data
+    assert [bs.get_volume(v).data.freeform_tags for v in tagged.volume_ids] == [{"airflow-temporary": "true"}] * 2
 
     clone = composite.create_volume_group_and_wait_for_state(m.CreateVolumeGroupDetails(
         compartment_id=comp, availability_domain=ad, display_name="pair-clone",

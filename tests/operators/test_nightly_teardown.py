@@ -67,7 +67,9 @@ def test_delete_failing_beyond_retries_fails_the_teardown_names_it_and_the_next_
     assert sorted(x["id"] for x in outcome["leftovers"]) == sorted(made)
     assert all("ServiceError 500: " in x["error"] for x in outcome["leftovers"]), outcome
     log = capfd.readouterr().out
-    assert "teardown left temporaries behind (the next run removes them): restore-00" in log
+    # retries=0: the message promises no next try of the task, only the next run's teardown
+    assert ("teardown left temporaries behind (this was the last try (1 of 1): no try of this task follows, or "
+            "the next run's teardown, or delete them by hand): restore-00") in log
     assert all(f"restore-00{i} (" in log for i in range(4))
 
     sim.admin.clear_faults()

@@ -84,7 +84,7 @@ def test_discovery_includes_subcompartments(airflow_oci):
     assert sim.admin.counters()["ListCompartments"] == 1
 
 
-def test_volumes_backed_up_together_as_a_volume_group_and_restored_as_one(estate):
+def test_volumes_backed_up_together_as_a_volume_group_and_restored_as_one(estate, capfd):
     """The volumes of one `backup-group` are backed up as one volume group backup (one point in time) and
     restored as a new group whose members hold the sources' bytes; the next backup keeps the same group."""
     sim = estate
@@ -107,3 +107,14 @@ def test_volumes_backed_up_together_as_a_volume_group_and_restored_as_one(estate
     assert counters["CreateVolumeGroup"] == 2 and counters["CreateVolumeGroupBackup"] == 2
     groups = {g["id"]: g for g in sim.admin.resources("volumegroup")}
     assert groups[restored["volume_group_id"]]["freeform_tags"]["airflow-temporary"] == "true"
+
+    # a test restore's volume cannot join the production group: refused naming it, its group and why, before any
+    # UpdateVolumeGroup (OCI would answer a bare 409)
+    test_volume = next(iter(restored["volumes"]))
+    sim.admin.reset_counters()
+    state, tasks = run_dag(dag_id, {"volume_ids": [*members, test_volume]})
+    assert state == "failed" and tasks["backup_group"] == "failed", tasks
+    assert sim.admin.counters().get("UpdateVolumeGroup", 0) == 0
+    out = capfd.readouterr().out
+    assert (f"({test_volume}) is in volume group '{groups[restored['volume_group_id']]['display_name']}' "
+            f"({restored['volume_group_id']}), a test restore of this project (the teardown removes it)") in out
