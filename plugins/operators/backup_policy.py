@@ -9,7 +9,7 @@ verified backup" is read from OCI, not kept here."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from common.errors import OciInputError, OciWaitError
@@ -17,6 +17,7 @@ from common.tags import GROUP_TAG, MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG, VE
 from common.xcom import PRUNE_XCOM_KEY
 from forms.params import flag, listed
 from hooks.oci import ocid_kind, validate_ocid, validate_region
+from quiesce.spec import QUIESCE_TAG, plan_quiesce
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -34,6 +35,9 @@ class BackupPolicy:
     verify_sample: int = 1
     verify_every_days: float = 7.0
     dr_region: str | None = None
+    quiesce: str | None = None  # quiesce/spec.py: for the policy's volumes without a backup-quiesce tag
+    max_quiesce_seconds: float = 30.0
+    on_quiesce_failure: str = "fail"
 
     @classmethod
     def from_dict(cls, name: str, raw: dict) -> BackupPolicy:
@@ -54,6 +58,9 @@ class BackupPolicy:
                                 f"full_interval_days ({policy.full_interval_days}) so a FULL is always kept")
         if policy.dr_region:
             validate_region(policy.dr_region, f"policy {name!r} dr_region")
+        from quiesce.spec import policy_settings
+
+        policy_settings(name, raw)
         return policy
 
 
@@ -202,6 +209,7 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
                     continue
                 found.append({"volume_id": vol.id, "kind": ocid_kind(vol.id), "display_name": vol.display_name,
                               "policy": tags[self.tag_key] or "default", "group": tags.get(GROUP_TAG) or None,
+                              "quiesce": tags.get(QUIESCE_TAG) or None,
                               "compartment_id": vol.compartment_id,
                               "availability_domain": vol.availability_domain, "size_in_gbs": vol.size_in_gbs,
                               "region": self.hook.region})
@@ -277,7 +285,8 @@ class OciPlanBackupsOperator(OciBaseOperator):
         return {**item, "policy": policy.name, "backup_type": backup_type, "reason": reason,
                 "verification_due": verification_due(backups, policy, now),
                 "last_verified_backup_id": last_verified["backup_id"] if last_verified else None,
-                "dr_region": policy.dr_region, "planned_at": now.isoformat()}
+                "dr_region": policy.dr_region, "planned_at": now.isoformat(),
+                "quiesce": plan_quiesce(item.get("members") or [item], asdict(policy))}
 
     def log_plan(self, plan: list[dict]) -> None:
         for item in plan:
@@ -311,6 +320,10 @@ class OciPlanBackupsOperator(OciBaseOperator):
                                     f"'{RUN_COMMAND_PLUGIN}' must be enabled (agent_config)")
         if self.verification_level == "boot" and self.subnet_id:
             read("subnet_id", self.subnet_id, self.hook.get_client("network", self.region).get_subnet)
+        from quiesce.checks import preflight as quiesce_preflight
+
+        quiesce_preflight(self.hook, self.volumes or [], {n: asdict(p) for n, p in self._policies.items()},
+                          self.region)
         for policy in self._policies.values():
             if policy.dr_region:
                 try:
@@ -342,7 +355,8 @@ def group_item(name: str, members: list[dict]) -> dict:
             "volume_ids": [v["volume_id"] for v in members], "compartment_id": first["compartment_id"],
             "availability_domain": first["availability_domain"], "region": first.get("region"),
             "size_in_gbs": sum(v.get("size_in_gbs") or 0 for v in members),
-            "members": [{k: v.get(k) for k in ("volume_id", "display_name", "kind", "size_in_gbs")} for v in members]}
+            "members": [{k: v.get(k) for k in ("volume_id", "display_name", "kind", "size_in_gbs", "policy", "quiesce")}
+                        for v in members]}
 
 
 class OciPruneBackupsOperator(OciBaseOperator):

@@ -34,7 +34,16 @@ def build_row(item: dict, backup: dict | None, restore: dict | None, verificatio
             "rpo_hours": rpo,
             "newest_verified_backup_id": newest_verified_backup and newest_verified_backup["backup_id"],
             "status": status,
-            "failed": status.startswith(("BACKUP FAILED", "VERIFICATION FAILED"))}
+            "consistency": (backup or {}).get("consistency"),
+            "failed": status.startswith(("BACKUP FAILED", "VERIFICATION FAILED"))
+            or bool(((backup or {}).get("consistency") or {}).get("failed"))}
+
+
+def consistency_line(row: dict) -> str:
+    """A line's consistency (quiesce/bracket.py's evidence; empty when the backup failed)."""
+    from quiesce.bracket import evidence_text
+
+    return f"; {evidence_text(row.get('consistency'))}" if row.get("backup_id") else ""
 
 
 def build_group_row(item: dict, backup: dict | None, restore: dict | None, verification: dict | None,
@@ -83,7 +92,7 @@ def render_text(report: dict) -> str:
             f"{r['backup_id'] or '-'}; size {r['size_in_gbs'] or '-'} GB, unique {r['unique_size_in_mbs'] or 0} MB; "
             f"RTO {r['rto_seconds'] if r['rto_seconds'] is not None else '-'} s; "
             f"check {v.get('level', '-')}: {v.get('detail', '-')}; "
-            f"RPO {r['rpo_hours'] if r['rpo_hours'] is not None else '-'} h")
+            f"RPO {r['rpo_hours'] if r['rpo_hours'] is not None else '-'} h" + consistency_line(r))
     for r in report.get("groups") or []:
         v = r["verification"] or {}
         lines.append(
@@ -92,7 +101,7 @@ def render_text(report: dict) -> str:
             f"{r['unique_size_in_mbs'] or 0} MB; RTO {r['rto_seconds'] if r['rto_seconds'] is not None else '-'} s; "
             f"check {v.get('level', '-')}: {v.get('detail', '-')}; "
             f"RPO {r['rpo_hours'] if r['rpo_hours'] is not None else '-'} h"
-            + (dr_copy_text(r["dr_copy"]) if r.get("dr_copy") else ""))
+            + (dr_copy_text(r["dr_copy"]) if r.get("dr_copy") else "") + consistency_line(r))
         for m in r["members"]:
             check = m["verification"] or {}
             lines.append(f"    - {m['display_name']} ({m['kind']}): backup {m['backup_id'] or '-'}; check "
