@@ -128,7 +128,8 @@ def protected_rows(rows: list[dict]) -> str:
             f'data-compliance="{"compliant" if r["compliant"] else "overdue"}" data-group="{e(r["group"] or "")}">'
             f'<td><a href="{e(r["console_url"])}" target="_blank" rel="noopener">{e(r["display_name"])}</a></td>'
             f"<td>{e(r['kind'])}</td><td>{e(r['policy'])}{group_note(r['group'])}</td>"
-            f"<td>{e(when(r['last_backup_time']))}<br>{e(r['last_backup_type'] or '-')}, {e(unique)}</td>"
+            f"<td>{e(when(r['last_backup_time']))}<br>{e(r['last_backup_type'] or '-')}, {e(unique)}"
+            f"<div class=\"ev\">{e(r.get('last_backup_consistency') or '')}</div></td>"
             f"<td>{result} {e(v['level'] or '')} {e(when(v['checked_at']))}<div class=\"ev\">{e(v['evidence'])}</div>"
             f"</td><td class=\"num\">{e(rto)}</td>"
             f"<td>{rpo}<div class=\"ev\">target {age_text(r['rpo_target_seconds'])}</div></td>"

@@ -174,6 +174,9 @@ def build(oci: dict, airflow: dict, config: Config) -> dict:
                "policy": policy_name, "group": tags.get(GROUP_TAG) or None,
                "last_backup_time": newest and newest["time_created"],
                "last_backup_type": newest and newest["type"],
+               # quiesce/bracket.py tags each backup it bracketed; any other backup is crash-consistent
+               "last_backup_consistency": newest and ((newest.get("freeform_tags") or {}).get("backup-consistency")
+                                                      or "crash-consistent (no quiesce configured)"),
                "last_verified_time": verified and verified["freeform_tags"].get(VERIFIED_TAG),
                "verification": check, "rto_seconds": (shown or {}).get("rto_seconds"),
                "rpo_seconds": round(rpo) if rpo is not None else None, "rpo_target_seconds": round(target),

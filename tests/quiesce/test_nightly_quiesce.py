@@ -89,8 +89,9 @@ class Watcher(threading.Thread):
                         "maria": servers.maria_backup_locks(), "guest": self.sim.admin.guest_log(self.instance_id)}
                 for i in new:
                     self.seen[i] = look
-                if self.release:
+                if self.release:  # a release ends the hold: hold the next backups again
                     self.sim.admin.release_backups()
+                    self.sim.admin.hold_backups(None, count=None)
             time.sleep(0.05)
 
 
@@ -165,7 +166,10 @@ def test_nightly_quiesces_postgres_mariadb_and_fsfreeze_around_the_point_in_time
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT}/plugins"}
     worker = subprocess.Popen([sys.executable, "-m", "tests.quiesce.killed_worker", sim.tenancy["volumes"]["pg-data"],
                                "postgres:qz_pg"], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    assert worker.stdout.readline().strip() == "OPEN"
+    lines = []
+    while not lines or lines[-1] not in ("OPEN", ""):  # the SDK logs to stdout too
+        lines.append(worker.stdout.readline().strip() if worker.poll() is None else "")
+    assert lines[-1] == "OPEN", lines
     assert len(servers.pg_sessions_in_backup()) == 1
     worker.send_signal(signal.SIGKILL)
     worker.wait(10)
