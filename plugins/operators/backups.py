@@ -48,7 +48,7 @@ class OciCreateBackupOperator(OciBaseOperator):
     """Back up a block volume, boot volume or volume group; wait AVAILABLE; return sizes for the report.
 
     XCom: backup_id, kind, source_id, type, display_name, lifecycle_state, size_in_gbs, unique_size_in_gbs,
-    unique_size_in_mbs, time_created, freeform_tags, region.
+    unique_size_in_mbs, time_created, freeform_tags, region; with `quiesce`, consistency.
 
     :param volume_id: the block volume, boot volume or volume group to back up (templated)
     :param backup_type: ``FULL`` or ``INCREMENTAL`` (templated)

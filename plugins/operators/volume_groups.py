@@ -59,7 +59,8 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
     XCom: volume_group_id, volume_group_backup_id, backup_type, members ({volume_id: volume backup id}), region;
     and the group backup's fields for the report (backup_id, type, size_in_gbs, unique_size_in_gbs,
     unique_size_in_mbs, time_created), member_backups (one backup dict per member), group, verify and dr_region
-    (from `planned`: whether the nightly test-restores it, where it copies it; None: no DR copy).
+    (from `planned`: whether the nightly test-restores it, where it copies it; None: no DR copy); with a quiesce,
+    consistency.
 
     :param volume_ids: the volumes and boot volumes backed up together: a list of OCIDs, or one comma-separated
         string (templated)
