@@ -55,7 +55,7 @@ def backup_and_wait(composite, volume_id: str, backup_type: str, **fields) -> m.
 
 def make_backup(ocisim, bs, volume_id: str, backup_type: str, **fields) -> m.VolumeBackup:
     made = bs.create_volume_backup(m.CreateVolumeBackupDetails(volume_id=volume_id, type=backup_type, **fields))
-    assert made.data.lifecycle_state == "CREATING"
+    assert made.data.lifecycle_state == "REQUEST_RECEIVED"  # OCI takes the point in time, then CREATING
     return wait(ocisim, bs, bs.get_volume_backup, made.data.id)
 
 
