@@ -55,6 +55,7 @@ def app_consistent_backup(env: dict, tenancy: dict, state: Path, run_dag) -> tup
         return "oci_nightly_backup (app-consistent)", False, took
     newest = max(ours, key=lambda b: b.time_created)
     t = newest.freeform_tags
-    print(f"  {'ok' if ok else 'FAILED'} in {took}: app-data backup {newest.id}: {t['backup-consistency']} -> "
-          f"app-consistent (postgres: {t.get('backup-consistency-position', '-').removeprefix('postgres: ')})")
-    return "oci_nightly_backup (app-consistent)", ok and t["backup-consistency"].startswith("app-consistent"), took
+    app = t["backup-consistency"].startswith("app-consistent")
+    evidence = f"app-consistent ({t.get('backup-consistency-position')})" if app else t["backup-consistency"]
+    print(f"  {'ok' if ok else 'FAILED'} in {took}: app-data backup {newest.id}: {evidence}")
+    return "oci_nightly_backup (app-consistent)", ok and app, took
