@@ -14,6 +14,7 @@ cli-venv: $(CLI_VENV)/.installed
 # The lock, then this repository as a package (uv builds it itself, editable): its provider entry point makes
 # `oci` a connection type Airflow knows (oci_provider/)
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
+	tools/system-packages build
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
 	$(BIN)/python -m uv pip install --python $(BIN)/python --compile-bytecode -q -r requirements.txt -c constraints.txt

@@ -81,10 +81,10 @@ with DAG(
                                   verifier_instance_id=config["verifier_instance_id"], subnet_id=config["subnet_id"])
 
     @task_group(group_id="protect_volume")
-    def protect_volume(volume_id, backup_type, availability_domain, verify, adopt_backup_id):
+    def protect_volume(volume_id, backup_type, availability_domain, verify, adopt_backup_id, quiesce):
         """One volume's plan item (its keys are the arguments); each XComArg below reads this map index's XCom."""
         backup = OciCreateBackupOperator(task_id="backup_volume", volume_id=volume_id, backup_type=backup_type,
-                                         adopt_backup_id=adopt_backup_id, deferrable=True)
+                                         adopt_backup_id=adopt_backup_id, quiesce=quiesce, deferrable=True)
         restore = OciRestoreVolumeOperator(task_id="restore_for_test", backup_id=backup.output["backup_id"],
                                            availability_domain=availability_domain,
                                            freeform_tags={"airflow-temporary": "true"}, deferrable=True,

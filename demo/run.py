@@ -121,6 +121,11 @@ def main() -> int:
         from demo.summary import print_summary
 
         print_summary(tenancy, state, results)
+        from demo.quiesce import app_consistent_backup  # after the summary, which reads the nightly's last run
+
+        quiesced = app_consistent_backup(env, tenancy, state, run_dag)
+        if quiesced:
+            results.append(quiesced)
     finally:
         sim.terminate()
         try:

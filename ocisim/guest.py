@@ -32,6 +32,10 @@ from .content import BlockMap, ContentStore
 # message says so). OCI documents a limit on plain-text output; ocisim uses 1 MiB.
 OUTPUT_LIMIT = 1 << 20
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Tools whose real version would act on this machine instead of the instance (fsfreeze would freeze the host's
+# filesystems): the guest finds these emulations first; they keep their state and a log in the instance's
+# directory (OCISIM_INSTANCE_DIR), which the admin API reads.
+GUEST_TOOLS = Path(__file__).parent / "guest_tools"
 KILL_GRACE_SECONDS = 1.0
 
 
@@ -109,12 +113,13 @@ def _stop(proc: subprocess.Popen) -> None:
 def run_script(content: ContentStore, source: str, disks: list[Disk], timeout_seconds: float,
                cancel: threading.Event | None = None, command_string: str | None = None,
                source_name: str = "script.sh", output_limit: int = OUTPUT_LIMIT,
-               workdir_root: Path | None = None) -> GuestResult:
+               workdir_root: Path | None = None, instance_dir: Path | None = None) -> GuestResult:
     """Run `source` (or `command_string` next to it) with the disks bound; always remove the working dir.
 
     `timeout_seconds` is real time from the start of the script; 0 means no limit, as OCI's
     executionTimeOutInSeconds. Setting `cancel` kills the script (OCI's CancelInstanceAgentCommand).
-    The working directory is made under `workdir_root` (default: the system's temporary directory)."""
+    The working directory is made under `workdir_root` (default: the system's temporary directory);
+    `instance_dir` keeps what the emulated guest tools remember of the instance (its frozen filesystems)."""
     if workdir_root is not None:
         workdir_root.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="ocisim-guest-", dir=workdir_root))
@@ -136,8 +141,11 @@ def run_script(content: ContentStore, source: str, disks: list[Disk], timeout_se
             argv = [str(script)]
         else:
             argv = ["bash", str(script)]
-        env = {"PATH": GUEST_PATH, "HOME": str(workdir), "TMPDIR": str(workdir), "LANG": "C",
+        env = {"PATH": f"{GUEST_TOOLS}:{GUEST_PATH}", "HOME": str(workdir), "TMPDIR": str(workdir), "LANG": "C",
                "SHELL": "/bin/bash"}
+        if instance_dir is not None:
+            instance_dir.mkdir(parents=True, exist_ok=True)
+            env["OCISIM_INSTANCE_DIR"] = str(instance_dir)
         result = _execute(argv, workdir, env, timeout_seconds, cancel, output_limit)
         for disk in disks:
             after = content.from_raw_file(raw[disk.device])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -89,6 +90,17 @@ class Store:
         return self._settle(res, force_save=True)
 
     def _settle(self, res: dict, force_save: bool = False) -> dict:
+        held = res.get("_held")
+        if held is not None:  # an admin hold (api/admin.py) stops the clock of this resource in real time
+            if held["until"] is None or time.time() < held["until"]:
+                if force_save:
+                    self.put(res)
+                return res
+            # released: its steps come as long after the release as they were due after the hold began
+            shift = held.get("released_at", self._now()) - held["since"]
+            res["_timeline"] = [[ts + shift, fields] for ts, fields in res.get("_timeline") or []]
+            res["_held"] = None
+            force_save = True
         timeline = res.get("_timeline") or []
         now = self._now()
         due = [step for step in timeline if step[0] <= now]

@@ -122,6 +122,21 @@ class AdminClient:
     def clear_denials(self) -> None:
         self.call("DELETE", "policies/denials")
 
+    def hold_backups(self, milliseconds: float | None = None, count: int | None = 1) -> dict:
+        """Keep the next `count` backups REQUEST_RECEIVED for `milliseconds` of real time (None: until
+        `release_backups`)."""
+        return self.call("PUT", "backup-hold", {"milliseconds": milliseconds, "count": count})
+
+    def backup_holds(self) -> dict:
+        return self.call("GET", "backup-hold")
+
+    def release_backups(self) -> dict:
+        return self.call("DELETE", "backup-hold")
+
+    def guest_log(self, instance_id: str) -> list[str]:
+        """The emulated guest tools' log on an instance (fsfreeze's freezes and thaws), oldest first."""
+        return self.call("GET", f"instances/{instance_id}/guest-log")["lines"]
+
 
 @dataclass
 class SimHandle:

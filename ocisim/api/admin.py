@@ -1,4 +1,5 @@
-"""The admin API under /_ocisim/: seed, write and corrupt bytes, step time, inject faults, read counters.
+"""The admin API under /_ocisim/: seed, write and corrupt bytes, step time, inject faults, read counters, hold
+backups at their point-in-time step, read a guest's tool log.
 
 Never open: the server requires the admin token (written to DIR/admin_token) or a valid OCI signature.
 """
@@ -136,6 +137,28 @@ def clear_denials(sim, req):
     sim.policies.clear()
 
 
+def get_backup_hold(sim, req):
+    return sim.blockstorage.holds()
+
+
+def set_backup_hold(sim, req):
+    body = _body(req)
+    try:
+        return sim.blockstorage.set_hold(body.get("milliseconds"), body.get("count", 1))
+    except (TypeError, ValueError) as exc:
+        raise invalid(f"backup hold: {exc}") from exc
+
+
+def release_backup_hold(sim, req):
+    return sim.blockstorage.release_holds()
+
+
+def guest_log(sim, req):
+    """What the emulated guest tools (ocisim/guest_tools) logged on one instance, one event a line."""
+    path = sim.agent.guest_state_dir(req.params["instanceId"]) / "guest.log"
+    return {"lines": path.read_text().splitlines() if path.exists() else []}
+
+
 def reset(sim, req):
     sim.reset()
 
@@ -159,4 +182,8 @@ ROUTES = [
     Route("POST", f"{P}/policies/denials", "Deny", deny),
     Route("GET", f"{P}/policies/denials", "ListDenials", list_denials),
     Route("DELETE", f"{P}/policies/denials", "ClearDenials", clear_denials),
+    Route("GET", f"{P}/backup-hold", "GetBackupHold", get_backup_hold),
+    Route("PUT", f"{P}/backup-hold", "SetBackupHold", set_backup_hold),
+    Route("DELETE", f"{P}/backup-hold", "ReleaseBackupHold", release_backup_hold),
+    Route("GET", f"{P}/instances/{{instanceId}}/guest-log", "GetGuestLog", guest_log),
 ]

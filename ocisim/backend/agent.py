@@ -18,6 +18,7 @@ import secrets
 import shutil
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
@@ -167,6 +168,11 @@ class AgentBackend(Backend):
         return [execution(c) for c in items if state is None or c["_lifecycle_state"] == state]
 
     # -- the guest -------------------------------------------------------------------------------------
+    def guest_state_dir(self, instance_id: str) -> Path:
+        """What the emulated guest tools keep of one instance (frozen filesystems, their log); kept across
+        commands, outside the working directories that the next start removes."""
+        return self.sim.state_dir / "guest-instances" / "".join(c for c in instance_id if c.isalnum() or c in ".-")
+
     def _start_guest(self, command_id: str) -> None:
         cancel = threading.Event()
         thread = threading.Thread(target=self._run_guest, args=(command_id, cancel), daemon=True,
@@ -210,7 +216,8 @@ class AgentBackend(Backend):
             if found is not None:
                 disks.append(guest.Disk(device, volume_id, found[0], found[1]))
         result = guest.run_script(self.content, source, disks, cmd["execution_time_out_in_seconds"], cancel,
-                                  content.get("command_string"), source_name, workdir_root=self.guest_root)
+                                  content.get("command_string"), source_name, workdir_root=self.guest_root,
+                                  instance_dir=self.guest_state_dir(cmd["target"]["instance_id"]))
         notes = self._write_back(disks, result.written)
         text = result.output.decode("utf-8", errors="replace")
         if result.truncated:

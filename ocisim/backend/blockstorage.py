@@ -13,6 +13,7 @@ block storage's rows only through these).
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, datetime
 
 from ..content import BlockMap, apply, diff
@@ -36,6 +37,9 @@ PROVISION = (15.0, 0.0)
 CLONE = (20.0, 0.5)
 RESTORE = (30.0, 2.0)
 BACKUP = (60.0, 120.0)  # per GB actually stored by the backup
+# A new backup (and volume group backup) is REQUEST_RECEIVED while OCI takes its point in time, then CREATING
+# while the blocks upload: an application quiesced for the backup may resume once it has left REQUEST_RECEIVED.
+POINT_IN_TIME = 2.0
 COPY = (120.0, 240.0)
 TERMINATE = 10.0
 GROUP_PROVISION = 10.0
@@ -319,9 +323,11 @@ class BlockStorageBackend(Backend):
 
     # -- backups ---------------------------------------------------------------------------------------
     def create_backup(self, kind: str, region: str, details: dict,
-                      volume_group_backup_id: str | None = None, injected: Injected | None = None) -> dict:
+                      volume_group_backup_id: str | None = None, injected: Injected | None = None,
+                      held: dict | None = None) -> dict:
         """CreateVolumeBackup / CreateBootVolumeBackup: a point-in-time copy of the volume's blocks, FULL or
-        INCREMENTAL (the default, as in OCI) over the previous backup of that volume."""
+        INCREMENTAL (the default, as in OCI) over the previous backup of that volume. REQUEST_RECEIVED for
+        `POINT_IN_TIME` (longer under an admin hold; a group's members share its hold, `held`), then CREATING."""
         volume_kind = VOLUME if kind == VOLUME_BACKUP else BOOT
         volume_field = VOLUME_FIELD[kind]
         volume_id = details.get(volume_field)
@@ -364,9 +370,12 @@ class BlockStorageBackend(Backend):
                 fields.update(size_in_mbs=vol["size_in_gbs"] * 1024, unique_size_in_mbs=math.ceil(stored_bytes / MIB))
             else:
                 fields.update(image_id=vol.get("image_id"))
+            fields["lifecycle_state"] = "REQUEST_RECEIVED"
             backup = self.new(kind, kind, region, **fields)
             delay = self.duration(BACKUP[0], stored_bytes, BACKUP[1])
-            backup = self.store.schedule(backup, [(delay, {"lifecycle_state": "AVAILABLE"})])
+            backup["_held"] = held if volume_group_backup_id else self.take_hold()
+            backup = self.store.schedule(backup, [(POINT_IN_TIME, {"lifecycle_state": "CREATING"}),
+                                                  (POINT_IN_TIME + delay, {"lifecycle_state": "AVAILABLE"})])
             if injected is not None and injected.take_corrupt_backup():
                 self.corrupt_backup(backup["id"])
                 backup = self.store.get(kind, backup["id"])
@@ -620,12 +629,13 @@ class BlockStorageBackend(Backend):
                 raise incorrect_state(f"Volume group {group_id} is {group['lifecycle_state']}, not AVAILABLE.")
             compartment_id = self.compartment(details.get("compartment_id") or group["compartment_id"])
             now = self.sim.now()
+            hold = self.take_hold()
             group_backup = self.new(
-                GROUP_BACKUP, GROUP_BACKUP, region, compartment_id=compartment_id,
+                GROUP_BACKUP, GROUP_BACKUP, region, compartment_id=compartment_id, _held=hold,
                 defined_tags=details.get("defined_tags") or {},
                 display_name=details.get("display_name") or _default_name("volumegroupbackup", now),
                 expiration_time=None, freeform_tags=details.get("freeform_tags") or {},
-                lifecycle_state="CREATING", source_type="MANUAL", time_request_received=self.now_iso(),
+                lifecycle_state="REQUEST_RECEIVED", source_type="MANUAL", time_request_received=self.now_iso(),
                 type=backup_type, volume_group_id=group_id, source_volume_group_backup_id=None,
                 time_retention_expires_at=None, retention_period=None, is_prevent_deletion_enabled=False,
                 is_retention_lock_enabled=False, is_indefinite_retention_enabled=False)
@@ -636,7 +646,7 @@ class BlockStorageBackend(Backend):
                 members.append(self.create_backup(kind, region, {
                     VOLUME_FIELD[kind]: vid, "type": backup_type, "freeform_tags": details.get("freeform_tags"),
                     "display_name": f"{group_backup['display_name']} - {vol['display_name']}"},
-                    volume_group_backup_id=group_backup["id"], injected=injected))
+                    volume_group_backup_id=group_backup["id"], injected=injected, held=hold))
             size = sum(b["size_in_gbs"] for b in members)
             unique_mb = sum(b.get("unique_size_in_mbs", b["unique_size_in_gbs"] * 1024) for b in members)
             group_backup.update(
@@ -646,7 +656,53 @@ class BlockStorageBackend(Backend):
                 unique_size_in_Gbs=math.ceil(unique_mb / 1024),
                 volume_backup_ids=[b["id"] for b in members])
             done = max((self.store.pending(b)[-1][0] for b in members if self.store.pending(b)), default=now)
-            return self.store.schedule(group_backup, [(done - now, {"lifecycle_state": "AVAILABLE"})])
+            return self.store.schedule(group_backup, [(POINT_IN_TIME, {"lifecycle_state": "CREATING"}),
+                                                      (done - now, {"lifecycle_state": "AVAILABLE"})])
+
+    # -- the admin hold at the point-in-time step ----------------------------------------------------------
+    def set_hold(self, milliseconds: float | None, count: int | None) -> dict:
+        """Keep the next `count` backups (volume, boot volume or volume group; None: every one) REQUEST_RECEIVED
+        for `milliseconds` of real time (None: until released), so a test can look at what is quiesced while
+        OCI is taking the point in time."""
+        if milliseconds is not None and float(milliseconds) < 0:
+            raise invalid("milliseconds: 0 or more, or null for a hold until released")
+        if count is not None and int(count) < 1:
+            raise invalid("count: 1 or more, or null for every backup")
+        self._hold = {"milliseconds": None if milliseconds is None else float(milliseconds),
+                      "count": None if count is None else int(count)}
+        return self.holds()
+
+    def take_hold(self) -> dict | None:
+        """The `_held` field of a backup made now (one of the hold's count), or None."""
+        hold = getattr(self, "_hold", None)
+        if not hold:
+            return None
+        if hold["count"] is not None:
+            hold["count"] -= 1
+            if hold["count"] <= 0:
+                self._hold = None
+        ms = hold["milliseconds"]
+        return {"until": None if ms is None else time.time() + ms / 1000, "since": self.sim.now(),
+                "milliseconds": ms}
+
+    def held_backups(self) -> list[dict]:
+        kinds = (VOLUME_BACKUP, BOOT_BACKUP, GROUP_BACKUP)
+        return [r for kind in kinds for r in self.store.list(kind, where=lambda r: bool(r.get("_held")))]
+
+    def holds(self) -> dict:
+        return {"pending": getattr(self, "_hold", None),
+                "held": [{"id": r["id"], "lifecycle_state": r["lifecycle_state"]} for r in self.held_backups()]}
+
+    def release_holds(self) -> dict:
+        """End the hold: held backups go on (CREATING after the rest of their step), later ones are not held."""
+        self._hold = None
+        with self.store.lock:
+            released = []
+            for res in self.held_backups():
+                res["_held"].update(until=0.0, released_at=self.sim.now())
+                self.store.put(res)
+                released.append(res["id"])
+        return {"released": released}
 
     def update_group(self, group_id: str, region: str, details: dict) -> dict:
         """UpdateVolumeGroup: name, tags, and the member list (volumeIds replaces it: new members must be

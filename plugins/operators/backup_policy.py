@@ -9,7 +9,7 @@ verified backup" is read from OCI, not kept here."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from common.errors import OciInputError, OciWaitError
@@ -26,6 +26,7 @@ from common.tags import (
 from common.xcom import PRUNE_XCOM_KEY
 from forms.params import flag, listed
 from hooks.oci import ocid_kind, validate_ocid, validate_region
+from quiesce.spec import QUIESCE_TAG, plan_quiesce
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -47,6 +48,9 @@ class BackupPolicy:
     # a new run adopts this DAG's unverified backup of a volume younger than this (a killed or failed run's)
     # instead of making a second one; 0: never
     adopt_within_hours: float = 12.0
+    quiesce: str | None = None  # quiesce/spec.py: for the policy's volumes without a backup-quiesce tag
+    max_quiesce_seconds: float = 30.0
+    on_quiesce_failure: str = "fail"
 
     @classmethod
     def from_dict(cls, name: str, raw: dict) -> BackupPolicy:
@@ -74,6 +78,9 @@ class BackupPolicy:
                                 f"full_interval_days ({policy.full_interval_days}) so a FULL is always kept")
         if policy.dr_region:
             validate_region(policy.dr_region, f"policy {name!r} dr_region")
+        from quiesce.spec import policy_settings
+
+        policy_settings(name, raw)
         return policy
 
 
@@ -270,6 +277,7 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
                 group = (tags.get(GROUP_TAG) or "").strip() or None
                 item = {"volume_id": vol.id, "kind": ocid_kind(vol.id), "display_name": vol.display_name,
                         "policy": (tags[self.tag_key] or "").strip() or "default", "group": group,
+                        "quiesce": (tags.get(QUIESCE_TAG) or "").strip() or None,
                         "compartment_id": vol.compartment_id,
                         "availability_domain": vol.availability_domain, "size_in_gbs": vol.size_in_gbs,
                         "region": self.hook.region,
@@ -419,7 +427,8 @@ class OciPlanBackupsOperator(OciBaseOperator):
                 "dr_region": policy.dr_region, "planned_at": now.isoformat(),
                 "adopt_backup_id": adopted["backup_id"] if adopted else None,
                 "adopted_run": adopted_run if adopted_run != ti.run_id[:250] else None,
-                "duplicates": duplicate_rows(duplicates)}
+                "duplicates": duplicate_rows(duplicates),
+                "quiesce": plan_quiesce(item.get("members") or [item], asdict(policy))}
 
     def log_plan(self, plan: list[dict]) -> None:
         for item in plan:
@@ -456,6 +465,10 @@ class OciPlanBackupsOperator(OciBaseOperator):
         # the permissions the run needs, proved by reads before its first backup (hooks/permissions.py)
         self.hook.prove_reads(self.hook.nightly_reads(self.volumes, self.verification_level,
                                                       self.verifier_instance_id, self.subnet_id))
+        from quiesce.checks import preflight as quiesce_preflight
+
+        quiesce_preflight(self.hook, self.volumes or [], {n: asdict(p) for n, p in self._policies.items()},
+                          self.region)
         for policy in self._policies.values():
             if policy.dr_region:
                 try:
@@ -491,7 +504,8 @@ def group_item(name: str, members: list[dict]) -> dict:
             "volume_ids": [v["volume_id"] for v in members], "compartment_id": first["compartment_id"],
             "availability_domain": first["availability_domain"], "region": first.get("region"),
             "size_in_gbs": sum(v.get("size_in_gbs") or 0 for v in members),
-            "members": [{k: v.get(k) for k in ("volume_id", "display_name", "kind", "size_in_gbs")} for v in members]}
+            "members": [{k: v.get(k) for k in ("volume_id", "display_name", "kind", "size_in_gbs", "policy", "quiesce")}
+                        for v in members]}
 
 
 class OciPruneBackupsOperator(OciBaseOperator):

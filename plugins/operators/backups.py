@@ -36,14 +36,19 @@ def backup_xcom(data: dict, result: dict, hook) -> dict:
     backup = SimpleNamespace(**data)
     if isinstance(backup.time_created, str):
         backup.time_created = datetime.fromisoformat(backup.time_created.replace("Z", "+00:00"))
-    return backup_result(backup, result.get("region") or hook.region)
+    return backup_result(backup, result.get("region") or hook.region) | consistency_of(result)
+
+
+def consistency_of(result: dict) -> dict:
+    """The quiesce evidence a backup task's XCom carries (`consistency`), when a quiesce was asked for."""
+    return {"consistency": result["consistency"]} if result.get("consistency") else {}
 
 
 class OciCreateBackupOperator(OciBaseOperator):
     """Back up a block volume, boot volume or volume group; wait AVAILABLE; return sizes for the report.
 
     XCom: backup_id, kind, source_id, type, display_name, lifecycle_state, size_in_gbs, unique_size_in_gbs,
-    unique_size_in_mbs, time_created, freeform_tags, region.
+    unique_size_in_mbs, time_created, freeform_tags, region; with `quiesce`, consistency.
 
     :param volume_id: the block volume, boot volume or volume group to back up (templated)
     :param backup_type: ``FULL`` or ``INCREMENTAL`` (templated)
@@ -54,10 +59,18 @@ class OciCreateBackupOperator(OciBaseOperator):
         ``adopt_backup_id``): waited for and returned instead of making another, unless it is gone or failed
         (templated)
     :param source_id: deprecated: the old name of ``volume_id``
+    :param quiesce: quiesce the application on the volume around OCI's point in time (docs/quiesce.md): a spec
+        such as ``postgres:pg_orders``, ``mariadb:shop``, ``oracle:erp``, ``fsfreeze:/data`` or
+        ``script:<pre>,<post>[,<timeout>]``, or the nightly plan's ``quiesce``; None: crash-consistent (templated)
+    :param max_quiesce_seconds: the longest the application stays quiesced; past it the bracket closes and the
+        backup is crash-consistent; None: the plan's, else 30
+    :param on_quiesce_failure: ``fail`` (XCom ``consistency.failed``; the nightly report fails the run) or
+        ``crash_consistent`` (accepted); also whether a quiesce that cannot start stops the backup; None: the
+        plan's, else ``fail``
     """
 
     template_fields = oci_template_fields("volume_id", "backup_type", "display_name", "freeform_tags",
-                                          "adopt_backup_id")
+                                          "adopt_backup_id", "quiesce")
     end_task = "operators.backups.backup_xcom"
     renamed_arguments = {"source_id": "volume_id"}
     required_arguments = ("volume_id",)
@@ -65,13 +78,19 @@ class OciCreateBackupOperator(OciBaseOperator):
 
     def __init__(self, *, volume_id: str | None = None, backup_type: str = "INCREMENTAL",
                  display_name: str | None = None, freeform_tags: dict | None = None,
-                 adopt_backup_id: str | None = None, source_id: str | None = None, **kwargs):
+                 adopt_backup_id: str | None = None, source_id: str | None = None,
+                 quiesce: str | dict | None = None, max_quiesce_seconds: float | None = None,
+                 on_quiesce_failure: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.volume_id = renamed("volume_id", volume_id, "source_id", source_id)
         self.backup_type = backup_type
         self.display_name = display_name
         self.freeform_tags = freeform_tags
         self.adopt_backup_id = adopt_backup_id
+        self.quiesce = quiesce
+        self.max_quiesce_seconds = max_quiesce_seconds
+        self.on_quiesce_failure = on_quiesce_failure
+        self._bracket = None
 
     def validate_inputs(self) -> None:
         validate_ocid(self.volume_id, "volume_id")
@@ -80,6 +99,10 @@ class OciCreateBackupOperator(OciBaseOperator):
         validate_backup_type(self.backup_type)
         if self.adopt_backup_id:
             validate_ocid(self.adopt_backup_id, "adopt_backup_id", SOURCES[ocid_kind(self.volume_id)][3])
+
+        from quiesce.spec import normalised
+
+        self._quiesce = normalised(self.quiesce, [self.volume_id], self.max_quiesce_seconds, self.on_quiesce_failure)
 
     def earlier_backup(self, context) -> dict | None:
         """The backup of `volume_id` to take instead of making one: `adopt_backup_id` while it lives, else one an
@@ -103,8 +126,16 @@ class OciCreateBackupOperator(OciBaseOperator):
                 and b["freeform_tags"].get("airflow-task") == ti.task_id]
         return min(mine, key=lambda b: b["time_created"] or "") if mine else None
 
+    def on_kill(self) -> None:
+        if self._bracket is not None:  # the application leaves backup mode first, whatever else is undone
+            self._bracket.close(aborting=True)
+        super().on_kill()
+
     def execute(self, context) -> dict:
+        import contextlib
+
         import oci
+        from quiesce.bracket import Bracket
 
         self.validate()
         earlier = self.earlier_backup(context)
@@ -113,8 +144,26 @@ class OciCreateBackupOperator(OciBaseOperator):
             self.log.info("adopting %s backup %s of %s (%s), made by run %s: no second backup", earlier["type"],
                           earlier["backup_id"], self.volume_id, earlier["lifecycle_state"],
                           earlier["freeform_tags"].get("airflow-run"))
+            if self._quiesce:  # the earlier try's bracket may still hold the application: end it first
+                Bracket(self.hook, self._quiesce, context, self.log, self.region).recover()
             return self.wait_or_defer(context, self.hook.lifecycle_spec(earlier["backup_id"], ["AVAILABLE"]),
                                       {"backup_id": earlier["backup_id"], "region": self.hook.region})
+        if self._quiesce:
+            self._bracket = Bracket(self.hook, self._quiesce, context, self.log, self.region)
+        with self._bracket or contextlib.nullcontext():
+            made = self._request(context, oci)
+            if self._bracket:
+                self._bracket.wait_point_in_time(made.id)
+        result = {"backup_id": made.id, "region": self.hook.region}
+        if self._bracket:
+            self._bracket.tag([made.id])
+            result["consistency"] = self._bracket.evidence
+            if result["consistency"]["failed"]:
+                self.log.error("backup %s is %s", made.id, result["consistency"]["text"])
+        targets = ["AVAILABLE", "COMMITTED"] if ocid_kind(made.id) == "volumegroupbackup" else ["AVAILABLE"]
+        return self.wait_or_defer(context, self.hook.lifecycle_spec(made.id, targets), result)
+
+    def _request(self, context, oci):
         method, model, id_field, _ = SOURCES[ocid_kind(self.volume_id)]
         details = getattr(oci.core.models, model)(
             **{id_field: self.volume_id}, type=self.backup_type,
@@ -127,13 +176,12 @@ class OciCreateBackupOperator(OciBaseOperator):
         self.remember(made.id)
         self.link(context, made.id)
         self.log.info("%s backup %s of %s requested", self.backup_type, made.id, self.volume_id)
-        targets = ["AVAILABLE", "COMMITTED"] if ocid_kind(made.id) == "volumegroupbackup" else ["AVAILABLE"]
-        return self.wait_or_defer(context, self.hook.lifecycle_spec(made.id, targets),
-                                  {"backup_id": made.id, "region": self.hook.region})
+        return made
 
     def finish(self, context, result: dict) -> dict:
         self._made.clear()
-        return backup_result(self.hook.get_resource(result["backup_id"], self.region), self.hook.region)
+        return backup_result(self.hook.get_resource(result["backup_id"], self.region),
+                             self.hook.region) | consistency_of(result)
 
 
 class OciCopyBackupOperator(OciBaseOperator):

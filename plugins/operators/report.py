@@ -145,6 +145,7 @@ class OciBackupReportOperator(OciBaseOperator):
         if failed or report["failed_steps"]:
             ti.xcom_push(key="report", value=report)
             problems = [f"{r['display_name']} ({r['volume_id'] or 'backup group'}): {r['status']}"
+                        + (f" - {r['consistency']['text']}" if (r.get("consistency") or {}).get("failed") else "")
                         + (f" - {r['verification']['detail']}" if r["verification"] else "")
                 + (dr_copy_text(r["dr_copy"]) if (r.get("dr_copy") or {}).get("failed") else "") for r in failed]
             problems += [f"step {s['step']} {s['state']}: {s['detail']}" for s in report["failed_steps"]]

@@ -59,7 +59,8 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
     XCom: volume_group_id, volume_group_backup_id, backup_type, members ({volume_id: volume backup id}), region;
     and the group backup's fields for the report (backup_id, type, size_in_gbs, unique_size_in_gbs,
     unique_size_in_mbs, time_created), member_backups (one backup dict per member), group, verify and dr_region
-    (from `planned`: whether the nightly test-restores it, where it copies it; None: no DR copy).
+    (from `planned`: whether the nightly test-restores it, where it copies it; None: no DR copy); with a quiesce,
+    consistency.
 
     :param volume_ids: the volumes and boot volumes backed up together: a list of OCIDs, or one comma-separated
         string (templated)
@@ -68,15 +69,25 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
     :param backup_type: ``FULL`` or ``INCREMENTAL`` (templated)
     :param planned: a group item of the nightly plan, instead of the three above (templated)
     :param compartment_id: the compartment to make the group in; None: the first volume's (templated)
+    :param quiesce: one bracket over the whole group (docs/quiesce.md): a spec such as ``postgres:pg_orders``
+        (its first volume), or the plan's ``quiesce``; None: the plan's, if any (templated)
+    :param max_quiesce_seconds: the longest the applications stay quiesced; None: the plan's, else 30
+    :param on_quiesce_failure: ``fail`` or ``crash_consistent``; None: the plan's, else ``fail``
     """
 
     multiple_outputs = True  # `task.output["volume_group_backup_id"]`
-    template_fields = oci_template_fields("volume_ids", "group_name", "backup_type", "planned", "compartment_id")
+    template_fields = oci_template_fields("volume_ids", "group_name", "backup_type", "planned", "compartment_id",
+                                          "quiesce")
 
     def __init__(self, *, volume_ids: list[str] | str | None = None, group_name: str | None = None,
                  backup_type: str = "INCREMENTAL", planned: dict | None = None, compartment_id: str | None = None,
-                 **kwargs):
+                 quiesce: str | dict | None = None, max_quiesce_seconds: float | None = None,
+                 on_quiesce_failure: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.quiesce = quiesce
+        self.max_quiesce_seconds = max_quiesce_seconds
+        self.on_quiesce_failure = on_quiesce_failure
+        self._bracket = None
         self.compartment_id = compartment_id
         self.volume_ids = volume_ids
         self.group_name = group_name
@@ -100,6 +111,15 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
         if not isinstance(self.group_name, str) or not self.group_name.strip():
             raise OciInputError(f"group_name {self.group_name!r}: the {GROUP_TAG} tag value the volumes share")
         self.backup_type = validate_backup_type(self.backup_type)
+        from quiesce.spec import normalised
+
+        self._quiesce = normalised(self.quiesce or (self.planned or {}).get("quiesce"), self.volume_ids,
+                                   self.max_quiesce_seconds, self.on_quiesce_failure)
+
+    def on_kill(self) -> None:
+        if self._bracket is not None:  # the applications leave backup mode first
+            self._bracket.close(aborting=True)
+        super().on_kill()
 
     def _group(self, context, volumes) -> str:
         """The volume group of this name with exactly these members: found, updated, or made."""
@@ -200,13 +220,25 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
             volume_group_id=group_id, type=self.backup_type,
             display_name=f"{self.group_name}-{context['ti'].run_id}"[:255],
             freeform_tags=self.managed_tags(context, {GROUP_TAG: self.group_name}))
-        backup = self.create_unless_failed(self.retry_token(context, "group-backup"), lambda t: storage.
-                                           create_volume_group_backup(details, opc_retry_token=t)).data
+        import contextlib
+
+        from quiesce.bracket import Bracket
+
+        if self._quiesce:  # one bracket for the group: every member's application, one point in time
+            self._bracket = Bracket(self.hook, self._quiesce, context, self.log, self.region)
+        with self._bracket or contextlib.nullcontext():
+            backup = self.create_unless_failed(self.retry_token(context, "group-backup"), lambda t: storage.
+                                               create_volume_group_backup(details, opc_retry_token=t)).data
+            if self._bracket:
+                self._bracket.wait_point_in_time(backup.id)
         self.link(context, backup.id)
         self.log.info("%s backup %s of volume group %s (%s)", self.backup_type, backup.id, group_id, self.group_name)
-        return self.wait_or_defer(context, self.hook.lifecycle_spec(backup.id, ["AVAILABLE"]),
-                                  {"volume_group_id": group_id, "volume_group_backup_id": backup.id,
-                                   "group": self.group_name, "backup_type": self.backup_type})
+        result = {"volume_group_id": group_id, "volume_group_backup_id": backup.id, "group": self.group_name,
+                  "backup_type": self.backup_type}
+        if self._bracket:
+            self._bracket.tag([backup.id, *(backup.volume_backup_ids or [])])
+            result["consistency"] = self._bracket.evidence
+        return self.wait_or_defer(context, self.hook.lifecycle_spec(backup.id, ["AVAILABLE"]), result)
 
     def finish(self, context, result: dict) -> dict:
         storage = self.hook.get_client("blockstorage", self.region)
@@ -224,7 +256,8 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
                 "backup_type": result["backup_type"], "members": members, "member_backups": member_backups,
                 "group": result["group"], "verify": bool((self.planned or {}).get("verify", True)),
                 "dr_region": (self.planned or {}).get("dr_region"),
-                "region": self.hook.region}
+                "region": self.hook.region, **({"consistency": result["consistency"]} if result.get("consistency")
+                                               else {})}
 
 
 class OciRestoreVolumeGroupOperator(OciBaseOperator):

@@ -188,7 +188,7 @@ def protected_rows(rows: list[dict], base: str = "") -> str:
             f'<td>{state}<div class="ev">{e(r["state_reason"])}</div></td>'
             f"<td>{e(r['policy'])}{group_note(r['group'])}</td>"
             f"<td>{attempt_cell(r['last_attempt'], ui)}<div class=\"ev\">{e(r['last_backup_type'] or '-')}, "
-            f"{e(unique)}</div></td>"
+            f"{e(unique)}</div><div class=\"ev\">{e(r.get('last_backup_consistency') or '')}</div></td>"
             f"<td>{good_cell(r['last_good_backup'], ui)}</td><td class=\"num\">{rto_cell(r)}</td>"
             f"<td class=\"num\">{e(rpo)}<div class=\"ev\">target {age_text(r['rpo_target_seconds'])}</div></td>"
             f"<td>{e(r['dr_copy'])}</td><td class=\"num\">{r['backups_kept']}</td>"

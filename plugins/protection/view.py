@@ -308,6 +308,9 @@ def build(oci: dict, airflow: dict, config: Config, dag_id: str = DAG_ID) -> dic
                "state": state, "state_reason": state_reason(state, rpo, target, attempt),
                "last_backup_time": newest and newest["time_created"],
                "last_backup_type": newest and newest["type"],
+               # quiesce/bracket.py tags each backup it bracketed; any other backup is crash-consistent
+               "last_backup_consistency": newest and ((newest.get("freeform_tags") or {}).get("backup-consistency")
+                                                      or "crash-consistent (no quiesce configured)"),
                "last_verified_time": verified and verified["freeform_tags"].get(VERIFIED_TAG),
                "verification": check, "last_attempt": attempt, "last_good_backup": good,
                "rto_seconds": rto, "rto_minutes": round(rto / 60, 1) if rto is not None else None,

@@ -37,7 +37,16 @@ def build_row(item: dict, backup: dict | None, restore: dict | None, verificatio
             # such runs made of the volume: kept, named here for a person to delete
             "adopted_run": item.get("adopted_run"), "duplicates": list(item.get("duplicates") or []),
             "status": status,
-            "failed": status.startswith(("BACKUP FAILED", "VERIFICATION FAILED"))}
+            "consistency": (backup or {}).get("consistency"),
+            "failed": status.startswith(("BACKUP FAILED", "VERIFICATION FAILED"))
+            or bool(((backup or {}).get("consistency") or {}).get("failed"))}
+
+
+def consistency_line(row: dict) -> str:
+    """A line's consistency (quiesce/bracket.py's evidence; empty when the backup failed)."""
+    from quiesce.bracket import evidence_text
+
+    return f"; {evidence_text(row.get('consistency'))}" if row.get("backup_id") else ""
 
 
 def build_group_row(item: dict, backup: dict | None, restore: dict | None, verification: dict | None,
@@ -93,7 +102,7 @@ def render_text(report: dict) -> str:
             f"RTO {r['rto_seconds'] if r['rto_seconds'] is not None else '-'} s; "
             f"check {v.get('level', '-')}: {v.get('detail', '-')}; "
             f"RPO {r['rpo_hours'] if r['rpo_hours'] is not None else '-'} h"
-            + (f"; adopted from run {r['adopted_run']}" if r.get("adopted_run") else ""))
+            + (f"; adopted from run {r['adopted_run']}" if r.get("adopted_run") else "") + consistency_line(r))
     for r in report.get("groups") or []:
         v = r["verification"] or {}
         lines.append(
@@ -103,7 +112,7 @@ def render_text(report: dict) -> str:
             f"check {v.get('level', '-')}: {v.get('detail', '-')}; "
             f"RPO {r['rpo_hours'] if r['rpo_hours'] is not None else '-'} h"
             + (dr_copy_text(r["dr_copy"]) if r.get("dr_copy") else "")
-            + (f"; adopted from run {r['adopted_run']}" if r.get("adopted_run") else ""))
+            + (f"; adopted from run {r['adopted_run']}" if r.get("adopted_run") else "") + consistency_line(r))
         for m in r["members"]:
             check = m["verification"] or {}
             lines.append(f"    - {m['display_name']} ({m['kind']}): backup {m['backup_id'] or '-'}; check "

@@ -121,7 +121,7 @@ def test_error_events_carry_oci_text(airflow_oci):
     spec = OciHook().lifecycle_spec(backup.id, ["AVAILABLE"], region="us-ashburn-1")
     event = first_event(OciWaitTrigger(spec.to_dict(), poll_interval=0.1, max_interval=0.2, timeout=0.6))
     assert event.payload["status"] == "error"
-    assert event.payload["message"] == f"{backup.id} still CREATING after 1s (waiting for ['AVAILABLE'])"
+    assert event.payload["message"] == f"{backup.id} still REQUEST_RECEIVED after 1s (waiting for ['AVAILABLE'])"
 
 
 def test_error_event_fails_the_deferred_task_with_oci_text(airflow_oci, capfd):

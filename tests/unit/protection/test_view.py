@@ -219,3 +219,17 @@ def test_a_group_that_failed_verification_fails_every_member_with_its_own_eviden
     assert data["verification"]["checked_at"] == "2026-11-30T03:00:00+00:00"
     [night] = view["history"]
     assert (night["made"], night["verified"], night["failed"]) == (2, 0, 2)
+
+
+def test_the_newest_backup_says_how_consistent_it_is_from_its_own_tags():
+    """quiesce/bracket.py tags a bracketed backup `backup-consistency`; any other backup is crash-consistent."""
+    oci, airflow = estate()
+    good = next(b for b in oci["backups"] if b["backup_id"] == "b-good-1")
+    good["freeform_tags"]["backup-consistency"] = "app-consistent (postgres)"
+    view = build(oci, airflow, CONFIG)
+    rows = {r["display_name"]: r for r in view["protected"]}
+    assert rows["good"]["last_backup_consistency"] == "app-consistent (postgres)"
+    assert rows["bad"]["last_backup_consistency"] == "crash-consistent (no quiesce configured)"
+    assert rows["fresh"]["last_backup_consistency"] is None
+    html = page(view, Status(NOW, 0.0, False, "", "latest nightly run"))
+    assert "app-consistent (postgres)" in html and "crash-consistent (no quiesce configured)" in html

@@ -35,3 +35,22 @@ def test_text_lists_totals_failed_steps_and_one_line_per_volume():
     assert "1 volumes, 0 backed up, 0 verified, 1 failed, 0 pruned" in text
     assert "STEP FAILED: prune_backups (failed): x" in text
     assert "- data (volume): BACKUP FAILED; INCREMENTAL -; size - GB, unique 0 MB; RTO - s" in text
+
+
+def test_each_line_says_how_consistent_its_backup_is_and_a_timed_out_quiesce_fails_the_row():
+    verified = {"level": "api", "passed": True, "detail": "ok"}
+    app = {"consistency": "app-consistent", "failed": False, "recovered": [],
+           "text": "app-consistent (postgres: start LSN 0/5000028, stop LSN 0/5033048; hold 140 ms)"}
+    timed_out = {"consistency": "crash-consistent", "failed": True, "recovered": ["volume data: thawed /data"],
+                 "text": "CRASH-CONSISTENT (quiesce timed out)"}
+    accepted = {**timed_out, "failed": False}
+    rows = [build_row(ITEM, {**BACKUP, "consistency": c}, None, verified, None, NOW) if c else
+            build_row(ITEM, BACKUP, None, verified, None, NOW) for c in (app, timed_out, accepted, None)]
+    assert [r["failed"] for r in rows] == [False, True, False, False]
+    text = render_text({"generated_at": NOW.isoformat(), "volumes": rows,
+                        "totals": {"volumes": 4, "backed_up": 4, "verified": 4, "failed": 1, "pruned": 0}})
+    lines = text.splitlines()[-4:]
+    assert lines[0].endswith("; app-consistent (postgres: start LSN 0/5000028, stop LSN 0/5033048; hold 140 ms)")
+    assert lines[1].endswith("; CRASH-CONSISTENT (quiesce timed out); earlier bracket ended: volume data: thawed "
+                             "/data")
+    assert lines[3].endswith("; crash-consistent (no quiesce configured)")
