@@ -28,10 +28,12 @@ from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.on_demand import OciResolveCloneSourcesOperator, OciRunReportOperator, OciValidateRequestOperator
 from operators.volumes import OciAttachVolumeOperator, OciCloneVolumeOperator
+from reports.names import item_name
 
 DAG_ID = "oci_emergency_clone"
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.
 WAIT = wait_settings()
+NAME = item_name("resolve_volumes")  # a clone's or attachment's map index: its source volume's name
 # the form's sections, in the order a person decides
 WHAT, WHERE, THEN = "What to clone", "Where to", "Afterwards (optional): launch an instance on the clone"
 
@@ -108,7 +110,8 @@ with DAG(
 
     request = OciValidateRequestOperator(task_id="validate_request", request="emergency_clone")
     resolved = OciResolveCloneSourcesOperator(task_id="resolve_volumes", request=request.output).output
-    clones = OciCloneVolumeOperator.partial(task_id="clone_volume", **WAIT).expand_kwargs(
+    # each mapped task shows its source volume's display name in the grid
+    clones = OciCloneVolumeOperator.partial(task_id="clone_volume", map_index_template=NAME, **WAIT).expand_kwargs(
         resolved.map(lambda item: item["clone"]))
 
     plan = task(clone_launch_plan, task_id="plan_launch", multiple_outputs=True)(resolved, clones.output)
@@ -118,7 +121,7 @@ with DAG(
         subnet_id=plan["subnet_id"], compartment_id=plan["compartment_id"], enabled=request.output["launch"], **WAIT)
     # clone i is the clone of volume i: attach each with its own source's type and device
     attach = OciAttachVolumeOperator.partial(
-        task_id="attach_cloned_volume", instance_id=launch.output["instance_id"], **WAIT,
+        task_id="attach_cloned_volume", instance_id=launch.output["instance_id"], map_index_template=NAME, **WAIT,
     ).expand_kwargs(resolved.zip(clones.output).map(clone_attach_arguments))
 
     resolved >> clones >> launch >> attach >> OciRunReportOperator(task_id="report", report="emergency_clone")
