@@ -48,3 +48,19 @@ def table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def note(heading: str, headers: list[str], rows: list[list], tail: list[str] | None = None,
+         limit: int = 1000) -> str:
+    """A run's note: a bold heading line, a Markdown table and a few closing lines, within `limit` characters
+    (Airflow's note column). Rows that do not fit are left out, counted in a last line that points to the log;
+    rows are kept in the order given (put the ones a person must see first)."""
+    tail = list(tail or [])
+    kept = list(rows)
+    while True:
+        left_out = len(rows) - len(kept)
+        more = [f"… {left_out} more row(s): see the report task's log"] if left_out else []
+        text = "\n".join([f"**{heading}**", "", table(headers, kept), "", *tail, *more]).rstrip()
+        if len(text) <= limit or not kept:
+            return text[:limit]
+        kept.pop()
