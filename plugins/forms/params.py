@@ -74,7 +74,7 @@ def ocid_field(kind: str, title: str, description: str, section: str, **schema):
     """An optional OCID field of one kind: its pattern is checked by Airflow when the run is created (the form
     shows the refusal, naming the field and the pattern), its description shows the OCID's shape."""
     shape = OCID_SHAPES.get(kind, f"ocid1.{kind}.oc1.iad.aaaaaaaa…")
-    return field(None, "string", title, f"{description}. Example: {shape}", section, pattern=OPTIONAL_OCID,
+    return field(None, "string", title, f"{description.rstrip('. ')}. Example: {shape}", section, pattern=OPTIONAL_OCID,
                  **schema)
 
 

@@ -117,7 +117,7 @@ def render_note(report: dict) -> str:
                 "-" if r["rto_seconds"] is None else f"{r['rto_seconds']:.0f} s",
                 "-" if r["rpo_hours"] is None else f"{r['rpo_hours']} h"]
 
-    rows = [(r["failed"], row(f"{r['display_name']} ({r['kind']})", r)) for r in report["volumes"]]
+    rows = [(r["failed"], row(r["display_name"], r)) for r in report["volumes"]]
     rows += [(r["failed"], row(f"group {r['group']} ({len(r['members'])} volumes)", r))
              for r in report.get("groups") or []]
     rows.sort(key=lambda pair: not pair[0])  # failed first, else in the plan's order

@@ -38,8 +38,8 @@ def test_the_nightly_note_is_a_table_by_display_name_failed_first_within_1000_ch
     lines = text.splitlines()
     assert lines[0].startswith("**OCI nightly backup report") and "2 volumes, 2 backed up" in lines[0]
     assert lines[2] == "| Volume | Status | Backup | Check | RTO | RPO |"
-    assert lines[4].startswith("| app-data (volume) | VERIFICATION FAILED | FULL volumebackup…x7k2qa | script: e2fsck")
-    assert lines[5] == "| db-data (volume) | verified | FULL volumebackup…x7k2qa | script: PASS | 12 s | - |"
+    assert lines[4].startswith("| app-data | VERIFICATION FAILED | FULL volumebackup…x7k2qa | script: e2fsck")
+    assert lines[5] == "| db-data | verified | FULL volumebackup…x7k2qa | script: PASS | 12 s | - |"
     assert "ocid1." not in text
     many = render_note(report([bad] + [good] * 40))
     assert len(many) <= 1000 and "VERIFICATION FAILED" in many
