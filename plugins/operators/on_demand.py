@@ -50,7 +50,11 @@ class OciValidateRequestOperator(OciBaseOperator):
         from common.config import run_config
 
         parse = REQUESTS[self.request] if isinstance(self.request, str) else self.request
-        result = parse(run_config(context), self.hook, context)
+        try:
+            result = parse(run_config(context), self.hook, context)
+        except OciInputError as err:  # the report's run note shows why (XCom key `refused`)
+            context["ti"].xcom_push(key="refused", value=str(err)[:500])
+            raise
         self.log.info("request accepted: %s", {k: v for k, v in result.items() if k != "fleet"})
         return result
 
@@ -129,7 +133,13 @@ class OciRunReportOperator(OciBaseOperator):
                 return None
 
         build = REPORTS[self.report] if isinstance(self.report, str) else self.report
-        lines, result, problems, title = build(pull, context)
+        try:
+            lines, result, problems, title = build(pull, context)
+        except OciWaitError as err:  # nothing was done (the request was refused): the note says so too
+            refused = pull("validate_request", key="refused")
+            self.set_note(ti, str(self.report).replace("_", " "), {}, [f"refused: {refused}" if refused
+                                                                      else str(err)])
+            raise
         lines.append(f"- retries: {RETRY_BUDGET.describe()}")
         lines += [f"! {p}" for p in problems]
         self.log.info("\n%s", "\n".join(lines))
@@ -146,7 +156,8 @@ class OciRunReportOperator(OciBaseOperator):
         from reports.on_demand import render_note
 
         try:
-            text = render_note(self.report if isinstance(self.report, str) else "", title, result, problems)
+            text = render_note(self.report if isinstance(self.report, str) and result else "", title, result,
+                               problems)
             self.log.info(set_run_note(ti.dag_id, ti.run_id, text, self.note_conn_id))
         except Exception as err:  # the note is a convenience; the report's XCom and log are the record
             self.log.warning("run note not set: %s", err)

@@ -60,7 +60,8 @@ def note(heading: str, headers: list[str], rows: list[list], tail: list[str] | N
     while True:
         left_out = len(rows) - len(kept)
         more = [f"… {left_out} more row(s): see the report task's log"] if left_out else []
-        text = "\n".join([f"**{heading}**", "", table(headers, kept), "", *tail, *more]).rstrip()
+        body = [table(headers, kept), ""] if kept else []
+        text = "\n".join([f"**{heading}**", "", *body, *tail, *more]).rstrip()
         if len(text) <= limit or not kept:
             return text[:limit]
         kept.pop()

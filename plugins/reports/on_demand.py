@@ -236,6 +236,7 @@ NOTES = {"emergency_clone": clone_note, "restore": restore_note, "vmdk_migration
 def render_note(report: str, title: str, result: dict, problems: list[str]) -> str:
     """An on-demand run's note: what it made, one table row each, by name with a short OCID; the problems after.
     A report of your own (not in NOTES) gets its problems only."""
-    rows = NOTES[report](result) if report in NOTES else []
-    heading = f"OCI {title}: " + (f"INCOMPLETE, {len(problems)} problem(s)" if problems else "done")
+    rows = NOTES[report](result) if report in NOTES and result else []
+    heading = f"OCI {title}: " + ("nothing done" if not result else f"INCOMPLETE, {len(problems)} problem(s)"
+                                  if problems else "done")
     return note(heading, NOTE_HEADERS, rows, [f"! {p[:200]}" for p in problems])

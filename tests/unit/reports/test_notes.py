@@ -74,3 +74,8 @@ def test_a_map_index_template_renders_the_items_name_or_its_index():
 
     template = Environment().from_string(item_name("plan"))
     assert [template.render(ti=Ti(i)) for i in (0, 1, 2)] == ["db-data", "app1 (Boot Volume)", "2"]
+
+
+def test_a_refused_request_gets_a_note_that_says_why():
+    text = on_demand_note("", "restore", {}, ["refused: backup_id 'a' and volume_id 'b': both given"])
+    assert text == "**OCI restore: nothing done**\n\n! refused: backup_id 'a' and volume_id 'b': both given"
