@@ -3,13 +3,12 @@ ports in a temporary out directory; the nightly run that unpausing starts must s
 (driven by Playwright, never a downloaded browser) logs in and triggers everything through the DAGs' forms, typing
 into the form's fields (never the JSON editor): the nightly's form opens with Trigger enabled and, with the next
 block volume backup corrupted as it is made (ocisim's admin API), its run must fail that volume's verification;
-the golden image and VMDK migration forms run meanwhile; the good nightly run's note (a Markdown table), the backup
-task's OCI Console link and the OCI Protection page are read; then the restore form refuses a bad OCID on the spot
-naming the field, takes the corrected one, the emergency clone form runs, and a restore with two fields that
-exclude each other is refused naming both. Every form-triggered on-demand run must succeed. Last, the nightly's
-mapped group is expanded and its tasks read by volume name. Screenshots go to the test's directory, out/browser/
-and (the ones the README shows) docs/img/. Finally `make down`, and no process of the stack may be left (checked
-by PID)."""
+meanwhile the golden image, VMDK migration and clone forms run and must succeed, and a restore with two fields
+that exclude each other is refused naming both. Then the good nightly run's note (a Markdown table), the backup
+task's OCI Console link and the OCI Protection page are read; the restore form refuses a bad OCID naming the
+field, takes the corrected one, and its run must succeed. Last, the nightly's mapped group is expanded and its
+tasks read by volume name. Screenshots go to the test's directory, out/browser/ and (the ones the README shows)
+docs/img/. Finally `make down`, and no process of the stack may be left (checked by PID)."""
 
 from __future__ import annotations
 
@@ -125,14 +124,13 @@ def test_ui_walk_through_every_form_the_nightly_run_its_names_and_the_protection
                 walk.page = page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.set_default_timeout(30_000)
                 login(page, url, f"/dags/{DAG_ID}/runs")
-                corrupted = walk.second_night_and_the_image_forms()
-                clock.lap(f"forms: nightly (its {corrupted} backup corrupted: verification failed), golden image, "
-                          f"VMDK migration succeeded")
+                corrupted = walk.second_night_and_forms()
+                clock.lap(f"forms: nightly (its {corrupted} backup corrupted: verification failed); golden image, "
+                          f"VMDK migration, clone succeeded; a restore with two exclusive fields refused")
                 shots = browse(page, url, run_id, run["note"], corrupted, tmp_path)
                 clock.lap("Chromium: the good run, its note, the Console link, OCI Protection")
-                walk.restore_and_clone_forms()
-                clock.lap("forms: restore (a bad OCID refused on its field first), clone succeeded; two exclusive "
-                          "fields refused naming both")
+                walk.restore_form()
+                clock.lap("the restore form: a bad OCID refused naming the field, then the run succeeded")
                 shots += walk.mapped_names(run_id)
                 clock.lap("the nightly's mapped group, its tasks by volume name")
             finally:
@@ -250,24 +248,48 @@ class Walk:
         self.shots.append(path)
 
     # -- the walk-through ---------------------------------------------------------------------------------------
-    def second_night_and_the_image_forms(self) -> str:
+    def second_night_and_forms(self) -> str:
         """The nightly's form at its defaults (the Variable configures the run), with the next block volume backup
-        corrupted: its run fails that volume's verification. Meanwhile the golden image and VMDK migration forms
-        run (`image_forms`). Returns the corrupted volume's name."""
-        sim = self.sim
+        corrupted: its run fails that volume's verification. Meanwhile the golden image, VMDK migration and clone
+        forms run, and a restore naming two fields that exclude each other is refused naming both (none of them
+        makes a volume the nightly protects, so the Protection page read next counts the same volumes). Returns
+        the corrupted volume's name."""
         # the second night's first block volume backup is damaged as it is made (ocisim's fault), in the block it
         # stores: both block volumes change their first block (ext4 leaves its first 1024 bytes unused), so the
         # damaged block holds the superblock, and e2fsck fails on the restored volume
         for name in ("db-data", "app-data"):
-            sim.write(self.tenancy["volumes"][name], 0, b"night two")
-        sim.fault("CreateVolumeBackup", "corrupt_backup", count=1)
+            self.sim.write(self.tenancy["volumes"][name], 0, b"night two")
+        self.sim.fault("CreateVolumeBackup", "corrupt_backup", count=1)
         runs = {DAG_ID: self.trigger(self.open_form(DAG_ID), DAG_ID), **self.image_forms()}
+
+        dialog = self.open_form("oci_emergency_clone")  # the untagged scratch volume, by the list field
+        self.fill(dialog, "What to clone", {"volume_ids": self.tenancy["volumes"]["scratch"]})
+        runs["oci_emergency_clone"] = self.trigger(dialog, "oci_emergency_clone")
+
+        volume = self.tenancy["volumes"]["db-data"]
+        backup = next(b["id"] for b in self.sim.resources("volumebackup")
+                      if b["volume_id"] == volume and b["lifecycle_state"] == "AVAILABLE")
+        dialog = self.open_form("oci_restore")
+        self.fill(dialog, "Which backup", {"backup_id": backup, "volume_id": volume})
+        runs["refused"] = self.trigger(dialog, "oci_restore")
+
         ended = self.wait_all(runs, 420)
         bad = ended.pop(DAG_ID)
         assert bad["state"] == "failed", f"{bad['dag_run_id']}: a corrupted backup must fail the run"
         assert re.search(r"\b3 volumes, 3 backed up, 2 verified, 1 failed\b", bad["note"]), bad["note"]
         corrupted = re.search(r"^\| ([\w-]+) \| VERIFICATION FAILED \|", bad["note"], re.M).group(1)
-        self.check_images(ended)
+        refused = ended.pop("refused")
+        assert refused["state"] == "failed"
+        # the run's note (and validate_request's log) says why, naming both fields
+        assert refused["note"].startswith("**OCI restore: nothing done**"), refused["note"]
+        assert f"refused: backup_id {backup!r} and volume_id {volume!r}: both given, but they exclude each other" \
+            in refused["note"], refused["note"]
+        assert {dag_id: r["state"] for dag_id, r in ended.items()} == {
+            "oci_golden_image": "success", "oci_vmdk_migration": "success", "oci_emergency_clone": "success"}, ended
+        assert ended["oci_golden_image"]["note"].startswith("**OCI golden image: done**")
+        assert "| image | win1-golden | image…" in ended["oci_golden_image"]["note"]
+        assert "| image | legacy-erp | image…" in ended["oci_vmdk_migration"]["note"]
+        assert "| clone of scratch | scratch-clone | volume…" in ended["oci_emergency_clone"]["note"]
         return corrupted
 
     def image_forms(self) -> dict[str, str]:
@@ -294,18 +316,9 @@ class Walk:
         runs["oci_vmdk_migration"] = self.trigger(dialog, "oci_vmdk_migration")
         return runs
 
-    def check_images(self, ended: dict[str, dict]) -> None:
-        assert {dag_id: r["state"] for dag_id, r in ended.items()} == {"oci_golden_image": "success",
-                                                                        "oci_vmdk_migration": "success"}, ended
-        assert ended["oci_golden_image"]["note"].startswith("**OCI golden image: done**")
-        assert "| image | win1-golden | image…" in ended["oci_golden_image"]["note"]
-        assert "| image | legacy-erp | image…" in ended["oci_vmdk_migration"]["note"]
-
-
-    def restore_and_clone_forms(self) -> None:
+    def restore_form(self) -> None:
         """The restore form: a bad OCID is refused as the run would be created, naming the field and its rule;
-        corrected, the run restores db-data's newest verified backup. The clone form clones app1. A restore with
-        a backup and a volume, two fields that exclude each other, is refused naming both."""
+        corrected, the run restores db-data's newest verified backup."""
         from playwright.sync_api import expect
 
         volume = self.tenancy["volumes"]["db-data"]
@@ -319,29 +332,10 @@ class Walk:
         expect(self.page.get_by_role("status").filter(has_text="Failed to Trigger Dag")).to_have_count(
             0, timeout=30_000)
         self.fill(dialog, "Which backup", {"volume_id": volume})
-        runs = {"oci_restore": self.trigger(dialog, "oci_restore")}
-
-        dialog = self.open_form("oci_emergency_clone")
-        self.fill(dialog, "What to clone", {"instance_id": self.tenancy["instances"]["app1"]})
-        runs["oci_emergency_clone"] = self.trigger(dialog, "oci_emergency_clone")
-
-        backup = next(b["id"] for b in self.sim.resources("volumebackup")
-                      if b["volume_id"] == volume and b["lifecycle_state"] == "AVAILABLE")
-        dialog = self.open_form("oci_restore")
-        self.fill(dialog, "Which backup", {"backup_id": backup, "volume_id": volume})
-        refused = self.trigger(dialog, "oci_restore")
-
-        ended = {**self.wait_all(runs, 300), "refused": self.wait("oci_restore", refused, 120)}
-        assert ended["refused"]["state"] == "failed"
-        # the run's note (and validate_request's log) says why, naming both fields
-        assert ended["refused"]["note"].startswith("**OCI restore: nothing done**"), ended["refused"]["note"]
-        assert f"refused: backup_id {backup!r} and volume_id {volume!r}: both given, but they exclude each other" \
-            in ended["refused"]["note"], ended["refused"]["note"]
-        for dag_id in runs:
-            assert ended[dag_id]["state"] == "success", f"{dag_id} {runs[dag_id]}: {ended[dag_id]}"
-        note = ended["oci_restore"]["note"]
-        assert note.startswith("**OCI restore: done**") and re.search(r"\| new volume \| \S+ \| volume…", note), note
-        assert note.count("| clone of ") == 0 and "| clone of db-data |" in ended["oci_emergency_clone"]["note"]
+        run = self.wait("oci_restore", self.trigger(dialog, "oci_restore"), 300)
+        assert run["state"] == "success", run
+        assert run["note"].startswith("**OCI restore: done**"), run["note"]
+        assert re.search(r"\| new volume \| \S+ \| volume…\w+ \| AVAILABLE after", run["note"]), run["note"]
 
     def mapped_names(self, run_id: str) -> list[Path]:
         """The good nightly run's grid: its mapped group `protect_volume` expanded, each task named by its volume."""
