@@ -271,14 +271,14 @@ class Walk:
                       if b["volume_id"] == volume and b["lifecycle_state"] == "AVAILABLE")
         dialog = self.open_form("oci_restore")
         self.fill(dialog, "Which backup", {"backup_id": backup, "volume_id": volume})
-        runs["refused"] = self.trigger(dialog, "oci_restore")
+        refused_id = self.trigger(dialog, "oci_restore")
 
         ended = self.wait_all(runs, 420)
         bad = ended.pop(DAG_ID)
         assert bad["state"] == "failed", f"{bad['dag_run_id']}: a corrupted backup must fail the run"
         assert re.search(r"\b3 volumes, 3 backed up, 2 verified, 1 failed\b", bad["note"]), bad["note"]
         corrupted = re.search(r"^\| ([\w-]+) \| VERIFICATION FAILED \|", bad["note"], re.M).group(1)
-        refused = ended.pop("refused")
+        refused = self.wait("oci_restore", refused_id, 60)
         assert refused["state"] == "failed"
         # the run's note (and validate_request's log) says why, naming both fields
         assert refused["note"].startswith("**OCI restore: nothing done**"), refused["note"]
