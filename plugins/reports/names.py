@@ -38,6 +38,13 @@ def short_ocid(ocid: str | None) -> str:
     return f"{parts[1]}…{parts[-1][-6:]}"
 
 
+def shorten_ocids(text: str) -> str:
+    """Every OCID in a message shortened (`short_ocid`), so a note's line stays readable and short."""
+    import re
+
+    return re.sub(r"ocid1\.[a-z0-9]+\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9]+", lambda m: short_ocid(m.group()), text)
+
+
 def cell(value) -> str:
     """A value in a Markdown table cell: no pipe or newline breaks the table."""
     return "-" if value in (None, "") else str(value).replace("|", "\\|").replace("\n", " ")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from common.errors import OciWaitError
 
 from reports.fleet import add_image_event, fleet_part
-from reports.names import note, short_ocid
+from reports.names import note, short_ocid, shorten_ocids
 
 
 def _mapped(pull, task_id: str, count: int) -> list:
@@ -239,4 +239,4 @@ def render_note(report: str, title: str, result: dict, problems: list[str]) -> s
     rows = NOTES[report](result) if report in NOTES and result else []
     heading = f"OCI {title}: " + ("nothing done" if not result else f"INCOMPLETE, {len(problems)} problem(s)"
                                   if problems else "done")
-    return note(heading, NOTE_HEADERS, rows, [f"! {p[:200]}" for p in problems])
+    return note(heading, NOTE_HEADERS, rows, [f"! {shorten_ocids(p)[:300]}" for p in problems])

@@ -24,6 +24,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from reports.names import short_ocid
 
 from demo.stack import Api, Layout, drop_database, free_port, port_free, read_pids, stack_pids
 from ocisim.testing import AdminClient
@@ -282,8 +283,8 @@ class Walk:
         assert refused["state"] == "failed"
         # the run's note (and validate_request's log) says why, naming both fields
         assert refused["note"].startswith("**OCI restore: nothing done**"), refused["note"]
-        assert f"refused: backup_id {backup!r} and volume_id {volume!r}: both given, but they exclude each other" \
-            in refused["note"], refused["note"]
+        assert f"refused: backup_id '{short_ocid(backup)}' and volume_id '{short_ocid(volume)}': both given, but " \
+               f"they exclude each other" in refused["note"], refused["note"]
         assert {dag_id: r["state"] for dag_id, r in ended.items()} == {
             "oci_golden_image": "success", "oci_vmdk_migration": "success", "oci_emergency_clone": "success"}, ended
         assert ended["oci_golden_image"]["note"].startswith("**OCI golden image: done**")

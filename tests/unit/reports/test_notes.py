@@ -77,5 +77,7 @@ def test_a_map_index_template_renders_the_items_name_or_its_index():
 
 
 def test_a_refused_request_gets_a_note_that_says_why():
-    text = on_demand_note("", "restore", {}, ["refused: backup_id 'a' and volume_id 'b': both given"])
-    assert text == "**OCI restore: nothing done**\n\n! refused: backup_id 'a' and volume_id 'b': both given"
+    text = on_demand_note("", "restore", {}, ["refused: backup_id 'ocid1.volumebackup.oc1.iad.aaaa123456' and "
+                                              "volume_id 'ocid1.volume.oc1.iad.bbbb654321': both given"])
+    assert text == ("**OCI restore: nothing done**\n\n! refused: backup_id 'volumebackup…123456' and volume_id "
+                    "'volume…654321': both given")
