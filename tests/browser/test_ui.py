@@ -383,8 +383,8 @@ def browse(page, url: str, run_id: str, note: str, corrupted: str, tmp_path: Pat
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_text("Dag Run Note")).to_be_visible()
     expect(dialog).to_contain_text("3 volumes, 3 backed up, 3 verified, 0 failed")
-    for volume in ("| app-data | verified |", "| db-data | verified |", "| app1 (Boot Volume) | verified |"):
-        expect(dialog).to_contain_text(volume)
+    for volume in ("app-data", "db-data", "app1 (Boot Volume)"):  # the note's table, rendered: a row per volume
+        expect(dialog.get_by_role("row", name=re.compile(rf"^{re.escape(volume)} verified "))).to_be_visible()
     expect(dialog).to_contain_text("script: PASS")
     page.screenshot(path=str(shots[1]), animations="disabled")
     page.keyboard.press("Escape")
