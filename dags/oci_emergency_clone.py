@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param, task
-from forms.params import DEFAULT_SHAPE, OPTIONAL_HOSTNAME, OPTIONAL_OCID
+from airflow.sdk import DAG, task
+from forms.params import (
+    AD_EXAMPLES,
+    DEFAULT_SHAPE,
+    OCID_SHAPES,
+    OPTIONAL_HOSTNAME,
+    SHAPE_EXAMPLES,
+    choice_field,
+    exclusive,
+    field,
+    ocid_field,
+    text_field,
+)
 from forms.params import OPTIONAL_SHAPE_PATTERN as SHAPE_PATTERN
 from forms.requests import clone_attach_arguments, clone_launch_plan
 from hooks.oci import OCID_RE, RETRY_BUDGET
@@ -18,10 +29,14 @@ from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.on_demand import OciResolveCloneSourcesOperator, OciRunReportOperator, OciValidateRequestOperator
 from operators.volumes import OciAttachVolumeOperator, OciCloneVolumeOperator
+from reports.names import item_name
 
 DAG_ID = "oci_emergency_clone"
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.
 WAIT = wait_settings()
+NAME = item_name("resolve_volumes")  # a clone's or attachment's map index: its source volume's name
+# the form's sections, in the order a person decides
+WHAT, WHERE, THEN = "What to clone", "Where to", "Afterwards (optional): launch an instance on the clone"
 
 DOC = """
 ### Emergency clone
@@ -65,41 +80,45 @@ with DAG(
     default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
                   "execution_timeout": timedelta(hours=2)},
     params={
-        "instance_id": Param("", type="string", pattern=OPTIONAL_OCID,
-                             description="Clone this instance's boot volume and all its attached block volumes"),
-        "volume_ids": Param([], type="array", items={"type": "string", "pattern": OCID_RE.pattern},
-                            uniqueItems=True, description="Or: block volume and boot volume OCIDs to clone"),
-        "availability_domain": Param("", type="string",
-                                     description="AD for the clones (empty: each source's own AD)"),
-        "compartment_id": Param("", type="string", pattern=OPTIONAL_OCID,
-                                description="Compartment for the clones (empty: each source's)"),
-        "launch_instance": Param(False, type="boolean",
-                                 description="Launch an instance on the cloned boot volume"),
-        "hostname": Param("", type="string", pattern=OPTIONAL_HOSTNAME, maxLength=63,
-                          description="Hostname of the new instance (required to launch; unique in the subnet)"),
-        "os_type": Param("linux", enum=["linux", "windows"]),
-        "shape": Param("", type="string", pattern=SHAPE_PATTERN,
-                       description=f"Shape (empty: the source instance's, else {DEFAULT_SHAPE})"),
-        "ocpus": Param(None, type=["null", "number"], minimum=1, maximum=64,
-                       description="OCPUs for a Flex shape (empty: the source instance's, else 1)"),
-        "memory_in_gbs": Param(None, type=["null", "number"], minimum=1, maximum=1024,
-                               description="Memory for a Flex shape (empty: the source's, else 16 GB per OCPU)"),
-        "subnet_id": Param("", type="string", pattern=OPTIONAL_OCID,
-                           description="Subnet of the new instance (empty: the source instance's)"),
-        "attach_cloned_volumes": Param(True, type="boolean",
-                                       description="Attach the cloned block volumes to the new instance"),
-        "approvers": Param(None, type=["null", "array"], items={"type": "string"},
-                           description="Launch: the Airflow user ids who may approve it, like alice, where the "
-                                       "deployment asks for an approval (empty: anyone who may answer)"),
-        "approval_timeout_minutes": Param(60, type="number", minimum=0.1, maximum=10080,
-                                          description="Launch: minutes to wait for the approval; then the run "
-                                                      "fails with no instance launched"),
+        # What to clone: one of instance_id and volume_ids
+        "instance_id": ocid_field("instance", "Instance", "Clone its boot volume and every attached block volume. "
+                                  + exclusive("volume_ids"), WHAT),
+        "volume_ids": field([], "array", "Or: volumes", "Block volume and boot volume OCIDs, one per line. Example: "
+                            f"{OCID_SHAPES['volume']}. " + exclusive("instance_id"), WHAT,
+                            items={"type": "string", "pattern": OCID_RE.pattern}, uniqueItems=True),
+        # Where to
+        "availability_domain": text_field("Availability domain", "For the clones (empty: each source's own). "
+                                          f"Example: {AD_EXAMPLES[0]}", WHERE, examples=AD_EXAMPLES),
+        "compartment_id": ocid_field("compartment", "Compartment", "For the clones (empty: each source's)", WHERE),
+        # Afterwards: bring it up
+        "launch_instance": field(False, "boolean", "Launch an instance on the clone",
+                                 "Boot a new instance from the cloned boot volume", THEN),
+        "hostname": text_field("Hostname", "Of the new instance (required to launch; unique in the subnet). "
+                               "Example: app1-clone", THEN, pattern=OPTIONAL_HOSTNAME, maxLength=63),
+        "os_type": choice_field("linux", ["linux", "windows"], "Guest OS", "Windows gets cloudbase-init to rename "
+                                "the computer", THEN),
+        "shape": text_field("Shape", f"Empty: the source instance's, else {DEFAULT_SHAPE}", THEN,
+                            pattern=SHAPE_PATTERN, examples=SHAPE_EXAMPLES),
+        "ocpus": field(None, "number", "OCPUs", "For a Flex shape, 1 to 64 (empty: the source instance's, else 1)",
+                       THEN, minimum=1, maximum=64),
+        "memory_in_gbs": field(None, "number", "Memory (GB)", "For a Flex shape, 1 to 1024 (empty: the source's, "
+                               "else 16 GB per OCPU)", THEN, minimum=1, maximum=1024),
+        "subnet_id": ocid_field("subnet", "Subnet", "Of the new instance (empty: the source instance's)", THEN),
+        "attach_cloned_volumes": field(True, "boolean", "Attach the cloned block volumes",
+                                       "To the new instance, at the source's device paths", THEN),
+        "approvers": field(None, "array", "Launch: approvers", "The Airflow user ids who may approve the launch, "
+                           "where the deployment asks for an approval (empty: anyone who may answer). Example: alice",
+                           THEN, items={"type": "string"}),
+        "approval_timeout_minutes": field(60, "number", "Launch: approval timeout (minutes)", "Then the run fails "
+                                          "with no instance launched; 0.1 to 10080", THEN, minimum=0.1,
+                                          maximum=10080),
     },
 ) as dag:
 
     request = OciValidateRequestOperator(task_id="validate_request", request="emergency_clone")
     resolved = OciResolveCloneSourcesOperator(task_id="resolve_volumes", request=request.output).output
-    clones = OciCloneVolumeOperator.partial(task_id="clone_volume", **WAIT).expand_kwargs(
+    # each mapped task shows its source volume's display name in the grid
+    clones = OciCloneVolumeOperator.partial(task_id="clone_volume", map_index_template=NAME, **WAIT).expand_kwargs(
         resolved.map(lambda item: item["clone"]))
 
     plan = task(clone_launch_plan, task_id="plan_launch", multiple_outputs=True)(resolved, clones.output)
@@ -116,7 +135,7 @@ with DAG(
     approve >> launch
     # clone i is the clone of volume i: attach each with its own source's type and device
     attach = OciAttachVolumeOperator.partial(
-        task_id="attach_cloned_volume", instance_id=launch.output["instance_id"], **WAIT,
+        task_id="attach_cloned_volume", instance_id=launch.output["instance_id"], map_index_template=NAME, **WAIT,
     ).expand_kwargs(resolved.zip(clones.output).map(clone_attach_arguments))
 
     resolved >> clones >> launch >> attach >> OciRunReportOperator(task_id="report", report="emergency_clone")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, AssetAlias, Param
-from forms.fleet import OPTIONAL_OCID, fleet_params
+from airflow.sdk import DAG, AssetAlias
+from forms.fleet import fleet_params
+from forms.params import choice_field, ocid_field, text_field
 from hooks.oci import RETRY_BUDGET
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
@@ -21,6 +22,8 @@ from reports.fleet import IMAGE_ASSET_ALIAS
 DAG_ID = "oci_golden_image"
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.
 WAIT = wait_settings()
+# the form's sections, in the order a person decides
+WHICH, IMAGE, EXPORT = "Which instance", "The image", "Afterwards (optional): export to Object Storage"
 
 DOC = """
 ### Golden image
@@ -74,24 +77,26 @@ with DAG(
     default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
                   "execution_timeout": timedelta(hours=2)},
     params={
-        "instance_id": Param("", type="string", pattern=OPTIONAL_OCID,
-                             description="The configured instance to image (required)"),
-        "image_name": Param("", type="string", maxLength=255,
-                            description="Display name of the image (default: golden-<instance>-<time>)"),
-        "iscsi_policy": Param("refuse", enum=["refuse", "detach_and_reattach"],
-                              description="iSCSI volumes attached: fail naming them, or log out, detach, image "
-                                          "and re-attach"),
-        "launch_mode": Param("", enum=["", "NATIVE", "EMULATED", "PARAVIRTUALIZED", "CUSTOM"],
-                             description="Launch mode of the image (empty: the instance's)"),
-        "compartment_id": Param("", type="string", pattern=OPTIONAL_OCID,
-                                description="Compartment of the image (empty: the instance's)"),
-        "export_bucket": Param("", type="string", pattern=r"^[A-Za-z0-9._-]{0,256}$",
-                               description="Export the image to this bucket (empty: no export)"),
-        "export_namespace": Param("", type="string",
-                                  description="Object Storage namespace of the bucket (Tenancy details)"),
-        "export_object_name": Param("", type="string", maxLength=1024,
-                                    description="Object name (default: golden-images/<image name>.<format>)"),
-        "export_format": Param("VMDK", enum=["VMDK", "QCOW2"]),
+        # Which instance
+        "instance_id": ocid_field("instance", "Instance (required)", "The configured instance to image, RUNNING or "
+                                  "STOPPED", WHICH),
+        "iscsi_policy": choice_field("refuse", ["refuse", "detach_and_reattach"], "iSCSI volumes attached",
+                                     "refuse: fail naming them; detach_and_reattach: log out, detach, image and "
+                                     "re-attach", WHICH),
+        # The image
+        "image_name": text_field("Image name", "Empty: golden-<instance>-<time>. Example: web-golden-2026-12",
+                                 IMAGE, maxLength=255),
+        "launch_mode": choice_field(None, [None, "NATIVE", "EMULATED", "PARAVIRTUALIZED", "CUSTOM"], "Launch mode",
+                                    "Of the image (empty: the instance's)", IMAGE),
+        "compartment_id": ocid_field("compartment", "Compartment", "Of the image (empty: the instance's)", IMAGE),
+        # Export
+        "export_bucket": text_field("Export to bucket", "Empty: no export. Example: golden-images", EXPORT,
+                                    pattern=r"^[A-Za-z0-9._-]{0,256}$"),
+        "export_namespace": text_field("Namespace", "Your tenancy's Object Storage namespace (Tenancy details), "
+                                       "required with a bucket. Example: axaxnpcrorw5", EXPORT),
+        "export_object_name": text_field("Object name", "Empty: golden-images/<image name>.<format>", EXPORT,
+                                         maxLength=1024),
+        "export_format": choice_field("VMDK", ["VMDK", "QCOW2"], "Format", "Of the exported image", EXPORT),
         **fleet_params("web-{index:02d}"),
     },
 ) as dag:

@@ -20,6 +20,7 @@ from operators.report import OciBackupReportOperator
 from operators.run_config import OciRunConfigOperator
 from operators.verify import OciCleanupTestResourcesOperator, OciVerifyRestoreOperator
 from operators.volumes import OciRestoreVolumeOperator
+from reports.names import item_name, volume_name
 
 DAG_ID = settings.NIGHTLY_DAG_ID
 
@@ -80,7 +81,8 @@ with DAG(
                                   verification_level=config["verification_level"],
                                   verifier_instance_id=config["verifier_instance_id"], subnet_id=config["subnet_id"])
 
-    @task_group(group_id="protect_volume")
+    # each mapped task shows its volume's (or group's) display name in the grid, not 0, 1, 2
+    @task_group(group_id="protect_volume", default_args={"map_index_template": item_name("plan_backups")})
     def protect_volume(volume_id, backup_type, availability_domain, verify, adopt_backup_id, quiesce):
         """One volume's plan item (its keys are the arguments); each XComArg below reads this map index's XCom."""
         backup = OciCreateBackupOperator(task_id="backup_volume", volume_id=volume_id, backup_type=backup_type,
@@ -100,7 +102,7 @@ with DAG(
     plan_groups = groups.OciPlanGroupBackupsOperator(task_id="plan_groups", volumes=discover.output,
                                                      policies=config["policies"])
 
-    @task_group(group_id="protect_group")
+    @task_group(group_id="protect_group", default_args={"map_index_template": item_name("plan_groups")})
     def protect_group(group: dict):
         backup = groups.OciBackupVolumeGroupOperator(task_id="backup_group", planned=group, deferrable=True)
         restore = groups.OciRestoreVolumeGroupOperator(
@@ -127,8 +129,9 @@ with DAG(
 
     # Each copy copies the backup this run made of its volume, once every backup is done (failed or not). Not
     # retried by Airflow: the hook retries each call, and a retry would replay a FAILED copy under its token.
-    copies = OciCopyBackupOperator.partial(task_id="copy_to_dr_region", deferrable=True, trigger_rule="all_done",
-                                           retries=0).expand_kwargs(select_dr_copies(plan.output))
+    copies = OciCopyBackupOperator.partial(
+        task_id="copy_to_dr_region", deferrable=True, trigger_rule="all_done", retries=0,
+        map_index_template=volume_name("select_dr_copies", "plan_backups")).expand_kwargs(select_dr_copies(plan.output))
     dag.get_task("protect_volume.backup_volume") >> copies
     # The closing tasks run whatever failed before (all_done) and are not retried: the hook already retries
     # each API call, and a run whose configuration failed has nothing to clean, prune or report. The report is

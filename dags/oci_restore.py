@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param
-from forms.params import DEFAULT_SHAPE, DEVICE_PATTERN, OPTIONAL_HOSTNAME, OPTIONAL_OCID
+from airflow.sdk import DAG
+from forms.params import (
+    AD_EXAMPLES,
+    DEFAULT_SHAPE,
+    DEVICE_PATTERN,
+    OPTIONAL_HOSTNAME,
+    SHAPE_EXAMPLES,
+    choice_field,
+    exclusive,
+    field,
+    ocid_field,
+    text_field,
+)
 from hooks.oci import RETRY_BUDGET
 from operators.approval import OciApproveSwapOperator
 from operators.base import wait_settings
@@ -21,6 +32,8 @@ from operators.volumes import OciAttachVolumeOperator, OciRestoreVolumeOperator
 DAG_ID = "oci_restore"
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.
 WAIT = wait_settings()
+# the form's sections, in the order a person decides
+WHICH, WHERE, THEN = "Which backup", "Where to", "Afterwards (optional): attach, launch, or swap in place"
 
 DOC = """
 ### Restore from a backup
@@ -66,44 +79,49 @@ with DAG(
     default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
                   "execution_timeout": timedelta(hours=8)},
     params={
-        "backup_id": Param("", type="string", pattern=OPTIONAL_OCID,
-                           description="Restore exactly this volume backup or boot volume backup"),
-        "volume_id": Param("", type="string", pattern=OPTIONAL_OCID,
-                           description="Or: restore this volume's newest verified backup"),
-        "allow_unverified": Param(False, type="boolean",
-                                  description="With volume_id: use the newest AVAILABLE backup when none is "
-                                              "verified"),
-        "availability_domain": Param("", type="string", description="AD of the new volume (empty: the source's)"),
-        "compartment_id": Param("", type="string", pattern=OPTIONAL_OCID,
-                                description="Compartment of the new volume (empty: the backup's)"),
-        "display_name": Param("", type="string", maxLength=255,
-                              description="Name of the new volume (empty: <backup name>-restore)"),
-        "attach_instance_id": Param("", type="string", pattern=OPTIONAL_OCID,
-                                    description="Attach a restored block volume to this instance"),
-        "device": Param("", type="string", pattern=DEVICE_PATTERN,
-                        description="Device path for the attachment, like /dev/oracleoci/oraclevdd (empty: none)"),
-        "launch_instance": Param(False, type="boolean",
-                                 description="Launch an instance on a restored boot volume"),
-        "hostname": Param("", type="string", pattern=OPTIONAL_HOSTNAME, maxLength=63,
-                          description="Hostname of the new instance (required to launch; unique in the subnet)"),
-        "os_type": Param("linux", enum=["linux", "windows"]),
-        "shape": Param(DEFAULT_SHAPE, type="string", pattern=r"^(VM|BM)\.[A-Za-z0-9.]+$"),
-        "ocpus": Param(1, type="number", minimum=1, maximum=64, description="OCPUs for a Flex shape"),
-        "memory_in_gbs": Param(16, type="number", minimum=1, maximum=1024, description="Memory for a Flex shape"),
-        "subnet_id": Param("", type="string", pattern=OPTIONAL_OCID,
-                           description="Subnet of the new instance (required to launch)"),
-        "in_place": Param(False, type="boolean",
-                          description="Instead of a new instance: swap the restored boot volume into the existing "
-                                      "instance (it keeps its OCID, IPs and hostname; the old boot volume is kept)"),
-        "instance_id": Param("", type="string", pattern=OPTIONAL_OCID,
-                             description="In place: this instance (empty: the one booted from the backup's source "
-                                         "boot volume)"),
-        "approvers": Param(None, type=["null", "array"], items={"type": "string"},
-                           description="In place: the Airflow user ids who may approve the swap before the instance "
-                                       "stops, like alice (empty: anyone who may answer required actions)"),
-        "approval_timeout_minutes": Param(60, type="number", minimum=0.1, maximum=10080,
-                                          description="In place: minutes to wait for the approval; then the run "
-                                                      "fails with nothing changed"),
+        # Which backup: one of backup_id and volume_id
+        "backup_id": ocid_field("volumebackup", "Backup", "Restore exactly this volume backup or boot volume backup "
+                                "(AVAILABLE). " + exclusive("volume_id"), WHICH),
+        "volume_id": ocid_field("volume", "Or: the newest verified backup of volume", "A block or boot volume: its "
+                                "newest backup that passed a test restore. " + exclusive("backup_id"), WHICH),
+        "allow_unverified": field(False, "boolean", "Allow an unverified backup", "With a volume: use its newest "
+                                  "AVAILABLE backup when none is verified (a warning in the report)", WHICH),
+        # Where to
+        "availability_domain": text_field("Availability domain", "Of the new volume (empty: the source volume's). "
+                                          f"Example: {AD_EXAMPLES[0]}", WHERE, examples=AD_EXAMPLES),
+        "compartment_id": ocid_field("compartment", "Compartment", "Of the new volume (empty: the backup's)", WHERE),
+        "display_name": text_field("Name of the new volume", "Empty: <backup name>-restore. Example: db-data-restore",
+                                   WHERE, maxLength=255),
+        # Afterwards: attach, launch, or swap in place (one of them, or nothing)
+        "attach_instance_id": ocid_field("instance", "Attach to instance", "Attach a restored block volume to this "
+                                         "instance (paravirtualized). " + exclusive("launch_instance", "in_place"),
+                                         THEN),
+        "device": text_field("Device path", "For the attachment (empty: none). Example: /dev/oracleoci/oraclevdd",
+                             THEN, pattern=DEVICE_PATTERN, examples=["/dev/oracleoci/oraclevdb",
+                                                                     "/dev/oracleoci/oraclevdc"]),
+        "launch_instance": field(False, "boolean", "Launch an instance on it", "Boot a new instance from a restored "
+                                 "boot volume. " + exclusive("attach_instance_id", "in_place"), THEN),
+        "hostname": text_field("Hostname", "Of the new instance (required to launch; unique in the subnet; Windows: "
+                               "at most 15 characters). Example: app1-restored", THEN, pattern=OPTIONAL_HOSTNAME,
+                               maxLength=63),
+        "os_type": choice_field("linux", ["linux", "windows"], "Guest OS", "Windows gets cloudbase-init to rename "
+                                "the computer", THEN),
+        "shape": field(DEFAULT_SHAPE, "string", "Shape", f"Of the new instance. Example: {DEFAULT_SHAPE}", THEN,
+                       pattern=r"^(VM|BM)\.[A-Za-z0-9.]+$", examples=SHAPE_EXAMPLES),
+        "ocpus": field(1, "number", "OCPUs", "For a Flex shape, 1 to 64", THEN, minimum=1, maximum=64),
+        "memory_in_gbs": field(16, "number", "Memory (GB)", "For a Flex shape, 1 to 1024", THEN, minimum=1,
+                               maximum=1024),
+        "subnet_id": ocid_field("subnet", "Subnet", "Of the new instance (required to launch)", THEN),
+        "in_place": field(False, "boolean", "Swap in place", "Instead of a new instance: swap the restored boot "
+                          "volume into the existing instance (it keeps its OCID, IPs and hostname; the old boot volume "
+                          "is kept). " + exclusive("launch_instance", "attach_instance_id"), THEN),
+        "instance_id": ocid_field("instance", "In place: instance", "Empty: the one booted from the backup's source "
+                                  "boot volume", THEN),
+        "approvers": field(None, "array", "In place: approvers", "The Airflow user ids who may approve the swap "
+                           "before the instance stops (empty: anyone who may answer required actions). Example: alice",
+                           THEN, items={"type": "string"}),
+        "approval_timeout_minutes": field(60, "number", "In place: approval timeout (minutes)", "Then the run fails "
+                                          "with nothing changed; 0.1 to 10080", THEN, minimum=0.1, maximum=10080),
     },
 ) as dag:
 

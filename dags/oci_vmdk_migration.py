@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, AssetAlias, Param
-from forms.fleet import OPTIONAL_OCID, fleet_params
+from airflow.sdk import DAG, AssetAlias
+from forms.fleet import fleet_params
+from forms.params import choice_field, exclusive, field, ocid_field, text_field
 from hooks.oci import RETRY_BUDGET
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
@@ -22,6 +23,8 @@ from reports.fleet import IMAGE_ASSET_ALIAS
 DAG_ID = "oci_vmdk_migration"
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.
 WAIT = wait_settings()
+# the form's sections, in the order a person decides
+WHICH, IMAGE = "Which disk image", "The image"
 
 DOC = """
 ### VMDK migration
@@ -73,28 +76,34 @@ with DAG(
     default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
                   "execution_timeout": timedelta(hours=2)},
     params={
-        "source_uri": Param("", type="string", pattern=r"^(https://([a-z0-9-]+\.)?objectstorage\..+/n/.+/b/.+/o/.+)?$",
-                            description="Object Storage URI of the disk image (or namespace/bucket/object_name, "
-                                        "or local_path)"),
-        "namespace": Param("", type="string", description="Object Storage namespace of the object"),
-        "bucket": Param("", type="string", pattern=r"^[A-Za-z0-9._-]{0,256}$",
-                        description="Bucket of the object (also where local_path is uploaded to)"),
-        "object_name": Param("", type="string", maxLength=1024,
-                             description="Object name (for local_path: default migrations/<file name>)"),
-        "local_path": Param("", type="string", pattern=r"^(/.*)?$",
-                            description="Absolute path of a disk image on the Airflow worker, to upload first"),
-        "part_size_mb": Param(128, type="integer", minimum=1, maximum=51200,
-                              description="Multipart upload part size in MiB (local_path)"),
-        "image_name": Param("", type="string", maxLength=255,
-                            description="Display name of the image (default: the object's file name)"),
-        "source_image_type": Param("VMDK", enum=["VMDK", "QCOW2"]),
-        "launch_mode": Param("PARAVIRTUALIZED", enum=["PARAVIRTUALIZED", "NATIVE", "EMULATED"],
-                             description="PARAVIRTUALIZED for modern guests; EMULATED for old ones without "
-                                         "virtio drivers"),
-        "operating_system": Param("", type="string", description="e.g. Oracle Linux, Windows"),
-        "operating_system_version": Param("", type="string", description="e.g. 9, Server 2022 Standard"),
-        "compartment_id": Param("", type="string", pattern=OPTIONAL_OCID,
-                                description="Compartment of the image (empty: the bucket's)"),
+        # Which disk image: a URI, or namespace + bucket + object name, or a local file (uploaded to the bucket)
+        "source_uri": text_field("Object Storage URI", "Of the disk image. Example: https://objectstorage.us-ashburn-"
+                                 "1.oraclecloud.com/n/<namespace>/b/<bucket>/o/disk.vmdk. "
+                                 + exclusive("namespace/bucket/object_name", "local_path"), WHICH,
+                                 pattern=r"^(https://([a-z0-9-]+\.)?objectstorage\..+/n/.+/b/.+/o/.+)?$"),
+        "namespace": text_field("Or: namespace", "Object Storage namespace of the object (or of the bucket a local "
+                                "file goes to). Example: axaxnpcrorw5", WHICH),
+        "bucket": text_field("Bucket", "Of the object, or where local_path is uploaded to. Example: migrations. "
+                             + exclusive("source_uri"), WHICH, pattern=r"^[A-Za-z0-9._-]{0,256}$"),
+        "object_name": text_field("Object name", "Example: disks/app1.vmdk (for local_path: default "
+                                  "migrations/<file name>)", WHICH, maxLength=1024),
+        "local_path": text_field("Or: file on the worker", "Absolute path of a disk image on the Airflow worker, "
+                                 "uploaded to the bucket first (under OCI_UPLOAD_ROOTS). Example: /data/app1.vmdk. "
+                                 + exclusive("source_uri"), WHICH, pattern=r"^(/.*)?$"),
+        "part_size_mb": field(128, "integer", "Upload part size (MiB)", "Multipart upload parts for local_path, 1 to "
+                              "51200", WHICH, minimum=1, maximum=51200),
+        # The image
+        "image_name": text_field("Image name", "Empty: the object's file name. Example: app1-migrated", IMAGE,
+                                 maxLength=255),
+        "source_image_type": choice_field("VMDK", ["VMDK", "QCOW2"], "Disk format", "VMDK (monolithicSparse or "
+                                          "streamOptimized) or QCOW2", IMAGE),
+        "launch_mode": choice_field("PARAVIRTUALIZED", ["PARAVIRTUALIZED", "NATIVE", "EMULATED"], "Launch mode",
+                                    "PARAVIRTUALIZED for modern guests; EMULATED for old ones without virtio drivers",
+                                    IMAGE),
+        "operating_system": text_field("Operating system", "Example: Oracle Linux, Windows", IMAGE,
+                                       examples=["Oracle Linux", "Ubuntu", "Windows"]),
+        "operating_system_version": text_field("OS version", "Example: 9, Server 2022 Standard", IMAGE),
+        "compartment_id": ocid_field("compartment", "Compartment", "Of the image (empty: the bucket's)", IMAGE),
         **fleet_params(),
     },
 ) as dag:

@@ -42,6 +42,16 @@ def task_states(dag_id: str, run_id: str) -> dict[str, str]:
         return {(ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): str(ti.state) for ti in tis}
 
 
+def rendered_map_indexes(dag_id: str, run_id: str, task_id: str) -> list[str | None]:
+    """What the grid shows for each mapped task instance of `task_id` (its rendered map_index_template), by index."""
+    from airflow import settings
+    from airflow.models import TaskInstance
+
+    with settings.Session() as session:
+        tis = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=run_id, task_id=task_id).all()
+        return [ti.rendered_map_index for ti in sorted(tis, key=lambda ti: ti.map_index)]
+
+
 def xcom(dag_id: str, run_id: str | None, task_id: str, key: str = "return_value", map_index: int = -1):
     from airflow import settings
     from airflow.models import DagRun

@@ -128,34 +128,43 @@ def settings_table() -> str:
 NIGHTLY_DAG_ID = "oci_nightly_backup"
 DEFAULT_POLICIES = {"default": {"full_interval_days": 7, "retention_days": 30, "verify": "all"}}
 NIGHTLY_DEFAULTS: dict[str, Any] = {
-    "compartment_ids": "", "include_subcompartments": False, "tag_key": "backup-policy",
-    "policies": DEFAULT_POLICIES, "verification_level": "script", "verifier_instance_id": "", "subnet_id": "",
+    "compartment_ids": None, "include_subcompartments": False, "tag_key": "backup-policy",
+    "policies": DEFAULT_POLICIES, "verification_level": "script", "verifier_instance_id": None, "subnet_id": None,
     "canary_path": "/canary.txt", "heartbeat_path": "/.heartbeat", "dry_run": False}
 
 
 def nightly_params() -> dict:
     """The nightly's trigger form: `NIGHTLY_DEFAULTS` with their schemas (no environment, no Variable here)."""
-    from airflow.sdk import Param
+    from forms.params import OCID_SHAPES, choice_field, field, ocid_field, text_field
 
+    what, verify, then = "What to protect", "How to verify", "Afterwards: retention"
     d = copy.deepcopy(NIGHTLY_DEFAULTS)  # a Param's value is its own, not the module's
     return {
-        "compartment_ids": Param(d["compartment_ids"], type="string",
-                                 description="Compartment OCIDs to scan, comma-separated"),
-        "include_subcompartments": Param(d["include_subcompartments"], type="boolean",
-                                         description="Also scan every compartment below the configured ones"),
-        "tag_key": Param(d["tag_key"], type="string", minLength=1,
-                         description="Freeform tag that marks a volume as protected; its value names the policy"),
-        "policies": Param(d["policies"], type="object",
-                          description="Policies by tag value: full_interval_days, retention_days, verify "
-                                      "(all|sample), verify_sample, verify_every_days, dr_region, rto_minutes, "
-                                      "adopt_within_hours"),
-        "verification_level": Param(d["verification_level"], enum=["api", "boot", "script"]),
-        "verifier_instance_id": Param(d["verifier_instance_id"], type="string",
-                                      description="Instance that attaches restored volumes (script level)"),
-        "subnet_id": Param(d["subnet_id"], type="string", description="Subnet for boot-level test instances"),
-        "canary_path": Param(d["canary_path"], type="string"),
-        "heartbeat_path": Param(d["heartbeat_path"], type="string"),
-        "dry_run": Param(d["dry_run"], type="boolean", description="Retention only reports what it would delete"),
+        "compartment_ids": text_field("Compartments", "Compartment OCIDs to scan, comma-separated (empty: the "
+                                      f"Variable {NIGHTLY_DAG_ID}'s). Example: {OCID_SHAPES['compartment']}", what,
+                                      pattern=r"^(\s*ocid1\.[a-z0-9]+\.oc[0-9]+\.[a-z0-9.,\s-]+)?$"),
+        "include_subcompartments": field(d["include_subcompartments"], "boolean", "Include subcompartments",
+                                         "Also scan every compartment below the configured ones", what),
+        "tag_key": field(d["tag_key"], "string", "Tag key", "Freeform tag that marks a volume as protected; its "
+                         "value names the policy. Example: backup-policy", what, minLength=1),
+        "policies": field(d["policies"], "object", "Policies", "By tag value: full_interval_days, retention_days, "
+                          "verify (all|sample), verify_sample, verify_every_days, dr_region, rto_minutes, "
+                          "adopt_within_hours, quiesce, max_quiesce_seconds, on_quiesce_failure. Example: "
+                          '{"default": {"full_interval_days": 7, "retention_days": 30, "verify": "all"}}', what),
+        "verification_level": choice_field(d["verification_level"], ["api", "boot", "script"], "Verification level",
+                                           "api: the restored volume is AVAILABLE; boot: an instance boots from it; "
+                                           "script: e2fsck and a canary read on the verifier instance", verify,
+                                           values_display={"api": "api (volume AVAILABLE)",
+                                                           "boot": "boot (an instance boots)",
+                                                           "script": "script (e2fsck and canary)"}),
+        "verifier_instance_id": ocid_field("instance", "Verifier instance", "Attaches restored volumes (script "
+                                           "level; required there)", verify),
+        "subnet_id": ocid_field("subnet", "Subnet", "For boot-level test instances (required at boot level)", verify),
+        "canary_path": field(d["canary_path"], "string", "Canary file", "Read on each restored volume (script "
+                             "level). Example: /canary.txt", verify),
+        "heartbeat_path": field(d["heartbeat_path"], "string", "Heartbeat file", "Its time shows how fresh the "
+                                "restored data is (script level). Example: /.heartbeat", verify),
+        "dry_run": field(d["dry_run"], "boolean", "Dry run", "Retention only reports what it would delete", then),
     }
 
 

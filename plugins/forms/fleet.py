@@ -13,44 +13,55 @@ from common.errors import OciInputError
 from guest.user_data import fleet_hostnames, validate_fleet, validate_hostname, validate_os_type
 from hooks.oci import validate_ocid
 
-from forms.params import DEFAULT_SHAPE, OPTIONAL_OCID, SHAPE_PATTERN, flag
+from forms.params import (
+    AD_EXAMPLES,
+    DEFAULT_SHAPE,
+    SHAPE_EXAMPLES,
+    SHAPE_PATTERN,
+    choice_field,
+    exclusive,
+    field,
+    flag,
+    ocid_field,
+    text_field,
+)
 
 MAX_FLEET = 50
 DEFAULT_PATTERN = "app-{index:02d}"
+FLEET_SECTION = "Afterwards (optional): launch a fleet from the image"
 FLEET_FIELDS = ("fleet_count", "hostname_pattern", "os_type", "fleet", "shape", "ocpus", "memory_in_gbs",
                 "subnet_id", "availability_domain", "ssh_authorized_keys")
 
 
 def fleet_params(pattern: str = DEFAULT_PATTERN) -> dict:
     """The fleet fields of a trigger form (JSON-schema validated by Airflow before a run is created)."""
-    from airflow.sdk import Param
-
+    fleet = where = FLEET_SECTION
     return {
-        "fleet_count": Param(0, type="integer", minimum=0, maximum=MAX_FLEET,
-                             description="Instances to launch from the image, named by hostname_pattern (0: none)"),
-        "hostname_pattern": Param(pattern, type="string", minLength=1, maxLength=63,
-                                  description="Hostnames with {index} from 1, e.g. app-{index:02d} gives app-01, "
-                                              "app-02; unique in the subnet; Windows: at most 15 characters"),
-        "os_type": Param("linux", enum=["linux", "windows"],
-                         description="Guest OS of the fleet: Linux gets cloud-init, Windows cloudbase-init user data "
-                                     "that renames the computer"),
-        "fleet": Param([], type="array", maxItems=MAX_FLEET,
+        "fleet_count": field(0, "integer", "Instances to launch", f"From the image, named by the hostname pattern "
+                             f"(0: none; at most {MAX_FLEET}). " + exclusive("fleet"), fleet, minimum=0,
+                             maximum=MAX_FLEET),
+        "hostname_pattern": field(pattern, "string", "Hostname pattern", "{index} counts from 1: "
+                                  f"{pattern} gives {pattern.format(index=1)}, {pattern.format(index=2)}; unique in "
+                                  "the subnet; Windows: at most 15 characters", fleet, minLength=1, maxLength=63),
+        "os_type": choice_field("linux", ["linux", "windows"], "Guest OS", "Linux gets cloud-init, Windows "
+                                "cloudbase-init user data that renames the computer", fleet),
+        "fleet": field([], "array", "Or: a mixed fleet", 'A JSON list, e.g. [{"hostname": "app-01", "os_type": '
+                       '"linux"}, {"hostname": "WIN-01", "os_type": "windows"}]. ' + exclusive("fleet_count"), fleet,
+                       maxItems=MAX_FLEET,
                        items={"type": "object", "required": ["hostname"], "additionalProperties": False,
                               "properties": {"hostname": {"type": "string", "minLength": 1, "maxLength": 63},
-                                             "os_type": {"enum": ["linux", "windows"]}}},
-                       description="Instead of fleet_count: a mixed fleet, e.g. [{\"hostname\": \"app-01\", "
-                                   "\"os_type\": \"linux\"}, {\"hostname\": \"WIN-01\", \"os_type\": \"windows\"}]"),
-        "shape": Param(DEFAULT_SHAPE, type="string", pattern=SHAPE_PATTERN),
-        "ocpus": Param(None, type=["null", "number"], minimum=1, maximum=64,
-                       description="OCPUs of a Flex shape (empty: 1)"),
-        "memory_in_gbs": Param(None, type=["null", "number"], minimum=1, maximum=1024,
-                               description="Memory of a Flex shape (empty: 16 GB per OCPU)"),
-        "subnet_id": Param("", type="string", pattern=OPTIONAL_OCID,
-                           description="Subnet of the fleet (required to launch; it needs a DNS label)"),
-        "availability_domain": Param("", type="string",
-                                     description="Availability domain of the fleet, e.g. Uocm:US-ASHBURN-AD-1"),
-        "ssh_authorized_keys": Param("", type="string",
-                                     description="OpenSSH public key(s) for the Linux instances (one per line)"),
+                                             "os_type": {"enum": ["linux", "windows"]}}}),
+        "shape": field(DEFAULT_SHAPE, "string", "Shape", f"Of every instance. Example: {DEFAULT_SHAPE}", where,
+                       pattern=SHAPE_PATTERN, examples=SHAPE_EXAMPLES),
+        "ocpus": field(None, "number", "OCPUs", "Of a Flex shape, 1 to 64 (empty: 1)", where, minimum=1, maximum=64),
+        "memory_in_gbs": field(None, "number", "Memory (GB)", "Of a Flex shape, 1 to 1024 (empty: 16 GB per OCPU)",
+                               where, minimum=1, maximum=1024),
+        "subnet_id": ocid_field("subnet", "Subnet", "Of the fleet (required to launch; it needs a DNS label)", where),
+        "availability_domain": text_field("Availability domain", f"Of the fleet (required to launch). Example: "
+                                          f"{AD_EXAMPLES[0]}", where, examples=AD_EXAMPLES),
+        "ssh_authorized_keys": field(None, "string", "SSH public keys", "OpenSSH public key(s) for the Linux "
+                                     "instances, one per line. Example: ssh-ed25519 AAAAC3… you@host", where,
+                                     format="multiline"),
         **shape_compatibility_params(),
     }
 
@@ -58,17 +69,15 @@ def fleet_params(pattern: str = DEFAULT_PATTERN) -> dict:
 def shape_compatibility_params() -> dict:
     """The fields that let a fleet launch on a shape its image is not yet compatible with (OCI's image shape
     compatibility list; operators/images.py OciCheckImageShapeOperator)."""
-    from airflow.sdk import Param
-
-    def span(what: str, top: int) -> Param:
-        return Param(None, type=["null", "array"], items={"type": "integer", "minimum": 1, "maximum": top},
-                     minItems=2, maxItems=2,
-                     description=f"[min, max] {what} the added entry allows (empty: the shape's whole range)")
+    def span(what: str, top: int):
+        return field(None, "array", f"Compatible {what}", f"[min, max] {what} the added entry allows (empty: the "
+                     f"shape's whole range). Example: [1, 8]", FLEET_SECTION,
+                     items={"type": "integer", "minimum": 1, "maximum": top}, minItems=2, maxItems=2)
 
     return {
-        "add_shape_compatibility": Param(False, type="boolean",
-                                         description="Add the fleet's shape to the image's compatible shapes when it "
-                                                     "is not there (else the run stops before any launch)"),
+        "add_shape_compatibility": field(False, "boolean", "Add the shape to the image", "When the image is not "
+                                         "compatible with the fleet's shape yet, add it (else the run stops before "
+                                         "any launch)", FLEET_SECTION),
         "compatible_ocpus": span("OCPUs", 512),
         "compatible_memory_in_gbs": span("GB of memory", 4096),
     }
@@ -80,25 +89,25 @@ def resolve_shape_compatibility(params: dict, fleet: list[dict]) -> dict | None:
     range). None when there is no fleet. The ranges must hold the fleet's own OCPUs and memory."""
     add = flag(params.get("add_shape_compatibility", False), "add_shape_compatibility")
     ranges = {}
-    for field in ("compatible_ocpus", "compatible_memory_in_gbs"):
-        value = _blank(params.get(field))
+    for name in ("compatible_ocpus", "compatible_memory_in_gbs"):
+        value = _blank(params.get(name))
         if value is not None:
             if not isinstance(value, list | tuple) or len(value) != 2 or not all(
                     isinstance(v, int | float) and not isinstance(v, bool) and v >= 1 and float(v).is_integer()
                     for v in value) or value[0] > value[1]:
-                raise OciInputError(f"{field} {value!r}: [min, max], whole numbers from 1 with min at most max")
+                raise OciInputError(f"{name} {value!r}: [min, max], whole numbers from 1 with min at most max")
             if not add:
-                raise OciInputError(f"{field} {value!r}: only with add_shape_compatibility")
-        ranges[field] = list(value) if value is not None else None
+                raise OciInputError(f"{name} {value!r}: only with add_shape_compatibility")
+        ranges[name] = list(value) if value is not None else None
     if not fleet:
         return None
     shape, config = fleet[0]["shape"], fleet[0]["shape_config"]
     if not shape.endswith(".Flex") and any(ranges.values()):
         raise OciInputError(f"compatible_ocpus/compatible_memory_in_gbs: only for a Flex shape, not {shape!r}")
-    for field, key in (("compatible_ocpus", "ocpus"), ("compatible_memory_in_gbs", "memory_in_gbs")):
-        span = ranges[field]
+    for name, key in (("compatible_ocpus", "ocpus"), ("compatible_memory_in_gbs", "memory_in_gbs")):
+        span = ranges[name]
         if span and config and not span[0] <= config[key] <= span[1]:
-            raise OciInputError(f"{field} {span!r}: must hold the fleet's {key} {config[key]:g}")
+            raise OciInputError(f"{name} {span!r}: must hold the fleet's {key} {config[key]:g}")
     return {"shape": shape, "shape_config": config, "availability_domain": fleet[0]["availability_domain"],
             "add": add, "ocpus": ranges["compatible_ocpus"], "memory_in_gbs": ranges["compatible_memory_in_gbs"]}
 

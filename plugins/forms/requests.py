@@ -26,12 +26,22 @@ from forms.object_uri import parse_object_uri
 from forms.params import DEFAULT_SHAPE, given, listed
 
 
+def both_given(first: tuple[str, Any], second: tuple[str, Any], hint: str = "give exactly one") -> None:
+    """Two fields that exclude each other, both set (a form shows both, a person may fill both): refused, naming
+    the two fields and their values, before anything else is read."""
+    (name, value), (other, other_value) = first, second
+    if value not in (None, "", []) and other_value not in (None, "", []):
+        raise OciInputError(f"{name} {value!r} and {other} {other_value!r}: both given, but they exclude each other; "
+                            f"{hint}")
+
+
 def clone_request(params: dict, hook, context) -> dict:
     """Emergency clone: what to clone, and what a launch needs."""
     def blank(name):
         return given(params, name)
 
     instance_id, volume_ids = blank("instance_id"), listed(params.get("volume_ids") or [])  # a CLI may give "a,b"
+    both_given(("instance_id", instance_id), ("volume_ids", volume_ids))
     if bool(instance_id) == bool(volume_ids):
         raise OciInputError(f"instance_id {instance_id!r} and volume_ids {volume_ids!r}: give exactly one "
                             f"(an instance means its boot volume and all attached block volumes)")
@@ -83,6 +93,7 @@ def restore_request(params: dict, hook, context) -> dict:
         return given(params, name)
 
     backup_id, volume_id = blank("backup_id"), blank("volume_id")
+    both_given(("backup_id", backup_id), ("volume_id", volume_id))
     if bool(backup_id) == bool(volume_id):
         raise OciInputError(f"backup_id {backup_id!r} and volume_id {volume_id!r}: give exactly one (a volume "
                             f"means its newest verified backup)")
@@ -194,8 +205,9 @@ def migration_request(params: dict, hook, context) -> dict:
     namespace, bucket, object_name = blank("namespace"), blank("bucket"), blank("object_name")
     if params.get("source_image_type") not in IMAGE_FORMATS:
         raise OciInputError(f"source_image_type {params.get('source_image_type')!r}: one of {IMAGE_FORMATS}")
-    if uri and local:
-        raise OciInputError(f"source_uri {uri!r} and local_path {local!r}: give one source")
+    both_given(("source_uri", uri), ("local_path", local), "give one source")
+    for name, value in (("bucket", bucket), ("namespace", namespace), ("object_name", object_name)):
+        both_given(("source_uri", uri), (name, value), "give one source (a URI names its bucket and object)")
     upload = None
     if local:
         if not isinstance(local, str) or not os.path.isabs(local):

@@ -50,7 +50,11 @@ class OciValidateRequestOperator(OciBaseOperator):
         from common.config import run_config
 
         parse = REQUESTS[self.request] if isinstance(self.request, str) else self.request
-        result = parse(run_config(context), self.hook, context)
+        try:
+            result = parse(run_config(context), self.hook, context)
+        except OciInputError as err:  # the report's run note shows why (XCom key `refused`)
+            context["ti"].xcom_push(key="refused", value=str(err)[:500])
+            raise
         self.log.info("request accepted: %s", {k: v for k, v in result.items() if k != "fleet"})
         return result
 
@@ -92,12 +96,16 @@ class OciRunReportOperator(OciBaseOperator):
     :param report: the name of a report in ``reports.on_demand.REPORTS``, or a function (pull, context) -> (lines,
         result, problems, title)
     :param trigger_rule: Airflow's trigger rule; ``all_done`` by default, so the report runs after failures too
+    :param note_conn_id: the Airflow REST API connection the run's note (a table of what was made) is written
+        through
     """
 
     template_fields = oci_template_fields()
 
-    def __init__(self, *, report: str | Callable, trigger_rule: str = "all_done", **kwargs):
+    def __init__(self, *, report: str | Callable, trigger_rule: str = "all_done", note_conn_id: str = "airflow_api",
+                 **kwargs):
         super().__init__(trigger_rule=trigger_rule, **kwargs)
+        self.note_conn_id = note_conn_id
         self.retries = 0  # the report reads what the run left; another try would read the same and fail the same
         self.report = report
 
@@ -125,14 +133,34 @@ class OciRunReportOperator(OciBaseOperator):
                 return None
 
         build = REPORTS[self.report] if isinstance(self.report, str) else self.report
-        lines, result, problems, title = build(pull, context)
+        try:
+            lines, result, problems, title = build(pull, context)
+        except OciWaitError as err:  # nothing was done (the request was refused): the note says so too
+            refused = pull("validate_request", key="refused")
+            self.set_note(ti, str(self.report).replace("_", " "), {}, [f"refused: {refused}" if refused
+                                                                      else str(err)])
+            raise
         lines.append(f"- retries: {RETRY_BUDGET.describe()}")
         lines += [f"! {p}" for p in problems]
         self.log.info("\n%s", "\n".join(lines))
+        self.set_note(ti, title, result, problems)
         if problems:
             ti.xcom_push(key="report", value=result)
             raise OciWaitError(f"{title} incomplete: " + "; ".join(problems))
         return result
+
+
+    def set_note(self, ti, title: str, result: dict, problems: list[str]) -> None:
+        """The run's note: what was made, as a short Markdown table (never fails the report)."""
+        from hooks.airflow_api import set_run_note
+        from reports.on_demand import render_note
+
+        try:
+            text = render_note(self.report if isinstance(self.report, str) and result else "", title, result,
+                               problems)
+            self.log.info(set_run_note(ti.dag_id, ti.run_id, text, self.note_conn_id))
+        except Exception as err:  # the note is a convenience; the report's XCom and log are the record
+            self.log.warning("run note not set: %s", err)
 
 
 # -- what to clone, which backup ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from common.errors import OciWaitError
 from common.tags import newest_verified
 from common.xcom import PRUNE_XCOM_KEY, TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 from hooks.oci import asset_uri
-from reports.nightly import build_group_row, build_row, dr_copy_text, render_text
+from reports.nightly import build_group_row, build_row, dr_copy_text, render_note, render_text
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -140,7 +140,7 @@ class OciBackupReportOperator(OciBaseOperator):
                               uri=asset_uri(self.hook.region, r["volume_id"]))
                 context["outlet_events"][AssetAlias(ASSET_ALIAS)].add(asset, extra={
                     "backup_id": r["backup_id"], "type": r["type"], "rpo_hours": r["rpo_hours"]})
-        self.log.info(set_run_note(ti.dag_id, ti.run_id, text, self.note_conn_id))
+        self.log.info(set_run_note(ti.dag_id, ti.run_id, render_note(report), self.note_conn_id))
         failed = [r for r in rows + groups if r["failed"]]
         if failed or report["failed_steps"]:
             ti.xcom_push(key="report", value=report)

@@ -126,6 +126,14 @@ class OciVerifyRestoreOperator(OciBaseOperator):
         elif level == "script":
             evidence.update(self._check_script(context))
 
+    def volume_name(self, volume_id: str | None) -> str:
+        """The source volume's display name for a failure's message (a person knows volumes by name); its OCID
+        when it cannot be read."""
+        try:
+            return self.hook.check_volume(volume_id, "source_id", self.region).display_name
+        except Exception:  # the message must still be raised: the OCID follows the name anyway
+            return str(volume_id)
+
     def execute(self, context) -> dict:
         self.validate()
         level = self.effective_level
@@ -149,8 +157,9 @@ class OciVerifyRestoreOperator(OciBaseOperator):
         self.log.info("verification of %s (%s level): %s %s", self.backup["backup_id"], level,
                       "PASS" if result["passed"] else "FAIL", result["detail"])
         if not result["passed"]:
-            raise OciWaitError(f"verification FAILED for volume {result['source_id']} (backup "
-                               f"{result['backup_id']}, {level} level): {result['detail']}")
+            raise OciWaitError(f"verification FAILED for volume {self.volume_name(result['source_id'])} "
+                               f"({result['source_id']}; backup {result['backup_id']}, {level} level): "
+                               f"{result['detail']}")
         return result
 
     def mark_failed(self, backup_id: str, level: str, at) -> None:

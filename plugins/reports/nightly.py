@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from reports.names import note, short_ocid
+
 
 def build_row(item: dict, backup: dict | None, restore: dict | None, verification: dict | None,
               newest_verified_backup: dict | None, now: datetime) -> dict:
@@ -118,3 +120,26 @@ def render_text(report: dict) -> str:
             lines.append(f"    - {m['display_name']} ({m['kind']}): backup {m['backup_id'] or '-'}; check "
                          f"{'PASS' if check.get('passed') else 'FAIL' if check else '-'} {check.get('detail', '')}")
     return "\n".join(lines)
+
+
+def render_note(report: dict) -> str:
+    """The run's note: the totals, then one table row per volume and group (failed ones first), each by its
+    display name with a shortened backup OCID; within Airflow's 1000 characters (the full report is the log's)."""
+    t = report["totals"]
+    heading = (f"OCI nightly backup report, {report['generated_at'][:16].replace('T', ' ')} (OCI time): "
+               f"{t['volumes']} volumes, {t['backed_up']} backed up, {t['verified']} verified, {t['failed']} "
+               f"failed, {t['pruned']} pruned")
+
+    def row(name: str, r: dict) -> list:
+        v = r["verification"] or {}
+        check = f"{v.get('level')}: {'PASS' if v.get('passed') else (v.get('detail') or 'FAIL')[:60]}" if v else "-"
+        return [name, r["status"], f"{r['type'] or r['planned_type']} {short_ocid(r['backup_id'])}", check,
+                "-" if r["rto_seconds"] is None else f"{r['rto_seconds']:.0f} s",
+                "-" if r["rpo_hours"] is None else f"{r['rpo_hours']} h"]
+
+    rows = [(r["failed"], row(r["display_name"], r)) for r in report["volumes"]]
+    rows += [(r["failed"], row(f"group {r['group']} ({len(r['members'])} volumes)", r))
+             for r in report.get("groups") or []]
+    rows.sort(key=lambda pair: not pair[0])  # failed first, else in the plan's order
+    tail = [f"STEP FAILED: {s['step']} ({s['state']}): {s['detail'][:120]}" for s in report.get("failed_steps") or []]
+    return note(heading, ["Volume", "Status", "Backup", "Check", "RTO", "RPO"], [r for _, r in rows], tail)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from common.errors import OciWaitError
 
 from reports.fleet import add_image_event, fleet_part
+from reports.names import note, short_ocid, shorten_ocids
 
 
 def _mapped(pull, task_id: str, count: int) -> list:
@@ -209,3 +210,70 @@ def golden_image_report(pull, context) -> tuple[list[str], dict, list[str], str]
 
 REPORTS = {"emergency_clone": clone_report, "restore": restore_report, "vmdk_migration": migration_report,
            "golden_image": golden_image_report}
+
+
+# -- the run's note: what was made, by name, with short OCIDs --------------------------------------------------
+NOTE_HEADERS = ["What", "Name", "OCID", "State"]
+
+
+def _fleet_rows(result: dict) -> list[list]:
+    return [["instance", r["hostname"], short_ocid(r["instance_id"]), f"{r['lifecycle_state']}, {r['private_ip']}"]
+            for r in result.get("instances") or []]
+
+
+def clone_note(result: dict) -> list[list]:
+    rows = [[f"clone of {r['display_name']}", r["clone_name"], short_ocid(r["clone_id"]),
+             ("AVAILABLE" if r["clone_id"] else "NOT CLONED") + (f", at {r['attached_device']}"
+                                                                  if r["attached_device"] else "")]
+            for r in result["volumes"]]
+    if result.get("instance"):
+        i = result["instance"]
+        rows.append(["instance", i["hostname"], short_ocid(i["instance_id"]), f"RUNNING, {i['private_ip']}"])
+    return rows
+
+
+def restore_note(result: dict) -> list[list]:
+    b, new = result["backup"], result.get("restored")
+    rows = [[f"{b['type']} backup", b["display_name"], short_ocid(b["backup_id"]),
+             f"made {str(b['time_created'])[:16]}, verified {str(b['verified_at'] or 'never')[:16]}"]]
+    if new:
+        rows.append([f"new {new['kind']}", new["display_name"], short_ocid(new["volume_id"]),
+                     f"AVAILABLE after {new['seconds_to_available']} s"])
+    if result.get("attachment"):
+        a = result["attachment"]
+        rows.append(["attached to", short_ocid(a["instance_id"]), short_ocid(a["attachment_id"]),
+                     a["device"] or "no device path"])
+    if result.get("instance"):
+        i = result["instance"]
+        rows.append(["instance", i["hostname"], short_ocid(i["instance_id"]), f"RUNNING, {i['private_ip']}"])
+    if result.get("swap"):
+        s = result["swap"]
+        rows.append(["swapped into", s["hostname_label"], short_ocid(s["instance_id"]), s["lifecycle_state"]])
+        rows.append(["old boot volume (kept)", "-", short_ocid(s["old_boot_volume_id"]), s["old_boot_volume_state"]])
+    return rows
+
+
+def image_note(result: dict) -> list[list]:
+    image = result.get("image")
+    rows = [["image", image["display_name"], short_ocid(image["image_id"]), image["lifecycle_state"]]] if image \
+        else []
+    if result.get("upload"):
+        rows.append(["uploaded", result["upload"].get("uri", "-").rsplit("/o/", 1)[-1], "-",
+                     f"{result['upload']['size_bytes']} bytes"])
+    if result.get("export"):
+        obj = result["export"]["object"]
+        rows.append(["exported", f"{obj['bucket']}/{obj['name']}", "-", result["export"]["export_format"]])
+    return rows + _fleet_rows(result)
+
+
+NOTES = {"emergency_clone": clone_note, "restore": restore_note, "vmdk_migration": image_note,
+         "golden_image": image_note}
+
+
+def render_note(report: str, title: str, result: dict, problems: list[str]) -> str:
+    """An on-demand run's note: what it made, one table row each, by name with a short OCID; the problems after.
+    A report of your own (not in NOTES) gets its problems only."""
+    rows = NOTES[report](result) if report in NOTES and result else []
+    heading = f"OCI {title}: " + ("nothing done" if not result else f"INCOMPLETE, {len(problems)} problem(s)"
+                                  if problems else "done")
+    return note(heading, NOTE_HEADERS, rows, [f"! {shorten_ocids(p)[:300]}" for p in problems])

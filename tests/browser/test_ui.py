@@ -1,10 +1,14 @@
-"""The Airflow UI in a real browser against `make up`'s stack: `make up` on free ports in a temporary out directory;
-the nightly run that unpausing starts must succeed; then the next block volume backup is corrupted as it is made
-(ocisim's admin API) and a second run, triggered through the REST API, must fail that volume's verification.
-Debian's headless Chromium (driven by Playwright, never a downloaded browser) logs in, opens the good run, reads the
-report in the run's note and the backup task's OCI Console link, then follows the navigation's OCI Protection entry
-and reads the protected volumes with their compliance, the corrupted one failed. Screenshots go to the test's directory
-and out/browser/. Finally `make down`, and no process of the stack may be left (checked by PID)."""
+"""The Airflow UI in a real browser against `make up`'s stack, as an operator walks through it: `make up` on free
+ports in a temporary out directory; the nightly run that unpausing starts must succeed. Debian's headless Chromium
+(driven by Playwright, never a downloaded browser) logs in and triggers everything through the DAGs' forms, typing
+into the form's fields (never the JSON editor): the nightly's form opens with Trigger enabled and, with the next
+block volume backup corrupted as it is made (ocisim's admin API), its run must fail that volume's verification;
+meanwhile the golden image, VMDK migration and clone forms run and must succeed, and a restore with two fields
+that exclude each other is refused naming both. Then the good nightly run's note (a Markdown table), the backup
+task's OCI Console link and the OCI Protection page are read; the restore form refuses a bad OCID naming the
+field, takes the corrected one, and its run must succeed. Last, the nightly's mapped group is expanded and its
+tasks read by volume name. Screenshots go to the test's directory, out/browser/ and (the ones the README shows)
+docs/img/. Finally `make down`, and no process of the stack may be left (checked by PID)."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from reports.names import short_ocid
 
 from demo.stack import Api, Layout, drop_database, free_port, port_free, read_pids, stack_pids
 from ocisim.testing import AdminClient
@@ -80,7 +85,9 @@ def alive(pids) -> list[int]:
     return left
 
 
-def test_ui_shows_the_nightly_run_with_its_report_and_console_link(tmp_path):
+def test_ui_walk_through_every_form_the_nightly_run_its_names_and_the_protection_page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (never a downloaded browser)"
     clock = Clock()
     out, port, db = tmp_path / "up", free_port(), f"airflow_up_test_{secrets.token_hex(4)}"
@@ -101,51 +108,39 @@ def test_ui_shows_the_nightly_run_with_its_report_and_console_link(tmp_path):
         dags = {d["dag_id"]: d for d in api.call("GET", "/api/v2/dags?limit=100")["dags"]}
         assert DAG_ID in dags
         assert not any(d["is_paused"] for d in dags.values()), "make up leaves every DAG unpaused"
-        runs_path = f"/api/v2/dags/{DAG_ID}/dagRuns"
-
-        def finished(run_type: str | None = None, run_id: str | None = None):
-            def check():
-                seen.update(stack_pids(layout))  # task processes come and go: remember each one for the final check
-                runs = api.call("GET", f"{runs_path}?limit=20")["dag_runs"]
-                run = next((r for r in runs if r["run_type"] == run_type or r["dag_run_id"] == run_id), None)
-                return run if run and run["state"] in ("success", "failed") else None
-            return check
-
+        walk = Walk(None, url, api, layout, tmp_path, seen)
         # unpausing started the latest scheduled interval. 420 s leaves room for one 2-minute retry of a deferred
         # task hit by Airflow 3.3's stale defer-exit event race (apache/airflow#71580, #72716): the run still
         # succeeds, a try later
-        run = wait_for("the scheduled nightly run", finished(run_type="scheduled"), 420)
+        run = walk.wait(DAG_ID, walk.newest(DAG_ID, "scheduled"), 420)
         run_id = run["dag_run_id"]
         assert run["state"] == "success", f"{run_id} did not succeed; logs in {out}"
-        assert run["note"].startswith("OCI nightly backup report"), f"no report in the run note: {run['note']!r}"
+        assert run["note"].startswith("**OCI nightly backup report"), f"no report in the run note: {run['note']!r}"
         assert re.search(r"\b3 volumes, 3 backed up, 3 verified, 0 failed\b", run["note"]), run["note"]
         clock.lap("the scheduled nightly backup (unpaused by make up) succeeded")
 
-        # the second night's first block volume backup is damaged as it is made (ocisim's fault), in the block it
-        # stores: both block volumes change their first block (ext4 leaves its first 1024 bytes unused), so the
-        # damaged block holds the superblock, and e2fsck fails on the restored volume
-        sim = AdminClient(json.loads(layout.info.read_text())["ocisim"]["us-ashburn-1"],
-                          (layout.sim_state / "admin_token").read_text())
-        tenancy = json.loads((layout.sim_state / "tenancy.json").read_text())
-        for name in ("db-data", "app-data"):
-            sim.write(tenancy["volumes"][name], 0, b"night two")
-        sim.fault("CreateVolumeBackup", "corrupt_backup", count=1)
-        bad_id = api.call("POST", runs_path, {"logical_date": None, "conf": {}})["dag_run_id"]
-        bad = wait_for(f"run {bad_id}", finished(run_id=bad_id), 420)
-        assert bad["state"] == "failed", f"{bad_id}: a corrupted backup must fail the run; logs in {out}"
-        assert re.search(r"\b3 volumes, 3 backed up, 2 verified, 1 failed\b", bad["note"]), bad["note"]
-        corrupted = re.search(r"^- (\S+) \(volume\): VERIFICATION FAILED", bad["note"], re.M).group(1)
-        retried = [f"{ti['dag_run_id']} {ti['task_id']}[{ti['map_index']}] try {ti['try_number']}" for ti in
-                   api.call("GET", f"{runs_path}/~/taskInstances?limit=200")["task_instances"]
-                   if ti["try_number"] > 1]
-        print(f"[browser] tasks retried (both runs): {retried or 'none'}", flush=True)
-        clock.lap(f"second night, {corrupted}'s backup corrupted: run failed its verification")
-
-        shots = browse(url, run_id, run["note"], corrupted, tmp_path)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            try:
+                walk.page = page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(30_000)
+                login(page, url, f"/dags/{DAG_ID}/runs")
+                corrupted = walk.second_night_and_forms()
+                clock.lap(f"forms: nightly (its {corrupted} backup corrupted: verification failed); golden image, "
+                          f"VMDK migration, clone succeeded; a restore with two exclusive fields refused")
+                shots = browse(page, url, run_id, run["note"], corrupted, tmp_path)
+                clock.lap("Chromium: the good run, its note, the Console link, OCI Protection")
+                walk.restore_form()
+                clock.lap("the restore form: a bad OCID refused naming the field, then the run succeeded")
+                shots += walk.mapped_names(run_id)
+                clock.lap("the nightly's mapped group, its tasks by volume name")
+            finally:
+                browser.close()
         SHOTS.mkdir(parents=True, exist_ok=True)
-        for shot in [*shots, shots[-1].with_suffix(".jpg")]:
+        for shot in [*shots, *walk.shots, tmp_path / "oci_protection.jpg"]:
             shutil.copy(shot, SHOTS / shot.name)
-        clock.lap(f"Chromium: login, run, note, link, OCI Protection; screenshots in {SHOTS}")
+        for shot, name in README_SHOTS.items():
+            shutil.copy(tmp_path / shot, ROOT / "docs" / "img" / name)
     finally:
         seen |= stack_pids(layout)
         stopped = make("down", *args)
@@ -165,61 +160,246 @@ def test_ui_shows_the_nightly_run_with_its_report_and_console_link(tmp_path):
     assert again.returncode == 0 and "nothing to stop" in again.stdout, "make down is safe to run twice"
 
 
-def browse(url: str, run_id: str, note: str, corrupted: str, tmp_path: Path) -> list[Path]:
-    """Log in, open the good nightly run, its report and the backup task's OCI Console link; then the OCI
+# the screenshots the README shows, kept current by this test: (this test's name) -> docs/img name
+README_SHOTS = {"restore_form_bad_value.png": "trigger-form.png", "nightly_mapped_names.png": "mapped-names.png"}
+
+
+def login(page, url: str, path: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}{path}")
+    expect(page.get_by_text("Sign into Airflow")).to_be_visible()
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("admin")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{url}{path}*")
+
+
+class Walk:
+    """What an operator does in the UI: open a DAG's Trigger form, type into its fields, trigger, and follow the
+    run (the REST API tells when it ended)."""
+
+    def __init__(self, page, url: str, api, layout: Layout, tmp: Path, seen: set | None = None):
+        self.page, self.url, self.api, self.layout, self.tmp = page, url, api, layout, tmp
+        self.seen = seen if seen is not None else set()
+        self.tenancy = json.loads((layout.sim_state / "tenancy.json").read_text())
+        self.sim = AdminClient(json.loads(layout.info.read_text())["ocisim"]["us-ashburn-1"],
+                               (layout.sim_state / "admin_token").read_text())
+        self.shots: list[Path] = []
+
+    # -- the REST API: which runs exist, when they end --------------------------------------------------------
+    def runs(self, dag_id: str) -> list[dict]:
+        return self.api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=50")["dag_runs"]
+
+    def newest(self, dag_id: str, run_type: str | None = None) -> str | None:
+        runs = sorted((r for r in self.runs(dag_id) if run_type in (None, r["run_type"])),
+                      key=lambda r: r["run_after"])
+        return runs[-1]["dag_run_id"] if runs else None
+
+    def wait(self, dag_id: str, run_id: str | None, timeout: float) -> dict:
+        def ended():
+            self.seen.update(stack_pids(self.layout))  # task processes come and go: remember each for the end
+            ids = [run_id] if run_id else [r["dag_run_id"] for r in self.runs(dag_id)]
+            run = next((r for r in self.runs(dag_id) if r["dag_run_id"] in ids), None)
+            return run if run and run["state"] in ("success", "failed") else None
+        return wait_for(f"{dag_id} run {run_id or '(the first)'}", ended, timeout)
+
+    def wait_all(self, runs: dict[str, str], timeout: float) -> dict[str, dict]:
+        ended = {}
+        deadline = time.monotonic() + timeout
+        for dag_id, run_id in runs.items():
+            ended[dag_id] = self.wait(dag_id, run_id, max(5.0, deadline - time.monotonic()))
+        return ended
+
+    # -- the form -----------------------------------------------------------------------------------------------
+    def open_form(self, dag_id: str):
+        """The DAG's Trigger dialog; its Trigger button is enabled as the form opens (no field blocks it)."""
+        from playwright.sync_api import expect
+
+        page = self.page
+        if not page.url.split("?")[0].endswith(f"/dags/{dag_id}"):
+            page.goto(f"{self.url}/dags/{dag_id}")
+        page.get_by_role("button", name="Trigger").first.click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_text(f"Trigger Dag - {dag_id}")).to_be_visible()
+        expect(dialog.get_by_role("button", name="Trigger", exact=True)).to_be_enabled()
+        return dialog
+
+    def fill(self, dialog, section: str, values: dict) -> None:
+        """Type each value into its field (`#element_<name>`), opening the field's section first."""
+        field = dialog.locator(f"#element_{next(iter(values))}")
+        if not field.is_visible():
+            dialog.get_by_role("button", name=section, exact=True).click()
+        for name, value in values.items():
+            dialog.locator(f"#element_{name}").fill(value)
+
+    def trigger(self, dialog, dag_id: str) -> str:
+        """Press the form's Trigger; the new run's id (the REST API lists it)."""
+        from playwright.sync_api import expect
+
+        before = {r["dag_run_id"] for r in self.runs(dag_id)}
+        dialog.get_by_role("button", name="Trigger", exact=True).click()
+        expect(self.page.get_by_role("dialog")).to_have_count(0, timeout=30_000)
+        return wait_for(f"a new {dag_id} run", lambda: next(
+            (r["dag_run_id"] for r in self.runs(dag_id) if r["dag_run_id"] not in before), None), 30, every=0.5)
+
+    def shot(self, name: str) -> None:
+        path = self.tmp / name
+        self.page.screenshot(path=str(path), animations="disabled")
+        self.shots.append(path)
+
+    # -- the walk-through ---------------------------------------------------------------------------------------
+    def second_night_and_forms(self) -> str:
+        """The nightly's form at its defaults (the Variable configures the run), with the next block volume backup
+        corrupted: its run fails that volume's verification. Meanwhile the golden image, VMDK migration and clone
+        forms run, and a restore naming two fields that exclude each other is refused naming both (none of them
+        makes a volume the nightly protects, so the Protection page read next counts the same volumes). Returns
+        the corrupted volume's name."""
+        # the second night's first block volume backup is damaged as it is made (ocisim's fault), in the block it
+        # stores: both block volumes change their first block (ext4 leaves its first 1024 bytes unused), so the
+        # damaged block holds the superblock, and e2fsck fails on the restored volume
+        for name in ("db-data", "app-data"):
+            self.sim.write(self.tenancy["volumes"][name], 0, b"night two")
+        self.sim.fault("CreateVolumeBackup", "corrupt_backup", count=1)
+        runs = {DAG_ID: self.trigger(self.open_form(DAG_ID), DAG_ID), **self.image_forms()}
+
+        dialog = self.open_form("oci_emergency_clone")  # the untagged scratch volume, by the list field
+        self.fill(dialog, "What to clone", {"volume_ids": self.tenancy["volumes"]["scratch"]})
+        runs["oci_emergency_clone"] = self.trigger(dialog, "oci_emergency_clone")
+
+        volume = self.tenancy["volumes"]["db-data"]
+        backup = next(b["id"] for b in self.sim.resources("volumebackup")
+                      if b["volume_id"] == volume and b["lifecycle_state"] == "AVAILABLE")
+        dialog = self.open_form("oci_restore")
+        self.fill(dialog, "Which backup", {"backup_id": backup, "volume_id": volume})
+        refused_id = self.trigger(dialog, "oci_restore")
+
+        ended = self.wait_all(runs, 420)
+        bad = ended.pop(DAG_ID)
+        assert bad["state"] == "failed", f"{bad['dag_run_id']}: a corrupted backup must fail the run"
+        assert re.search(r"\b3 volumes, 3 backed up, 2 verified, 1 failed\b", bad["note"]), bad["note"]
+        corrupted = re.search(r"^\| ([\w-]+) \| VERIFICATION FAILED \|", bad["note"], re.M).group(1)
+        refused = self.wait("oci_restore", refused_id, 60)
+        assert refused["state"] == "failed"
+        # the run's note (and validate_request's log) says why, naming both fields
+        assert refused["note"].startswith("**OCI restore: nothing done**"), refused["note"]
+        assert f"refused: backup_id '{short_ocid(backup)}' and volume_id '{short_ocid(volume)}': both given, but " \
+               f"they exclude each other" in refused["note"], refused["note"]
+        assert {dag_id: r["state"] for dag_id, r in ended.items()} == {
+            "oci_golden_image": "success", "oci_vmdk_migration": "success", "oci_emergency_clone": "success"}, ended
+        assert ended["oci_golden_image"]["note"].startswith("**OCI golden image: done**")
+        assert "| image | win1-golden | image…" in ended["oci_golden_image"]["note"]
+        assert "| image | legacy-erp | image…" in ended["oci_vmdk_migration"]["note"]
+        assert "| clone of scratch | scratch-clone | volume…" in ended["oci_emergency_clone"]["note"]
+        return corrupted
+
+    def image_forms(self) -> dict[str, str]:
+        """The golden image form images win1; the VMDK migration form imports a disk image already in a bucket."""
+        import oci
+
+        runs = {}
+        dialog = self.open_form("oci_golden_image")
+        self.fill(dialog, "Which instance", {"instance_id": self.tenancy["instances"]["win1"]})
+        self.fill(dialog, "The image", {"image_name": "win1-golden"})
+        runs["oci_golden_image"] = self.trigger(dialog, "oci_golden_image")
+
+        # the disk image a migration team uploaded (the form's local_path needs OCI_UPLOAD_ROOTS on the worker)
+        from demo.scenarios import on_prem_disk
+
+        config = oci.config.from_file(str(self.layout.sim_state / "config"))
+        storage = oci.object_storage.ObjectStorageClient(
+            config, service_endpoint=json.loads(self.layout.info.read_text())["ocisim"]["us-ashburn-1"])
+        with open(on_prem_disk(self.tmp), "rb") as disk:
+            storage.put_object(self.tenancy["namespace"], "images", "disks/legacy-erp.vmdk", disk)
+        dialog = self.open_form("oci_vmdk_migration")
+        self.fill(dialog, "Which disk image", {"namespace": self.tenancy["namespace"], "bucket": "images",
+                                               "object_name": "disks/legacy-erp.vmdk"})
+        runs["oci_vmdk_migration"] = self.trigger(dialog, "oci_vmdk_migration")
+        return runs
+
+    def restore_form(self) -> None:
+        """The restore form: a bad OCID is refused as the run would be created, naming the field and its rule;
+        corrected, the run restores db-data's newest verified backup."""
+        from playwright.sync_api import expect
+
+        volume = self.tenancy["volumes"]["db-data"]
+        dialog = self.open_form("oci_restore")
+        self.fill(dialog, "Which backup", {"volume_id": "not-an-ocid"})
+        dialog.get_by_role("button", name="Trigger", exact=True).click()
+        error = dialog.get_by_text(re.compile(r"^Invalid input for param volume_id: 'not-an-ocid' does not match"))
+        expect(error).to_contain_text("'title': 'Or: the newest verified backup of volume'")  # the field's label
+        self.shot("restore_form_bad_value.png")
+        self.page.mouse.move(5, 5)  # off the error toast (it pauses under the pointer and covers Trigger)
+        expect(self.page.get_by_role("status").filter(has_text="Failed to Trigger Dag")).to_have_count(
+            0, timeout=30_000)
+        self.fill(dialog, "Which backup", {"volume_id": volume})
+        run = self.wait("oci_restore", self.trigger(dialog, "oci_restore"), 300)
+        assert run["state"] == "success", run
+        assert run["note"].startswith("**OCI restore: done**"), run["note"]
+        assert re.search(r"\| new volume \| \S+ \| volume…\w+ \| AVAILABLE after", run["note"]), run["note"]
+
+    def mapped_names(self, run_id: str) -> list[Path]:
+        """The good nightly run's grid: its mapped group `protect_volume` expanded, each task named by its volume."""
+        from playwright.sync_api import expect
+
+        page = self.page
+        run = f"{self.url}/dags/{DAG_ID}/runs/{urllib.parse.quote(run_id, safe='')}"
+        page.goto(run)
+        page.locator('[aria-label="Toggle group"][data-group-id="protect_volume"]').click()  # the grid's group
+        for task in ("backup_volume", "restore_for_test", "verify_restore"):
+            expect(page.get_by_test_id(f"protect_volume.{task}")).to_be_visible()
+        page.goto(f"{run}/tasks/group/protect_volume")  # the group's task instances in this run
+        rows = page.locator("table tbody tr")
+        expect(rows).to_have_count(9, timeout=30_000)
+        names = sorted(set(rows.locator("td:nth-child(3)").all_inner_texts()))
+        print(f"[browser] protect_volume's map indexes: {names}", flush=True)
+        assert names == ["app-data", "app1 (Boot Volume)", "db-data"], names
+        self.shot("nightly_mapped_names.png")
+        return []
+
+
+def browse(page, url: str, run_id: str, note: str, corrupted: str, tmp_path: Path) -> list[Path]:
+    """The good nightly run, its report in the note and the backup task's OCI Console link; then the OCI
     Protection page from the navigation."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     quoted = urllib.parse.quote(run_id, safe="")
     shots = [tmp_path / f"{name}.png" for name in ("nightly_run", "nightly_run_report", "backup_task_console_link",
                                                    "oci_protection")]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(30_000)
-            page.goto(f"{url}/dags/{DAG_ID}/runs")
-            expect(page.get_by_text("Sign into Airflow")).to_be_visible()
-            page.get_by_label("Username").fill("admin")
-            page.get_by_label("Password").fill("admin")
-            page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{url}/dags/{DAG_ID}/runs")
+    latest = page.get_by_role("link", name=run_id)
+    expect(latest.first).to_be_visible()
+    latest.first.click()
+    page.wait_for_function("path => decodeURIComponent(location.pathname) === path",
+                           arg=f"/dags/{DAG_ID}/runs/{run_id}")
+    header = page.get_by_test_id("header-card")
+    expect(header.get_by_text(run_id, exact=True)).to_be_visible()
+    expect(header.get_by_test_id("state-badge")).to_have_text("Success")
+    expect(page.get_by_text("OCI nightly backup report").first).to_be_visible()  # the note's heading
+    expect(page.get_by_role("heading", name=re.compile(r"\d+ Task Instances"))).to_be_visible()
+    page.screenshot(path=str(shots[0]), animations="disabled")
 
-            # the DAG's runs, newest first: the good one is second, after the failed one
-            latest = page.get_by_role("link", name=run_id)
-            expect(latest.first).to_be_visible()
-            latest.first.click()
-            page.wait_for_function("path => decodeURIComponent(location.pathname) === path",
-                                   arg=f"/dags/{DAG_ID}/runs/{run_id}")
-            header = page.get_by_test_id("header-card")
-            expect(header.get_by_text(run_id, exact=True)).to_be_visible()
-            expect(header.get_by_test_id("state-badge")).to_have_text("Success")
-            expect(page.get_by_text("OCI nightly backup report").first).to_be_visible()  # the note, one line
-            expect(page.get_by_role("heading", name=re.compile(r"\d+ Task Instances"))).to_be_visible()
-            page.screenshot(path=str(shots[0]), animations="disabled")
+    page.get_by_role("button", name="Edit note").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("Dag Run Note")).to_be_visible()
+    expect(dialog).to_contain_text("3 volumes, 3 backed up, 3 verified, 0 failed")
+    for volume in ("app-data", "db-data", "app1 (Boot Volume)"):  # the note's table, rendered: a row per volume
+        expect(dialog.get_by_role("row", name=re.compile(rf"^{re.escape(volume)} verified "))).to_be_visible()
+    expect(dialog).to_contain_text("script: PASS")
+    page.screenshot(path=str(shots[1]), animations="disabled")
+    page.keyboard.press("Escape")
 
-            page.get_by_role("button", name="Edit note").click()
-            dialog = page.get_by_role("dialog")
-            expect(dialog.get_by_text("Dag Run Note")).to_be_visible()
-            expect(dialog).to_contain_text("3 volumes, 3 backed up, 3 verified, 0 failed")
-            for volume in ("app-data (volume): verified", "db-data (volume): verified", "app1 (Boot Volume)"):
-                expect(dialog).to_contain_text(volume)
-            expect(dialog).to_contain_text("check script: e2fsck -fn clean")
-            page.screenshot(path=str(shots[1]), animations="disabled")
-            page.keyboard.press("Escape")
-
-            page.goto(f"{url}/dags/{DAG_ID}/runs/{quoted}/tasks/protect_volume.backup_volume/mapped/0/details")
-            expect(page.get_by_text("Extra Links")).to_be_visible()
-            link = page.get_by_role("link", name="OCI Console")
-            expect(link).to_be_visible()
-            href = link.get_attribute("href")
-            page.screenshot(path=str(shots[2]), animations="disabled")
-            protection(page, url, corrupted, shots[3])
-        finally:
-            browser.close()
+    page.goto(f"{url}/dags/{DAG_ID}/runs/{quoted}/tasks/protect_volume.backup_volume/mapped/0/details")
+    expect(page.get_by_text("Extra Links")).to_be_visible()
+    link = page.get_by_role("link", name="OCI Console")
+    expect(link).to_be_visible()
+    href = link.get_attribute("href")
+    page.screenshot(path=str(shots[2]), animations="disabled")
+    protection(page, url, corrupted, shots[3])
     match = re.fullmatch(r"https://cloud\.oracle\.com/block-storage/(?:boot-volume-)?backups/"
                          r"(ocid1\.(?:boot)?volumebackup\.oc1\.iad\.\w+)\?region=us-ashburn-1", href or "")
     assert match, f"OCI Console link {href!r} is not a console URL of a backup in us-ashburn-1"
-    assert match.group(1) in note, "the link's backup is one the run's report names"
+    assert match.group(1)[-6:] in note, "the link's backup is one the run's report names (its short OCID)"
     for shot in shots:
         assert shot.stat().st_size > 20_000, f"{shot} looks empty"
     return shots
@@ -227,7 +407,7 @@ def browse(url: str, run_id: str, note: str, corrupted: str, tmp_path: Path) -> 
 
 def protection(page, url: str, corrupted: str, shot: Path) -> None:
     """From the UI's home, the navigation's OCI Protection entry: the page in the UI's frame, every tagged volume
-    with its verification and RPO compliance; the corrupted one failed and listed as not protected."""
+    with its verification and RPO compliance; the corrupted one at risk, not also listed as not protected."""
     from playwright.sync_api import expect
 
     page.goto(f"{url}/")
@@ -251,7 +431,10 @@ def protection(page, url: str, corrupted: str, shot: Path) -> None:
     expect(rows.filter(has_text=corrupted)).to_contain_text("e2fsck")
     unprotected = frame.locator("#unprotected-volumes")
     expect(unprotected).to_contain_text("scratch")
-    expect(unprotected.locator("tr", has_text=corrupted)).to_contain_text("newest backup failed verification")
+    # one state per volume: the corrupted one is at risk (its last attempt failed, a verified backup still within
+    # target), never also "not protected"
+    expect(rows.filter(has_text=corrupted)).to_have_attribute("data-state", "at_risk")
+    expect(unprotected.locator("tr", has_text=corrupted)).to_have_count(0)
     expect(frame.get_by_role("heading", name=re.compile(r"History, last 2 nights"))).to_be_visible()
     page.screenshot(path=str(shot), animations="disabled")
     page.screenshot(path=str(shot.with_suffix(".jpg")), type="jpeg", quality=70, animations="disabled")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import oci
 import pytest
 
-from tests.airflow_helpers import last_run_id, load_dag, run_dag, variable, xcom
+from tests.airflow_helpers import last_run_id, load_dag, rendered_map_indexes, run_dag, variable, xcom
 
 DAG_ID = "oci_nightly_backup"
 POLICIES = {"default": {"full_interval_days": 7, "retention_days": 7.5, "verify": "all"}}
@@ -152,8 +152,11 @@ def test_corrupted_backup_fails_verification_names_the_volume_and_cleans_up(esta
     assert len(bad) == 1 and bad[0]["status"] == "VERIFICATION FAILED"
     assert "e2fsck" in bad[0]["verification"]["detail"]
     out = capfd.readouterr().out
-    assert f"verification FAILED for volume {bad[0]['volume_id']}" in out
-    assert bad[0]["display_name"] in out
+    # the error names the volume by its display name, then its OCID
+    assert f"verification FAILED for volume {bad[0]['display_name']} ({bad[0]['volume_id']};" in out
+    # the grid names each mapped task by its volume (map_index_template), the failed one too
+    assert rendered_map_indexes(DAG_ID, last_run_id(DAG_ID), "protect_volume.verify_restore") == [
+        item["display_name"] for item in xcom(DAG_ID, last_run_id(DAG_ID), "plan_backups")]
     _assert_nothing_left(sim)
 
 
