@@ -13,6 +13,7 @@ from forms.params import DEFAULT_SHAPE, OPTIONAL_HOSTNAME, OPTIONAL_OCID
 from forms.params import OPTIONAL_SHAPE_PATTERN as SHAPE_PATTERN
 from forms.requests import clone_attach_arguments, clone_launch_plan
 from hooks.oci import OCID_RE, RETRY_BUDGET
+from notify.callbacks import on_run_failure, record_error
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.on_demand import OciResolveCloneSourcesOperator, OciRunReportOperator, OciValidateRequestOperator
@@ -61,7 +62,10 @@ with DAG(
     dagrun_timeout=timedelta(hours=6),
     doc_md=DOC,
     tags=["oci", "clone", "on-demand"],
+    # one mail (and webhook message) per failed run, naming what failed (docs/notifications.md)
+    on_failure_callback=on_run_failure,
     default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
+                  "on_failure_callback": record_error,  # the error line for the run's mail
                   "execution_timeout": timedelta(hours=2)},
     params={
         "instance_id": Param("", type="string", pattern=OPTIONAL_OCID,

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, Param
 from forms.params import DEFAULT_SHAPE, DEVICE_PATTERN, OPTIONAL_HOSTNAME, OPTIONAL_OCID
 from hooks.oci import RETRY_BUDGET
+from notify.callbacks import on_run_failure, record_error
 from operators.base import wait_settings
 from operators.boot_swap import OciSwapBootVolumeOperator
 from operators.compute import OciLaunchInstanceOperator
@@ -59,7 +60,10 @@ with DAG(
     dagrun_timeout=timedelta(hours=12),
     doc_md=DOC,
     tags=["oci", "restore", "on-demand"],
+    # one mail (and webhook message) per failed run, naming what failed (docs/notifications.md)
+    on_failure_callback=on_run_failure,
     default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
+                  "on_failure_callback": record_error,  # the error line for the run's mail
                   "execution_timeout": timedelta(hours=8)},
     params={
         "backup_id": Param("", type="string", pattern=OPTIONAL_OCID,

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, AssetAlias, Param
 from forms.fleet import OPTIONAL_OCID, fleet_params
 from hooks.oci import RETRY_BUDGET
+from notify.callbacks import on_run_failure, record_error
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.image_transfer import OciImportImageOperator
@@ -66,7 +67,10 @@ with DAG(
     dagrun_timeout=timedelta(hours=12),
     doc_md=DOC,
     tags=["oci", "migration", "image", "on-demand"],
+    # one mail (and webhook message) per failed run, naming what failed (docs/notifications.md)
+    on_failure_callback=on_run_failure,
     default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
+                  "on_failure_callback": record_error,  # the error line for the run's mail
                   "execution_timeout": timedelta(hours=2)},
     params={
         "source_uri": Param("", type="string", pattern=r"^(https://([a-z0-9-]+\.)?objectstorage\..+/n/.+/b/.+/o/.+)?$",

@@ -101,13 +101,17 @@ PROTECTION_CACHE_SECONDS = Setting("OCI_PROTECTION_CACHE_SECONDS", 60.0,
                                    "seconds the page serves one read of OCI before reading again")
 PROTECTION_WAIT_SECONDS = Setting("OCI_PROTECTION_WAIT_SECONDS", 1.5,
                                   "seconds a page request waits for a running read before showing the last one")
+RPO_DEADLINE_HOURS = Setting("OCI_RPO_DEADLINE_HOURS", 0.0,
+                             "hours after its logical date a nightly run that is still running mails \"RPO at "
+                             "risk\"; 0: the smallest verify_every_days of the default policies", parsed=True)
 PROTECTION_FIRST_WAIT_SECONDS = Setting("OCI_PROTECTION_FIRST_WAIT_SECONDS", 10.0,
                                         "seconds the very first request waits, having nothing to show yet")
 
 SETTINGS: tuple[Setting, ...] = (
     POLL_INTERVAL, POLL_MAX_INTERVAL, TRIGGER_MIN_EVENT_AGE, TRIGGER_BATCH_FROM, TRIGGER_END_TASK, UPLOAD_ROOTS,
     API_POOL, API_POOL_SLOTS, INCLUDE_DIR, NIGHTLY_SCHEDULE, NIGHTLY_MAX_ACTIVE_TASKS, PROTECTION_DAG,
-    PROTECTION_CONN_ID, PROTECTION_CACHE_SECONDS, PROTECTION_WAIT_SECONDS, PROTECTION_FIRST_WAIT_SECONDS)
+    PROTECTION_CONN_ID, PROTECTION_CACHE_SECONDS, PROTECTION_WAIT_SECONDS, PROTECTION_FIRST_WAIT_SECONDS,
+    RPO_DEADLINE_HOURS)
 
 
 def settings_table() -> str:
@@ -126,6 +130,11 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     "compartment_ids": "", "include_subcompartments": False, "tag_key": "backup-policy",
     "policies": DEFAULT_POLICIES, "verification_level": "script", "verifier_instance_id": "", "subnet_id": "",
     "canary_path": "/canary.txt", "heartbeat_path": "/.heartbeat", "dry_run": False}
+# notifications (docs/notifications.md): every DAG takes these keys, the nightly as Params, the others from their
+# Variable or conf; notify/config.py checks them
+NOTIFY_DEFAULTS: dict[str, Any] = {"notify_to": [], "notify_smtp_conn_id": "smtp_default", "notify_summary": False,
+                                   "notify_webhook_conn_id": ""}
+NIGHTLY_DEFAULTS.update(NOTIFY_DEFAULTS)
 
 
 def nightly_params() -> dict:
@@ -150,6 +159,14 @@ def nightly_params() -> dict:
         "canary_path": Param(d["canary_path"], type="string"),
         "heartbeat_path": Param(d["heartbeat_path"], type="string"),
         "dry_run": Param(d["dry_run"], type="boolean", description="Retention only reports what it would delete"),
+        "notify_to": Param(d["notify_to"], type=["array", "string"], items={"type": "string"},
+                           description="Mail addresses told of a failed run (empty: no mail)"),
+        "notify_smtp_conn_id": Param(d["notify_smtp_conn_id"], type="string",
+                                     description="SMTP connection the mails go through"),
+        "notify_summary": Param(d["notify_summary"], type="boolean",
+                                description="Also mail a summary after every run"),
+        "notify_webhook_conn_id": Param(d["notify_webhook_conn_id"], type="string",
+                                        description="HTTP connection of a chat webhook (empty: none)"),
     }
 
 
@@ -180,11 +197,11 @@ def layered(defaults: Mapping[str, Any], variable: Any = None, conf: Any = None,
             continue
         if not isinstance(values, Mapping):
             raise OciInputError(f"{where}: a JSON object with the DAG's Params as keys, not {type(values).__name__}")
-        unknown = sorted(set(values) - set(defaults))
+        unknown = sorted(set(values) - set(defaults) - set(NOTIFY_DEFAULTS))  # every DAG takes these
         if unknown:
             raise OciInputError(f"{where}: unknown key {unknown[0]!r}" + (f" (and {unknown[1:]})" if unknown[1:]
                                 else "") + f"; the Params are {sorted(defaults)}")
-    given = {key: value for key, value in (conf or {}).items() if value != defaults[key]}
+    given = {key: value for key, value in (conf or {}).items() if value != defaults.get(key, NOTIFY_DEFAULTS.get(key))}
     return {**copy.deepcopy(dict(defaults)), **(variable or {}), **given}
 
 
@@ -211,4 +228,8 @@ def run_config(context) -> dict:
     dag = context["dag"]
     variable = parse_variable(dag.dag_id, Variable.get(dag.dag_id, default=None))
     conf = dict(getattr(context.get("dag_run"), "conf", None) or {})
-    return layered(dag.params.dump(), variable, conf, dag_id=dag.dag_id)
+    config = layered(dag.params.dump(), variable, conf, dag_id=dag.dag_id)
+    from notify.config import check_notify
+
+    check_notify(config)  # a bad address or connection is refused here, by name, before any OCI call
+    return config

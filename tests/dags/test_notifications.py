@@ -1,0 +1,122 @@
+"""Failure mails and the chat webhook (issue 19), end to end: real Airflow (dag.test, whose run calls the DAG's
+on_failure_callback as the DAG processor would), the real SDK against ocisim, a real SMTP server (aiosmtpd)
+and an HTTP server on loopback. One mail per failed run, naming the volume; a refused configuration names the
+key; a notifier that cannot deliver leaves the run's outcome alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.airflow_helpers import last_run_id, run_dag, xcom
+from tests.mailbox import smtp_server, webhook_server
+
+NIGHTLY = "oci_nightly_backup"
+POLICIES = {"default": {"full_interval_days": 7, "retention_days": 30, "verify": "all"}}
+TO = ["ops@example.com", "dba@example.org"]
+
+
+def _conf(sim, **extra) -> dict:
+    return {"compartment_ids": sim.tenancy["compartments"]["prod"], "verification_level": "script",
+            "verifier_instance_id": sim.tenancy["instances"]["verifier"], "policies": POLICIES, **extra}
+
+
+@pytest.fixture
+def mailbox(monkeypatch):
+    with smtp_server() as box:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", box.connection_json())
+        yield box
+
+
+@pytest.fixture
+def chat(monkeypatch):
+    with webhook_server() as hook:
+        monkeypatch.setenv("AIRFLOW_CONN_CHAT", hook.connection_json())
+        yield hook
+
+
+def test_one_mail_per_failed_nightly_naming_the_volume_and_one_webhook(estate, mailbox, chat, capfd, caplog):
+    """One corrupted backup fails one verification: exactly one mail to both addresses and one webhook message,
+    subject `[OCI] oci_nightly_backup failed: 1 of <m> volumes`, the volume by name, the links."""
+    sim = estate
+    sim.admin.fault("CreateVolumeBackup", "corrupt_backup", count=1)
+    state, tasks = run_dag(NIGHTLY, _conf(sim, notify_to=TO, notify_webhook_conn_id="chat"))
+    assert state == "failed", tasks
+    report = xcom(NIGHTLY, last_run_id(NIGHTLY), "report", key="report")
+    failed = [r for r in report["volumes"] if r["failed"]]
+    assert len(failed) == 1 and "VERIFICATION FAILED" in failed[0]["status"], report["volumes"]
+    total = len(report["volumes"]) + sum(len(g["members"]) for g in report["groups"])
+
+    assert len(mailbox.mails) == 1, [m.subject for m in mailbox.mails]
+    [mail] = mailbox.mails
+    assert mail.subject == f"[OCI] {NIGHTLY} failed: 1 of {total} volumes"
+    assert sorted(mail.recipients) == sorted(TO) and mail.sender == "airflow@example.com"
+    text, html = mail.part("plain"), mail.part("html")
+    volume = failed[0]["display_name"]
+    assert f"volume {volume} ({failed[0]['volume_id']}): VERIFICATION FAILED" in text
+    healthy = [r["display_name"] for r in report["volumes"] if not r["failed"]]
+    assert healthy and not any(f"volume {name} " in text for name in healthy)  # only what failed is named
+    run_id = last_run_id(NIGHTLY)
+    assert f"/dags/{NIGHTLY}/runs/" in text and "/oci/" in text and run_id.split("+")[0] in text.replace("%3A", ":")
+    assert volume in html and '<a href="' in html and "/oci/</a>" in html
+    # the failed mapped verification names itself with its recorded error line
+    failed_verify = [t for t, s in tasks.items() if t.startswith("protect_volume.verify_restore") and s == "failed"]
+    assert len(failed_verify) == 1 and f"- {failed_verify[0]}: " in text
+
+    [(path, payload)] = chat.posts
+    assert path == "/hooks/s3cr3t-token" and payload["title"] == mail.subject and volume in payload["text"]
+    log = capfd.readouterr()
+    assert "webhook 'chat': 200" in caplog.text
+    assert "s3cr3t-token" not in log.out + log.err + caplog.text  # the webhook's secret path is never logged
+
+
+def test_on_demand_failure_mail_names_the_step_and_its_error(airflow_db, mailbox):
+    """An on-demand DAG takes the keys from its Variable or conf: a refused restore request is one mail whose
+    subject names the step and whose body has the error's first line."""
+    state, tasks = run_dag("oci_restore", {"notify_to": "ops@example.com"})
+    assert state == "failed" and tasks["validate_request"] == "failed", tasks
+    [mail] = mailbox.mails
+    assert mail.subject == "[OCI] oci_restore failed: validate_request"
+    assert mail.recipients == ["ops@example.com"]
+    assert "- validate_request: OciInputError: " in mail.part("plain")
+
+
+@pytest.mark.parametrize(("conf", "message"), [
+    ({"notify_to": ["ops@example.com", "not an address"]}, "notify_to 'not an address': not a mail address"),
+    ({"notify_to": ["ops@example.com"], "notify_smtp_conn_id": "no_such_smtp"},
+     "notify_smtp_conn_id 'no_such_smtp': no such Airflow connection"),
+    ({"notify_webhook_conn_id": "oci_default"},
+     "notify_webhook_conn_id 'oci_default': connection of type 'oci', must be http"),
+])
+def test_bad_notification_settings_are_refused_by_name_before_any_oci_call(estate, mailbox, capfd, conf, message):
+    sim = estate
+    sim.admin.reset_counters()
+    capfd.readouterr()
+    state, tasks = run_dag(NIGHTLY, _conf(sim, **conf))
+    assert state == "failed" and tasks["resolve_config"] == "failed", tasks
+    assert message in capfd.readouterr().out
+    assert sim.admin.counters() == {} or not any(op.startswith("Create") for op in sim.admin.counters())
+    assert mailbox.mails == []  # a refused configuration sends nothing
+
+
+def test_smtp_down_and_webhook_5xx_leave_the_run_alone_and_log_why(estate, monkeypatch, capfd, caplog):
+    """The mail server refuses connections and the webhook answers 500: the run ends as it would have (success),
+    the log says why, and no secret is in it."""
+    from tests.mailbox import free_port
+
+    sim = estate
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": free_port(), "password": "pa55word",
+        "extra": {"disable_ssl": True, "disable_tls": True}}))
+    with webhook_server(status=500) as hook:
+        monkeypatch.setenv("AIRFLOW_CONN_CHAT", hook.connection_json())
+        sim.admin.fault("CreateVolumeBackup", "corrupt_backup", count=1)
+        state, tasks = run_dag(NIGHTLY, _conf(sim, notify_to=TO, notify_webhook_conn_id="chat"))
+        assert state == "failed" and tasks["report"] == "failed", tasks  # failed by the verification, as without mail
+        assert len(hook.posts) == 1
+    log = capfd.readouterr()
+    out = log.out + log.err + caplog.text
+    assert "NOT sent through 'smtp_default': ConnectionRefusedError" in out
+    assert "webhook 'chat' NOT delivered: HTTP 500" in out
+    assert "pa55word" not in out and "s3cr3t-token" not in out
