@@ -104,6 +104,9 @@ PROTECTION_WAIT_SECONDS = Setting("OCI_PROTECTION_WAIT_SECONDS", 1.5,
 RPO_DEADLINE_HOURS = Setting("OCI_RPO_DEADLINE_HOURS", 0.0,
                              "hours after its logical date a nightly run that is still running mails \"RPO at "
                              "risk\"; 0: the smallest verify_every_days of the default policies", parsed=True)
+RPO_DEADLINE = Setting("OCI_RPO_DEADLINE", True,
+                       "the nightly carries its RPO DeadlineAlert; 0 where DAGs run in dag.test() (Airflow 3.3.2 "
+                       "fails a successful dag.test() run of a DAG with a deadline)", parsed=True)
 PROTECTION_FIRST_WAIT_SECONDS = Setting("OCI_PROTECTION_FIRST_WAIT_SECONDS", 10.0,
                                         "seconds the very first request waits, having nothing to show yet")
 
@@ -111,7 +114,7 @@ SETTINGS: tuple[Setting, ...] = (
     POLL_INTERVAL, POLL_MAX_INTERVAL, TRIGGER_MIN_EVENT_AGE, TRIGGER_BATCH_FROM, TRIGGER_END_TASK, UPLOAD_ROOTS,
     API_POOL, API_POOL_SLOTS, INCLUDE_DIR, NIGHTLY_SCHEDULE, NIGHTLY_MAX_ACTIVE_TASKS, PROTECTION_DAG,
     PROTECTION_CONN_ID, PROTECTION_CACHE_SECONDS, PROTECTION_WAIT_SECONDS, PROTECTION_FIRST_WAIT_SECONDS,
-    RPO_DEADLINE_HOURS)
+    RPO_DEADLINE_HOURS, RPO_DEADLINE)
 
 
 def settings_table() -> str:

@@ -69,8 +69,11 @@ def on_run_success(context) -> None:
         values = notify_settings(dag, _conf_of(context))
         if not values["notify_summary"] or not (values["notify_to"] or values["notify_webhook_conn_id"]):
             return
-        report = (_xcom_sdk if _sdk() else _xcom_orm)(dag.dag_id, run_id, REPORT_TASK, "return_value", -1) or {}
-        deliver(summary_mail(dag.dag_id, run_id, report, base_url(), render_text(report)), values)
+        pull = _xcom_sdk if _sdk() else _xcom_orm
+        report = pull(dag.dag_id, run_id, REPORT_TASK, "return_value", -1) or {}
+        config = pull(dag.dag_id, run_id, "resolve_config", "return_value", -1) or {}
+        mail = summary_mail(dag.dag_id, run_id, report, config.get("policies") or {}, base_url(), render_text(report))
+        deliver(mail, values)
     except Exception as err:
         log.warning("summary of %s %s not sent: %s: %s", dag.dag_id, run_id, type(err).__name__,
                     str(err).splitlines()[0] if str(err) else "")
@@ -108,11 +111,15 @@ def rpo_deadline_hours() -> float:
 
 
 def rpo_deadline(dag_id: str):
-    """The nightly's DeadlineAlert: its logical date plus `rpo_deadline_hours()`, then `rpo_at_risk`."""
+    """The nightly's DeadlineAlert: its logical date plus `rpo_deadline_hours()`, then `rpo_at_risk` (None when
+    `OCI_RPO_DEADLINE` is off)."""
     from datetime import timedelta
 
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+    from common.config import RPO_DEADLINE
 
+    if not RPO_DEADLINE.value():
+        return None
     hours = rpo_deadline_hours()
     return DeadlineAlert(reference=DeadlineReference.DAGRUN_LOGICAL_DATE, interval=timedelta(hours=hours),
                          callback=AsyncCallback("notify.callbacks.rpo_at_risk",

@@ -135,32 +135,52 @@ def _as_html(text: str) -> str:
     return "<html><body><pre style=\"font-family:sans-serif\">" + "\n".join(out) + "</pre></body></html>"
 
 
-def summary_mail(dag_id: str, run_id: str, report: dict, base_url: str, text_table: str) -> Mail:
-    """The nightly's summary (opt-in): protected, failed and unprotected counts, RPO breaches, the report."""
-    rows = list(report.get("volumes") or [])
+def rpo_target_hours(policy: str | None, policies: dict) -> float:
+    """A policy's RPO target, as the OCI Protection page reads it: `verify_every_days` (default 7), in hours."""
+    raw = policies.get(policy or "default") or policies.get("default") or {}
+    return float(raw.get("verify_every_days", 7.0)) * 24
+
+
+def summary_rows(report: dict, policies: dict) -> list[dict]:
+    """Every volume the report speaks of (a group's members carry their group's status), each with its RPO
+    target and whether it is breached."""
+    rows = [dict(r) for r in report.get("volumes") or []]
     for group in report.get("groups") or []:
-        rows += [{**m, "failed": group.get("failed"), "status": group.get("status")} for m in group.get("members")
-                 or []]
-    failed = sum(1 for r in rows if r.get("failed"))
-    protected = sum(1 for r in rows if not r.get("failed"))
-    breaches = [r for r in rows if r.get("rpo_breached")]
-    unprotected = report.get("unprotected") or []
-    subject = (f"{PREFIX} {dag_id} summary: {protected} protected, {failed} failed, {len(unprotected)} "
-               f"unprotected")
-    head = [f"DAG {dag_id}, run {run_id}", f"Protected: {protected}", f"Failed: {failed}",
+        rows += [{**m, "policy": group.get("policy"), "failed": group.get("failed"), "status": group.get("status"),
+                  "rpo_hours": group.get("rpo_hours"), "type": group.get("type")} for m in group.get("members") or []]
+    for r in rows:
+        r["rpo_target_hours"] = rpo_target_hours(r.get("policy"), policies)
+        r["rpo_breached"] = r.get("rpo_hours") is None or r["rpo_hours"] > r["rpo_target_hours"]
+    return rows
+
+
+def summary_mail(dag_id: str, run_id: str, report: dict, policies: dict, base_url: str, text_table: str) -> Mail:
+    """The nightly's summary (opt-in): protected (newest verified backup within its RPO target), failed and
+    unprotected (no verified backup at all) counts, the RPO breaches, and the report's table."""
+    rows = summary_rows(report, policies)
+    failed = [r for r in rows if r.get("failed")]
+    unprotected = [r for r in rows if not r.get("failed") and r.get("rpo_hours") is None]
+    breaches = [r for r in rows if r["rpo_breached"]]
+    protected = [r for r in rows if not r.get("failed") and not r["rpo_breached"]]
+    subject = (f"{PREFIX} {dag_id} summary: {len(protected)} protected, {len(failed)} failed, {len(unprotected)} "
+               f"unprotected, {len(breaches)} RPO breaches")
+    head = [f"DAG {dag_id}, run {run_id}", f"Protected: {len(protected)}", f"Failed: {len(failed)}",
             f"Unprotected: {len(unprotected)}", f"RPO breaches: {len(breaches)}"]
-    head += [f"- {r.get('display_name')} ({r.get('volume_id')}): RPO {r.get('rpo_hours')} h" for r in breaches]
-    links = [f"Run in Airflow: {run_url(base_url, dag_id, run_id)}", f"OCI Protection: {protection_url(base_url)}"]
-    text = "\n".join([*head, "", text_table, "", *links])
+    head += [f"- {r.get('display_name')} ({r.get('volume_id')}): RPO "
+             f"{'-' if r.get('rpo_hours') is None else r['rpo_hours']} h, target {r['rpo_target_hours']:g} h"
+             for r in breaches]
+    links = [("Run in Airflow", run_url(base_url, dag_id, run_id)), ("OCI Protection", protection_url(base_url))]
+    text = "\n".join([*head, "", text_table, "", *(f"{name}: {url}" for name, url in links)])
+    esc = html.escape
     table = "".join(
-        f"<tr><td>{html.escape(str(r.get('display_name')))}</td><td>{html.escape(str(r.get('status')))}</td>"
-        f"<td>{html.escape(str(r.get('type') or ''))}</td><td>{html.escape(str(r.get('rpo_hours')))}</td></tr>"
-        for r in rows)
-    body = ("<html><body>" + "".join(f"<p>{html.escape(x)}</p>" for x in head)
-            + "<table border=\"1\"><tr><th>Volume</th><th>Status</th><th>Type</th><th>RPO (h)</th></tr>"
-            + table + "</table>" + "".join(f'<p><a href="{html.escape(u.split(": ", 1)[1])}">'
-                                            f"{html.escape(u.split(': ', 1)[0])}</a></p>" for u in links)
-            + "</body></html>")
+        f"<tr><td>{esc(str(r.get('display_name')))}</td><td>{esc(str(r.get('status')))}</td>"
+        f"<td>{esc(str(r.get('type') or '-'))}</td><td>{esc(str(r.get('rto_seconds') or '-'))}</td>"
+        f"<td>{esc(str('-' if r.get('rpo_hours') is None else r['rpo_hours']))}</td>"
+        f"<td>{r['rpo_target_hours']:g}</td></tr>" for r in rows)
+    body = ("<html><body>" + "".join(f"<p>{esc(x)}</p>" for x in head)
+            + "<table border=\"1\"><tr><th>Volume</th><th>Status</th><th>Type</th><th>RTO (s)</th><th>RPO (h)</th>"
+              "<th>RPO target (h)</th></tr>" + table + "</table>"
+            + "".join(f'<p><a href="{esc(url)}">{esc(name)}</a></p>' for name, url in links) + "</body></html>")
     return Mail(subject, text, body)
 
 

@@ -100,23 +100,36 @@ def test_bad_notification_settings_are_refused_by_name_before_any_oci_call(estat
     assert mailbox.mails == []  # a refused configuration sends nothing
 
 
-def test_smtp_down_and_webhook_5xx_leave_the_run_alone_and_log_why(estate, monkeypatch, capfd, caplog):
-    """The mail server refuses connections and the webhook answers 500: the run ends as it would have (success),
-    the log says why, and no secret is in it."""
-    from tests.mailbox import free_port
-
+def test_summary_mail_and_a_failing_webhook_leave_a_good_run_alone(estate, mailbox, monkeypatch, caplog):
+    """notify_summary on: a good run mails one summary (plain text and HTML, the report's table); the webhook
+    answers 500, which is logged with its reason and leaves the run a success."""
     sim = estate
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
-        "conn_type": "smtp", "host": "127.0.0.1", "port": free_port(), "password": "pa55word",
-        "extra": {"disable_ssl": True, "disable_tls": True}}))
     with webhook_server(status=500) as hook:
         monkeypatch.setenv("AIRFLOW_CONN_CHAT", hook.connection_json())
-        sim.admin.fault("CreateVolumeBackup", "corrupt_backup", count=1)
-        state, tasks = run_dag(NIGHTLY, _conf(sim, notify_to=TO, notify_webhook_conn_id="chat"))
-        assert state == "failed" and tasks["report"] == "failed", tasks  # failed by the verification, as without mail
+        state, tasks = run_dag(NIGHTLY, _conf(sim, verification_level="api", notify_to=TO, notify_summary=True,
+                                              notify_webhook_conn_id="chat"))
+        assert state == "success", tasks
         assert len(hook.posts) == 1
-    log = capfd.readouterr()
-    out = log.out + log.err + caplog.text
-    assert "NOT sent through 'smtp_default': ConnectionRefusedError" in out
-    assert "webhook 'chat' NOT delivered: HTTP 500" in out
-    assert "pa55word" not in out and "s3cr3t-token" not in out
+    report = xcom(NIGHTLY, last_run_id(NIGHTLY), "report")
+    names = [r["display_name"] for r in report["volumes"]]
+    [mail] = mailbox.mails
+    assert mail.subject == f"[OCI] {NIGHTLY} summary: {len(names)} protected, 0 failed, 0 unprotected, 0 RPO breaches"
+    text, html = mail.part("plain"), mail.part("html")
+    assert "Protected: 3" in text and "RPO breaches: 0" in text and "OCI nightly backup report" in text
+    assert all(f"- {name} (" in text for name in names)  # the report's table
+    assert "<table" in html and all(f"<td>{name}</td>" for name in names)
+    assert "webhook 'chat' NOT delivered: HTTP 500" in caplog.text and "s3cr3t-token" not in caplog.text
+
+
+def test_smtp_down_is_reported_not_raised_and_keeps_the_password_out(airflow_db, monkeypatch):
+    from notify.deliver import send_mail
+    from notify.message import plain_mail
+
+    from tests.mailbox import free_port
+
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DOWN", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": free_port(), "password": "pa55word", "login": "ops",
+        "extra": {"disable_ssl": True, "disable_tls": True, "retry_limit": 0}}))
+    outcome = send_mail(plain_mail("[OCI] test", ["x"]), ["ops@example.com"], "smtp_down")
+    assert outcome.startswith("mail '[OCI] test' NOT sent through 'smtp_down': ConnectionRefusedError")
+    assert "pa55word" not in outcome
