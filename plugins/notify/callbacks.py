@@ -23,14 +23,27 @@ def base_url() -> str:
 def notify_settings(dag, conf: dict | None) -> dict:
     """The notification keys of this run in the documented order: Params defaults, the Variable named after the
     DAG, the trigger conf; checked (an unknown connection or a malformed address raises OciInputError)."""
-    from airflow.sdk import Variable
     from common.config import layered, parse_variable
 
     from notify.config import check_notify
 
-    variable = parse_variable(dag.dag_id, Variable.get(dag.dag_id, default=None))
+    variable = parse_variable(dag.dag_id, variable_text(dag.dag_id))
     config = layered(dag.params.dump(), variable, conf or {}, dag_id=dag.dag_id)
     return check_notify(config)
+
+
+def variable_text(key: str) -> str | None:
+    """A Variable's text where a DAG callback runs: through the Task SDK in the DAG processor, from the metadata
+    database in dag.test() (whose callbacks run outside any task, with no Task SDK channel)."""
+    from notify.facts import _sdk
+
+    if _sdk():
+        from airflow.sdk import Variable
+
+        return Variable.get(key, default=None)
+    from airflow.models.variable import Variable as StoredVariable
+
+    return StoredVariable.get(key, default_var=None)
 
 
 def _conf_of(context) -> dict:
@@ -68,6 +81,7 @@ def on_run_success(context) -> None:
     try:
         values = notify_settings(dag, _conf_of(context))
         if not values["notify_summary"] or not (values["notify_to"] or values["notify_webhook_conn_id"]):
+            log.info("%s %s: no summary (notify_summary off or nobody to tell)", dag.dag_id, run_id)
             return
         pull = _xcom_sdk if _sdk() else _xcom_orm
         report = pull(dag.dag_id, run_id, REPORT_TASK, "return_value", -1) or {}

@@ -13,6 +13,7 @@ from tests.airflow_helpers import last_run_id, run_dag, xcom
 from tests.mailbox import smtp_server, webhook_server
 
 NIGHTLY = "oci_nightly_backup"
+WATCHDOG = "oci_freshness_watchdog"
 POLICIES = {"default": {"full_interval_days": 7, "retention_days": 30, "verify": "all"}}
 TO = ["ops@example.com", "dba@example.org"]
 
@@ -100,25 +101,46 @@ def test_bad_notification_settings_are_refused_by_name_before_any_oci_call(estat
     assert mailbox.mails == []  # a refused configuration sends nothing
 
 
-def test_summary_mail_and_a_failing_webhook_leave_a_good_run_alone(estate, mailbox, monkeypatch, caplog):
-    """notify_summary on: a good run mails one summary (plain text and HTML, the report's table); the webhook
-    answers 500, which is logged with its reason and leaves the run a success."""
+def test_watchdog_mails_a_breach_once_and_its_clearing_once_and_the_summary_in_between(estate, mailbox,
+                                                                                      monkeypatch, caplog):
+    """No verified backup yet: the hourly watchdog mails the breach once (a second hour: nothing new). A good
+    nightly with notify_summary mails one summary (plain text and HTML, the report's table) while its webhook
+    answers 500, which is logged and leaves the run a success. The next hour the watchdog mails "cleared" once.
+    The watchdog and the nightly read the same Variable: the nightly's configuration."""
+    from tests.airflow_helpers import variable
+
     sim = estate
-    with webhook_server(status=500) as hook:
+    conf = _conf(sim, verification_level="api", notify_to=TO, notify_summary=True, notify_webhook_conn_id="chat")
+    names = sorted(v["display_name"] for v in sim.admin.resources("volume") + sim.admin.resources("bootvolume")
+                   if (v.get("freeform_tags") or {}).get("backup-policy") is not None)
+    with variable(NIGHTLY, conf), variable("oci_freshness_watchdog_state", {}), \
+            webhook_server(status=500) as hook:
         monkeypatch.setenv("AIRFLOW_CONN_CHAT", hook.connection_json())
-        state, tasks = run_dag(NIGHTLY, _conf(sim, verification_level="api", notify_to=TO, notify_summary=True,
-                                              notify_webhook_conn_id="chat"))
+        state, tasks = run_dag(WATCHDOG)
         assert state == "success", tasks
-        assert len(hook.posts) == 1
-    report = xcom(NIGHTLY, last_run_id(NIGHTLY), "report")
-    names = [r["display_name"] for r in report["volumes"]]
-    [mail] = mailbox.mails
-    assert mail.subject == f"[OCI] {NIGHTLY} summary: {len(names)} protected, 0 failed, 0 unprotected, 0 RPO breaches"
-    text, html = mail.part("plain"), mail.part("html")
-    assert "Protected: 3" in text and "RPO breaches: 0" in text and "OCI nightly backup report" in text
-    assert all(f"- {name} (" in text for name in names)  # the report's table
-    assert "<table" in html and all(f"<td>{name}</td>" for name in names)
-    assert "webhook 'chat' NOT delivered: HTTP 500" in caplog.text and "s3cr3t-token" not in caplog.text
+        [breach] = mailbox.mails
+        assert breach.subject == f"[OCI] RPO breached: {len(names)} volume(s)"
+        assert all(f"- {name} (" in breach.part("plain") for name in names) and "no verified backup" in breach.part(
+            "plain")
+        assert run_dag(WATCHDOG)[0] == "success" and len(mailbox.mails) == 1  # still breached: no second mail
+
+        state, tasks = run_dag(NIGHTLY)
+        assert state == "success", tasks
+        assert len(hook.posts) == 2  # the breach and the summary each went to the webhook too (and got a 500)
+        summary = mailbox.mails[1]
+        report = xcom(NIGHTLY, last_run_id(NIGHTLY), "report")
+        assert summary.subject == (f"[OCI] {NIGHTLY} summary: {len(report['volumes'])} protected, 0 failed, "
+                                   f"0 unprotected, 0 RPO breaches")
+        text, html = summary.part("plain"), summary.part("html")
+        assert "RPO breaches: 0" in text and "OCI nightly backup report" in text
+        assert all(f"- {r['display_name']} (" in text for r in report["volumes"])  # the report's table
+        assert "<table" in html and all(f"<td>{r['display_name']}</td>" in html for r in report["volumes"])
+        assert "webhook 'chat' NOT delivered: HTTP 500" in caplog.text and "s3cr3t-token" not in caplog.text
+
+        assert run_dag(WATCHDOG)[0] == "success"
+        assert run_dag(WATCHDOG)[0] == "success"
+    assert [m.subject for m in mailbox.mails[2:]] == [f"[OCI] RPO cleared: {len(names)} volume(s)"]
+    assert all(m.recipients == TO for m in mailbox.mails)
 
 
 def test_smtp_down_is_reported_not_raised_and_keeps_the_password_out(airflow_db, monkeypatch):
