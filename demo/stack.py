@@ -533,7 +533,8 @@ def _mail_catcher(layout: Layout, procs: dict[str, subprocess.Popen], api: Api, 
             api.call("PATCH", "/api/v2/connections/smtp_default", conn)
         variable = api.call("GET", "/api/v2/variables/oci_nightly_backup")
         value = {**json.loads(variable["value"]), "notify_to": DEMO_MAIL_TO}
-        api.call("PATCH", "/api/v2/variables/oci_nightly_backup", {**variable, "value": json.dumps(value)})
+        api.call("PATCH", "/api/v2/variables/oci_nightly_backup",
+                 {"key": variable["key"], "value": json.dumps(value), "description": variable.get("description")})
         info["mail"] = str(folder)
 
 
