@@ -159,7 +159,7 @@ def _rpo_at_risk(dag_id: str, interval_hours: float, context: dict) -> None:
         from airflow.sdk import Variable
 
         run = context.get("dag_run") or {}
-        run_id, conf = run.get("run_id") or "", run.get("conf") or {}
+        run_id, conf = run.get("dag_run_id") or run.get("run_id") or "", run.get("conf") or {}
         variable = parse_variable(dag_id, Variable.get(dag_id, default=None))
         values = check_notify(layered(NIGHTLY_DEFAULTS, variable, conf, dag_id=dag_id))
         if not values["notify_to"] and not values["notify_webhook_conn_id"]:
