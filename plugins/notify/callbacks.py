@@ -104,10 +104,7 @@ def record_error(context) -> None:
         error = context.get("exception")
         line = first_line(f"{type(error).__name__}: {error}" if error else "")
         if line:
-            try:
-                from airflow.sdk.execution_time.secrets_masker import redact
-            except ImportError:  # pragma: no cover
-                from airflow.sdk._shared.secrets_masker import redact
+            from airflow.sdk._shared.secrets_masker import redact
             context["ti"].xcom_push(key=ERROR_XCOM_KEY, value=str(redact(line)))
     except Exception as err:
         log.warning("error line not recorded: %s", type(err).__name__)
