@@ -15,10 +15,10 @@ class OciFreshnessWatchdogOperator(OciBaseOperator):
 
     XCom: breaches (by volume OCID), new, cleared, and the outcome of each notification.
 
-    :param nightly_dag_id: the DAG whose configuration says what is protected and whom to mail
+    :param nightly_dag_id: the DAG whose configuration says what is protected and whom to mail (templated)
     """
 
-    template_fields = oci_template_fields()
+    template_fields = oci_template_fields("nightly_dag_id")
 
     def __init__(self, *, nightly_dag_id: str = "oci_nightly_backup", **kwargs):
         super().__init__(**kwargs)
