@@ -24,6 +24,7 @@ from forms.params import (
 from forms.params import OPTIONAL_SHAPE_PATTERN as SHAPE_PATTERN
 from forms.requests import clone_attach_arguments, clone_launch_plan
 from hooks.oci import OCID_RE, RETRY_BUDGET
+from notify.callbacks import on_run_failure, record_error
 from operators.approval import OciApproveLaunchOperator
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
@@ -77,7 +78,10 @@ with DAG(
     dagrun_timeout=timedelta(hours=6),
     doc_md=DOC,
     tags=["oci", "clone", "on-demand"],
+    # one mail (and webhook message) per failed run, naming what failed (docs/notifications.md)
+    on_failure_callback=on_run_failure,
     default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
+                  "on_failure_callback": record_error,  # the error line for the run's mail
                   "execution_timeout": timedelta(hours=2)},
     params={
         # What to clone: one of instance_id and volume_ids

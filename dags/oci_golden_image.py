@@ -12,6 +12,7 @@ from airflow.sdk import DAG, AssetAlias
 from forms.fleet import fleet_params
 from forms.params import choice_field, ocid_field, text_field
 from hooks.oci import RETRY_BUDGET
+from notify.callbacks import on_run_failure, record_error
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator
 from operators.image_transfer import OciExportImageOperator
@@ -74,7 +75,10 @@ with DAG(
     dagrun_timeout=timedelta(hours=8),
     doc_md=DOC,
     tags=["oci", "image", "golden-image", "on-demand"],
+    # one mail (and webhook message) per failed run, naming what failed (docs/notifications.md)
+    on_failure_callback=on_run_failure,
     default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
+                  "on_failure_callback": record_error,  # the error line for the run's mail
                   "execution_timeout": timedelta(hours=2)},
     params={
         # Which instance

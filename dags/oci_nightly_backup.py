@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, task, task_group
 from common import config as settings
 from common import pools
+from notify.callbacks import on_run_failure, on_run_success, record_error, rpo_deadline
 from operators import volume_groups as groups
 from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOperator, OciPruneBackupsOperator
 from operators.backups import OciCopyBackupOperator, OciCreateBackupOperator
@@ -66,7 +67,12 @@ with DAG(
     dagrun_timeout=timedelta(hours=8),
     doc_md=DOC,
     tags=["oci", "backup", "scheduled"],
+    # one mail (and webhook message) per failed run, naming what failed (docs/notifications.md)
+    on_failure_callback=on_run_failure,
+    on_success_callback=on_run_success,  # the opt-in summary (notify_summary)
+    deadline=rpo_deadline(DAG_ID),  # "RPO at risk" while a run is still running
     default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=2),
+                  "on_failure_callback": record_error,  # the error line for the run's mail
                   "execution_timeout": timedelta(hours=2), "pool": pools.oci_api_pool(),
                   **wait_settings(deferrable=False)},
     params=settings.nightly_params(),

@@ -22,6 +22,7 @@ from forms.params import (
     text_field,
 )
 from hooks.oci import RETRY_BUDGET
+from notify.callbacks import on_run_failure, record_error
 from operators.approval import OciApproveSwapOperator
 from operators.base import wait_settings
 from operators.boot_swap import OciSwapBootVolumeOperator
@@ -76,7 +77,10 @@ with DAG(
     dagrun_timeout=timedelta(hours=12),
     doc_md=DOC,
     tags=["oci", "restore", "on-demand"],
+    # one mail (and webhook message) per failed run, naming what failed (docs/notifications.md)
+    on_failure_callback=on_run_failure,
     default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
+                  "on_failure_callback": record_error,  # the error line for the run's mail
                   "execution_timeout": timedelta(hours=8)},
     params={
         # Which backup: one of backup_id and volume_id

@@ -513,6 +513,7 @@ def _start(layout: Layout, port: int, database: str, fresh: bool) -> dict:
     with Phase("connection oci_default in the metadata database (Admin > Connections lists it)"):
         _store_oci_default(api, oci_default)
 
+    _mail_catcher(layout, procs, api, info)
     with Phase(f"{len(info['dags'])} DAGs parsed and unpaused"):
         _wait(layout, procs, "the DAGs in dags/ parsed", lambda: _parsed(api, info["dags"]), 300)
         for dag_id in info["dags"]:
@@ -544,6 +545,34 @@ def _store_oci_default(api: Api, conn: dict) -> None:
         if exc.code != 409:
             raise
         api.call("PATCH", "/api/v2/connections/oci_default", body)
+DEMO_MAIL_TO = ["ops@example.com"]
+
+
+def _mail_catcher(layout: Layout, procs: dict[str, subprocess.Popen], api: Api, info: dict) -> None:
+    """The demo's mails (docs/notifications.md): a loopback SMTP server writing `.eml` files into out/up/mail,
+    the connection smtp_default pointing at it, and notify_to in the nightly's Variable."""
+    with Phase("mail catcher (smtp_default; the mails land in mail/ as .eml files)"):
+        port, folder = free_port(), layout.out / "mail"
+        log = layout.logs / "mailcatcher.log"
+        mark = log.stat().st_size if log.exists() else 0
+        procs["mailcatcher"] = spawn(layout, "mailcatcher", [PY, "-m", "demo.mailcatcher", "--dir", str(folder),
+                                                              "--port", str(port)], dict(os.environ))
+        _wait(layout, procs, "mailcatcher",
+              lambda: "mail catcher ready" in log.read_bytes()[mark:].decode(errors="replace"), 60, 0.2)
+        conn = {"connection_id": "smtp_default", "conn_type": "smtp", "host": HOST, "port": port,
+                "extra": json.dumps({"disable_ssl": True, "disable_tls": True, "from_email": "airflow@localhost"}),
+                "description": "The demo's mail catcher (make up): mails land in mail/ as .eml files"}
+        try:
+            api.call("POST", "/api/v2/connections", conn)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:
+                raise
+            api.call("PATCH", "/api/v2/connections/smtp_default", conn)
+        variable = api.call("GET", "/api/v2/variables/oci_nightly_backup")
+        value = {**json.loads(variable["value"]), "notify_to": DEMO_MAIL_TO}
+        api.call("PATCH", "/api/v2/variables/oci_nightly_backup",
+                 {"key": variable["key"], "value": json.dumps(value), "description": variable.get("description")})
+        info["mail"] = str(folder)
 
 
 def _parsed(api: Api, expected: list[str]) -> bool:
@@ -564,6 +593,7 @@ Airflow   {info['url']}    login: {info['login']['username']} / {info['login']['
 DAGs      {', '.join(info['dags'])} (unpaused; the nightly backup's latest interval starts now)
 ocisim    {home} (seeded from demo/seed.json), state {info['out']}/ocisim
 logs      {info['out']}/logs    airflow CLI: source {info['out']}/env.sh
+mail      {info.get('mail', '-')} (.eml files: failure mails, summaries, RPO alerts)
 stop      make down UP_DIR={info['out']}
 """, flush=True)
 

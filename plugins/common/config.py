@@ -101,6 +101,12 @@ PROTECTION_CACHE_SECONDS = Setting("OCI_PROTECTION_CACHE_SECONDS", 60.0,
                                    "seconds the page serves one read of OCI before reading again")
 PROTECTION_WAIT_SECONDS = Setting("OCI_PROTECTION_WAIT_SECONDS", 1.5,
                                   "seconds a page request waits for a running read before showing the last one")
+RPO_DEADLINE_HOURS = Setting("OCI_RPO_DEADLINE_HOURS", 0.0,
+                             "hours after its logical date a nightly run that is still running mails \"RPO at "
+                             "risk\"; 0: the smallest verify_every_days of the default policies", parsed=True)
+RPO_DEADLINE = Setting("OCI_RPO_DEADLINE", True,
+                       "the nightly carries its RPO DeadlineAlert; 0 where DAGs run in dag.test() (Airflow 3.3.2 "
+                       "fails a successful dag.test() run of a DAG with a deadline)", parsed=True)
 PROTECTION_FIRST_WAIT_SECONDS = Setting("OCI_PROTECTION_FIRST_WAIT_SECONDS", 10.0,
                                         "seconds the very first request waits, having nothing to show yet")
 APPROVAL_IN_PLACE = Setting("OCI_APPROVAL_IN_PLACE", True,
@@ -112,7 +118,7 @@ SETTINGS: tuple[Setting, ...] = (
     POLL_INTERVAL, POLL_MAX_INTERVAL, TRIGGER_MIN_EVENT_AGE, TRIGGER_BATCH_FROM, TRIGGER_END_TASK, UPLOAD_ROOTS,
     API_POOL, API_POOL_SLOTS, INCLUDE_DIR, NIGHTLY_SCHEDULE, NIGHTLY_MAX_ACTIVE_TASKS, PROTECTION_DAG,
     PROTECTION_CONN_ID, PROTECTION_CACHE_SECONDS, PROTECTION_WAIT_SECONDS, PROTECTION_FIRST_WAIT_SECONDS,
-    APPROVAL_IN_PLACE, APPROVAL_CLONE_LAUNCH)
+    APPROVAL_IN_PLACE, APPROVAL_CLONE_LAUNCH, RPO_DEADLINE_HOURS, RPO_DEADLINE)
 
 
 def settings_table() -> str:
@@ -131,6 +137,11 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     "compartment_ids": None, "include_subcompartments": False, "tag_key": "backup-policy",
     "policies": DEFAULT_POLICIES, "verification_level": "script", "verifier_instance_id": None, "subnet_id": None,
     "canary_path": "/canary.txt", "heartbeat_path": "/.heartbeat", "dry_run": False}
+# notifications (docs/notifications.md): every DAG takes these keys, the nightly as Params, the others from their
+# Variable or conf; notify/config.py checks them
+NOTIFY_DEFAULTS: dict[str, Any] = {"notify_to": [], "notify_smtp_conn_id": "smtp_default", "notify_summary": False,
+                                   "notify_webhook_conn_id": None}
+NIGHTLY_DEFAULTS.update(NOTIFY_DEFAULTS)
 
 
 def nightly_params() -> dict:
@@ -138,6 +149,7 @@ def nightly_params() -> dict:
     from forms.params import OCID_SHAPES, choice_field, field, ocid_field, text_field
 
     what, verify, then = "What to protect", "How to verify", "Afterwards: retention"
+    notify = "Who is told (optional)"
     d = copy.deepcopy(NIGHTLY_DEFAULTS)  # a Param's value is its own, not the module's
     return {
         "compartment_ids": text_field("Compartments", "Compartment OCIDs to scan, comma-separated (empty: the "
@@ -165,6 +177,14 @@ def nightly_params() -> dict:
         "heartbeat_path": field(d["heartbeat_path"], "string", "Heartbeat file", "Its time shows how fresh the "
                                 "restored data is (script level). Example: /.heartbeat", verify),
         "dry_run": field(d["dry_run"], "boolean", "Dry run", "Retention only reports what it would delete", then),
+        "notify_to": field(d["notify_to"], ["array", "string"], "Mail to", "Addresses told of a failed run, one per "
+                           "line (empty: no mail). Example: ops@example.com", notify, items={"type": "string"}),
+        "notify_smtp_conn_id": field(d["notify_smtp_conn_id"], "string", "SMTP connection", "The connection the mails "
+                                     "go through. Example: smtp_default", notify),
+        "notify_summary": field(d["notify_summary"], "boolean", "Mail a summary", "Also mail a summary after every "
+                                "run", notify),
+        "notify_webhook_conn_id": text_field("Webhook connection", "An http connection of a chat webhook (empty: "
+                                             "none). Example: ops_webhook", notify),
     }
 
 
@@ -195,11 +215,11 @@ def layered(defaults: Mapping[str, Any], variable: Any = None, conf: Any = None,
             continue
         if not isinstance(values, Mapping):
             raise OciInputError(f"{where}: a JSON object with the DAG's Params as keys, not {type(values).__name__}")
-        unknown = sorted(set(values) - set(defaults))
+        unknown = sorted(set(values) - set(defaults) - set(NOTIFY_DEFAULTS))  # every DAG takes these
         if unknown:
             raise OciInputError(f"{where}: unknown key {unknown[0]!r}" + (f" (and {unknown[1:]})" if unknown[1:]
                                 else "") + f"; the Params are {sorted(defaults)}")
-    given = {key: value for key, value in (conf or {}).items() if value != defaults[key]}
+    given = {key: value for key, value in (conf or {}).items() if value != defaults.get(key, NOTIFY_DEFAULTS.get(key))}
     return {**copy.deepcopy(dict(defaults)), **(variable or {}), **given}
 
 
@@ -226,4 +246,8 @@ def run_config(context) -> dict:
     dag = context["dag"]
     variable = parse_variable(dag.dag_id, Variable.get(dag.dag_id, default=None))
     conf = dict(getattr(context.get("dag_run"), "conf", None) or {})
-    return layered(dag.params.dump(), variable, conf, dag_id=dag.dag_id)
+    config = layered(dag.params.dump(), variable, conf, dag_id=dag.dag_id)
+    from notify.config import check_notify
+
+    check_notify(config)  # a bad address or connection is refused here, by name, before any OCI call
+    return config
