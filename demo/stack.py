@@ -522,12 +522,7 @@ def _start(layout: Layout, port: int, database: str, fresh: bool) -> dict:
     with Phase("connection airflow_api (the nightly report sets its run's note with it)"):
         conn = {"connection_id": "airflow_api", "conn_type": "http", "host": info["url"], "login": USER,
                 "password": PASSWORD, "description": "The api-server of `make up`, for DAG run notes"}
-        try:
-            api.call("POST", "/api/v2/connections", conn)
-        except urllib.error.HTTPError as exc:
-            if exc.code != 409:
-                raise
-            api.call("PATCH", "/api/v2/connections/airflow_api", conn)
+        _upsert_connection(api, conn)
 
     write_private(layout.info, json.dumps(info, indent=2) + "\n")  # it holds the login
     return info
@@ -539,12 +534,19 @@ def _store_oci_default(api: Api, conn: dict) -> None:
     # refuses to test with the stored key ("host or port ... differs"; apache/airflow#73298, docs/connections.md)
     body = {"connection_id": "oci_default", "conn_type": conn["conn_type"], "extra": json.dumps(conn["extra"]),
             "port": 0, "description": "ocisim, the local OCI emulator of `make up` (key file in its state folder)"}
+    _upsert_connection(api, body)
+
+
+def _upsert_connection(api: Api, conn: dict) -> None:
+    """Create the connection, or update it where an earlier `up` made it (its ports change at every start)."""
     try:
-        api.call("POST", "/api/v2/connections", body)
+        api.call("POST", "/api/v2/connections", conn)
     except urllib.error.HTTPError as exc:
         if exc.code != 409:
             raise
-        api.call("PATCH", "/api/v2/connections/oci_default", body)
+        api.call("PATCH", f"/api/v2/connections/{conn['connection_id']}", conn)
+
+
 DEMO_MAIL_TO = ["ops@example.com"]
 
 
@@ -562,12 +564,7 @@ def _mail_catcher(layout: Layout, procs: dict[str, subprocess.Popen], api: Api, 
         conn = {"connection_id": "smtp_default", "conn_type": "smtp", "host": HOST, "port": port,
                 "extra": json.dumps({"disable_ssl": True, "disable_tls": True, "from_email": "airflow@localhost"}),
                 "description": "The demo's mail catcher (make up): mails land in mail/ as .eml files"}
-        try:
-            api.call("POST", "/api/v2/connections", conn)
-        except urllib.error.HTTPError as exc:
-            if exc.code != 409:
-                raise
-            api.call("PATCH", "/api/v2/connections/smtp_default", conn)
+        _upsert_connection(api, conn)
         variable = api.call("GET", "/api/v2/variables/oci_nightly_backup")
         value = {**json.loads(variable["value"]), "notify_to": DEMO_MAIL_TO}
         api.call("PATCH", "/api/v2/variables/oci_nightly_backup",
