@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 from common import config as settings
 from common import pools
+from forms.params import field
 from notify.callbacks import on_run_failure, record_error
 from operators.freshness import OciFreshnessWatchdogOperator
 
@@ -37,9 +38,9 @@ with DAG(
     default_args={"owner": "platform", "retries": 1, "retry_delay": timedelta(minutes=5),
                   "execution_timeout": timedelta(minutes=30), "pool": pools.oci_api_pool(),
                   "on_failure_callback": record_error},
-    params={"nightly_dag_id": Param(settings.NIGHTLY_DAG_ID, type="string", minLength=1,
-                                    description="The DAG whose configuration (compartments, tag key, policies, "
-                                                "notify_to) says what is protected and whom to mail")},
+    params={"nightly_dag_id": field(settings.NIGHTLY_DAG_ID, "string", "Nightly DAG", "The DAG whose configuration "
+                                    "(compartments, tag key, policies, notify_to) says what is protected and whom "
+                                    "to mail. Example: oci_nightly_backup", "What to watch", minLength=1)},
 ) as dag:
     OciFreshnessWatchdogOperator(task_id="check_freshness", nightly_dag_id="{{ params.nightly_dag_id }}",
                                  oci_conn_id=settings.PROTECTION_CONN_ID.value())
