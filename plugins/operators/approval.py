@@ -149,8 +149,8 @@ class OciApproveSwapOperator(OciApprovalOperator):
                  (", ".join(f"{b.display_name} `{b.id}`" for b in current) or "none attached") + " (kept, detached)"),
                 ("New boot volume", f"{new.display_name} `{new.id}` ({new.size_in_gbs} GB)"),
                 ("Backup", f"{backup.get('display_name', '-')} `{backup.get('backup_id', '-')}`, made "
-                           f"{backup.get('time_created', '-')} UTC"),
-                ("Verified", f"{backup['verified_at']} UTC" if backup.get("verified_at")
+                           f"{str(backup.get('time_created', '-')).replace('+00:00', '')} UTC"),
+                ("Verified", f"{str(backup['verified_at']).replace('+00:00', '')} UTC" if backup.get("verified_at")
                  else "NOT verified by a test restore"),
                 ("Expected downtime", "a few minutes: stop, detach the boot volume, attach the new one, start "
                                       "(OCI takes about 1 minute for each)")]

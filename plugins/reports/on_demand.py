@@ -221,6 +221,15 @@ def _fleet_rows(result: dict) -> list[list]:
             for r in result.get("instances") or []]
 
 
+def _approval_rows(result: dict) -> list[list]:
+    """Who decided on an approval gate (operators/approval.py), when and why."""
+    a = result.get("approval")
+    if not a:
+        return []
+    return [[f"{'approved' if a['approved'] else 'REJECTED'} by", a["by"], "-",
+             f"{str(a['at'])[:16]}{', ' + a['reason'][:80] if a['reason'] else ''}"]]
+
+
 def clone_note(result: dict) -> list[list]:
     rows = [[f"clone of {r['display_name']}", r["clone_name"], short_ocid(r["clone_id"]),
              ("AVAILABLE" if r["clone_id"] else "NOT CLONED") + (f", at {r['attached_device']}"
@@ -229,7 +238,7 @@ def clone_note(result: dict) -> list[list]:
     if result.get("instance"):
         i = result["instance"]
         rows.append(["instance", i["hostname"], short_ocid(i["instance_id"]), f"RUNNING, {i['private_ip']}"])
-    return rows
+    return rows + _approval_rows(result)
 
 
 def restore_note(result: dict) -> list[list]:
@@ -250,7 +259,7 @@ def restore_note(result: dict) -> list[list]:
         s = result["swap"]
         rows.append(["swapped into", s["hostname_label"], short_ocid(s["instance_id"]), s["lifecycle_state"]])
         rows.append(["old boot volume (kept)", "-", short_ocid(s["old_boot_volume_id"]), s["old_boot_volume_state"]])
-    return rows
+    return rows + _approval_rows(result)
 
 
 def image_note(result: dict) -> list[list]:

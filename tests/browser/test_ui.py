@@ -132,6 +132,8 @@ def test_ui_walk_through_every_form_the_nightly_run_its_names_and_the_protection
                 clock.lap("Chromium: the good run, its note, the Console link, OCI Protection")
                 walk.restore_form()
                 clock.lap("the restore form: a bad OCID refused naming the field, then the run succeeded")
+                walk.approve_in_place()
+                clock.lap("an in-place restore approved under Browse > Required Actions, then swapped")
                 shots += walk.mapped_names(run_id)
                 clock.lap("the nightly's mapped group, its tasks by volume name")
             finally:
@@ -161,7 +163,8 @@ def test_ui_walk_through_every_form_the_nightly_run_its_names_and_the_protection
 
 
 # the screenshots the README shows, kept current by this test: (this test's name) -> docs/img name
-README_SHOTS = {"restore_form_bad_value.png": "trigger-form.png", "nightly_mapped_names.png": "mapped-names.png"}
+README_SHOTS = {"restore_form_bad_value.png": "trigger-form.png", "nightly_mapped_names.png": "mapped-names.png",
+                "required_action_in_place.png": "required-action.png"}
 
 
 def login(page, url: str, path: str) -> None:
@@ -316,6 +319,37 @@ class Walk:
                                                "object_name": "disks/legacy-erp.vmdk"})
         runs["oci_vmdk_migration"] = self.trigger(dialog, "oci_vmdk_migration")
         return runs
+
+    def approve_in_place(self) -> None:
+        """An in-place restore of app1's boot volume waits before the instance stops (OCI_APPROVAL_IN_PLACE is on
+        in `make up`); a person opens it under Browse > Required Actions, reads what will happen, gives a reason
+        and approves; the run swaps the boot volume and its note says who approved."""
+        from playwright.sync_api import expect
+
+        page, instance = self.page, self.tenancy["instances"]["app1"]
+        run_id = self.api.call("POST", "/api/v2/dags/oci_restore/dagRuns", {"logical_date": None, "conf": {
+            "volume_id": self.tenancy["boot_volumes"]["app1"], "in_place": True, "approvers": ["admin"]}})["dag_run_id"]
+
+        def awaiting():
+            tis = self.api.call("GET", f"/api/v2/dags/oci_restore/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+                                       f"/taskInstances")["task_instances"]
+            return next((t for t in tis if t["task_id"] == "approve_swap" and t["state"] == "awaiting_input"), None)
+
+        wait_for("the in-place restore's approval request", awaiting, 300)
+        assert [i["lifecycle_state"] for i in self.sim.resources("instance") if i["id"] == instance] == ["RUNNING"]
+        page.goto(f"{self.url}/")
+        page.get_by_role("button", name="Browse").click()
+        page.get_by_role("menuitem", name="Required Actions").click()
+        page.get_by_role("link", name=re.compile(r"^Approve the in-place restore of app1")).click()
+        expect(page.get_by_text("Expected downtime")).to_be_visible()
+        expect(page.get_by_text(instance)).to_be_visible()
+        page.locator("#element_reason").fill("browser walk-through")
+        self.shot("required_action_in_place.png")
+        page.get_by_role("button", name="Approve", exact=True).click()
+        run = self.wait("oci_restore", run_id, 300)
+        assert run["state"] == "success", run
+        assert re.search(r"^\| approved by \| admin \| - \| .*browser walk-through \|$", run["note"], re.M), run["note"]
+        assert "| swapped into | app1 |" in run["note"], run["note"]
 
     def restore_form(self) -> None:
         """The restore form: a bad OCID is refused as the run would be created, naming the field and its rule;
