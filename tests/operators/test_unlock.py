@@ -54,7 +54,11 @@ def test_boot_verification_checks_the_shape_before_launching(airflow_oci):
     assert not result["passed"]
     assert result["detail"].startswith("shape 'VM.Standard.E2.1.Micro': not offered in availability domain")
     counters = sim.admin.counters()
-    assert mutating(counters) == {} and counters["ListShapes"] == 1
+    # nothing made or launched; the one change is the backup's verify-failed-at tag (never adopted, docs/
+    # interrupted-runs.md), and it carries no verified-at
+    assert mutating(counters) == {"UpdateBootVolumeBackup": 1} and counters["ListShapes"] == 1
+    tags = sim.client(oci.core.BlockstorageClient).get_boot_volume_backup(made.id).data.freeform_tags
+    assert "verify-failed-at" in tags and "verified-at" not in tags, tags
 
 
 def test_discovery_includes_subcompartments(airflow_oci):
