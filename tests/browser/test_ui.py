@@ -100,7 +100,7 @@ def test_ui_walk_through_every_form_the_nightly_run_its_names_and_the_protection
         assert f"Airflow   {url}    login: admin / admin" in started.stdout
         records = read_pids(layout)
         assert [name for name, _, _ in records] == ["ocisim", "api-server", "scheduler", "dag-processor",
-                                                    "triggerer"]
+                                                    "triggerer", "mailcatcher"]
         seen |= stack_pids(layout)
         clock.lap("make up (PostgreSQL db, ocisim, 4 Airflow services, DAGs unpaused)")
 
