@@ -491,12 +491,7 @@ def _start(layout: Layout, port: int, database: str, fresh: bool) -> dict:
         from common.pools import pool_body
 
         pool = pool_body()
-        try:
-            api.call("POST", "/api/v2/pools", pool)
-        except urllib.error.HTTPError as exc:
-            if exc.code != 409:
-                raise
-            api.call("PATCH", f"/api/v2/pools/{pool['name']}", pool)
+        _upsert(api, "pools", pool["name"], pool)
 
     with Phase("Variable oci_nightly_backup (the nightly's configuration, from the seeded tenancy)"):
         from demo.scenarios import nightly
@@ -539,12 +534,17 @@ def _store_oci_default(api: Api, conn: dict) -> None:
 
 def _upsert_connection(api: Api, conn: dict) -> None:
     """Create the connection, or update it where an earlier `up` made it (its ports change at every start)."""
+    _upsert(api, "connections", conn["connection_id"], conn)
+
+
+def _upsert(api: Api, collection: str, name: str, body: dict) -> None:
+    """POST to a REST collection, or PATCH the item an earlier `up` made (409)."""
     try:
-        api.call("POST", "/api/v2/connections", conn)
+        api.call("POST", f"/api/v2/{collection}", body)
     except urllib.error.HTTPError as exc:
         if exc.code != 409:
             raise
-        api.call("PATCH", f"/api/v2/connections/{conn['connection_id']}", conn)
+        api.call("PATCH", f"/api/v2/{collection}/{name}", body)
 
 
 DEMO_MAIL_TO = ["ops@example.com"]

@@ -38,6 +38,7 @@ def api(estate, monkeypatch):
     manager = get_auth_manager()
     tokens = {name: manager.generate_jwt(SimpleAuthManagerUser(username=name, role="op"))
               for name in ("alice", "bob")}
+    client.tokens = tokens  # the answering thread asks as alice
     return client, tokens
 
 
@@ -87,7 +88,6 @@ def _setup(sim):
 
 def test_an_assigned_user_approves_and_a_foreign_user_or_a_second_answer_is_refused(api, estate):
     client, tokens = api
-    client.tokens = tokens
     sim = estate
     instance_id, old, backup = _setup(sim)
     seen: dict = {}
@@ -127,7 +127,6 @@ def test_an_assigned_user_approves_and_a_foreign_user_or_a_second_answer_is_refu
 
 def test_reject_leaves_the_instance_running_on_its_old_boot_volume(api, estate):
     client, tokens = api
-    client.tokens = tokens
     sim = estate
     instance_id, old, backup = _setup(sim)
 
@@ -156,8 +155,7 @@ def test_no_answer_in_time_fails_closed(api, estate):
     from airflow.jobs.job import Job
     from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
 
-    client, tokens = api
-    client.tokens = tokens
+    client, _ = api
     sim = estate
     instance_id, old, backup = _setup(sim)
 
@@ -182,7 +180,6 @@ def test_an_emergency_clone_launch_waits_for_approval_where_the_deployment_asks(
     """Off by default (the clone tests launch without one); OCI_APPROVAL_CLONE_LAUNCH=1: Reject launches nothing
     and keeps the clones."""
     client, tokens = api
-    client.tokens = tokens
     sim = estate
     monkeypatch.setenv("OCI_APPROVAL_CLONE_LAUNCH", "1")
     instances_before = set(_by_id(sim, "instance"))
