@@ -57,9 +57,14 @@ class Clock:
         return "phase times:\n" + "\n".join(rows) + f"\n  {'total':<46} {time.monotonic() - self.began:6.1f} s"
 
 
+# `make up` as a deployment runs it: tests/conftest.py switches the in-place approval off for dag.test(), and the
+# stack would inherit that
+STACK_ENV = {**os.environ, "OCI_APPROVAL_IN_PLACE": "1"}
+
+
 def make(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     done = subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=STACK_ENV)
     print(done.stdout + done.stderr, flush=True)
     return done
 
