@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from demo.stack import Api, Layout, drop_database, free_port, stack_pids
-from tests.browser.test_ui import CHROMIUM, CHROMIUM_ARGS, SHOTS, Clock, alive, make, wait_for
+from tests.browser.test_ui import CHROMIUM, CHROMIUM_ARGS, SHOTS, Clock, alive, login, make, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "oci_nightly_backup"
@@ -79,10 +79,7 @@ def browse(url: str, run_id: str, tmp_path: Path) -> tuple[str, Path]:
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1100})
             page.set_default_timeout(30_000)
-            page.goto(f"{url}/")
-            page.get_by_label("Username").fill("admin")
-            page.get_by_label("Password").fill("admin")
-            page.get_by_role("button", name="Sign in").click()
+            login(page, url, "/")  # waits until the sign-in has landed, so the next goto does not abort it
 
             def open_page():
                 page.goto(f"{url}/")
