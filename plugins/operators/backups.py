@@ -113,6 +113,8 @@ class OciCreateBackupOperator(OciBaseOperator):
         if ocid_kind(self.volume_id) == "volumegroup":
             return None  # a group's backups: OciBackupVolumeGroupOperator adopts them
         ti = context["ti"]
+        if not self.adopt_backup_id and getattr(ti, "try_number", 2) <= 1:
+            return None  # the plan found none of this run's, and no earlier try of this task exists: no list call
         backups = self.hook.list_backups(self.volume_id, region=self.region)
         live = [b for b in backups if b["lifecycle_state"] in LIVE_BACKUP_STATES and not b["volume_group_backup_id"]]
         if self.adopt_backup_id:

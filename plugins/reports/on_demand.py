@@ -16,6 +16,22 @@ def _mapped(pull, task_id: str, count: int) -> list:
     return [pull(task_id, i) for i in range(count)]
 
 
+def gate_part(pull, task_id: str, asked_for: bool, what: str, untouched: str) -> tuple[dict | None, bool, list, list]:
+    """An approval gate's part of a report (operators/approval.py): (the decision, whether the step was refused by
+    a Reject or no answer in time, problems, lines)."""
+    asked = pull(task_id, key="asked") if asked_for else None
+    approval = pull(task_id, key="decision") if asked else None
+    problems, lines = [], []
+    if approval:
+        said = f"by {approval['by']} at {approval['at']}{': ' + approval['reason'] if approval['reason'] else ''}"
+        lines.append(f"- {what} {'approved' if approval['approved'] else 'REJECTED'} {said}")
+        if not approval["approved"]:
+            problems.append(f"the {what} was rejected {said}; {untouched}")
+    elif asked:
+        problems.append(f"no approval of the {what} within {asked['timeout_minutes']:g} min; {untouched}")
+    return approval, bool(asked) and not (approval or {}).get("approved"), problems, lines
+
+
 def clone_report(pull, context) -> tuple[list[str], dict, list[str], str]:
     request, resolved = pull("validate_request"), pull("resolve_volumes")
     if not request or not resolved:
@@ -36,14 +52,10 @@ def clone_report(pull, context) -> tuple[list[str], dict, list[str], str]:
         elif request["attach"] and source["kind"] == "volume" and not attached:
             problems.append(f"clone {clone['volume_id']} of {source['display_name']} was not attached")
     instance = pull("launch_on_clone") if request["launch"] else None
-    asked = pull("approve_launch", key="asked") if request["launch"] else None
-    approval = pull("approve_launch", key="decision") if asked else None
-    if asked and not (approval or {}).get("approved"):
-        problems.append(f"the launch was rejected by {approval['by']} at {approval['at']}"
-                        f"{': ' + approval['reason'] if approval['reason'] else ''}; no instance was launched"
-                        if approval else f"no approval of the launch within {asked['timeout_minutes']:g} min; no "
-                                         f"instance was launched (the clones are kept)")
-    elif request["launch"] and not instance:
+    approval, refused, gate_problems, gate_lines = gate_part(
+        pull, "approve_launch", request["launch"], "launch", "no instance was launched (the clones are kept)")
+    problems += gate_problems
+    if request["launch"] and not instance and not refused:
         problems.append(f"no instance was launched on the cloned boot volume (hostname {request['hostname']})")
     lines = [f"Emergency clone of {request['instance_id'] or 'volumes'}: {sum(1 for r in rows if r['clone_id'])}"
              f" of {len(rows)} volume(s) cloned"]
@@ -51,9 +63,7 @@ def clone_report(pull, context) -> tuple[list[str], dict, list[str], str]:
         lines.append(f"- {r['display_name']} ({r['kind']}, {r['size_in_gbs']} GB) {r['source_id']} -> "
                      f"{r['clone_id'] or 'NOT CLONED'}"
                      + (f", attached at {r['attached_device'] or 'no device path'}" if r["attachment_id"] else ""))
-    if approval:
-        lines.append(f"- launch {'approved' if approval['approved'] else 'REJECTED'} by {approval['by']} at "
-                     f"{approval['at']}{': ' + approval['reason'] if approval['reason'] else ''}")
+    lines += gate_lines
     if instance:
         lines.append(f"- instance {instance['instance_id']} RUNNING, hostname {instance['hostname']}, private IP "
                      f"{instance['private_ip']}, boot volume {instance['boot_volume_id']}")
@@ -71,20 +81,12 @@ def restore_report(pull, context) -> tuple[list[str], dict, list[str], str]:
     attached = pull("attach_restored_volume") if request["attach"] else None
     instance = pull("launch_on_restored_boot_volume") if request["launch"] else None
     swapped = pull("swap_boot_volume") if request.get("in_place") else None
-    asked = pull("approve_swap", key="asked") if request.get("in_place") else None
-    approval = pull("approve_swap", key="decision") if asked else None
+    approval, refused, problems, gate_lines = gate_part(
+        pull, "approve_swap", bool(request.get("in_place")), "in-place restore",
+        f"instance {request['instance_id']} was not touched")
     # an earlier run's unfinished swap this run finished with that run's restored boot volume (nothing restored)
     adopted = request.get("unfinished_swap")
     swap_state = pull("swap_boot_volume", key="swap_state") if request.get("in_place") and not swapped else None
-    refused = asked and not (approval or {}).get("approved")  # rejected, or no answer in time
-    problems = []
-    if approval and not approval["approved"]:
-        problems.append(f"the in-place restore was rejected by {approval['by']} at {approval['at']}"
-                        f"{': ' + approval['reason'] if approval['reason'] else ''}; instance "
-                        f"{request['instance_id']} was not touched")
-    elif refused:
-        problems.append(f"no approval of the in-place restore within {asked['timeout_minutes']:g} min; instance "
-                        f"{request['instance_id']} was not touched")
     if not restored and not adopted:
         problems.append(f"backup {backup['backup_id']} was not restored")
     if request["attach"] and not attached:
@@ -117,9 +119,7 @@ def restore_report(pull, context) -> tuple[list[str], dict, list[str], str]:
     if instance:
         lines.append(f"- instance {instance['instance_id']} RUNNING, hostname {instance['hostname']}, private IP "
                      f"{instance['private_ip']}")
-    if approval:
-        lines.append(f"- {'approved' if approval['approved'] else 'REJECTED'} by {approval['by']} at "
-                     f"{approval['at']}{': ' + approval['reason'] if approval['reason'] else ''}")
+    lines += gate_lines
     if swapped:
         lines.append(f"- swapped in place into instance {swapped['instance_id']}: it is {swapped['lifecycle_state']} "
                      f"on the restored boot volume {swapped['boot_volume_id']} (hostname {swapped['hostname_label']}, "
