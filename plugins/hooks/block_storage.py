@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from common.ids import ocid_kind
 from common.tags import GROUP_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG, VERIFY_FAILED_TAG
 
 
 def backup_result(backup: Any, region: str) -> dict:
     """The XCom dict of a block, boot or volume group backup (an SDK model or the same fields)."""
-    from hooks.oci import ocid_kind
 
     kind = ocid_kind(backup.id)
     source = getattr(backup, "volume_id", None) or getattr(backup, "boot_volume_id", None) or \
@@ -39,7 +39,6 @@ class OciBlockStorageMethods:
         :param region: the volume's region; None: the connection's
         :param lifecycle_state: only backups in this state (e.g. AVAILABLE); None: all
         """
-        from hooks.oci import ocid_kind
 
         client = self.get_client("blockstorage", region)
         volume = self.get_resource(volume_id, region)  # also a clear 404 for a volume that is gone
@@ -80,8 +79,6 @@ class OciBlockStorageMethods:
         :param passed: whether the test restore passed
         """
         import oci
-
-        from hooks.oci import ocid_kind
 
         client = self.get_client("blockstorage", region)
         backup = self.get_resource(backup_id, region)

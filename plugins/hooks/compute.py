@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from common.ids import ocid_kind
+
 if TYPE_CHECKING:
     from hooks.oci import Poll, WaitSpec
 
@@ -189,7 +191,6 @@ class OciComputeMethods:
         :param volume: the SDK Volume or BootVolume
         :param region: its region; None: the connection's
         """
-        from hooks.oci import ocid_kind
 
         compute = self.get_client("compute", region)
         if ocid_kind(volume.id) == "bootvolume":

@@ -10,7 +10,6 @@ import email.utils
 import functools
 import hashlib
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import BaseHook
-from common.errors import OciInputError, OciWaitError
+from common.errors import OciInputError, OciWaitError, bounded
+from common.ids import ocid_kind, validate_region
 
 from hooks.block_storage import OciBlockStorageMethods
 from hooks.compute import OciComputeMethods
@@ -27,12 +27,7 @@ from hooks.permissions import OciPermissionChecks
 from hooks.references import OciReferenceChecks
 from hooks.removals import OciRemovalMethods
 
-OCID_RE = re.compile(r"^ocid1\.[a-z0-9]+\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9]{8,}$")
-REGION_RE = re.compile(r"^[a-z]{2}-[a-z]+-[0-9]+$")
 AUTH_MODES = ("api_key", "config_file", "instance_principal", "resource_principal")
-# OCI's sizes are binary: a 50 GB volume holds 50 x 2**30 bytes, an image's size_in_mbs counts 2**20 bytes
-MIB = 1 << 20
-GIB = 1 << 30
 
 # SDK client class by service kind (module path, class name): resolved lazily.
 CLIENTS = {
@@ -44,21 +39,6 @@ CLIENTS = {
     "work_requests": ("oci.work_requests", "WorkRequestClient"),
     "instance_agent": ("oci.compute_instance_agent", "ComputeInstanceAgentClient"),
 }
-
-
-def validate_ocid(value: Any, field_name: str, resource_type: str | None = None) -> str:
-    """The one OCID check: raises before any API call, naming the field and the rule."""
-    if not isinstance(value, str) or not OCID_RE.match(value):
-        raise OciInputError(f"{field_name} {value!r}: not an OCID (expected ocid1.<type>.<realm>.<region>.<id>)")
-    if resource_type and value.split(".")[1] != resource_type:
-        raise OciInputError(f"{field_name} {value!r}: expected an OCID of type '{resource_type}'")
-    return value
-
-
-def validate_region(value: Any, field_name: str = "region") -> str:
-    if not isinstance(value, str) or not REGION_RE.match(value):
-        raise OciInputError(f"{field_name} {value!r}: not an OCI region identifier (like us-ashburn-1)")
-    return value
 
 
 def retry_token(dag_id: str, run_id: str, task_id: str, map_index: int = -1, purpose: str = "",
@@ -96,14 +76,6 @@ def next_token(token: str, failed_id: str) -> str:
 # URI too long, unprocessable. They fail the task at once (no Airflow task retries). 409 IncorrectState, 429, 5xx
 # and timeouts are retried by the SDK, then by Airflow.
 FAIL_FAST_STATUSES = frozenset({400, 401, 403, 404, 405, 411, 413, 414, 422})
-MESSAGE_LIMIT = 600  # characters of any one error text we raise or log
-
-
-def bounded(text: Any, limit: int = MESSAGE_LIMIT) -> str:
-    """Error text cut to `limit` characters: an echoed 1 MB value must not become a 1 MB log line."""
-    text = str(text)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters in all)"
-
 
 @dataclass(frozen=True)
 class RetryBudget:
@@ -201,44 +173,6 @@ RESOURCE_API = {
     "volumeattachment": ("compute", "get_volume_attachment", "detach_volume", "DETACHED"),
 }
 FAILURE_STATES = {"FAULTY", "FAILED", "TERMINATED", "TERMINATING", "DELETED", "DISABLED", "DETACHED"}
-
-
-# -- console URLs ------------------------------------------------------------------------------------------
-CONSOLE = "https://cloud.oracle.com"
-CONSOLE_PATHS = {
-    "instance": "compute/instances/{id}",
-    "image": "compute/images/{id}",
-    "volume": "block-storage/volumes/{id}",
-    "bootvolume": "block-storage/boot-volumes/{id}",
-    "volumebackup": "block-storage/backups/{id}",
-    "bootvolumebackup": "block-storage/boot-volume-backups/{id}",
-    "volumegroup": "block-storage/volume-groups/{id}",
-    "volumegroupbackup": "block-storage/volume-group-backups/{id}",
-    "volumeattachment": "compute/instances/{instance_id}/attached-block-volumes",
-    "instanceagentcommand": "compute/instances/{instance_id}/run-command",
-    "bucket": "object-storage/buckets/{namespace}/{bucket}/objects",
-    "object": "object-storage/buckets/{namespace}/{bucket}/objects",
-    "workrequest": "compute/work-requests/{id}",
-}
-
-
-def ocid_kind(ocid: str) -> str:
-    return ocid.split(".")[1] if ocid.startswith("ocid1.") else ""
-
-
-def console_url(region: str, resource_id: str | None = None, kind: str | None = None, **parts: str) -> str:
-    """The one console-URL builder: every resource kind, always with its region (OCI's console needs it)."""
-    kind = kind or ocid_kind(resource_id or "")
-    template = CONSOLE_PATHS.get(kind)
-    if template is None:
-        return f"{CONSOLE}/?region={region}"
-    return f"{CONSOLE}/{template.format(id=resource_id, **parts)}?region={region}"
-
-
-def asset_uri(region: str, resource_id: str) -> str:
-    """The one Asset URI of an OCI resource (images a DAG made, volumes a backup verified): the region, then
-    the OCID, so an Asset names one resource in one region."""
-    return f"oci://{region}/{resource_id}"
 
 
 # -- waiting ----------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.errors import OciInputError, shown
+from common.ids import ocid_kind, validate_ocid, validate_region
 
 
 def _not_found(err) -> bool:
@@ -27,7 +28,6 @@ class OciReferenceChecks:
         :param region: the region identifier
         :param field: the request field named in errors
         """
-        from hooks.oci import validate_region
 
         validate_region(region, field)
         try:
@@ -39,8 +39,6 @@ class OciReferenceChecks:
     def _get_checked(self, field: str, value: str, kind: str, service: str, getter: str,
                      region: str | None = None):
         import oci
-
-        from hooks.oci import validate_ocid
 
         validate_ocid(value, field, kind)
         try:
@@ -54,7 +52,6 @@ class OciReferenceChecks:
     def _get_block_storage(self, field: str, value: Any, getters: dict[str, str], region: str | None = None):
         """A Block Storage resource by OCID with the getter of its kind (`getters`: OCID kind -> getter; an OCID of
         another kind is refused as not of the first kind)."""
-        from hooks.oci import ocid_kind
 
         kind = ocid_kind(value) if isinstance(value, str) else ""
         kind = kind if kind in getters else next(iter(getters))

@@ -19,8 +19,9 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param
+from common.ids import validate_ocid, validate_region
 from forms.approval import REASON, approval_timeout, approval_users, decision
-from hooks.oci import OciHook, validate_ocid, validate_region
+from hooks.oci import OciHook
 
 from operators.base import OciTaskMixin
 

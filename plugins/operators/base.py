@@ -17,19 +17,11 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from airflow.sdk import BaseOperator, conf
 from common.errors import OciInputError, OciWaitError
+from common.ids import console_url, validate_ocid, validate_region
 from common.tags import MANAGED_TAG, MANAGED_VALUE
 from common.xcom import xcom_value
 from forms.params import flag
-from hooks.oci import (
-    OciHook,
-    Poll,
-    WaitSpec,
-    console_url,
-    next_token,
-    retry_token,
-    validate_ocid,
-    validate_region,
-)
+from hooks.oci import OciHook, Poll, WaitSpec, next_token, retry_token
 from links.oci import OciConsoleLink
 
 HookT = TypeVar("HookT", bound=OciHook)

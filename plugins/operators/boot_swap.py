@@ -19,10 +19,11 @@ put the old boot volume back. A start that fails leaves the instance STOPPED on 
 from __future__ import annotations
 
 from common.errors import OciInputError, OciWaitError
+from common.ids import validate_ocid
 from common.swaps import repair_commands, where
 from common.tags import SWAP_TAG, SWAPPED_TAG, swap_record
 from hooks.compute import LIVE_ATTACHMENT
-from hooks.oci import WaitSpec, validate_ocid
+from hooks.oci import WaitSpec
 
 from operators.base import OciBaseOperator, oci_template_fields
 

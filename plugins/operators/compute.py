@@ -10,9 +10,9 @@ at most 32,000 bytes. A fleet is a mapped launch; `guest.user_data.fleet_hostnam
 from __future__ import annotations
 
 from common.errors import OciInputError, OciWaitError
+from common.ids import validate_ocid
 from forms.params import flag
 from guest.user_data import build_metadata, validate_hostname, validate_os_type
-from hooks.oci import validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
 

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from logging import Logger
 from typing import Any
 
-from common.errors import OciInputError, OciWaitError
+from common.errors import OciInputError, OciWaitError, bounded
 from common.tags import intent_key, intent_value, intents_of
 from hooks.compute import LIVE_ATTACHMENT, command_failure
-from hooks.oci import OciHook, Poll, bounded
+from hooks.oci import OciHook, Poll
 
 # Per iSCSI attachment, formatted with iqn, ipv4, port, device, volume_id, attachment_id: log out of the target and
 # delete its iscsid node record. `|| true`: a session already gone is fine; the script as a whole must exit 0.

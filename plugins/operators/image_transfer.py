@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.errors import OciInputError
+from common.ids import validate_ocid
 from disks.headers import (
     HEADER_PROBE_BYTES,
     IMAGE_FORMATS,
@@ -24,7 +25,7 @@ from disks.headers import (
 )
 from forms.object_uri import object_target, object_uri
 from forms.params import blank_to_none
-from hooks.oci import WaitSpec, validate_ocid
+from hooks.oci import WaitSpec
 
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.images import image_fields

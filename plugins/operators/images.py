@@ -16,9 +16,9 @@ from typing import Any
 
 from airflow.sdk.exceptions import TaskDeferred
 from common.errors import OciInputError, OciWaitError
+from common.ids import validate_ocid
 from disks.headers import LAUNCH_MODES
 from forms.params import blank_to_none, flag
-from hooks.oci import validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.detached_volumes import ISCSI_CLEANUP_COMMANDS, DetachedVolumes, check_cleanup_template

@@ -16,9 +16,9 @@ import os
 import threading
 
 from common.errors import OciInputError, OciWaitError
+from common.ids import MIB
 from forms.object_uri import object_uri
 from forms.params import flag
-from hooks.oci import MIB
 
 from operators.base import OciBaseOperator, oci_template_fields
 

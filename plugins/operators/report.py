@@ -9,9 +9,9 @@ has a line of its own (its group backup, verification and DR copy), with a line 
 from __future__ import annotations
 
 from common.errors import OciWaitError
+from common.ids import asset_uri
 from common.tags import newest_verified
 from common.xcom import PRUNE_XCOM_KEY, TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
-from hooks.oci import asset_uri
 from reports.nightly import build_group_row, build_row, dr_copy_text, render_note, render_text
 
 from operators.base import OciBaseOperator, oci_template_fields

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from airflow.exceptions import AirflowException
 from common.errors import OciInputError
+from common.ids import validate_ocid
 from forms.params import flag
 from hooks.compute import command_failure, command_spec
-from hooks.oci import validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
 

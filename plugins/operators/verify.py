@@ -13,10 +13,10 @@ import time
 from datetime import datetime
 
 from common.errors import OciInputError, OciWaitError
+from common.ids import ocid_kind, validate_ocid
 from common.tags import TEMPORARY_TAG, VERIFIED_LEVELS
 from common.xcom import TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 from forms.params import flag, listed
-from hooks.oci import ocid_kind, validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
 

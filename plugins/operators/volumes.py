@@ -9,9 +9,9 @@ from __future__ import annotations
 import email.utils
 
 from common.errors import OciInputError
+from common.ids import ocid_kind, validate_ocid
 from common.tags import inherited, restored_tags
 from forms.params import flag
-from hooks.oci import ocid_kind, validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields, renamed
 

@@ -17,6 +17,7 @@ from contextlib import closing
 from typing import Any
 
 from common.errors import OciWaitError
+from common.ids import ocid_kind
 
 from quiesce import statements as sql
 from quiesce.spec import CONSISTENCY_TAG, OPEN_TAG, POSITION_TAG, QuiesceSpec, parse, where
@@ -290,7 +291,6 @@ class Bracket:
 
     def _set_marker(self, q: Quiescer, value: str | None) -> None:
         import oci
-        from hooks.oci import ocid_kind
 
         volume_id = q.item["volume_id"]
         volume = self.hook.get_resource(volume_id, self.region)
@@ -428,7 +428,6 @@ class Bracket:
         """Write the evidence onto the backups as freeform tags, so OCI itself carries it (and drop the open
         marker a backup inherited from its volume)."""
         import oci
-        from hooks.oci import ocid_kind
 
         ev = self.evidence
         value = f"{ev['consistency']} ({', '.join(ev['kinds'])})" if not ev["reason"] else \

@@ -12,8 +12,9 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from common.errors import OciInputError, OciWaitError
+from common.ids import ocid_kind, validate_ocid, validate_region
 from forms.params import flag
-from hooks.oci import RESOURCE_API, OciHook, PollResult, WaitSpec, ocid_kind, validate_ocid, validate_region
+from hooks.oci import RESOURCE_API, OciHook, PollResult, WaitSpec
 from links.oci import OciConsoleLink
 from operators.base import OciTaskMixin
 

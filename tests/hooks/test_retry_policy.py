@@ -10,7 +10,9 @@ import io
 import oci
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from hooks.oci import MIB, RETRY_BUDGET, OciHook, bounded, retry_token
+from common.errors import bounded
+from common.ids import MIB
+from hooks.oci import RETRY_BUDGET, OciHook, retry_token
 
 from ocisim import formats
 from tests.airflow_helpers import run_dag, xcom
