@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from common.errors import OciInputError
+from common.errors import OciInputError, shown
 
 OCID_RE = re.compile(r"^ocid1\.[a-z0-9]+\.oc[0-9]+\.[a-z0-9-]*\.[a-z0-9]{8,}$")
 REGION_RE = re.compile(r"^[a-z]{2}-[a-z]+-[0-9]+$")
@@ -32,6 +32,14 @@ def validate_region(value: Any, field_name: str = "region") -> str:
     if not isinstance(value, str) or not REGION_RE.match(value):
         raise OciInputError(f"{field_name} {value!r}: not an OCI region identifier (like us-ashburn-1)")
     return value
+
+
+def check_bucket_name(name: Any, field: str = "bucket") -> str:
+    """OCI's bucket name rule, checked before any call that names the bucket."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,256}", name):
+        raise OciInputError(f"{field} {shown(name)}: a bucket name is 1-256 letters, digits, hyphens, underscores "
+                            f"and periods")
+    return name
 
 
 # -- console URLs ------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.errors import OciInputError, shown
-from common.ids import ocid_kind, validate_ocid, validate_region
+from common.ids import check_bucket_name, ocid_kind, validate_ocid, validate_region
 
 
 def _not_found(err) -> bool:
@@ -160,7 +160,6 @@ class OciReferenceChecks:
         :param region: the bucket's region; None: the connection's
         """
         import oci
-        from forms.checks import check_bucket_name
 
         check_bucket_name(bucket, field)
         client = self.get_client("object_storage", region)

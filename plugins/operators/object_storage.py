@@ -109,7 +109,8 @@ class OciUploadFileOperator(OciBaseOperator):
 
     # -- validation ------------------------------------------------------------------------------------
     def validate_inputs(self) -> None:
-        from forms.checks import check_bucket_name, check_local_disk, check_local_file, check_object_name
+        from common.ids import check_bucket_name
+        from forms.checks import check_local_disk, check_local_file, check_object_name
 
         self.parallel = flag(self.parallel, "parallel")
         self.local_path = path = check_local_file(self.local_path, "local_path", self.upload_roots)

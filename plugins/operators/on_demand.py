@@ -48,7 +48,7 @@ class OciValidateRequestOperator(OciBaseOperator):
 
     def execute(self, context) -> dict:
         self.validate()
-        from common.config import run_config
+        from operators.run_config import run_config
 
         parse = REQUESTS[self.request] if isinstance(self.request, str) else self.request
         try:
