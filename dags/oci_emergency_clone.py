@@ -24,7 +24,7 @@ from forms.params import (
 )
 from forms.params import OPTIONAL_SHAPE_PATTERN as SHAPE_PATTERN
 from forms.requests import clone_attach_arguments, clone_launch_plan
-from hooks.oci import RETRY_BUDGET
+from hooks.retries import RETRY_BUDGET
 from notify.callbacks import on_run_failure, record_error
 from operators.approval import OciApproveLaunchOperator
 from operators.base import wait_settings

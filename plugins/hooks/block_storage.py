@@ -9,6 +9,8 @@ from typing import Any
 from common.ids import ocid_kind
 from common.tags import GROUP_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG, VERIFY_FAILED_TAG
 
+from hooks.base import OciBaseHook
+
 
 def backup_result(backup: Any, region: str) -> dict:
     """The XCom dict of a block, boot or volume group backup (an SDK model or the same fields)."""
@@ -27,7 +29,7 @@ def backup_result(backup: Any, region: str) -> dict:
             "volume_group_backup_id": getattr(backup, "volume_group_backup_id", None)}
 
 
-class OciBlockStorageMethods:
+class OciBlockStorageHook(OciBaseHook):
     """Backups of volumes, for OciHook (which provides get_client, get_resource, list_all)."""
 
     def list_backups(self, volume_id: str, compartment_id: str | None = None, region: str | None = None,
@@ -111,3 +113,17 @@ class OciBlockStorageMethods:
             if err.status != 404:
                 raise
             return None
+
+    def volumes_in(self, compartment_id: str, region: str | None = None, **call_kwargs: Any) -> list:
+        """Every block and boot volume of a compartment, all pages: OCI lists boot volumes only per
+        availability domain, so it takes one listing of block volumes and one of boot volumes per AD.
+
+        :param compartment_id: the compartment
+        :param region: None: the connection's
+        :param call_kwargs: passed to every SDK call (the protection page's `retry_strategy`: one try each)
+        """
+        storage = self.get_client("blockstorage", region)
+        ads = self.availability_domains(compartment_id, region, **call_kwargs)
+        volumes = self.list_all(storage.list_volumes, compartment_id=compartment_id, **call_kwargs)
+        return [*volumes, *(b for ad in ads for b in self.list_all(
+            storage.list_boot_volumes, availability_domain=ad, compartment_id=compartment_id, **call_kwargs))]

@@ -21,7 +21,9 @@ from common.ids import console_url, validate_ocid, validate_region
 from common.tags import MANAGED_TAG, MANAGED_VALUE
 from common.xcom import xcom_value
 from forms.params import flag
-from hooks.oci import OciHook, Poll, WaitSpec, next_token, retry_token
+from hooks.oci import OciHook
+from hooks.retries import next_token, retry_token
+from hooks.waiting import Poll, WaitSpec
 from links.oci import OciConsoleLink
 
 HookT = TypeVar("HookT", bound=OciHook)
@@ -186,7 +188,7 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
 
     # -- identity, tags and links ----------------------------------------------------------------------
     def retry_token(self, context, purpose: str = "", request: Any = None) -> str:
-        """The task instance's token (see hooks.oci.retry_token); the hook folds each create's body into it."""
+        """The task instance's token (see hooks.retries.retry_token); the hook folds each create's body into it."""
         ti = context["ti"]
         return retry_token(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), purpose, request)
 

@@ -23,7 +23,7 @@ from common.ids import validate_ocid
 from common.swaps import repair_commands, where
 from common.tags import SWAP_TAG, SWAPPED_TAG, swap_record
 from hooks.compute import LIVE_ATTACHMENT
-from hooks.oci import WaitSpec
+from hooks.waiting import WaitSpec
 
 from operators.base import OciBaseOperator, oci_template_fields
 

@@ -17,7 +17,8 @@ from typing import Any
 from common.errors import OciInputError, OciWaitError, bounded
 from common.tags import intent_key, intent_value, intents_of
 from hooks.compute import LIVE_ATTACHMENT, command_failure
-from hooks.oci import OciHook, Poll
+from hooks.oci import OciHook
+from hooks.waiting import Poll
 
 # Per iSCSI attachment, formatted with iqn, ipv4, port, device, volume_id, attachment_id: log out of the target and
 # delete its iscsid node record. `|| true`: a session already gone is fine; the script as a whole must exit 0.

@@ -25,7 +25,7 @@ from disks.headers import (
 )
 from forms.object_uri import object_target, object_uri
 from forms.params import blank_to_none
-from hooks.oci import WaitSpec
+from hooks.waiting import WaitSpec
 
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.images import image_fields

@@ -18,7 +18,7 @@ from common.ids import ocid_kind
 from common.tags import VERIFIED_TAG, newest_verified
 from forms.requests import REQUESTS, launch_defaults
 from hooks.block_storage import backup_result
-from hooks.oci import RETRY_BUDGET
+from hooks.retries import RETRY_BUDGET
 
 from operators.base import OciBaseOperator, oci_template_fields
 

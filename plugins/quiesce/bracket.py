@@ -186,7 +186,7 @@ class GuestQuiescer(Quiescer):
     """fsfreeze or the user's script on the instance the volume is attached to, through Run Command."""
 
     def _run(self, script: str, timeout: int, purpose: str) -> dict:
-        from hooks.oci import Poll
+        from hooks.waiting import Poll
 
         b = self.bracket
         instance_id = self.session
@@ -276,7 +276,7 @@ class Bracket:
     # -- helpers the quiescers use ------------------------------------------------------------------------
     def token(self, purpose: str) -> str:
         """A Run Command's retry token: per try, since a retried freeze must freeze again."""
-        from hooks.oci import retry_token
+        from hooks.retries import retry_token
 
         ti = self.context["ti"]
         return retry_token(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1),

@@ -14,7 +14,9 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from common.errors import OciInputError, OciWaitError
 from common.ids import ocid_kind, validate_ocid, validate_region
 from forms.params import flag
-from hooks.oci import RESOURCE_API, OciHook, PollResult, WaitSpec
+from hooks.base import RESOURCE_API
+from hooks.oci import OciHook
+from hooks.waiting import PollResult, WaitSpec
 from links.oci import OciConsoleLink
 from operators.base import OciTaskMixin
 

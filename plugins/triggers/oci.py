@@ -149,7 +149,8 @@ class OciWaitTrigger(BaseTrigger):
         return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from hooks.oci import OciHook, Poll, WaitSpec
+        from hooks.oci import OciHook
+        from hooks.waiting import Poll, WaitSpec
 
         spec = WaitSpec(**self.spec)
         hook = OciHook(self.oci_conn_id, region=spec.region)

@@ -12,7 +12,8 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from common.errors import bounded
 from common.ids import MIB
-from hooks.oci import RETRY_BUDGET, OciHook, retry_token
+from hooks.oci import OciHook
+from hooks.retries import RETRY_BUDGET, retry_token
 
 from ocisim import formats
 from tests.airflow_helpers import run_dag, xcom

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from common.ids import CONSOLE_PATHS, asset_uri, console_url, ocid_kind
-from hooks.oci import RESOURCE_API
+from hooks.base import RESOURCE_API
 
 PARTS = {"instance_id": "ocid1.instance.oc1.fra.aaaaaaaainstance1", "namespace": "axnamespace01",
          "bucket": "disk-images"}

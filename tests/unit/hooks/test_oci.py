@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from common.errors import OciInputError
 from common.ids import validate_ocid, validate_region
-from hooks.oci import retry_token
+from hooks.retries import retry_token
 from operators.base import OciBaseOperator
 
 
