@@ -22,7 +22,7 @@ from common.errors import OciInputError, OciWaitError
 from common.ids import validate_ocid
 from common.swaps import repair_commands, where
 from common.tags import SWAP_TAG, SWAPPED_TAG, swap_record
-from hooks.compute import LIVE_ATTACHMENT
+from hooks.compute import LIVE_ATTACHMENT, OciComputeHook
 from hooks.waiting import WaitSpec
 
 from operators.base import OciBaseOperator, oci_template_fields
@@ -44,6 +44,8 @@ class OciSwapBootVolumeOperator(OciBaseOperator):
     :param unfinished_swap: an earlier run's swap to finish instead (validate_request's ``unfinished_swap``: old,
         new, run), or None (templated)
     """
+
+    hook_class = OciComputeHook
 
     template_fields = oci_template_fields("instance_id", "boot_volume_id", "unfinished_swap")
 

@@ -19,6 +19,7 @@ from common.errors import OciInputError, OciWaitError
 from common.ids import MIB
 from forms.object_uri import object_uri
 from forms.params import flag
+from hooks.object_storage import OciObjectStorageHook
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -88,6 +89,8 @@ class OciUploadFileOperator(OciBaseOperator):
         (templated)
     :param upload_roots: the folders files may be uploaded from; None: ``OCI_UPLOAD_ROOTS`` (unset: uploads are off)
     """
+
+    hook_class = OciObjectStorageHook
 
     multiple_outputs = True  # `task.output["uri"]`
     template_fields = oci_template_fields("local_path", "bucket", "object_name", "namespace", "content_type",
