@@ -26,8 +26,10 @@ $(CLI_VENV)/.installed: requirements-cli.txt constraints-cli.txt $(VENV)/.instal
 	$(BIN)/python -m uv pip install --python $(CLI_VENV)/bin/python --compile-bytecode -q -r requirements-cli.txt -c constraints-cli.txt
 	touch $@
 
+# ruff, then the import contracts of plugins/ (pyproject.toml, [tool.importlinter]; docs/architecture.md)
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 # The system tools the tests drive (qemu-img, e2fsprogs): installed with apt-get as root, else the one command
 system-packages:

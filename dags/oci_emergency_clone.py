@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, task
+from common.ids import OCID_RE
 from forms.params import (
     AD_EXAMPLES,
     DEFAULT_SHAPE,
@@ -23,7 +24,7 @@ from forms.params import (
 )
 from forms.params import OPTIONAL_SHAPE_PATTERN as SHAPE_PATTERN
 from forms.requests import clone_attach_arguments, clone_launch_plan
-from hooks.oci import OCID_RE, RETRY_BUDGET
+from hooks.retries import RETRY_BUDGET
 from notify.callbacks import on_run_failure, record_error
 from operators.approval import OciApproveLaunchOperator
 from operators.base import wait_settings

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, task, task_group
 from common import config as settings
 from common import pools
+from forms.nightly import check_nightly, nightly_params
 from notify.callbacks import on_run_failure, on_run_success, record_error, rpo_deadline
 from operators import volume_groups as groups
 from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOperator, OciPruneBackupsOperator
@@ -75,10 +76,10 @@ with DAG(
                   "on_failure_callback": record_error,  # the error line for the run's mail
                   "execution_timeout": timedelta(hours=2), "pool": pools.oci_api_pool(),
                   **wait_settings(deferrable=False)},
-    params=settings.nightly_params(),
+    params=nightly_params(),
 ) as dag:
     # Params defaults < the Variable oci_nightly_backup < the trigger conf; checked before any OCI call
-    config = OciRunConfigOperator(task_id="resolve_config", check=settings.check_nightly, pool="default_pool").output
+    config = OciRunConfigOperator(task_id="resolve_config", check=check_nightly, pool="default_pool").output
     discover = OciDiscoverVolumesOperator(task_id="discover_volumes", compartment_ids=config["compartment_ids"],
                                           tag_key=config["tag_key"],
                                           include_subcompartments=config["include_subcompartments"])

@@ -21,7 +21,7 @@ from forms.params import (
     ocid_field,
     text_field,
 )
-from hooks.oci import RETRY_BUDGET
+from hooks.retries import RETRY_BUDGET
 from notify.callbacks import on_run_failure, record_error
 from operators.approval import OciApproveSwapOperator
 from operators.base import wait_settings

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, AssetAlias
 from forms.fleet import fleet_params
 from forms.params import choice_field, exclusive, field, ocid_field, text_field
-from hooks.oci import RETRY_BUDGET
+from hooks.retries import RETRY_BUDGET
 from notify.callbacks import on_run_failure, record_error
 from operators.base import wait_settings
 from operators.compute import OciLaunchInstanceOperator

@@ -52,7 +52,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "service_endpoint": _text("Service endpoint", "One URL that replaces the SDK's endpoints for the home region "
                               "(a proxy, or ocisim); per region: extra 'service_endpoints' {region: url}"),
     "max_attempts": {"label": "Max attempts", "description": "Tries per SDK call for 429, 5xx and timeouts; "
-                     "empty: the hook's retry budget (hooks.oci.RETRY_BUDGET)",
+                     "empty: the hook's retry budget (hooks.retries.RETRY_BUDGET)",
                      "schema": {"type": ["integer", "null"], "minimum": 1}},
 }
 

@@ -22,6 +22,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from common.errors import OciInputError
@@ -121,6 +122,12 @@ SETTINGS: tuple[Setting, ...] = (
     APPROVAL_IN_PLACE, APPROVAL_CLONE_LAUNCH, RPO_DEADLINE_HOURS, RPO_DEADLINE)
 
 
+def include_dir() -> Path:
+    """`OCI_AIRFLOW_INCLUDE_DIR`, else the repo's include/ (plugins/../include)."""
+    override = INCLUDE_DIR.value()
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "include"
+
+
 def settings_table() -> str:
     """The settings as a Markdown table (docs/architecture.md holds a copy; a unit test keeps them equal)."""
     rows = ["| Environment variable | Default | Why |", "|---|---|---|"]
@@ -142,64 +149,6 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
 NOTIFY_DEFAULTS: dict[str, Any] = {"notify_to": [], "notify_smtp_conn_id": "smtp_default", "notify_summary": False,
                                    "notify_webhook_conn_id": None}
 NIGHTLY_DEFAULTS.update(NOTIFY_DEFAULTS)
-
-
-def nightly_params() -> dict:
-    """The nightly's trigger form: `NIGHTLY_DEFAULTS` with their schemas (no environment, no Variable here)."""
-    from forms.params import OCID_SHAPES, choice_field, field, ocid_field, text_field
-
-    what, verify, then = "What to protect", "How to verify", "Afterwards: retention"
-    notify = "Who is told (optional)"
-    d = copy.deepcopy(NIGHTLY_DEFAULTS)  # a Param's value is its own, not the module's
-    return {
-        "compartment_ids": text_field("Compartments", "Compartment OCIDs to scan, comma-separated (empty: the "
-                                      f"Variable {NIGHTLY_DAG_ID}'s). Example: {OCID_SHAPES['compartment']}", what,
-                                      pattern=r"^(\s*ocid1\.[a-z0-9]+\.oc[0-9]+\.[a-z0-9.,\s-]+)?$"),
-        "include_subcompartments": field(d["include_subcompartments"], "boolean", "Include subcompartments",
-                                         "Also scan every compartment below the configured ones", what),
-        "tag_key": field(d["tag_key"], "string", "Tag key", "Freeform tag that marks a volume as protected; its "
-                         "value names the policy. Example: backup-policy", what, minLength=1),
-        "policies": field(d["policies"], "object", "Policies", "By tag value: full_interval_days, retention_days, "
-                          "verify (all|sample), verify_sample, verify_every_days, dr_region, rto_minutes, "
-                          "adopt_within_hours, quiesce, max_quiesce_seconds, on_quiesce_failure. Example: "
-                          '{"default": {"full_interval_days": 7, "retention_days": 30, "verify": "all"}}', what),
-        "verification_level": choice_field(d["verification_level"], ["api", "boot", "script"], "Verification level",
-                                           "api: the restored volume is AVAILABLE; boot: an instance boots from it; "
-                                           "script: e2fsck and a canary read on the verifier instance", verify,
-                                           values_display={"api": "api (volume AVAILABLE)",
-                                                           "boot": "boot (an instance boots)",
-                                                           "script": "script (e2fsck and canary)"}),
-        "verifier_instance_id": ocid_field("instance", "Verifier instance", "Attaches restored volumes (script "
-                                           "level; required there)", verify),
-        "subnet_id": ocid_field("subnet", "Subnet", "For boot-level test instances (required at boot level)", verify),
-        "canary_path": field(d["canary_path"], "string", "Canary file", "Read on each restored volume (script "
-                             "level). Example: /canary.txt", verify),
-        "heartbeat_path": field(d["heartbeat_path"], "string", "Heartbeat file", "Its time shows how fresh the "
-                                "restored data is (script level). Example: /.heartbeat", verify),
-        "dry_run": field(d["dry_run"], "boolean", "Dry run", "Retention only reports what it would delete", then),
-        "notify_to": field(d["notify_to"], ["array", "string"], "Mail to", "Addresses told of a failed run, one per "
-                           "line (empty: no mail). Example: ops@example.com", notify, items={"type": "string"}),
-        "notify_smtp_conn_id": field(d["notify_smtp_conn_id"], "string", "SMTP connection", "The connection the mails "
-                                     "go through. Example: smtp_default", notify),
-        "notify_summary": field(d["notify_summary"], "boolean", "Mail a summary", "Also mail a summary after every "
-                                "run", notify),
-        "notify_webhook_conn_id": text_field("Webhook connection", "An http connection of a chat webhook (empty: "
-                                             "none). Example: ops_webhook", notify),
-    }
-
-
-def check_nightly(config: dict) -> dict:
-    """The nightly's rules on its resolved configuration: compartments as a list, at least one, and a verifier
-    instance for the `script` level."""
-    from forms.params import listed
-
-    config = {**config, "compartment_ids": listed(config.get("compartment_ids") or [])}
-    if not isinstance(config["compartment_ids"], list) or not config["compartment_ids"]:
-        raise OciInputError(f"compartment_ids: empty; set it in the Variable {NIGHTLY_DAG_ID!r} (JSON, same keys "
-                            f"as the Params) or in the trigger's conf")
-    if config.get("verification_level") == "script" and not config.get("verifier_instance_id"):
-        raise OciInputError("verifier_instance_id: required for the script verification level")
-    return config
 
 
 # -- the order ----------------------------------------------------------------------------------------------------
@@ -235,19 +184,3 @@ def parse_variable(dag_id: str, raw: str | None) -> dict | None:
         raise OciInputError(f"Variable {dag_id!r}: a JSON object with the DAG's Params as keys, not "
                             f"{type(value).__name__}")
     return value
-
-
-def run_config(context) -> dict:
-    """A running task's DAG run configuration in the documented order: its DAG's Params defaults, the Variable
-    named after the DAG, the trigger conf. (Airflow checked the conf against the Params' schemas when the run
-    was created; the operators check every value they take before their first call.)"""
-    from airflow.sdk import Variable
-
-    dag = context["dag"]
-    variable = parse_variable(dag.dag_id, Variable.get(dag.dag_id, default=None))
-    conf = dict(getattr(context.get("dag_run"), "conf", None) or {})
-    config = layered(dag.params.dump(), variable, conf, dag_id=dag.dag_id)
-    from notify.config import check_notify
-
-    check_notify(config)  # a bad address or connection is refused here, by name, before any OCI call
-    return config

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from hooks.oci import GIB, MIB
+from common.ids import GIB, MIB
 
 IMAGE_FORMATS = ("VMDK", "QCOW2")
 # how instances of an image boot: what an image of an instance may say, and what an imported one may

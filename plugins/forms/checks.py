@@ -76,15 +76,6 @@ def check_local_disk(path: str, image_type: str | None = None, field: str = "loc
 
 
 # -- names ----------------------------------------------------------------------------------------------------
-def check_bucket_name(name: Any, field: str = "bucket") -> str:
-    import re
-
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,256}", name):
-        raise OciInputError(f"{field} {shown(name)}: a bucket name is 1-256 letters, digits, hyphens, underscores "
-                            f"and periods")
-    return name
-
-
 def check_object_name(name: Any, field: str = "object_name") -> str:
     """OCI's object name rules, plus what makes a name a path trick: 1 to 1024 bytes of UTF-8, no control
     characters (line feed, carriage return, NUL, ...), no `.` or `..` segment, no leading `/`."""

@@ -10,8 +10,8 @@ checked as `guest.user_data` checks one (RFC 1123 label; NetBIOS rules for Windo
 from __future__ import annotations
 
 from common.errors import OciInputError
+from common.ids import validate_ocid
 from guest.user_data import fleet_hostnames, validate_fleet, validate_hostname, validate_os_type
-from hooks.oci import validate_ocid
 
 from forms.params import (
     AD_EXAMPLES,

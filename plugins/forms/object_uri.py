@@ -10,7 +10,7 @@ import re
 from urllib.parse import quote, unquote, urlsplit
 
 from common.errors import OciInputError
-from hooks.oci import validate_region
+from common.ids import validate_region
 
 OBJECT_ENDPOINT = "https://objectstorage.{region}.{secondLevelDomain}"
 # https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object, URL-encoded>

@@ -3,7 +3,7 @@ OCIDs, hostnames, shapes and device paths (and Airflow refuses the rest before a
 
 from __future__ import annotations
 
-from hooks.oci import OCID_RE
+from common.ids import OCID_RE
 
 DEFAULT_SHAPE = "VM.Standard.E4.Flex"
 OPTIONAL_OCID = f"^(?:{OCID_RE.pattern[1:-1]})?$"

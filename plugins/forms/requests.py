@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from common.errors import OciInputError
+from common.ids import check_bucket_name, ocid_kind, validate_ocid
 from disks.headers import IMAGE_FORMATS, IMPORT_LAUNCH_MODES, LAUNCH_MODES
 from guest.user_data import validate_hostname, validate_os_type
-from hooks.oci import ocid_kind, validate_ocid
 
 from forms.approval import approval_timeout, approval_users
-from forms.checks import check_bucket_name, check_display_name, check_local_disk, check_local_file, check_object_name
+from forms.checks import check_display_name, check_local_disk, check_local_file, check_object_name
 from forms.fleet import resolve_fleet, resolve_shape_compatibility
 from forms.object_uri import parse_object_uri
 from forms.params import DEFAULT_SHAPE, given, listed

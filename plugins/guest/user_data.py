@@ -20,7 +20,6 @@ import base64
 import json
 import re
 from functools import lru_cache
-from pathlib import Path
 
 from common import config
 from common.errors import OciInputError
@@ -124,12 +123,6 @@ def fleet_hostnames(pattern: str, count: int, os_type: str = "linux", start: int
 
 
 # -- templates --------------------------------------------------------------------------------------------
-def include_dir() -> Path:
-    """`OCI_AIRFLOW_INCLUDE_DIR`, else the repo's include/ (plugins/../include)."""
-    override = config.INCLUDE_DIR.value()
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "include"
-
-
 def _yaml_str(value) -> str:
     """A YAML double-quoted scalar: JSON string syntax is a subset of it, so any text is safe."""
     return json.dumps(str(value), ensure_ascii=False)
@@ -153,7 +146,7 @@ def _environment(folder: str):
 def render_template(name: str, **values) -> str:
     import jinja2
 
-    folder = include_dir() / "user_data"
+    folder = config.include_dir() / "user_data"
     try:
         return _environment(str(folder)).get_template(name).render(**values)
     except jinja2.TemplateNotFound:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from common.ids import ocid_kind
 from common.tags import GROUP_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG, VERIFY_FAILED_TAG
+
+from hooks.base import OciBaseHook
 
 
 def backup_result(backup: Any, region: str) -> dict:
     """The XCom dict of a block, boot or volume group backup (an SDK model or the same fields)."""
-    from hooks.oci import ocid_kind
 
     kind = ocid_kind(backup.id)
     source = getattr(backup, "volume_id", None) or getattr(backup, "boot_volume_id", None) or \
@@ -27,7 +29,7 @@ def backup_result(backup: Any, region: str) -> dict:
             "volume_group_backup_id": getattr(backup, "volume_group_backup_id", None)}
 
 
-class OciBlockStorageMethods:
+class OciBlockStorageHook(OciBaseHook):
     """Backups of volumes, for OciHook (which provides get_client, get_resource, list_all)."""
 
     def list_backups(self, volume_id: str, compartment_id: str | None = None, region: str | None = None,
@@ -39,7 +41,6 @@ class OciBlockStorageMethods:
         :param region: the volume's region; None: the connection's
         :param lifecycle_state: only backups in this state (e.g. AVAILABLE); None: all
         """
-        from hooks.oci import ocid_kind
 
         client = self.get_client("blockstorage", region)
         volume = self.get_resource(volume_id, region)  # also a clear 404 for a volume that is gone
@@ -81,8 +82,6 @@ class OciBlockStorageMethods:
         """
         import oci
 
-        from hooks.oci import ocid_kind
-
         client = self.get_client("blockstorage", region)
         backup = self.get_resource(backup_id, region)
         tags = {**(backup.freeform_tags or {}), **({VERIFIED_TAG: at.isoformat(), VERIFIED_LEVEL_TAG: level}
@@ -114,3 +113,17 @@ class OciBlockStorageMethods:
             if err.status != 404:
                 raise
             return None
+
+    def volumes_in(self, compartment_id: str, region: str | None = None, **call_kwargs: Any) -> list:
+        """Every block and boot volume of a compartment, all pages: OCI lists boot volumes only per
+        availability domain, so it takes one listing of block volumes and one of boot volumes per AD.
+
+        :param compartment_id: the compartment
+        :param region: None: the connection's
+        :param call_kwargs: passed to every SDK call (the protection page's `retry_strategy`: one try each)
+        """
+        storage = self.get_client("blockstorage", region)
+        ads = self.availability_domains(compartment_id, region, **call_kwargs)
+        volumes = self.list_all(storage.list_volumes, compartment_id=compartment_id, **call_kwargs)
+        return [*volumes, *(b for ad in ads for b in self.list_all(
+            storage.list_boot_volumes, availability_domain=ad, compartment_id=compartment_id, **call_kwargs))]

@@ -7,10 +7,13 @@ the script's output.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from hooks.oci import Poll, WaitSpec
+from common.errors import OciInputError
+from common.ids import ocid_kind
+
+from hooks.base import OciBaseHook
+from hooks.waiting import Poll, WaitSpec
 
 TERMINAL_STATES = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELED"]
 ERROR_TAIL = 2000  # characters of output quoted in a failure message
@@ -20,8 +23,6 @@ LIVE_ATTACHMENT = ("ATTACHING", "ATTACHED")
 def command_spec(command_id: str, instance_id: str, region: str | None = None) -> WaitSpec:
     """Wait for any terminal state: a FAILED execution is a result to report (its exit code and output),
     not a wait error."""
-    from hooks.oci import WaitSpec
-
     return WaitSpec("instance_agent", "get_instance_agent_command_execution", command_id, list(TERMINAL_STATES), [],
                     "lifecycle_state", region, {"instance_id": instance_id})
 
@@ -37,7 +38,7 @@ def command_failure(result: dict) -> str | None:
             f"{result['exit_code']}{note}; output tail:\n{tail}")
 
 
-class OciComputeMethods:
+class OciComputeHook(OciBaseHook):
     """Instances, their attachments and Run Command, for OciHook (which provides get_client, list_all, wait)."""
 
     def create_command(self, instance_id: str, compartment_id: str | None, script: str, script_timeout: int,
@@ -189,7 +190,6 @@ class OciComputeMethods:
         :param volume: the SDK Volume or BootVolume
         :param region: its region; None: the connection's
         """
-        from hooks.oci import ocid_kind
 
         compute = self.get_client("compute", region)
         if ocid_kind(volume.id) == "bootvolume":
@@ -230,3 +230,47 @@ class OciComputeMethods:
                                                         max_in_gbs=int(memory_in_gbs[1])) if memory_in_gbs else None)
         return self.get_client("compute", region).add_image_shape_compatibility_entry(
             image_id, shape, add_image_shape_compatibility_entry_details=details).data
+
+    def check_shape(self, availability_domain: str, shape: Any, shape_config: dict | None = None,
+                    compartment_id: str | None = None, region: str | None = None,
+                    config_field: str = "shape_config.") -> dict:
+        """The shape as ListShapes describes it for this AD, or OciInputError naming the field and the rule: a
+        shape the AD does not offer, shape_config on a fixed shape, Flex OCPUs or memory (total and per OCPU)
+        outside the shape's limits. Read-only, so a launch runs it before any mutating call (OCI would refuse
+        such a launch only after the steps before it had changed things). `config_field` prefixes the names of
+        OCPUs and memory in errors ("" where a form has them as fields of their own)."""
+        import oci
+
+        offered = self.list_all(self.get_client("compute", region).list_shapes, compartment_id or self.tenancy_id,
+                                availability_domain=availability_domain)
+        by_name = {s.shape: s for s in offered}
+        if shape not in by_name:
+            raise OciInputError(f"shape {shape!r}: not offered in availability domain {availability_domain} "
+                                f"(it offers {sorted(by_name)})")
+        described = by_name[shape]
+        config = dict(shape_config or {})
+        if not described.is_flexible:
+            if any(config.get(k) is not None for k in ("ocpus", "memory_in_gbs", "vcpus")):
+                named = config_field.rstrip(".") or "ocpus/memory_in_gbs"
+                raise OciInputError(f"{named} {config}: {shape} is a fixed shape ({described.ocpus:g} OCPUs, "
+                                    f"{described.memory_in_gbs:g} GB); OCPUs and memory are set only on a Flex shape")
+            return oci.util.to_dict(described)
+        ocpu_opts, mem_opts = described.ocpu_options, described.memory_options
+        try:
+            ocpus = float(config.get("ocpus") or ocpu_opts.min)
+            memory = float(config["memory_in_gbs"]) if config.get("memory_in_gbs") is not None \
+                else ocpus * mem_opts.default_per_ocpu_in_g_bs
+        except (TypeError, ValueError):
+            raise OciInputError(f"{config_field}ocpus/memory_in_gbs {config}: numbers") from None
+        if not ocpu_opts.min <= ocpus <= ocpu_opts.max:
+            raise OciInputError(f"{config_field}ocpus {ocpus:g}: {shape} takes {ocpu_opts.min:g} to "
+                                f"{ocpu_opts.max:g} OCPUs")
+        if not mem_opts.min_in_g_bs <= memory <= mem_opts.max_in_g_bs:
+            raise OciInputError(f"{config_field}memory_in_gbs {memory:g}: {shape} takes {mem_opts.min_in_g_bs:g} "
+                                f"to {mem_opts.max_in_g_bs:g} GB")
+        low, high = ocpus * mem_opts.min_per_ocpu_in_gbs, ocpus * mem_opts.max_per_ocpu_in_gbs
+        if not low <= memory <= high:
+            per_ocpu = f"{mem_opts.min_per_ocpu_in_gbs:g} to {mem_opts.max_per_ocpu_in_gbs:g} GB per OCPU"
+            raise OciInputError(f"{config_field}memory_in_gbs {memory:g}: {shape} takes {per_ocpu}, so {low:g} to "
+                                f"{high:g} GB for {ocpus:g} OCPUs")
+        return oci.util.to_dict(described)

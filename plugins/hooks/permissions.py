@@ -17,7 +17,7 @@ class OciPermissionError(OciInputError):
 
 def policy_text() -> str:
     """include/iam/policy.txt (the repository's include/, or OCI_AIRFLOW_INCLUDE_DIR's)."""
-    from guest.user_data import include_dir
+    from common.config import include_dir
 
     return (include_dir() / POLICY_FILE).read_text()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.errors import OciInputError, shown
+from common.ids import ocid_kind, validate_ocid, validate_region
 
 
 def _not_found(err) -> bool:
@@ -27,7 +28,6 @@ class OciReferenceChecks:
         :param region: the region identifier
         :param field: the request field named in errors
         """
-        from hooks.oci import validate_region
 
         validate_region(region, field)
         try:
@@ -39,8 +39,6 @@ class OciReferenceChecks:
     def _get_checked(self, field: str, value: str, kind: str, service: str, getter: str,
                      region: str | None = None):
         import oci
-
-        from hooks.oci import validate_ocid
 
         validate_ocid(value, field, kind)
         try:
@@ -54,7 +52,6 @@ class OciReferenceChecks:
     def _get_block_storage(self, field: str, value: Any, getters: dict[str, str], region: str | None = None):
         """A Block Storage resource by OCID with the getter of its kind (`getters`: OCID kind -> getter; an OCID of
         another kind is refused as not of the first kind)."""
-        from hooks.oci import ocid_kind
 
         kind = ocid_kind(value) if isinstance(value, str) else ""
         kind = kind if kind in getters else next(iter(getters))
@@ -126,17 +123,6 @@ class OciReferenceChecks:
             raise OciInputError(f"{field}: must be AVAILABLE: " + "; ".join(not_ready))
         return volumes
 
-    def availability_domains(self, compartment_id: str | None = None, region: str | None = None,
-                             **call_kwargs: Any) -> list[str]:
-        """The names of the region's availability domains.
-
-        :param compartment_id: the compartment asked; None: the tenancy
-        :param region: the region; None: the connection's
-        :param call_kwargs: passed to the SDK call (e.g. retry_strategy)
-        """
-        return [ad.name for ad in self.get_client("identity", region).list_availability_domains(
-            compartment_id or self.tenancy_id, **call_kwargs).data]
-
     def check_availability_domain(self, name: Any, field: str = "availability_domain",
                                   region: str | None = None) -> str:
         """An availability domain of the region, by its full name (like Uocm:US-ASHBURN-AD-1); returns it stripped.
@@ -152,30 +138,6 @@ class OciReferenceChecks:
             raise OciInputError(f"{field} {shown(name)}: not an availability domain of {region or self.region}; "
                                 f"one of {known}")
         return name.strip()
-
-    def check_bucket(self, namespace: str | None, bucket: Any, field: str = "bucket",
-                     region: str | None = None) -> str:
-        """The bucket exists in the namespace (the tenancy's when None); returns the namespace.
-
-        :param namespace: the Object Storage namespace; None: the tenancy's
-        :param bucket: the bucket's name
-        :param field: the request field named in errors
-        :param region: the bucket's region; None: the connection's
-        """
-        import oci
-        from forms.checks import check_bucket_name
-
-        check_bucket_name(bucket, field)
-        client = self.get_client("object_storage", region)
-        namespace = namespace or client.get_namespace().data
-        try:
-            client.head_bucket(namespace, bucket)
-        except oci.exceptions.ServiceError as err:
-            if _not_found(err):
-                raise OciInputError(f"{field} {bucket!r}: no such bucket in namespace {namespace!r} "
-                                    f"({region or self.region})") from None
-            raise
-        return namespace
 
     def hostname_users(self, subnet: Any, hostnames: list[str], region: str | None = None) -> list[tuple[str, Any]]:
         """(hostname, VNIC attachment) for each live VNIC in the subnet whose hostname label is one of `hostnames`

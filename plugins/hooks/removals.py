@@ -15,7 +15,7 @@ class Removal:
 
     resource_id: str
     name: str
-    poll: Any  # hooks.oci.Poll
+    poll: Any  # hooks.waiting.Poll
     due: float = 0.0
     error: str | None = None
     done: bool = False

@@ -19,8 +19,9 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param
+from common.ids import validate_ocid, validate_region
 from forms.approval import REASON, approval_timeout, approval_users, decision
-from hooks.oci import OciHook, validate_ocid, validate_region
+from hooks.compute import OciComputeHook
 
 from operators.base import OciTaskMixin
 
@@ -50,11 +51,13 @@ class OciApprovalOperator(OciTaskMixin, ApprovalOperator):
     :param enabled: a falsy value skips the gate (templated)
     """
 
+    hook_class = OciComputeHook
+
     template_fields: Sequence[str] = ("subject", "body", "approvers", "timeout_minutes", "oci_conn_id", "region",
                                       "enabled")
 
     def __init__(self, *, subject: str, gate: str, approvers: Any = None, timeout_minutes: Any = None,
-                 oci_conn_id: str = OciHook.default_conn_name, region: str | None = None, enabled: Any = True,
+                 oci_conn_id: str = OciComputeHook.default_conn_name, region: str | None = None, enabled: Any = True,
                  **kwargs):
         kwargs.setdefault("retries", 0)  # an answer is final; a new try would ask again
         kwargs.pop("params", None)  # the DAG's Params are the run's, not fields of the approver's form

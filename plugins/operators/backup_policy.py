@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from common.errors import OciInputError, OciWaitError
+from common.ids import ocid_kind, validate_ocid, validate_region
 from common.tags import (
     GROUP_TAG,
     MANAGED_TAG,
@@ -25,7 +26,6 @@ from common.tags import (
 )
 from common.xcom import PRUNE_XCOM_KEY
 from forms.params import flag, listed
-from hooks.oci import ocid_kind, validate_ocid, validate_region
 from quiesce.spec import QUIESCE_TAG, plan_quiesce
 
 from operators.base import OciBaseOperator, oci_template_fields

@@ -8,9 +8,9 @@ for there with that region's client.
 from __future__ import annotations
 
 from common.errors import OciInputError, OciWaitError
+from common.ids import ocid_kind, validate_ocid, validate_region
 from forms.checks import validate_backup_type
 from hooks.block_storage import backup_result
-from hooks.oci import ocid_kind, validate_ocid, validate_region
 
 from operators.base import OciBaseOperator, oci_template_fields, renamed
 

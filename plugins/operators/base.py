@@ -17,22 +17,17 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from airflow.sdk import BaseOperator, conf
 from common.errors import OciInputError, OciWaitError
+from common.ids import console_url, validate_ocid, validate_region
 from common.tags import MANAGED_TAG, MANAGED_VALUE
 from common.xcom import xcom_value
 from forms.params import flag
-from hooks.oci import (
-    OciHook,
-    Poll,
-    WaitSpec,
-    console_url,
-    next_token,
-    retry_token,
-    validate_ocid,
-    validate_region,
-)
+from hooks.base import OciBaseHook
+from hooks.oci import OciHook
+from hooks.retries import next_token, retry_token
+from hooks.waiting import Poll, WaitSpec
 from links.oci import OciConsoleLink
 
-HookT = TypeVar("HookT", bound=OciHook)
+HookT = TypeVar("HookT", bound=OciBaseHook)
 
 DEFER_MARGIN_SECONDS = 60  # Airflow's deferral deadline beyond the trigger's own `timeout`
 BASE_TEMPLATE_FIELDS = ("oci_conn_id", "region", "enabled")
@@ -61,7 +56,9 @@ class OciTaskMixin:
     the one deferral: defer on OciWaitTrigger, resume in `execute_complete`, raise with OCI's text on an error
     event, else `finish`. The class using it provides `oci_conn_id`, `region` and Airflow's `defer`."""
 
-    hook_class: ClassVar[type[OciHook]] = OciHook
+    # the hook of the operator's OCI service (hooks/compute.py, block_storage.py, ...); OciHook, all of them, for
+    # an operator whose work spans services
+    hook_class: ClassVar[type[OciBaseHook]] = OciHook
     # "module.function" that turns the waited-for resource (a dict), the partial result and OCI's time of the
     # look into the task's XCom: the trigger then ends the task itself and no process starts to resume it
     # (OCI_TRIGGER_END_TASK=0 where triggers run inline, as in dag.test()).
@@ -75,7 +72,7 @@ class OciTaskMixin:
     region: str | None
 
     @cached_property
-    def hook(self) -> OciHook:
+    def hook(self) -> OciBaseHook:
         return self.hook_class(self.oci_conn_id, region=self.region)
 
     def render_template(self, content: Any, context, jinja_env=None, seen_oids: set[int] | None = None) -> Any:
@@ -146,7 +143,7 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
     # validated here once for all of them.
     compartment_id: str | None = None
 
-    def __init__(self, *, oci_conn_id: str = OciHook.default_conn_name, region: str | None = None,
+    def __init__(self, *, oci_conn_id: str = OciBaseHook.default_conn_name, region: str | None = None,
                  wait_for_completion: bool = True,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
                  poll_interval: float = 10.0, max_interval: float = 60.0, timeout: float = 3600.0,
@@ -194,7 +191,7 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
 
     # -- identity, tags and links ----------------------------------------------------------------------
     def retry_token(self, context, purpose: str = "", request: Any = None) -> str:
-        """The task instance's token (see hooks.oci.retry_token); the hook folds each create's body into it."""
+        """The task instance's token (see hooks.retries.retry_token); the hook folds each create's body into it."""
         ti = context["ti"]
         return retry_token(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), purpose, request)
 

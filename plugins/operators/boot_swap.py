@@ -19,10 +19,11 @@ put the old boot volume back. A start that fails leaves the instance STOPPED on 
 from __future__ import annotations
 
 from common.errors import OciInputError, OciWaitError
+from common.ids import validate_ocid
 from common.swaps import repair_commands, where
 from common.tags import SWAP_TAG, SWAPPED_TAG, swap_record
-from hooks.compute import LIVE_ATTACHMENT
-from hooks.oci import WaitSpec, validate_ocid
+from hooks.compute import LIVE_ATTACHMENT, OciComputeHook
+from hooks.waiting import WaitSpec
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -43,6 +44,8 @@ class OciSwapBootVolumeOperator(OciBaseOperator):
     :param unfinished_swap: an earlier run's swap to finish instead (validate_request's ``unfinished_swap``: old,
         new, run), or None (templated)
     """
+
+    hook_class = OciComputeHook
 
     template_fields = oci_template_fields("instance_id", "boot_volume_id", "unfinished_swap")
 

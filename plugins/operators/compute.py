@@ -10,9 +10,10 @@ at most 32,000 bytes. A fleet is a mapped launch; `guest.user_data.fleet_hostnam
 from __future__ import annotations
 
 from common.errors import OciInputError, OciWaitError
+from common.ids import validate_ocid
 from forms.params import flag
 from guest.user_data import build_metadata, validate_hostname, validate_os_type
-from hooks.oci import validate_ocid
+from hooks.compute import OciComputeHook
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -245,6 +246,8 @@ class OciTerminateInstanceOperator(OciBaseOperator):
     :param preserve_boot_volume: keep its boot volume (default: deleted with it) (templated)
     """
 
+    hook_class = OciComputeHook
+
     template_fields = oci_template_fields("instance_id", "preserve_boot_volume")
 
     def __init__(self, *, instance_id: str, preserve_boot_volume: bool = False, **kwargs):
@@ -298,6 +301,8 @@ class OciInstanceActionOperator(OciBaseOperator):
     :param instance_id: the instance (templated)
     :param action: ``STOP``, ``START``, ``SOFTSTOP``, ``SOFTRESET`` or ``RESET`` (templated)
     """
+
+    hook_class = OciComputeHook
 
     template_fields = oci_template_fields("instance_id", "action")
 

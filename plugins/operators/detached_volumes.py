@@ -14,10 +14,10 @@ from collections.abc import Callable
 from logging import Logger
 from typing import Any
 
-from common.errors import OciInputError, OciWaitError
+from common.errors import OciInputError, OciWaitError, bounded
 from common.tags import intent_key, intent_value, intents_of
-from hooks.compute import LIVE_ATTACHMENT, command_failure
-from hooks.oci import OciHook, Poll, bounded
+from hooks.compute import LIVE_ATTACHMENT, OciComputeHook, command_failure
+from hooks.waiting import Poll
 
 # Per iSCSI attachment, formatted with iqn, ipv4, port, device, volume_id, attachment_id: log out of the target and
 # delete its iscsid node record. `|| true`: a session already gone is fine; the script as a whole must exit 0.
@@ -65,7 +65,7 @@ def detach_entry(att) -> dict:
 class DetachedVolumes:
     """The volumes one task detached from one instance (``detached``, the XCom rows) and whether they are back.
 
-    :param hook: the task's OciHook
+    :param hook: the task's hook (compute: Run Command, attachments)
     :param instance_id: OCID of the instance being imaged
     :param region: the region of the instance (None: the connection's)
     :param poll: makes a fresh Poll for each wait (the task's ``poll``: its poll_interval, max_interval, timeout)
@@ -74,7 +74,7 @@ class DetachedVolumes:
     :param detached: rows an earlier step or try recorded (an execute before a deferral, an earlier try's tags)
     """
 
-    def __init__(self, hook: OciHook, instance_id: str, region: str | None, poll: Callable[[], Poll],
+    def __init__(self, hook: OciComputeHook, instance_id: str, region: str | None, poll: Callable[[], Poll],
                  retry_token: Callable[[Any, str], str], log: Logger, detached: list[dict] | None = None):
         self.hook = hook
         self.instance_id = instance_id

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.errors import OciInputError
+from common.ids import validate_ocid
 from disks.headers import (
     HEADER_PROBE_BYTES,
     IMAGE_FORMATS,
@@ -24,7 +25,8 @@ from disks.headers import (
 )
 from forms.object_uri import object_target, object_uri
 from forms.params import blank_to_none
-from hooks.oci import WaitSpec, validate_ocid
+from hooks.compute import OciComputeHook
+from hooks.waiting import WaitSpec
 
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.images import image_fields
@@ -60,6 +62,8 @@ class OciImportImageOperator(OciBaseOperator):
     :param uploaded: the XCom of an OciUploadFileOperator (``upload.output``): import the object it uploaded, by
         its ``uri``; None (the upload was skipped): the object named by the other arguments (templated)
     """
+
+    hook_class = OciComputeHook
 
     multiple_outputs = True  # `task.output["image_id"]`
     template_fields = oci_template_fields("display_name", "source_uri", "namespace", "bucket", "object_name",
@@ -189,6 +193,8 @@ class OciExportImageOperator(OciBaseOperator):
     :param object_name: the object's name in the bucket (templated)
     :param export_format: VMDK or QCOW2 (templated)
     """
+
+    hook_class = OciComputeHook
 
     template_fields = oci_template_fields("image_id", "destination_uri", "namespace", "bucket", "object_name",
                                           "export_format")

@@ -16,9 +16,10 @@ from typing import Any
 
 from airflow.sdk.exceptions import TaskDeferred
 from common.errors import OciInputError, OciWaitError
+from common.ids import validate_ocid
 from disks.headers import LAUNCH_MODES
 from forms.params import blank_to_none, flag
-from hooks.oci import validate_ocid
+from hooks.compute import OciComputeHook
 
 from operators.base import OciBaseOperator, oci_template_fields
 from operators.detached_volumes import ISCSI_CLEANUP_COMMANDS, DetachedVolumes, check_cleanup_template
@@ -85,6 +86,8 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
     :param script_timeout: seconds the iscsid cleanup script may run on the instance (1 to 3600)
     :param compartment_id: OCID of the compartment for the image; None: the instance's (templated)
     """
+
+    hook_class = OciComputeHook
 
     multiple_outputs = True  # `task.output["image_id"]`
     template_fields = oci_template_fields("instance_id", "display_name", "launch_mode", "freeform_tags",
@@ -259,6 +262,8 @@ class OciDeleteImageOperator(OciBaseOperator):
     :param image_id: OCID of the custom image to delete (templated)
     """
 
+    hook_class = OciComputeHook
+
     template_fields = oci_template_fields("image_id")
 
     def __init__(self, *, image_id: str, **kwargs):
@@ -303,6 +308,8 @@ class OciCheckImageShapeOperator(OciBaseOperator):
         shape_config, availability_domain, add, ocpus and memory_in_gbs ranges; None or empty: no fleet, nothing
         to check (templated)
     """
+
+    hook_class = OciComputeHook
 
     template_fields = oci_template_fields("image_id", "shape_compatibility")
 

@@ -16,9 +16,10 @@ import os
 import threading
 
 from common.errors import OciInputError, OciWaitError
+from common.ids import MIB
 from forms.object_uri import object_uri
 from forms.params import flag
-from hooks.oci import MIB
+from hooks.object_storage import OciObjectStorageHook
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -89,6 +90,8 @@ class OciUploadFileOperator(OciBaseOperator):
     :param upload_roots: the folders files may be uploaded from; None: ``OCI_UPLOAD_ROOTS`` (unset: uploads are off)
     """
 
+    hook_class = OciObjectStorageHook
+
     multiple_outputs = True  # `task.output["uri"]`
     template_fields = oci_template_fields("local_path", "bucket", "object_name", "namespace", "content_type",
                                           "part_size_mb", "disk_image_type")
@@ -109,7 +112,8 @@ class OciUploadFileOperator(OciBaseOperator):
 
     # -- validation ------------------------------------------------------------------------------------
     def validate_inputs(self) -> None:
-        from forms.checks import check_bucket_name, check_local_disk, check_local_file, check_object_name
+        from common.ids import check_bucket_name
+        from forms.checks import check_local_disk, check_local_file, check_object_name
 
         self.parallel = flag(self.parallel, "parallel")
         self.local_path = path = check_local_file(self.local_path, "local_path", self.upload_roots)

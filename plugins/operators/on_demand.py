@@ -14,10 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from common.errors import OciInputError, OciWaitError
+from common.ids import ocid_kind
 from common.tags import VERIFIED_TAG, newest_verified
 from forms.requests import REQUESTS, launch_defaults
 from hooks.block_storage import backup_result
-from hooks.oci import RETRY_BUDGET, ocid_kind
+from hooks.retries import RETRY_BUDGET
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -47,7 +48,7 @@ class OciValidateRequestOperator(OciBaseOperator):
 
     def execute(self, context) -> dict:
         self.validate()
-        from common.config import run_config
+        from operators.run_config import run_config
 
         parse = REQUESTS[self.request] if isinstance(self.request, str) else self.request
         try:

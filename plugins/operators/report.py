@@ -9,9 +9,10 @@ has a line of its own (its group backup, verification and DR copy), with a line 
 from __future__ import annotations
 
 from common.errors import OciWaitError
+from common.ids import asset_uri
 from common.tags import newest_verified
 from common.xcom import PRUNE_XCOM_KEY, TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
-from hooks.oci import asset_uri
+from hooks.block_storage import OciBlockStorageHook
 from reports.nightly import build_group_row, build_row, dr_copy_text, render_note, render_text
 
 from operators.base import OciBaseOperator, oci_template_fields
@@ -37,6 +38,8 @@ class OciBackupReportOperator(OciBaseOperator):
     :param discovered: the discovered volumes (``OciDiscoverVolumesOperator``'s XCom): those not planned
         (``skipped``: temporaries, members of a volume group the project did not make) are named (templated)
     """
+
+    hook_class = OciBlockStorageHook
 
     template_fields = oci_template_fields("plan", "groups", "prune_result", "discovered")
 

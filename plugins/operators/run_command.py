@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from airflow.exceptions import AirflowException
 from common.errors import OciInputError
+from common.ids import validate_ocid
 from forms.params import flag
-from hooks.compute import command_failure, command_spec
-from hooks.oci import validate_ocid
+from hooks.compute import OciComputeHook, command_failure, command_spec
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -39,6 +39,8 @@ class OciRunCommandOperator(OciBaseOperator):
     :param display_name: the command's display name; None: ``<dag_id>.<task_id>``
     :param compartment_id: the compartment to create the command in; None: the instance's (templated)
     """
+
+    hook_class = OciComputeHook
 
     template_fields = oci_template_fields("instance_id", "script", "script_timeout", "compartment_id")
     template_fields_renderers = {"script": "bash"}

@@ -1,13 +1,29 @@
 """A DAG run's configuration as one task, so every DAG resolves it the same way and later tasks take it as
-XComArgs (`config.output["compartment_ids"]`). The order and the rules are common/config.py's."""
+XComArgs (`config.output["compartment_ids"]`). The order is common/config.py's `layered`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from common.config import layered, parse_variable
 from common.errors import OciInputError
+from notify.config import check_notify
 
 from operators.base import OciBaseOperator, oci_template_fields
+
+
+def run_config(context) -> dict:
+    """A running task's DAG run configuration in the documented order: its DAG's Params defaults, the Variable
+    named after the DAG, the trigger conf. (Airflow checked the conf against the Params' schemas when the run
+    was created; the operators check every value they take before their first call.)"""
+    from airflow.sdk import Variable
+
+    dag = context["dag"]
+    variable = parse_variable(dag.dag_id, Variable.get(dag.dag_id, default=None))
+    conf = dict(getattr(context.get("dag_run"), "conf", None) or {})
+    config = layered(dag.params.dump(), variable, conf, dag_id=dag.dag_id)
+    check_notify(config)  # a bad address or connection is refused here, by name, before any OCI call
+    return config
 
 
 class OciRunConfigOperator(OciBaseOperator):
@@ -16,7 +32,7 @@ class OciRunConfigOperator(OciBaseOperator):
     No OCI call (the hook is never made).
 
     :param check: optional function that takes the resolved configuration and returns it checked (raising
-        OciInputError naming the field), e.g. `common.config.check_nightly`.
+        OciInputError naming the field), e.g. `forms.nightly.check_nightly`.
 
     XCom: the configuration dict, and each of its keys under its own key."""
 
@@ -34,8 +50,6 @@ class OciRunConfigOperator(OciBaseOperator):
             raise OciInputError(f"check {self.check!r}: a function (configuration) -> configuration, or None")
 
     def execute(self, context) -> dict:
-        from common.config import run_config
-
         self.validate()
         config = run_config(context)
         if self.check is not None:

@@ -13,10 +13,10 @@ import time
 from datetime import datetime
 
 from common.errors import OciInputError, OciWaitError
+from common.ids import ocid_kind, validate_ocid
 from common.tags import TEMPORARY_TAG, VERIFIED_LEVELS
 from common.xcom import TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 from forms.params import flag, listed
-from hooks.oci import ocid_kind, validate_ocid
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -35,7 +35,7 @@ def free_device(used: set[str], start: int = 0) -> str:
 
 def render_check_script(device: str, backup_time: datetime, canary_path: str = "", heartbeat_path: str = "",
                         max_heartbeat_age_seconds: int = 0) -> str:
-    from guest.user_data import include_dir
+    from common.config import include_dir
 
     template = (include_dir() / "verify" / "check_ext4.sh").read_text()
     values = {"__DEVICE__": device, "__CANARY_PATH__": canary_path, "__HEARTBEAT_PATH__": heartbeat_path,

@@ -15,12 +15,12 @@ from __future__ import annotations
 import time
 
 from common.errors import OciInputError, OciWaitError
+from common.ids import ocid_kind, validate_ocid
 from common.tags import GROUP_TAG, restored_tags
 from common.xcom import VERIFY_XCOM_KEY
 from forms.checks import validate_backup_type
 from forms.params import listed
 from hooks.block_storage import backup_result
-from hooks.oci import ocid_kind, validate_ocid
 
 from operators.backup_policy import OciPlanBackupsOperator, choose_verifications, group_item
 from operators.base import OciBaseOperator, oci_template_fields

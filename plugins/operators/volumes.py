@@ -9,9 +9,10 @@ from __future__ import annotations
 import email.utils
 
 from common.errors import OciInputError
+from common.ids import ocid_kind, validate_ocid
 from common.tags import inherited, restored_tags
 from forms.params import flag
-from hooks.oci import ocid_kind, validate_ocid
+from hooks.block_storage import OciBlockStorageHook
 
 from operators.base import OciBaseOperator, oci_template_fields, renamed
 
@@ -41,6 +42,8 @@ def new_volume_xcom(data: dict, result: dict, hook) -> dict:
 
 class _NewVolumeOperator(OciBaseOperator):
     """Shared by clone and restore: create with a retry token, remember for on_kill, link, wait AVAILABLE."""
+
+    hook_class = OciBlockStorageHook
 
     end_task = "operators.volumes.new_volume_xcom"
     multiple_outputs = True  # `task.output["volume_id"]`
@@ -216,6 +219,8 @@ class OciAttachVolumeOperator(OciBaseOperator):
     :param display_name: the attachment's display name (templated)
     """
 
+    hook_class = OciBlockStorageHook
+
     template_fields = oci_template_fields("instance_id", "volume_id", "device", "display_name")
 
     def __init__(self, *, instance_id: str, volume_id: str, attachment_type: str = "paravirtualized",
@@ -270,6 +275,8 @@ class OciDetachVolumeOperator(OciBaseOperator):
     :param attachment_id: the volume attachment to end; already detached or gone is success (templated)
     """
 
+    hook_class = OciBlockStorageHook
+
     template_fields = oci_template_fields("attachment_id")
 
     def __init__(self, *, attachment_id: str, **kwargs):
@@ -294,6 +301,8 @@ class OciDeleteVolumeOperator(OciBaseOperator):
 
     :param volume_id: the block volume or boot volume to delete; already gone is success (templated)
     """
+
+    hook_class = OciBlockStorageHook
 
     template_fields = oci_template_fields("volume_id")
 

@@ -20,9 +20,10 @@ from datetime import UTC, datetime
 from common import config as settings
 from common.config import NIGHTLY_DEFAULTS, layered, parse_variable
 from common.errors import OciInputError
+from common.ids import ocid_kind
 from common.tags import MANAGED_TAG, MANAGED_VALUE, TEMPORARY_TAG
 from forms.params import flag, listed
-from hooks.oci import OciHook, ocid_kind
+from hooks.oci import OciHook
 
 DAG_ID = settings.PROTECTION_DAG.value()
 HISTORY_NIGHTS = 30

@@ -12,8 +12,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
+from common.ids import console_url
 from common.tags import GROUP_TAG, VERIFIED_LEVEL_TAG, VERIFIED_TAG, newest_verified
-from hooks.oci import console_url
 from operators.backup_policy import BackupPolicy
 
 from protection.catalogue import DAG_ID, Config, parse_time

@@ -17,6 +17,7 @@ from contextlib import closing
 from typing import Any
 
 from common.errors import OciWaitError
+from common.ids import ocid_kind
 
 from quiesce import statements as sql
 from quiesce.spec import CONSISTENCY_TAG, OPEN_TAG, POSITION_TAG, QuiesceSpec, parse, where
@@ -185,7 +186,7 @@ class GuestQuiescer(Quiescer):
     """fsfreeze or the user's script on the instance the volume is attached to, through Run Command."""
 
     def _run(self, script: str, timeout: int, purpose: str) -> dict:
-        from hooks.oci import Poll
+        from hooks.waiting import Poll
 
         b = self.bracket
         instance_id = self.session
@@ -275,7 +276,7 @@ class Bracket:
     # -- helpers the quiescers use ------------------------------------------------------------------------
     def token(self, purpose: str) -> str:
         """A Run Command's retry token: per try, since a retried freeze must freeze again."""
-        from hooks.oci import retry_token
+        from hooks.retries import retry_token
 
         ti = self.context["ti"]
         return retry_token(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1),
@@ -290,7 +291,6 @@ class Bracket:
 
     def _set_marker(self, q: Quiescer, value: str | None) -> None:
         import oci
-        from hooks.oci import ocid_kind
 
         volume_id = q.item["volume_id"]
         volume = self.hook.get_resource(volume_id, self.region)
@@ -428,7 +428,6 @@ class Bracket:
         """Write the evidence onto the backups as freeform tags, so OCI itself carries it (and drop the open
         marker a backup inherited from its volume)."""
         import oci
-        from hooks.oci import ocid_kind
 
         ev = self.evidence
         value = f"{ev['consistency']} ({', '.join(ev['kinds'])})" if not ev["reason"] else \

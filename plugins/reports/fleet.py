@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hooks.oci import asset_uri
+from common.ids import asset_uri
 
 IMAGE_ASSET_ALIAS = "oci-images"
 

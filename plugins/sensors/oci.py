@@ -12,8 +12,10 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from common.errors import OciInputError, OciWaitError
+from common.ids import ocid_kind, validate_ocid, validate_region
 from forms.params import flag
-from hooks.oci import RESOURCE_API, OciHook, PollResult, WaitSpec, ocid_kind, validate_ocid, validate_region
+from hooks.base import RESOURCE_API, OciBaseHook
+from hooks.waiting import PollResult, WaitSpec
 from links.oci import OciConsoleLink
 from operators.base import OciTaskMixin
 
@@ -46,12 +48,13 @@ class _OciSensor(OciTaskMixin, BaseSensorOperator):
         pause of the backoff
     """
 
+    hook_class = OciBaseHook  # a look at a resource or a work request: the base's poll_once
     template_fields: Sequence[str] = ("oci_conn_id", "region")
     operator_extra_links = (OciConsoleLink(),)
     ui_color = "#f80000"
     ui_fgcolor = "#ffffff"
 
-    def __init__(self, *, oci_conn_id: str = OciHook.default_conn_name, region: str | None = None,
+    def __init__(self, *, oci_conn_id: str = OciBaseHook.default_conn_name, region: str | None = None,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
                  max_interval: float = 60.0, poll_interval: float | None = None, **kwargs):
         if poll_interval is not None:  # the operators' name; Airflow's poke_interval is still taken

@@ -1,7 +1,7 @@
 """The one deferrable trigger: polls any OCI resource or work request described by a WaitSpec.
 
 Every deferrable operator and sensor uses it. The SDK is synchronous, so each poll runs in a thread; the
-backoff, deadline and failure rules are the hook's (`OciHook.poll_once`, `Poll`), the same as the blocking path.
+backoff, deadline and failure rules are the hook's (`OciBaseHook.poll_once`, `Poll`), the same as the blocking path.
 
 At scale (a triggerer holding many waits on one kind of resource in one compartment, as the nightly backup's
 mapped tasks make), the waits share one paginated list call per interval instead of one get each with its own
@@ -149,10 +149,11 @@ class OciWaitTrigger(BaseTrigger):
         return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from hooks.oci import OciHook, Poll, WaitSpec
+        from hooks.base import OciBaseHook
+        from hooks.waiting import Poll, WaitSpec
 
         spec = WaitSpec(**self.spec)
-        hook = OciHook(self.oci_conn_id, region=spec.region)
+        hook = OciBaseHook(self.oci_conn_id, region=spec.region)
         poll = Poll(self.poll_interval, self.max_interval, self.timeout)
         started = time.monotonic()
         event = await self._wait(hook, spec, poll)

@@ -9,7 +9,7 @@ import time
 
 import oci
 import pytest
-from hooks.oci import MIB
+from common.ids import MIB
 from oci.core.models import (
     AttachIScsiVolumeDetails,
     CreateImageDetails,

@@ -8,7 +8,7 @@ import io
 
 import oci
 import pytest
-from hooks.oci import MIB
+from common.ids import MIB
 
 from ocisim import formats
 from ocisim.formats.partitions import gpt_with_esp

@@ -26,7 +26,7 @@ import oci
 import pytest
 from airflow.sdk.exceptions import ParamValidationError
 from common.errors import OciInputError
-from hooks.oci import MIB
+from common.ids import MIB
 
 from ocisim import formats
 from ocisim.testing import ocisim_running

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hooks.oci import MIB
+from common.ids import MIB
 
 from ocisim import formats
 from ocisim.disks import make_ext4

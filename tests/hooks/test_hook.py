@@ -10,7 +10,8 @@ import socket
 import oci
 import pytest
 from common.errors import OciInputError
-from hooks.oci import AUTH_MODES, OciHook
+from hooks.base import AUTH_MODES
+from hooks.oci import OciHook
 
 from tests.conftest import oci_connection_json
 

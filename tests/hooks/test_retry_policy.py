@@ -10,7 +10,10 @@ import io
 import oci
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from hooks.oci import MIB, RETRY_BUDGET, OciHook, bounded, retry_token
+from common.errors import bounded
+from common.ids import MIB
+from hooks.oci import OciHook
+from hooks.retries import RETRY_BUDGET, retry_token
 
 from ocisim import formats
 from tests.airflow_helpers import run_dag, xcom

@@ -7,8 +7,9 @@ import asyncio
 import threading
 
 import oci
-from hooks import oci as hook_module
-from hooks.oci import OciHook, shared_client_count
+from hooks import base as hook_module
+from hooks.base import shared_client_count
+from hooks.oci import OciHook
 from triggers.oci import OciWaitTrigger
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import oci
 import pytest
-from hooks.oci import GIB, MIB
+from common.ids import GIB, MIB
 from oci.core.models import AttachIScsiVolumeDetails, CreateImageDetails, CreateVolumeDetails
 
 from ocisim import formats

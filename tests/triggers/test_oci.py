@@ -11,7 +11,8 @@ import threading
 
 import oci
 import pytest
-from hooks.oci import OciHook, WaitSpec
+from hooks.oci import OciHook
+from hooks.waiting import WaitSpec
 from triggers.oci import OciWaitTrigger
 
 from tests.airflow_helpers import last_run_id, load_dag, run_dag, xcom

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from common import config
-from common.config import NIGHTLY_DEFAULTS, SETTINGS, Setting, check_nightly, layered, parse_variable
+from common.config import NIGHTLY_DEFAULTS, SETTINGS, Setting, layered, parse_variable
 from common.errors import OciInputError
+from forms.nightly import check_nightly, nightly_params
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -125,5 +126,5 @@ def test_the_nightly_checks_its_resolved_configuration():
 
 
 def test_the_nightly_params_default_to_the_config_modules_defaults():
-    params = config.nightly_params()
+    params = nightly_params()
     assert {name: p.value for name, p in params.items()} == NIGHTLY_DEFAULTS

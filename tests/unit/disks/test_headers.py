@@ -6,8 +6,8 @@ import io
 import struct
 
 import pytest
+from common.ids import GIB, MIB
 from disks.headers import DiskImageError, probe_disk_header
-from hooks.oci import GIB, MIB
 
 from ocisim import formats
 

@@ -7,6 +7,7 @@ import base64
 
 import pytest
 import yaml
+from common.config import include_dir
 from common.errors import OciInputError
 from guest.user_data import (
     METADATA_LIMIT_BYTES,
@@ -14,7 +15,6 @@ from guest.user_data import (
     check_metadata_size,
     decode_user_data,
     fleet_hostnames,
-    include_dir,
     render_user_data,
     validate_fleet,
     validate_hostname,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hooks.oci import CONSOLE_PATHS, RESOURCE_API, asset_uri, console_url, ocid_kind
+from common.ids import CONSOLE_PATHS, asset_uri, console_url, ocid_kind
+from hooks.base import RESOURCE_API
 
 PARTS = {"instance_id": "ocid1.instance.oc1.fra.aaaaaaaainstance1", "namespace": "axnamespace01",
          "bucket": "disk-images"}

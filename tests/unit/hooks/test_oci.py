@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 from common.errors import OciInputError
-from hooks.oci import retry_token, validate_ocid, validate_region
+from common.ids import validate_ocid, validate_region
+from hooks.retries import retry_token
 from operators.base import OciBaseOperator
 
 

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 from common.errors import OciInputError
-from hooks.oci import MIB
+from common.ids import MIB
 from operators.object_storage import OciUploadFileOperator, file_digests, multipart_md5
 
 from ocisim.backend.objectstorage import multipart_md5 as ocisim_multipart_md5
