@@ -136,7 +136,8 @@ DEFAULT_POLICIES = {"default": {"full_interval_days": 7, "retention_days": 30, "
 NIGHTLY_DEFAULTS: dict[str, Any] = {
     "compartment_ids": None, "include_subcompartments": False, "tag_key": "backup-policy",
     "policies": DEFAULT_POLICIES, "verification_level": "script", "verifier_instance_id": None, "subnet_id": None,
-    "canary_path": "/canary.txt", "heartbeat_path": "/.heartbeat", "dry_run": False}
+    "canary_path": "/canary.txt", "heartbeat_path": "/.heartbeat", "dry_run": False,
+    "plan_only": False}
 # notifications (docs/notifications.md): every DAG takes these keys, the nightly as Params, the others from their
 # Variable or conf; notify/config.py checks them
 NOTIFY_DEFAULTS: dict[str, Any] = {"notify_to": [], "notify_smtp_conn_id": "smtp_default", "notify_summary": False,
@@ -146,7 +147,7 @@ NIGHTLY_DEFAULTS.update(NOTIFY_DEFAULTS)
 
 def nightly_params() -> dict:
     """The nightly's trigger form: `NIGHTLY_DEFAULTS` with their schemas (no environment, no Variable here)."""
-    from forms.params import OCID_SHAPES, choice_field, field, ocid_field, text_field
+    from forms.params import OCID_SHAPES, choice_field, field, ocid_field, plan_field, text_field
 
     what, verify, then = "What to protect", "How to verify", "Afterwards: retention"
     notify = "Who is told (optional)"
@@ -185,18 +186,20 @@ def nightly_params() -> dict:
                                 "run", notify),
         "notify_webhook_conn_id": text_field("Webhook connection", "An http connection of a chat webhook (empty: "
                                              "none). Example: ops_webhook", notify),
+        "plan_only": plan_field(),
     }
 
 
 def check_nightly(config: dict) -> dict:
-    """The nightly's rules on its resolved configuration: compartments as a list, at least one, and a verifier
-    instance for the `script` level."""
-    from forms.params import listed
+    """The nightly's rules on its resolved configuration: compartments as a list, at least one, a verifier
+    instance for the `script` level, and `plan_only` true or false."""
+    from forms.params import flag, listed
 
     config = {**config, "compartment_ids": listed(config.get("compartment_ids") or [])}
     if not isinstance(config["compartment_ids"], list) or not config["compartment_ids"]:
         raise OciInputError(f"compartment_ids: empty; set it in the Variable {NIGHTLY_DAG_ID!r} (JSON, same keys "
                             f"as the Params) or in the trigger's conf")
+    config["plan_only"] = flag(config.get("plan_only", False), "plan_only")
     if config.get("verification_level") == "script" and not config.get("verifier_instance_id"):
         raise OciInputError("verifier_instance_id: required for the script verification level")
     return config

@@ -87,6 +87,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
     """
 
     multiple_outputs = True  # `task.output["image_id"]`
+    plan_operation = "CreateImage"
     template_fields = oci_template_fields("instance_id", "display_name", "launch_mode", "freeform_tags",
                                           "detach_iscsi", "compartment_id")
 
@@ -259,6 +260,7 @@ class OciDeleteImageOperator(OciBaseOperator):
     :param image_id: OCID of the custom image to delete (templated)
     """
 
+    plan_operation = "DeleteImage"
     template_fields = oci_template_fields("image_id")
 
     def __init__(self, *, image_id: str, **kwargs):

@@ -40,6 +40,7 @@ class OciRunCommandOperator(OciBaseOperator):
     :param compartment_id: the compartment to create the command in; None: the instance's (templated)
     """
 
+    plan_operation = "CreateInstanceAgentCommand"
     template_fields = oci_template_fields("instance_id", "script", "script_timeout", "compartment_id")
     template_fields_renderers = {"script": "bash"}
 

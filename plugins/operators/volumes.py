@@ -89,6 +89,7 @@ class OciCloneVolumeOperator(_NewVolumeOperator):
     :param source_volume_id: deprecated: the old name of ``volume_id``
     """
 
+    plan_operation = "CreateVolume"
     template_fields = oci_template_fields("volume_id", "display_name", "availability_domain", "freeform_tags",
                                           "compartment_id")
     renamed_arguments = {"source_volume_id": "volume_id"}
@@ -150,6 +151,7 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
     :param compartment_id: the compartment to restore in; None: the backup's (templated)
     """
 
+    plan_operation = "CreateVolume"
     template_fields = oci_template_fields("backup_id", "display_name", "availability_domain", "freeform_tags",
                                           "compartment_id")
 
@@ -216,6 +218,7 @@ class OciAttachVolumeOperator(OciBaseOperator):
     :param display_name: the attachment's display name (templated)
     """
 
+    plan_operation = "AttachVolume"
     template_fields = oci_template_fields("instance_id", "volume_id", "device", "display_name")
 
     def __init__(self, *, instance_id: str, volume_id: str, attachment_type: str = "paravirtualized",
@@ -270,6 +273,7 @@ class OciDetachVolumeOperator(OciBaseOperator):
     :param attachment_id: the volume attachment to end; already detached or gone is success (templated)
     """
 
+    plan_operation = "DetachVolume"
     template_fields = oci_template_fields("attachment_id")
 
     def __init__(self, *, attachment_id: str, **kwargs):
@@ -295,6 +299,7 @@ class OciDeleteVolumeOperator(OciBaseOperator):
     :param volume_id: the block volume or boot volume to delete; already gone is success (templated)
     """
 
+    plan_operation = "DeleteVolume"
     template_fields = oci_template_fields("volume_id")
 
     def __init__(self, *, volume_id: str, **kwargs):
