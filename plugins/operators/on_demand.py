@@ -228,6 +228,9 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
                 raise OciInputError(f"instance_id {source_instance.id!r}: is {source_instance.lifecycle_state}; "
                                     f"clone its volumes by volume_ids instead")
             boots, atts = hook.attachments_of_instance(source_instance, self.region)
+            # the permissions the run needs, proved before its first clone (hooks/permissions.py)
+            hook.prove_reads(hook.clone_reads([a.boot_volume_id for a in boots] + [a.volume_id for a in atts],
+                                              source_instance.compartment_id, request["launch"], self.region))
             for att in boots:
                 found.append((hook.get_resource(att.boot_volume_id), {}))
             for att in sorted(atts, key=lambda a: a.device or "~"):
