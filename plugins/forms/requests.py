@@ -194,8 +194,8 @@ def restore_request(params: dict, hook, context) -> dict:
             ad = hook.boot_volume_availability_domain(source)
         if ad:
             hook.check_shape(ad, shape, shape_config, config_field="")
-    # the permissions the run needs, proved before its first change (hooks/permissions.py)
-    hook.prove_reads(hook.restore_reads(attach_instance, subnet))
+    if attach_instance is not None or subnet is not None:  # the permissions an attach or launch needs
+        hook.prove_reads(hook.restore_reads(attach_instance, subnet))  # before the first change (hooks/permissions.py)
     return request
 
 

@@ -75,6 +75,10 @@ def test_a_plan_run_of_each_dag_makes_no_change_and_says_what_it_would_do(estate
     assert "CreateVolumeBackup" in note and "CopyVolumeBackup" in note and "DeleteVolumeBackup" in note, note
     assert any(s["task"] == "delete_test_restores" and s["operation"] == "DeleteVolume" for s in report["steps"])
     assert xcom("oci_nightly_backup", last_run_id("oci_nightly_backup"), "prune_backups")["dry_run"] is True
+    # the Protection page does not count a plan run as a night: it backed nothing up
+    from protection.catalogue import read_airflow
+
+    assert last_run_id("oci_nightly_backup") not in [r["run_id"] for r in read_airflow()["runs"]]
 
     # restore: the backup chosen, the volume it would restore, then the attachment to the verifier
     report, note, tasks = _plan(sim, "oci_restore", {"backup_id": newer.id,
