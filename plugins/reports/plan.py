@@ -23,7 +23,7 @@ def on_demand_plan(title: str, request: dict, checked: list[str], calls: list[di
                    launches: list[dict]) -> dict:
     """The plan of an on-demand run: the references checked, the steps, the instances it would launch."""
     return {"plan_only": True, "title": title, "checked": checked, "steps": step_rows(calls, pending),
-            "launches": launches, "mutating_calls": 0}
+            "launches": launches}
 
 
 def nightly_plan(plan: list[dict], groups: list[dict], prune: dict | None, calls: list[dict], pending: list[dict],
@@ -50,7 +50,7 @@ def nightly_plan(plan: list[dict], groups: list[dict], prune: dict | None, calls
     return {"plan_only": True, "title": "nightly backup", "checked": [v["volume_id"] for v in discovered or []
                                                                       if isinstance(v, dict)],
             "volumes": volumes, "dr_copies": copies, "retention": deletions,
-            "steps": step_rows(calls, pending), "mutating_calls": 0}
+            "steps": step_rows(calls, pending)}
 
 
 def render_text(result: dict) -> str:
