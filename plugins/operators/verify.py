@@ -272,8 +272,9 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
 
     def plan_detail(self) -> str:
         """What the teardown would look for (it lists before it deletes)."""
-        return (f"the temporaries tagged airflow-temporary (volumes, boot volumes, test instances, attachments) in "
-                f"compartments {self.compartment_ids}")
+        from forms.params import listed
+
+        return f"temporaries (tag airflow-temporary) in {', '.join(listed(self.compartment_ids) or [])}"
     template_fields = oci_template_fields("compartment_ids", "include_subcompartments")
 
     def __init__(self, *, compartment_ids: list[str] | str, max_concurrent: int = 8,
