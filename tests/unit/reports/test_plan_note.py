@@ -17,13 +17,17 @@ def test_the_nightly_plan_lists_each_volume_copy_and_deletion_with_its_call_and_
     calls = [{"task_id": "protect_volume.backup_volume", "map_index": 0, "operation": "CreateVolumeBackup",
               "detail": "x"},
              {"task_id": "delete_test_restores", "map_index": -1, "operation": "DeleteVolume", "detail": "temps"}]
-    result = nightly_plan(plan, [], prune, calls, [{"task_id": "protect_volume.restore_for_test",
+    groups = [{"group": "db", "display_name": "db", "backup_type": "INCREMENTAL", "reason": "FULL 2 days old",
+               "verify": True, "dr_region": None}]
+    result = nightly_plan(plan, groups, prune, calls, [{"task_id": "protect_volume.restore_for_test",
                                                     "operation": "CreateVolume"}], [{"volume_id": VOL}])
     # the mapped backup is the volume's row, not a step of its own
     assert [s["task"] for s in result["steps"]] == ["delete_test_restores"]
     assert result["dr_copies"] == [{"volume": "db-data", "destination_region": "us-phoenix-1",
                                     "operation": "CopyVolumeBackup"}]
+    assert result["volumes"][1]["operation"] == "CreateVolumeGroupBackup" and len(result["dr_copies"]) == 1
     note = render_note(result)
+    assert "INCREMENTAL backup of group db" in note
     assert note.startswith("**OCI nightly backup: PLAN ONLY, nothing changed**") and len(note) <= 1000
     for text in ("FULL backup of db-data", "CreateVolumeBackup", "no FULL backup yet", "CopyVolumeBackup",
                  "DeleteVolumeBackup", "older than retention_days 7.5", "Checked first: 1 reference(s)"):
