@@ -20,6 +20,7 @@ from forms.params import (
     exclusive,
     field,
     ocid_field,
+    plan_field,
     text_field,
 )
 from forms.params import OPTIONAL_SHAPE_PATTERN as SHAPE_PATTERN
@@ -117,6 +118,7 @@ with DAG(
         "approval_timeout_minutes": field(60, "number", "Launch: approval timeout (minutes)", "Then the run fails "
                                           "with no instance launched; 0.1 to 10080", THEN, minimum=0.1,
                                           maximum=10080),
+        "plan_only": plan_field(),  # check everything, change nothing (common/plan.py)
     },
 ) as dag:
 

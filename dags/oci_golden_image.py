@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, AssetAlias
 from forms.fleet import fleet_params
-from forms.params import choice_field, ocid_field, text_field
+from forms.params import choice_field, ocid_field, plan_field, text_field
 from hooks.retries import RETRY_BUDGET
 from notify.callbacks import on_run_failure, record_error
 from operators.base import wait_settings
@@ -102,6 +102,7 @@ with DAG(
                                          maxLength=1024),
         "export_format": choice_field("VMDK", ["VMDK", "QCOW2"], "Format", "Of the exported image", EXPORT),
         **fleet_params("web-{index:02d}"),
+        "plan_only": plan_field(),  # check everything, change nothing (common/plan.py)
     },
 ) as dag:
 

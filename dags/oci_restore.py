@@ -19,6 +19,7 @@ from forms.params import (
     exclusive,
     field,
     ocid_field,
+    plan_field,
     text_field,
 )
 from hooks.retries import RETRY_BUDGET
@@ -126,6 +127,7 @@ with DAG(
                            THEN, items={"type": "string"}),
         "approval_timeout_minutes": field(60, "number", "In place: approval timeout (minutes)", "Then the run fails "
                                           "with nothing changed; 0.1 to 10080", THEN, minimum=0.1, maximum=10080),
+        "plan_only": plan_field(),  # check everything, change nothing (common/plan.py)
     },
 ) as dag:
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, AssetAlias
 from forms.fleet import fleet_params
-from forms.params import choice_field, exclusive, field, ocid_field, text_field
+from forms.params import choice_field, exclusive, field, ocid_field, plan_field, text_field
 from hooks.retries import RETRY_BUDGET
 from notify.callbacks import on_run_failure, record_error
 from operators.base import wait_settings
@@ -109,6 +109,7 @@ with DAG(
         "operating_system_version": text_field("OS version", "Example: 9, Server 2022 Standard", IMAGE),
         "compartment_id": ocid_field("compartment", "Compartment", "Of the image (empty: the bucket's)", IMAGE),
         **fleet_params(),
+        "plan_only": plan_field(),  # check everything, change nothing (common/plan.py)
     },
 ) as dag:
 

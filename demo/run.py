@@ -79,12 +79,13 @@ def airflow_env(tenancy: dict, state: Path, home: Path | None = None, base: dict
             "AIRFLOW_CONN_OCI_DEFAULT": json.dumps({"conn_type": "oci", "extra": extra})}
 
 
-def run_dag(env: dict, dag_id: str, conf: dict) -> tuple[bool, str]:
+def run_dag(env: dict, dag_id: str, conf: dict, log_name: str | None = None) -> tuple[bool, str]:
     step = Step()
-    with open(OUT / f"{dag_id}.log", "w") as log:
+    log_path = OUT / f"{log_name or dag_id}.log"
+    with open(log_path, "w") as log:
         done = subprocess.run([str(Path(PY).parent / "airflow"), "dags", "test", dag_id, "-c", json.dumps(conf)],
                               env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=1800)
-    text = (OUT / f"{dag_id}.log").read_text()
+    text = log_path.read_text()
     ok = done.returncode == 0 and "state=success" in text.split("DagRun Finished")[-1]
     return ok, step.took()
 
@@ -114,6 +115,12 @@ def main() -> int:
 
         env.update(upload_roots(OUT))
 
+        # first a plan run of the nightly (plan_only): what tonight would do, with no change made
+        print("running oci_nightly_backup with plan_only ...", flush=True)
+        ok, took = run_dag(env, "oci_nightly_backup", {**dict(SCENARIOS)["oci_nightly_backup"](tenancy, OUT),
+                                                       "plan_only": True}, "oci_nightly_backup-plan")
+        results.append(("oci_nightly_backup (plan_only)", ok, took))
+        print(f"  {'ok' if ok else 'FAILED'} in {took} (log: {OUT / 'oci_nightly_backup-plan.log'})")
         for dag_id, make_conf in SCENARIOS:
             conf = make_conf(tenancy, OUT)
             print(f"running {dag_id} ...", flush=True)

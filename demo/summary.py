@@ -85,9 +85,21 @@ SECTIONS = {"oci_nightly_backup": _nightly, "oci_vmdk_migration": _migration, "o
             "oci_emergency_clone": _clone}
 
 
+def _plan(dag_id: str = "oci_nightly_backup") -> None:
+    """The note of the demo's plan run (plan_only): what the nightly would do, before it did it."""
+    from airflow import settings
+    from airflow.models import DagRun
+
+    with settings.Session() as session:
+        runs = session.query(DagRun).filter_by(dag_id=dag_id).order_by(DagRun.id).all()
+        run_id = next(r.run_id for r in runs if (r.conf or {}).get("plan_only"))
+    print(f"\n{dag_id} with plan_only: its run note (0 changes made)\n")
+    print(xcom(dag_id, run_id, "report", key="note"))
+
+
 def print_summary(tenancy: dict, state: Path, results: list[tuple[str, bool, str]]) -> None:
     for dag_id, _, _ in results:
         try:
-            SECTIONS[dag_id]()
+            (_plan if dag_id.endswith("(plan_only)") else SECTIONS[dag_id])()
         except Exception as exc:  # a summary must not hide the runs' own outcome
             print(f"\n{dag_id}: no summary ({type(exc).__name__}: {exc})")

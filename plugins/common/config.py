@@ -143,7 +143,8 @@ DEFAULT_POLICIES = {"default": {"full_interval_days": 7, "retention_days": 30, "
 NIGHTLY_DEFAULTS: dict[str, Any] = {
     "compartment_ids": None, "include_subcompartments": False, "tag_key": "backup-policy",
     "policies": DEFAULT_POLICIES, "verification_level": "script", "verifier_instance_id": None, "subnet_id": None,
-    "canary_path": "/canary.txt", "heartbeat_path": "/.heartbeat", "dry_run": False}
+    "canary_path": "/canary.txt", "heartbeat_path": "/.heartbeat", "dry_run": False,
+    "plan_only": False}
 # notifications (docs/notifications.md): every DAG takes these keys, the nightly as Params, the others from their
 # Variable or conf; notify/config.py checks them
 NOTIFY_DEFAULTS: dict[str, Any] = {"notify_to": [], "notify_smtp_conn_id": "smtp_default", "notify_summary": False,

@@ -8,7 +8,7 @@ import copy
 from common.config import NIGHTLY_DAG_ID, NIGHTLY_DEFAULTS
 from common.errors import OciInputError
 
-from forms.params import OCID_SHAPES, choice_field, field, listed, ocid_field, text_field
+from forms.params import OCID_SHAPES, choice_field, field, flag, listed, ocid_field, plan_field, text_field
 
 
 def nightly_params() -> dict:
@@ -50,16 +50,18 @@ def nightly_params() -> dict:
                                 "run", notify),
         "notify_webhook_conn_id": text_field("Webhook connection", "An http connection of a chat webhook (empty: "
                                              "none). Example: ops_webhook", notify),
+        "plan_only": plan_field(),
     }
 
 
 def check_nightly(config: dict) -> dict:
-    """The nightly's rules on its resolved configuration: compartments as a list, at least one, and a verifier
-    instance for the `script` level."""
+    """The nightly's rules on its resolved configuration: compartments as a list, at least one, a verifier
+    instance for the `script` level, and `plan_only` true or false."""
     config = {**config, "compartment_ids": listed(config.get("compartment_ids") or [])}
     if not isinstance(config["compartment_ids"], list) or not config["compartment_ids"]:
         raise OciInputError(f"compartment_ids: empty; set it in the Variable {NIGHTLY_DAG_ID!r} (JSON, same keys "
                             f"as the Params) or in the trigger's conf")
+    config["plan_only"] = flag(config.get("plan_only", False), "plan_only")
     if config.get("verification_level") == "script" and not config.get("verifier_instance_id"):
         raise OciInputError("verifier_instance_id: required for the script verification level")
     return config

@@ -92,6 +92,16 @@ def choice_field(default, values: list, title: str, description: str, section: s
                  description=description, section=section, **schema)
 
 
+PLAN_SECTION = "Plan only (nothing changes)"
+
+
+def plan_field():
+    """`plan_only`, the same field on every DAG's form (common/plan.py): check everything, change nothing, and
+    write what the run would do as its note."""
+    return field(False, "boolean", "Plan only", "Check everything and change nothing: the run's note lists what it "
+                 "would do (each OCI call) instead", PLAN_SECTION)
+
+
 def exclusive(*fields: str) -> str:
     """The sentence a field's description ends with when other fields exclude it."""
     return f"Excludes {' and '.join(f'`{f}`' for f in fields)}: give one."

@@ -178,8 +178,9 @@ def restore_request(params: dict, hook, context) -> dict:
         request.update(instance_id=instance.id, availability_domain=instance.availability_domain)
         unfinished = hook.swap_to_finish(instance, backup_id, source, run_id)
         request.update(unfinished_swap=unfinished, restore=unfinished is None)
+    attach_instance = subnet = None
     if attach_to:
-        instance = hook.check_instance(attach_to, "attach_instance_id")
+        instance = attach_instance = hook.check_instance(attach_to, "attach_instance_id")
         ad = request["availability_domain"]
         if ad and ad != instance.availability_domain:
             raise OciInputError(f"availability_domain {ad!r}: instance {attach_to} is in "
@@ -193,6 +194,8 @@ def restore_request(params: dict, hook, context) -> dict:
             ad = hook.boot_volume_availability_domain(source)
         if ad:
             hook.check_shape(ad, shape, shape_config, config_field="")
+    if attach_instance is not None or subnet is not None:  # the permissions an attach or launch needs
+        hook.prove_reads(hook.restore_reads(attach_instance, subnet))  # before the first change (hooks/permissions.py)
     return request
 
 
@@ -260,7 +263,16 @@ def migration_request(params: dict, hook, context) -> dict:
                "shape_compatibility": resolve_shape_compatibility(params, fleet)}
     # references: the bucket an upload goes to (the fleet is checked by check_fleet_hostnames)
     if upload:
-        hook.check_bucket(namespace, bucket)
+        namespace = hook.check_bucket(namespace, bucket)
+    # the permissions the run needs, proved before its first change (hooks/permissions.py), in the bucket of the
+    # disk image (an import's object is itself checked by import_image) and the image's compartment
+    where = parse_object_uri(uri, "source_uri") if uri else {"namespace": namespace, "bucket": bucket, "region": None}
+    if where["region"] in (None, hook.region):
+        objects = hook.get_client("object_storage")
+        ns = namespace if upload else hook.check_bucket(where["namespace"], where["bucket"],
+                                                        "source_uri" if uri else "bucket")
+        compartment_id = blank("compartment_id") or objects.get_bucket(ns, where["bucket"]).data.compartment_id
+        hook.prove_reads(hook.migration_reads(ns, where["bucket"], compartment_id, bool(fleet)))
     return request
 
 

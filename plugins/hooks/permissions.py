@@ -110,3 +110,72 @@ class OciPermissionChecks:
             reads.append(Read("ListWorkRequests", "inspect", "work-requests", where,
                               lambda: work.list_work_requests(compartment_id, limit=1)))
         return reads
+
+    def restore_reads(self, attach_instance: Any = None, subnet: Any = None) -> list[Read]:
+        """What the restore proves after reading its references, before the restore: inspect on the volume
+        attachments of the instance a restored volume is attached to, and (with a launch) on the work requests of
+        the subnet's compartment (why OCI failed a launch it had accepted). Each names a compartment known to
+        exist (the instance and subnet were just read). The restore itself needs manage volume-family, which no
+        read proves: without it the run fails at restore_volume, its first change, with the statement named.
+
+        :param attach_instance: the instance to attach to (SDK model); None: no attachment
+        :param subnet: the subnet of a launch (SDK model); None: no launch
+        """
+        reads: list[Read] = []
+        if attach_instance is not None:
+            compute, where = self.get_client("compute"), f"compartment {attach_instance.compartment_id}"
+            reads.append(Read("ListVolumeAttachments", "inspect", "instances", where,
+                              lambda: compute.list_volume_attachments(attach_instance.compartment_id,
+                                                                      instance_id=attach_instance.id, limit=1)))
+        if subnet is not None:
+            work = self.get_client("work_requests")
+            reads.append(Read("ListWorkRequests", "inspect", "work-requests", f"compartment {subnet.compartment_id}",
+                              lambda: work.list_work_requests(subnet.compartment_id, limit=1)))
+        return reads
+
+    def clone_reads(self, volume_ids: list[str], compartment_id: str | None = None, launch: bool = False,
+                    region: str | None = None) -> list[Read]:
+        """What the emergency clone proves once the instance's attachments listed its volumes, before the first
+        clone: read on each volume to clone (known to exist: a list just showed it), and (with a launch) inspect
+        on the work requests of the instance's compartment.
+
+        :param volume_ids: the boot and block volumes the attachments showed
+        :param compartment_id: the source instance's compartment (for the launch's work requests)
+        :param launch: whether an instance will be launched on the clone
+        :param region: the volumes' region; None: the connection's
+        """
+        storage = self.get_client("blockstorage", region)
+        reads = []
+        for volume_id in volume_ids:
+            boot = ".bootvolume." in volume_id
+            get: Any = storage.get_boot_volume if boot else storage.get_volume
+            reads.append(Read("GetBootVolume" if boot else "GetVolume", "read", "volume-family", volume_id,
+                              lambda get=get, v=volume_id: get(v)))
+        if launch and compartment_id:
+            work = self.get_client("work_requests", region)
+            reads.append(Read("ListWorkRequests", "inspect", "work-requests", f"compartment {compartment_id}",
+                              lambda: work.list_work_requests(compartment_id, limit=1)))
+        return reads
+
+    def migration_reads(self, namespace: str, bucket: str, compartment_id: str, fleet: bool = False) -> list[Read]:
+        """What the VMDK migration proves after reading its bucket, before the upload or the import: inspect on the
+        bucket's objects (the upload and the header check read them), on the images of the image's compartment,
+        and (with a fleet) on that compartment's work requests. The bucket and the compartment are known to exist
+        (the bucket was just read, and the compartment is its own or one the request names).
+
+        :param namespace: the bucket's namespace
+        :param bucket: the bucket the disk image is in (or is uploaded to)
+        :param compartment_id: the image's compartment
+        :param fleet: whether instances will be launched from the image
+        """
+        objects, compute = self.get_client("object_storage"), self.get_client("compute")
+        where = f"compartment {compartment_id}"
+        reads = [Read("ListObjects", "inspect", "objects", f"bucket {bucket}",
+                      lambda: objects.list_objects(namespace, bucket, limit=1)),
+                 Read("ListImages", "inspect", "instance-images", where,
+                      lambda: compute.list_images(compartment_id, limit=1))]
+        if fleet:
+            work = self.get_client("work_requests")
+            reads.append(Read("ListWorkRequests", "inspect", "work-requests", where,
+                              lambda: work.list_work_requests(compartment_id, limit=1)))
+        return reads

@@ -101,6 +101,10 @@ class OciApprovalOperator(OciTaskMixin, ApprovalOperator):
         if not gate_on(self.gate):
             raise AirflowSkipException(f"{self.task_id}: approval gate off ({self.gate}=0 in this deployment)")
         self.validate()
+        from common import plan
+
+        if plan.plan_run(context):  # nobody is asked in a plan run: the step it guards is not made either
+            plan.record_and_skip(context, "approval", f"{self.subject} (asked before the change it guards)")
         minutes = approval_timeout(self.timeout_minutes)
         rows = self.describe(context)
         who = ", ".join(u["id"] for u in self.assigned_users or []) or "anyone allowed to answer required actions"

@@ -520,6 +520,7 @@ class OciPruneBackupsOperator(OciBaseOperator):
     :param dry_run: only report what would be deleted (templated)
     """
 
+    plan_operation = "DeleteVolumeBackup"
     template_fields = oci_template_fields("volumes", "policies", "dry_run")
 
     def __init__(self, *, volumes: list[dict], policies: dict, dry_run: bool = False, **kwargs):
@@ -531,6 +532,10 @@ class OciPruneBackupsOperator(OciBaseOperator):
     def validate_inputs(self) -> None:
         self._policies = load_policies(self.policies)
         self.dry_run = flag(self.dry_run, "dry_run")
+
+    def plan_instead(self, context) -> None:
+        """A plan run applies retention as a dry run: each deletion is listed with why it is allowed."""
+        self.dry_run = True
 
     def execute(self, context) -> dict:
         self.validate()
@@ -547,8 +552,11 @@ class OciPruneBackupsOperator(OciBaseOperator):
             for backup in doomed:
                 self.log.info("%s %s of %s (%s, made %s)", "would delete" if self.dry_run else "deleting",
                               backup["backup_id"], name, backup["type"], backup["time_created"])
+                keep = newest_verified(backups) or {}
                 done = {"backup_id": backup["backup_id"], **row, "type": backup["type"],
-                        "time_created": backup["time_created"]}
+                        "time_created": backup["time_created"],
+                        "why": f"made by {dag_id}, older than retention_days {policy.retention_days:g}; the newest "
+                               f"verified backup {keep.get('backup_id')} is kept"}
                 if not self.dry_run:
                     try:  # a group backup takes its member backups with it
                         self.hook.delete_resource(backup["backup_id"], self.region)

@@ -69,6 +69,11 @@ class OciCreateBackupOperator(OciBaseOperator):
         plan's, else ``fail``
     """
 
+    @property
+    def plan_operation(self) -> str:  # type: ignore[override]
+        """CreateBootVolumeBackup for a boot volume (known once volume_id is rendered)."""
+        boot = isinstance(self.volume_id, str) and ".bootvolume." in self.volume_id
+        return "CreateBootVolumeBackup" if boot else "CreateVolumeBackup"
     template_fields = oci_template_fields("volume_id", "backup_type", "display_name", "freeform_tags",
                                           "adopt_backup_id", "quiesce")
     end_task = "operators.backups.backup_xcom"
@@ -205,6 +210,7 @@ class OciCopyBackupOperator(OciBaseOperator):
     :param source_id: deprecated: the old name of ``volume_id``
     """
 
+    plan_operation = "CopyVolumeBackup"
     template_fields = oci_template_fields("backup_id", "volume_id", "destination_region", "display_name")
     renamed_arguments = {"source_id": "volume_id"}
 
@@ -304,6 +310,7 @@ class OciDeleteBackupOperator(OciBaseOperator):
         (templated)
     """
 
+    plan_operation = "DeleteVolumeBackup"
     template_fields = oci_template_fields("backup_id")
 
     def __init__(self, *, backup_id: str, **kwargs):

@@ -139,6 +139,10 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
     ui_color = "#f80000"
     ui_fgcolor = "#ffffff"
 
+    # The OCI operation of the operator's first mutating call (None: it only reads). In a plan run (`plan_only`,
+    # common/plan.py) the operator records it with `plan_detail()` and skips instead of making it.
+    plan_operation: ClassVar[str | None] = None
+
     # Set by the operators that take a `compartment_id` argument (where to make or list, default the source's);
     # validated here once for all of them.
     compartment_id: str | None = None
@@ -188,6 +192,27 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
             raise AirflowSkipException(f"{self.task_id}: not enabled for this item ({self.enabled!r})")
         self.validate_common()
         self.validate_inputs()
+        if self.plan_operation:
+            from common import plan
+
+            context = plan.current_context()
+            if plan.plan_run(context):
+                self.plan_instead(context)
+
+    # -- plan mode -------------------------------------------------------------------------------------
+    def plan_detail(self) -> str:
+        """What the mutating call would act on, for a plan run's note: the operator's own templated fields that
+        are set (subclasses say it better where a field alone does not)."""
+        from common.plan import describe
+
+        own = [f for f in self.template_fields if f not in BASE_TEMPLATE_FIELDS]
+        return describe({f: getattr(self, f, None) for f in own})
+
+    def plan_instead(self, context) -> None:
+        """A plan run: record the call and skip (common/plan.py). Retention overrides it with a dry run."""
+        from common.plan import record_and_skip
+
+        record_and_skip(context, self.plan_operation or "", self.plan_detail())
 
     # -- identity, tags and links ----------------------------------------------------------------------
     def retry_token(self, context, purpose: str = "", request: Any = None) -> str:

@@ -46,7 +46,7 @@ class OciSwapBootVolumeOperator(OciBaseOperator):
     """
 
     hook_class = OciComputeHook
-
+    plan_operation = "InstanceAction"
     template_fields = oci_template_fields("instance_id", "boot_volume_id", "unfinished_swap")
 
     def __init__(self, *, instance_id: str, boot_volume_id: str | None, unfinished_swap: dict | None = None,

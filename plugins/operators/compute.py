@@ -55,6 +55,15 @@ class OciLaunchInstanceOperator(OciBaseOperator):
     """
 
     multiple_outputs = True  # `task.output["instance_id"]`
+    plan_operation = "LaunchInstance"
+
+    def plan_detail(self) -> str:
+        """The instance, not its user data or keys (a plan's note is read by everyone who sees the run)."""
+        from common.plan import describe
+
+        return describe({"hostname": self.hostname, "shape": self.shape, "shape_config": self.shape_config,
+                         "os_type": self.os_type, "image_id": self.image_id, "boot_volume_id": self.boot_volume_id,
+                         "subnet_id": self.subnet_id, "availability_domain": self.availability_domain})
     template_fields = oci_template_fields("availability_domain", "subnet_id", "shape", "image_id", "boot_volume_id",
                                           "hostname", "os_type", "display_name", "shape_config",
                                           "ssh_authorized_keys", "extra_user_data", "boot_volume_size_in_gbs",
@@ -247,7 +256,7 @@ class OciTerminateInstanceOperator(OciBaseOperator):
     """
 
     hook_class = OciComputeHook
-
+    plan_operation = "TerminateInstance"
     template_fields = oci_template_fields("instance_id", "preserve_boot_volume")
 
     def __init__(self, *, instance_id: str, preserve_boot_volume: bool = False, **kwargs):
@@ -303,7 +312,7 @@ class OciInstanceActionOperator(OciBaseOperator):
     """
 
     hook_class = OciComputeHook
-
+    plan_operation = "InstanceAction"
     template_fields = oci_template_fields("instance_id", "action")
 
     def __init__(self, *, instance_id: str, action: str, **kwargs):

@@ -66,6 +66,7 @@ class OciImportImageOperator(OciBaseOperator):
     hook_class = OciComputeHook
 
     multiple_outputs = True  # `task.output["image_id"]`
+    plan_operation = "CreateImage"
     template_fields = oci_template_fields("display_name", "source_uri", "namespace", "bucket", "object_name",
                                           "source_image_type", "launch_mode", "operating_system",
                                           "operating_system_version", "freeform_tags", "compartment_id", "uploaded")
@@ -195,7 +196,7 @@ class OciExportImageOperator(OciBaseOperator):
     """
 
     hook_class = OciComputeHook
-
+    plan_operation = "ExportImage"
     template_fields = oci_template_fields("image_id", "destination_uri", "namespace", "bucket", "object_name",
                                           "export_format")
 

@@ -90,6 +90,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
     hook_class = OciComputeHook
 
     multiple_outputs = True  # `task.output["image_id"]`
+    plan_operation = "CreateImage"
     template_fields = oci_template_fields("instance_id", "display_name", "launch_mode", "freeform_tags",
                                           "detach_iscsi", "compartment_id")
 
@@ -263,7 +264,7 @@ class OciDeleteImageOperator(OciBaseOperator):
     """
 
     hook_class = OciComputeHook
-
+    plan_operation = "DeleteImage"
     template_fields = oci_template_fields("image_id")
 
     def __init__(self, *, image_id: str, **kwargs):

@@ -93,6 +93,7 @@ class OciUploadFileOperator(OciBaseOperator):
     hook_class = OciObjectStorageHook
 
     multiple_outputs = True  # `task.output["uri"]`
+    plan_operation = "CreateMultipartUpload"
     template_fields = oci_template_fields("local_path", "bucket", "object_name", "namespace", "content_type",
                                           "part_size_mb", "disk_image_type")
 

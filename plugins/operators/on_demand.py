@@ -15,7 +15,9 @@ from typing import Any
 
 from common.errors import OciInputError, OciWaitError
 from common.ids import ocid_kind
+from common.plan import PLAN_KEY
 from common.tags import VERIFIED_TAG, newest_verified
+from forms.params import flag
 from forms.requests import REQUESTS, launch_defaults
 from hooks.block_storage import backup_result
 from hooks.retries import RETRY_BUDGET
@@ -52,7 +54,10 @@ class OciValidateRequestOperator(OciBaseOperator):
 
         parse = REQUESTS[self.request] if isinstance(self.request, str) else self.request
         try:
-            result = parse(run_config(context), self.hook, context)
+            config = run_config(context)
+            # plan mode (common/plan.py): the mutating tasks record their call and skip
+            plan_only = flag(config.get(PLAN_KEY, False), PLAN_KEY)
+            result = {**parse(config, self.hook, context), PLAN_KEY: plan_only}
         except OciInputError as err:  # the report's run note shows why (XCom key `refused`)
             context["ti"].xcom_push(key="refused", value=str(err)[:500])
             raise
@@ -133,6 +138,9 @@ class OciRunReportOperator(OciBaseOperator):
             except Exception:  # a task that never ran has no XCom
                 return None
 
+        request = pull("validate_request")
+        if isinstance(request, dict) and request.get(PLAN_KEY):
+            return self.plan_report(context, request)
         build = REPORTS[self.report] if isinstance(self.report, str) else self.report
         try:
             lines, result, problems, title = build(pull, context)
@@ -150,6 +158,26 @@ class OciRunReportOperator(OciBaseOperator):
             raise OciWaitError(f"{title} incomplete: " + "; ".join(problems))
         return result
 
+
+    def plan_report(self, context, request: dict) -> dict:
+        """A plan run (common/plan.py): the references checked and what the run would do, as the note."""
+        from common import plan
+        from hooks.airflow_api import set_run_note
+        from reports import plan as report
+
+        ti, dag = context["ti"], context["dag"]
+        calls = plan.recorded(ti, dag)
+        result = report.on_demand_plan(str(self.report).replace("_", " "), request,
+                                       plan.checked_references(request), calls, plan.not_reached(dag, calls),
+                                       plan.launches(request))
+        text = report.render_note(result)
+        self.log.info("\n%s", report.render_text(result))
+        try:
+            self.log.info(set_run_note(ti.dag_id, ti.run_id, text, self.note_conn_id))
+        except Exception as err:  # the note is a convenience; the XCom and the log are the record
+            self.log.warning("run note not set: %s", err)
+        ti.xcom_push(key="note", value=text)
+        return result
 
     def set_note(self, ti, title: str, result: dict, problems: list[str]) -> None:
         """The run's note: what was made, as a short Markdown table (never fails the report)."""
@@ -201,6 +229,9 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
                 raise OciInputError(f"instance_id {source_instance.id!r}: is {source_instance.lifecycle_state}; "
                                     f"clone its volumes by volume_ids instead")
             boots, atts = hook.attachments_of_instance(source_instance, self.region)
+            # the permissions the run needs, proved before its first clone (hooks/permissions.py)
+            hook.prove_reads(hook.clone_reads([a.boot_volume_id for a in boots] + [a.volume_id for a in atts],
+                                              source_instance.compartment_id, request["launch"], self.region))
             for att in boots:
                 found.append((hook.get_resource(att.boot_volume_id), {}))
             for att in sorted(atts, key=lambda a: a.device or "~"):

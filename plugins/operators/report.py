@@ -100,12 +100,31 @@ class OciBackupReportOperator(OciBaseOperator):
             failed.append({"step": key if not index else f"{step}[{index}]", "state": state, "detail": detail})
         return failed
 
+    def plan_report(self, context) -> dict:
+        """A plan run (common/plan.py): what the run would do, as the note; no Asset event, nothing verified."""
+        from common import plan
+        from hooks.airflow_api import set_run_note
+        from reports import plan as report
+
+        ti, dag = context["ti"], context["dag"]
+        calls = plan.recorded(ti, dag)
+        result = report.nightly_plan(self.plan or [], self.groups or [], self.prune_result, calls,
+                                     plan.not_reached(dag, calls), self.discovered or [])
+        self.log.info("\n%s", report.render_text(result))
+        self.log.info(set_run_note(ti.dag_id, ti.run_id, report.render_note(result), self.note_conn_id))
+        ti.xcom_push(key="note", value=report.render_note(result))
+        return result
+
     def execute(self, context) -> dict:
         from airflow.sdk import Asset, AssetAlias
         from hooks.airflow_api import set_run_note
 
 
         ti = context["ti"]
+        from common.plan import plan_run
+
+        if plan_run(context):
+            return self.plan_report(context)
         now = self.hook.server_time()
         rows = []
         for index, item in enumerate(self.plan or []):

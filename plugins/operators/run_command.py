@@ -41,7 +41,7 @@ class OciRunCommandOperator(OciBaseOperator):
     """
 
     hook_class = OciComputeHook
-
+    plan_operation = "CreateInstanceAgentCommand"
     template_fields = oci_template_fields("instance_id", "script", "script_timeout", "compartment_id")
     template_fields_renderers = {"script": "bash"}
 

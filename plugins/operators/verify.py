@@ -78,6 +78,7 @@ class OciVerifyRestoreOperator(OciBaseOperator):
     :param script_timeout: seconds the check script may run on the verifier
     """
 
+    plan_operation = "UpdateVolumeBackup"
     template_fields = oci_template_fields("restored", "backup", "level", "verifier_instance_id", "subnet_id",
                                           "shape", "canary_path", "heartbeat_path")
 
@@ -267,6 +268,13 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
     :param include_subcompartments: also clean every compartment below the given ones (templated)
     """
 
+    plan_operation = "DeleteVolume"
+
+    def plan_detail(self) -> str:
+        """What the teardown would look for (it lists before it deletes)."""
+        from forms.params import listed
+
+        return f"temporaries (tag airflow-temporary) in {', '.join(listed(self.compartment_ids) or [])}"
     template_fields = oci_template_fields("compartment_ids", "include_subcompartments")
 
     def __init__(self, *, compartment_ids: list[str] | str, max_concurrent: int = 8,

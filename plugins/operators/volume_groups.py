@@ -76,6 +76,7 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
     """
 
     multiple_outputs = True  # `task.output["volume_group_backup_id"]`
+    plan_operation = "CreateVolumeGroupBackup"
     template_fields = oci_template_fields("volume_ids", "group_name", "backup_type", "planned", "compartment_id",
                                           "quiesce")
 
@@ -279,6 +280,7 @@ class OciRestoreVolumeGroupOperator(OciBaseOperator):
     :param compartment_id: the compartment to restore in; None: the backup's (templated)
     """
 
+    plan_operation = "CreateVolumeGroup"
     template_fields = oci_template_fields("volume_group_backup_id", "display_name", "availability_domain",
                                           "freeform_tags", "compartment_id")
 

@@ -92,6 +92,7 @@ class OciCloneVolumeOperator(_NewVolumeOperator):
     :param source_volume_id: deprecated: the old name of ``volume_id``
     """
 
+    plan_operation = "CreateVolume"
     template_fields = oci_template_fields("volume_id", "display_name", "availability_domain", "freeform_tags",
                                           "compartment_id")
     renamed_arguments = {"source_volume_id": "volume_id"}
@@ -153,6 +154,7 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
     :param compartment_id: the compartment to restore in; None: the backup's (templated)
     """
 
+    plan_operation = "CreateVolume"
     template_fields = oci_template_fields("backup_id", "display_name", "availability_domain", "freeform_tags",
                                           "compartment_id")
 
@@ -220,7 +222,7 @@ class OciAttachVolumeOperator(OciBaseOperator):
     """
 
     hook_class = OciBlockStorageHook
-
+    plan_operation = "AttachVolume"
     template_fields = oci_template_fields("instance_id", "volume_id", "device", "display_name")
 
     def __init__(self, *, instance_id: str, volume_id: str, attachment_type: str = "paravirtualized",
@@ -276,7 +278,7 @@ class OciDetachVolumeOperator(OciBaseOperator):
     """
 
     hook_class = OciBlockStorageHook
-
+    plan_operation = "DetachVolume"
     template_fields = oci_template_fields("attachment_id")
 
     def __init__(self, *, attachment_id: str, **kwargs):
@@ -303,7 +305,7 @@ class OciDeleteVolumeOperator(OciBaseOperator):
     """
 
     hook_class = OciBlockStorageHook
-
+    plan_operation = "DeleteVolume"
     template_fields = oci_template_fields("volume_id")
 
     def __init__(self, *, volume_id: str, **kwargs):

@@ -153,6 +153,10 @@ def read_airflow(dag_id: str = DAG_ID, nights: int = HISTORY_NIGHTS) -> dict:
     history, config = [], None
     for run in runs:  # newest first
         report = values.get((run.id, REPORT_TASK, "return_value")) or values.get((run.id, REPORT_TASK, "report"))
+        run_config = values.get((run.id, CONFIG_TASK, "return_value"))
+        if (isinstance(run_config, dict) and run_config.get("plan_only")) or (
+                isinstance(report, dict) and report.get("plan_only")):
+            continue  # a plan run (plan_only) backed nothing up: not a night of the history
         history.append({"run_id": run.run_id, "state": str(run.state), "run_type": str(run.run_type),
                         "start_date": _iso(run.start_date), "end_date": _iso(run.end_date),
                         "report": report if isinstance(report, dict) else None,
