@@ -200,6 +200,8 @@ def evidence_task(dag_id: str, row: dict) -> str | None:
         return None
     step = "verify_restore" if row.get("verification") or str(row.get("status", "")).startswith(
         "VERIFICATION") else ("backup_group" if task["group_id"] == "protect_group" else "backup_volume")
+    if step == "verify_restore" and (row.get("verification") or {}).get("level") == "api":
+        step = "restore_for_test"  # an `api`-level check ends the test restore itself (no verify task runs)
     return task_path(dag_id, row.get("run_id"), f"{task['group_id']}.{step}", task["map_index"])
 
 

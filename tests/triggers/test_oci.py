@@ -173,11 +173,11 @@ def test_trigger_that_ends_the_task_pushes_each_key_as_a_worker_would(airflow_oc
     spec = OciHook().lifecycle_spec(backup_id, ["AVAILABLE"], region="us-ashburn-1")
     result = {"backup_id": backup_id, "region": "us-ashburn-1"}
     ended = first_event(round_trip(*OciWaitTrigger(spec.to_dict(), poll_interval=0.05, result=result,
-                                                   end_task="operators.backups.backup_xcom",
+                                                   end_task="backup",
                                                    multiple_outputs=True).serialize()))
     xcoms = ended.xcoms
     assert xcoms["return_value"]["backup_id"] == backup_id and xcoms["return_value"]["lifecycle_state"] == "AVAILABLE"
     assert {k: v for k, v in xcoms.items() if k != "return_value"} == xcoms["return_value"]
     single = first_event(OciWaitTrigger(spec.to_dict(), poll_interval=0.05, result=result,
-                                        end_task="operators.backups.backup_xcom"))
+                                        end_task="backup"))
     assert list(single.xcoms) == ["return_value"]
