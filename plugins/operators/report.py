@@ -105,14 +105,14 @@ class OciBackupReportOperator(OciBaseOperator):
         ti = context["ti"]
         now = self.hook.server_time()
         rows = []
+        backups = self.hook.backups_by_volume(self.plan or [], self.region)  # a few calls, not two per volume
         for index, item in enumerate(self.plan or []):
             backup = self._pull(ti, "backup_volume", index)
             restore = self._pull(ti, "restore_for_test", index)
             # at `api` level the restore checked itself and carries the check under the same key
             verification = self._pull(ti, "verify_restore", index, VERIFY_XCOM_KEY) \
                 or self._pull(ti, "restore_for_test", index, VERIFY_XCOM_KEY)
-            newest = newest_verified(self.hook.list_backups(item["volume_id"], item["compartment_id"],
-                                                            item.get("region")))
+            newest = newest_verified(backups[item["volume_id"]])
             rows.append(build_row(item, backup, restore, verification, newest, now))
         groups = []
         for index, item in enumerate(self.groups or []):

@@ -269,8 +269,8 @@ class OciRestoreVolumeGroupOperator(OciBaseOperator):
     `airflow-temporary` marks a test restore for the teardown, and such a restore keeps none of its backup's tags.
 
     XCom: volume_group_id, volumes ({restored volume id: member backup id}), seconds_to_available (OCI's clock,
-    from the group's creation to the end of the wait), region; with ``verification_level`` ``api``, also verification (the
-    group's check, as OciVerifyGroupRestoreOperator's XCom).
+    from the group's creation to the end of the wait), region; with ``verification_level`` ``api``, also
+    verification (the group's check, as OciVerifyGroupRestoreOperator's XCom).
 
     :param volume_group_backup_id: the volume group backup to restore (templated)
     :param display_name: the new volume group's display name (1 to 255 characters); None: the backup's with
