@@ -168,4 +168,7 @@ with DAG(
     # retention needs tonight's verifications, not the teardown: both run at once, then the report
     protected >> [cleanup, prune] >> report
     protected_groups >> [cleanup, prune]
+    # the verify tasks are skipped at once at `api` level: the closing steps also wait for every test restore
+    [dag.get_task("protect_volume.restore_for_test"), dag.get_task("protect_group.restore_for_test")] >> cleanup
+    [dag.get_task("protect_volume.restore_for_test"), dag.get_task("protect_group.restore_for_test")] >> prune
     copies >> report
