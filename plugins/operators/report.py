@@ -109,9 +109,11 @@ class OciBackupReportOperator(OciBaseOperator):
         for index, item in enumerate(self.plan or []):
             backup = self._pull(ti, "backup_volume", index)
             restore = self._pull(ti, "restore_for_test", index)
-            # at `api` level the restore checked itself and carries the check under the same key
-            verification = self._pull(ti, "verify_restore", index, VERIFY_XCOM_KEY) \
-                or self._pull(ti, "restore_for_test", index, VERIFY_XCOM_KEY)
+            # at `api` level the restore checked itself and carries the check (pushed under the same key too,
+            # which is all a restore whose check failed leaves)
+            verification = (restore or {}).get(VERIFY_XCOM_KEY) or self._pull(
+                ti, "verify_restore", index, VERIFY_XCOM_KEY) or (
+                None if restore else self._pull(ti, "restore_for_test", index, VERIFY_XCOM_KEY))
             newest = newest_verified(backups[item["volume_id"]])
             rows.append(build_row(item, backup, restore, verification, newest, now))
         groups = []
@@ -119,7 +121,8 @@ class OciBackupReportOperator(OciBaseOperator):
             pulled = [self._pull(ti, task, index, key, self.groups_group_id) for task, key in (
                 ("backup_group", "return_value"), ("restore_for_test", "return_value"),
                 ("verify_restore", VERIFY_XCOM_KEY))]
-            pulled[2] = pulled[2] or self._pull(ti, "restore_for_test", index, VERIFY_XCOM_KEY, self.groups_group_id)
+            pulled[2] = pulled[2] or (pulled[1] or {}).get(VERIFY_XCOM_KEY) or self._pull(
+                ti, "restore_for_test", index, VERIFY_XCOM_KEY, self.groups_group_id)
             newest = newest_verified(self.hook.list_group_backups(item["group"], item["compartment_id"],
                                                                   item.get("region")))
             copy = self._pull(ti, "copy_to_dr_region", index, group_id=self.groups_group_id)
