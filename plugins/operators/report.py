@@ -73,7 +73,7 @@ class OciBackupReportOperator(OciBaseOperator):
         if not self.steps:
             return []
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=self.steps).get(ti.run_id, {})
-        failed = []
+        failed, copies = [], None
         for key, state in sorted(states.items()):
             if state not in ("failed", "upstream_failed"):
                 continue
@@ -90,7 +90,8 @@ class OciBackupReportOperator(OciBaseOperator):
                 detail = ("backups not deleted: " + "; ".join(f"{f['backup_id']}: {f['error']}" for f in bad)
                           if bad else "failed before it applied retention")
             elif index.isdigit():
-                copies = ti.xcom_pull(task_ids="select_dr_copies") or []
+                if copies is None:  # pulled once, however many copies failed
+                    copies = ti.xcom_pull(task_ids="select_dr_copies") or []
                 item = copies[int(index)] if int(index) < len(copies) else {}
                 detail = (f"copy of the backup of {item.get('volume_id') or item.get('backup_id')} to "
                           f"{item.get('destination_region')}")
