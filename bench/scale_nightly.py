@@ -3,12 +3,20 @@ workers x 3 slots, PostgreSQL, Redis, triggerer; tests/distributed/run_stack.py)
 ocisim at a fixed time scale, `api` verification, FULL backups of empty 50 GB volumes. A benchmark, not a test:
 it prints figures, one line per run, last:
 
-    nightly N=50 executor=celery wall=…s critical=…s ratio=… teardown=…s executions_per_volume=… leaked=0
+    nightly N=50 executor=celery wall=…s critical=…s ratio=… teardown=…s executions_per_volume=… leaked=0 plan=…s
+    report=…s xcom_kb=…
 
 wall: the DAG run's start to end (Airflow's record); critical: one volume's backup + restore (+ verify, instant at
 `api` level) as ocisim schedules them, divided by the time scale; ratio: wall / critical; teardown: the duration
-of `delete_test_restores`; executions_per_volume: task processes started per volume (a deferred task is started
-again to resume); leaked: temporary volumes left in ocisim.
+of `delete_test_restores`; executions_per_volume: from the metadata database, the mapped (per-volume, per-group,
+per-copy) task instances that ran on a worker (a hostname; earlier tries counted too), divided by N; a task the
+scheduler skipped, or a mapped task over an empty list, did not run; leaked: temporary volumes left in ocisim;
+plan, report: those tasks' durations; xcom_kb: the XCom the run wrote (its values' JSON text).
+
+Before it, a `[bench]` line per run with the rest of what grows with N: discovery's duration, the Protection page's
+load after the run (first and second request), the metadata-database rows the run added (every table, counted
+before the trigger and after the run), and the task processes started per volume as counted in the task logs
+(each start, a resumption after a deferral too, opens its log part with "Pre Execute").
 
     python bench/scale_nightly.py --n 50 [--executor celery|local|both] [--time-scale 60] [--redis-db 7]
 """
@@ -94,6 +102,54 @@ def _when(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
+def _query(database: str, sql: str, *args) -> list[tuple]:
+    """Rows of one query on the stack's metadata database (PostgreSQL, as tests/distributed/run_stack.py has it)."""
+    import psycopg2
+
+    from tests.distributed.run_stack import PG_HOST, PG_PORT, PG_USER
+
+    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=database, connect_timeout=5)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def count_rows(database: str) -> int:
+    """Every row of every table of the metadata database (exact counts)."""
+    tables = [t for (t,) in _query(database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+    union = " + ".join(f'(SELECT count(*) FROM "{t}")' for t in tables)
+    return int(_query(database, f"SELECT {union}")[0][0])
+
+
+def ran_on_a_worker(database: str, run_id: str) -> int:
+    """Mapped task instances of the run that ran on a worker (a hostname), this try and the earlier ones; a task
+    the scheduler skipped has none."""
+    sql = ("SELECT count(*) FROM {table} WHERE dag_id = %s AND run_id = %s AND map_index >= 0 "
+           "AND coalesce(hostname, '') <> ''")
+    return sum(int(_query(database, sql.format(table=t), DAG_ID, run_id)[0][0])
+               for t in ("task_instance", "task_instance_history"))
+
+
+def xcom_bytes(database: str, run_id: str) -> int:
+    """The XCom the run wrote: the length of each value's JSON text."""
+    return int(_query(database, "SELECT coalesce(sum(octet_length(x.value::text)), 0) FROM xcom x "
+                                "JOIN dag_run r ON r.id = x.dag_run_id WHERE r.dag_id = %s AND r.run_id = %s",
+                      DAG_ID, run_id)[0][0])
+
+
+def page_load(stack) -> tuple[float, float]:
+    """The Protection page (/oci/) after the run: the first request (its cache cold) and the second, seconds."""
+    times = []
+    for _ in range(2):
+        began = time.perf_counter()
+        stack.api._call("GET", "/oci/", accept="text/html")
+        times.append(time.perf_counter() - began)
+    return times[0], times[1]
+
+
 def run_once(n: int, executor: str, time_scale: float, workdir: Path) -> str:
     from tests.distributed.run_stack import Stack
 
@@ -106,24 +162,35 @@ def run_once(n: int, executor: str, time_scale: float, workdir: Path) -> str:
         stack.wait(f"{DAG_ID} parsed", lambda: api.get(f"/dags/{DAG_ID}"), 300)
         api.patch(f"/dags/{DAG_ID}", {"is_paused": False})
         conf = {"compartment_ids": tenancy["compartments"]["prod"], "verification_level": "api"}
+        rows_before = count_rows(stack.database)
         run_id = api.post(f"/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
         base = f"/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
         state = stack.wait(f"run {run_id}", lambda: (s := api.get(base)["state"]) in ("success", "failed") and s,
-                           3600, every=1.0)
+                           3600 + 6 * n, every=1.0)
         run = api.get(base)
         wall = _when(run["end_date"]) - _when(run["start_date"])
-        tis = api.get(f"{base}/taskInstances", limit=1000)["task_instances"]
-        teardown = next(t for t in tis if t["task_id"] == "delete_test_restores")
-        teardown_s = _when(teardown["end_date"]) - _when(teardown["start_date"])
-        executions = count_executions(stack.workdir / "airflow" / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}")
+
+        def took(task_id: str) -> float:
+            """An unmapped task's duration (read by its id: a run of N volumes has several N task instances)."""
+            ti = api.get(f"{base}/taskInstances/{task_id}")
+            return _when(ti["end_date"]) - _when(ti["start_date"]) if ti["end_date"] and ti["start_date"] else -1
+
+        rows = count_rows(stack.database) - rows_before
+        executions = ran_on_a_worker(stack.database, run_id)
+        starts = count_executions(stack.workdir / "airflow" / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}")
+        page_cold, page_warm = page_load(stack)
         admin = stack.admin()
         leaked = [v["id"] for v in admin.resources("volume")
                   if (v.get("freeform_tags") or {}).get("airflow-temporary") and v["lifecycle_state"] != "TERMINATED"]
+        print(f"[bench] N={n} {executor}: discovery={took('discover_volumes'):.1f}s "
+              f"protection_page={page_cold:.2f}s (then {page_warm:.2f}s) db_rows={rows} ({rows / n:.1f} per volume) "
+              f"log_starts_per_volume={starts / n:.2f}", flush=True)
         if state != "success":
             print(f"[bench] run {run_id} ended {state}", flush=True)
         return (f"nightly N={n} executor={executor} wall={wall:.1f}s critical={critical:.1f}s "
-                f"ratio={wall / critical:.1f} teardown={teardown_s:.1f}s "
-                f"executions_per_volume={executions / n:.2f} leaked={len(leaked)}")
+                f"ratio={wall / critical:.1f} teardown={took('delete_test_restores'):.1f}s "
+                f"executions_per_volume={executions / n:.2f} leaked={len(leaked)} plan={took('plan_backups'):.1f}s "
+                f"report={took('report'):.1f}s xcom_kb={xcom_bytes(stack.database, run_id) / 1024:.0f}")
     finally:
         stack.stop()
 

@@ -97,7 +97,7 @@ with DAG(
         restore = OciRestoreVolumeOperator(task_id="restore_for_test", backup_id=backup.output["backup_id"],
                                            availability_domain=availability_domain,
                                            freeform_tags={"airflow-temporary": "true"}, deferrable=True,
-                                           enabled=verify)
+                                           enabled=verify, verification_level=config["verification_level"])
         OciVerifyRestoreOperator(
             task_id="verify_restore", restored=restore.output, backup=backup.output,
             level=config["verification_level"], verifier_instance_id=config["verifier_instance_id"],
@@ -114,7 +114,8 @@ with DAG(
         backup = groups.OciBackupVolumeGroupOperator(task_id="backup_group", planned=group, deferrable=True)
         restore = groups.OciRestoreVolumeGroupOperator(
             task_id="restore_for_test", volume_group_backup_id=backup.output["volume_group_backup_id"],
-            enabled=backup.output["verify"], freeform_tags={"airflow-temporary": "true"}, deferrable=True)
+            enabled=backup.output["verify"], freeform_tags={"airflow-temporary": "true"}, deferrable=True,
+            verification_level=config["verification_level"], backup=backup.output)
         groups.OciVerifyGroupRestoreOperator(
             task_id="verify_restore", restored=restore.output, backup=backup.output, retries=0,
             level=config["verification_level"], verifier_instance_id=config["verifier_instance_id"],
@@ -125,6 +126,19 @@ with DAG(
 
     protected_groups = protect_group.expand(group=plan_groups.output)
     plan >> plan_groups
+    # At `api` level each test restore checks itself where its wait ends (in the triggerer): this gate skips,
+    # and the scheduler skips every verify_restore without starting one (two task executions per volume).
+    @task(pool="default_pool")
+    def verify_on_worker(level: str) -> str:
+        """Once per run: skipped at `api` level, so no verify_restore starts (the restores checked themselves)."""
+        if level == "api":
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException("api level: each test restore is checked where its wait ends")
+        return level
+
+    gate = verify_on_worker(config["verification_level"])
+    gate >> [dag.get_task("protect_volume.verify_restore"), dag.get_task("protect_group.verify_restore")]
 
     @task(pool="default_pool")
     def select_dr_copies(plan: list[dict]) -> list[dict]:
@@ -155,4 +169,7 @@ with DAG(
     # retention needs tonight's verifications, not the teardown: both run at once, then the report
     protected >> [cleanup, prune] >> report
     protected_groups >> [cleanup, prune]
+    # the verify tasks are skipped at once at `api` level: the closing steps also wait for every test restore
+    [dag.get_task("protect_volume.restore_for_test"), dag.get_task("protect_group.restore_for_test")] >> cleanup
+    [dag.get_task("protect_volume.restore_for_test"), dag.get_task("protect_group.restore_for_test")] >> prune
     copies >> report

@@ -481,9 +481,9 @@ class OciPlanBackupsOperator(OciBaseOperator):
         self.validate()
         self.preflight()
         now = self.hook.server_time()
-        plan = [self.planned(volume, self.hook.list_backups(volume["volume_id"], volume["compartment_id"],
-                                                            volume.get("region")), now, context)
-                for volume in protected(self.volumes) if not volume.get("group")]
+        wanted = [volume for volume in protected(self.volumes) if not volume.get("group")]
+        backups = self.hook.backups_by_volume(wanted, self.region)  # a few list calls, not two per volume
+        plan = [self.planned(volume, backups[volume["volume_id"]], now, context) for volume in wanted]
         choose_verifications(plan, self._policies)
         self.log_plan(plan)
         for volume in self.volumes or []:
@@ -566,11 +566,11 @@ class OciPruneBackupsOperator(OciBaseOperator):
                 deleted.append(done)
 
         # a grouped volume's backups are its group backups' members: they go with their group backup
-        for volume in protected(self.volumes):
-            if not volume.get("group"):
-                apply(volume["display_name"], self._policies.get(volume.get("policy"), self._policies["default"]),
-                      self.hook.list_backups(volume["volume_id"], volume["compartment_id"], volume.get("region")),
-                      {"volume_id": volume["volume_id"]})
+        single = [volume for volume in protected(self.volumes) if not volume.get("group")]
+        backups = self.hook.backups_by_volume(single, self.region)  # a few list calls, not two per volume
+        for volume in single:
+            apply(volume["display_name"], self._policies.get(volume.get("policy"), self._policies["default"]),
+                  backups[volume["volume_id"]], {"volume_id": volume["volume_id"]})
         for name, members in sorted(group_members(protected(self.volumes), check=False).items()):
             item = group_item(name, members)
             apply(f"group {name}", self._policies.get(item["policy"], self._policies["default"]),

@@ -11,6 +11,7 @@ from common.errors import OciInputError, OciWaitError
 from common.ids import ocid_kind, validate_ocid, validate_region
 from forms.checks import validate_backup_type
 from hooks.block_storage import backup_result
+from triggers.results import backup_xcom
 
 from operators.base import OciBaseOperator, oci_template_fields, renamed
 
@@ -26,22 +27,6 @@ COPIES = {
     "bootvolumebackup": ("copy_boot_volume_backup", "CopyBootVolumeBackupDetails"),
     "volumegroupbackup": ("copy_volume_group_backup", "CopyVolumeGroupBackupDetails"),
 }
-
-
-def backup_xcom(data: dict, result: dict, hook) -> dict:
-    """The backup task's XCom from the resource as the trigger last saw it (OciCreateBackupOperator.end_task)."""
-    from datetime import datetime
-    from types import SimpleNamespace
-
-    backup = SimpleNamespace(**data)
-    if isinstance(backup.time_created, str):
-        backup.time_created = datetime.fromisoformat(backup.time_created.replace("Z", "+00:00"))
-    return backup_result(backup, result.get("region") or hook.region) | consistency_of(result)
-
-
-def consistency_of(result: dict) -> dict:
-    """The quiesce evidence a backup task's XCom carries (`consistency`), when a quiesce was asked for."""
-    return {"consistency": result["consistency"]} if result.get("consistency") else {}
 
 
 class OciCreateBackupOperator(OciBaseOperator):
@@ -76,7 +61,7 @@ class OciCreateBackupOperator(OciBaseOperator):
         return "CreateBootVolumeBackup" if boot else "CreateVolumeBackup"
     template_fields = oci_template_fields("volume_id", "backup_type", "display_name", "freeform_tags",
                                           "adopt_backup_id", "quiesce")
-    end_task = "operators.backups.backup_xcom"
+    end_task = "backup"  # triggers.results.backup_xcom, which `finish` uses too
     renamed_arguments = {"source_id": "volume_id"}
     required_arguments = ("volume_id",)
     multiple_outputs = True  # `task.output["backup_id"]`
@@ -186,9 +171,11 @@ class OciCreateBackupOperator(OciBaseOperator):
         return made
 
     def finish(self, context, result: dict) -> dict:
+        import oci
+
         self._made.clear()
-        return backup_result(self.hook.get_resource(result["backup_id"], self.region),
-                             self.hook.region) | consistency_of(result)
+        return backup_xcom(oci.util.to_dict(self.hook.get_resource(result["backup_id"], self.region)),
+                           {**result, "region": self.hook.region})
 
 
 class OciCopyBackupOperator(OciBaseOperator):

@@ -76,7 +76,7 @@ class OciBackupReportOperator(OciBaseOperator):
         if not self.steps:
             return []
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=self.steps).get(ti.run_id, {})
-        failed = []
+        failed, copies = [], None
         for key, state in sorted(states.items()):
             if state not in ("failed", "upstream_failed"):
                 continue
@@ -93,7 +93,8 @@ class OciBackupReportOperator(OciBaseOperator):
                 detail = ("backups not deleted: " + "; ".join(f"{f['backup_id']}: {f['error']}" for f in bad)
                           if bad else "failed before it applied retention")
             elif index.isdigit():
-                copies = ti.xcom_pull(task_ids="select_dr_copies") or []
+                if copies is None:  # pulled once, however many copies failed
+                    copies = ti.xcom_pull(task_ids="select_dr_copies") or []
                 item = copies[int(index)] if int(index) < len(copies) else {}
                 detail = (f"copy of the backup of {item.get('volume_id') or item.get('backup_id')} to "
                           f"{item.get('destination_region')}")
@@ -127,18 +128,24 @@ class OciBackupReportOperator(OciBaseOperator):
             return self.plan_report(context)
         now = self.hook.server_time()
         rows = []
+        backups = self.hook.backups_by_volume(self.plan or [], self.region)  # a few calls, not two per volume
         for index, item in enumerate(self.plan or []):
             backup = self._pull(ti, "backup_volume", index)
             restore = self._pull(ti, "restore_for_test", index)
-            verification = self._pull(ti, "verify_restore", index, VERIFY_XCOM_KEY)
-            newest = newest_verified(self.hook.list_backups(item["volume_id"], item["compartment_id"],
-                                                            item.get("region")))
+            # at `api` level the restore checked itself and carries the check (pushed under the same key too,
+            # which is all a restore whose check failed leaves)
+            verification = (restore or {}).get(VERIFY_XCOM_KEY) or self._pull(
+                ti, "verify_restore", index, VERIFY_XCOM_KEY) or (
+                None if restore else self._pull(ti, "restore_for_test", index, VERIFY_XCOM_KEY))
+            newest = newest_verified(backups[item["volume_id"]])
             rows.append(build_row(item, backup, restore, verification, newest, now))
         groups = []
         for index, item in enumerate(self.groups or []):
             pulled = [self._pull(ti, task, index, key, self.groups_group_id) for task, key in (
                 ("backup_group", "return_value"), ("restore_for_test", "return_value"),
                 ("verify_restore", VERIFY_XCOM_KEY))]
+            pulled[2] = pulled[2] or (pulled[1] or {}).get(VERIFY_XCOM_KEY) or self._pull(
+                ti, "restore_for_test", index, VERIFY_XCOM_KEY, self.groups_group_id)
             newest = newest_verified(self.hook.list_group_backups(item["group"], item["compartment_id"],
                                                                   item.get("region")))
             copy = self._pull(ti, "copy_to_dr_region", index, group_id=self.groups_group_id)

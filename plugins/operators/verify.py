@@ -17,6 +17,7 @@ from common.ids import ocid_kind, validate_ocid
 from common.tags import TEMPORARY_TAG, VERIFIED_LEVELS
 from common.xcom import TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 from forms.params import flag, listed
+from triggers.results import api_check
 
 from operators.base import OciBaseOperator, oci_template_fields
 
@@ -56,6 +57,31 @@ def parse_check_output(output: str) -> dict:
         if head in ("RESULT", "CANARY", "HEARTBEAT"):
             found[head.lower()] = rest.strip()
     return found
+
+
+def volume_name(hook, volume_id: str | None, region: str | None = None) -> str:
+    """The source volume's display name for a failure's message (a person knows volumes by name); its OCID when
+    it cannot be read."""
+    try:
+        return hook.check_volume(volume_id, "source_id", region).display_name
+    except Exception:  # the message must still be raised: the OCID follows the name anyway
+        return str(volume_id)
+
+
+def failure_text(hook, check: dict, region: str | None = None) -> str:
+    """A failed verification's message, the volume's display name before its OCID (the verify task's and an
+    `api`-level restore's alike)."""
+    return (f"verification FAILED for volume {volume_name(hook, check['source_id'], region)} ({check['source_id']}; "
+            f"backup {check['backup_id']}, {check['level']} level): {check['detail']}")
+
+
+def mark_failed(hook, check: dict, region: str | None, log) -> None:
+    """Tag the backup whose test restore failed (best effort: the failure is raised either way), so no later run
+    adopts it as a backup still to prove."""
+    try:
+        hook.mark_verified(check["backup_id"], check["level"], hook.server_time(), region, passed=False)
+    except Exception as exc:  # the verification's own failure is what the task reports
+        log.warning("could not tag %s as failed its test restore: %s", check["backup_id"], exc)
 
 
 class OciVerifyRestoreOperator(OciBaseOperator):
@@ -127,14 +153,6 @@ class OciVerifyRestoreOperator(OciBaseOperator):
         elif level == "script":
             evidence.update(self._check_script(context))
 
-    def volume_name(self, volume_id: str | None) -> str:
-        """The source volume's display name for a failure's message (a person knows volumes by name); its OCID
-        when it cannot be read."""
-        try:
-            return self.hook.check_volume(volume_id, "source_id", self.region).display_name
-        except Exception:  # the message must still be raised: the OCID follows the name anyway
-            return str(volume_id)
-
     def execute(self, context) -> dict:
         self.validate()
         level = self.effective_level
@@ -148,37 +166,23 @@ class OciVerifyRestoreOperator(OciBaseOperator):
         except (OciWaitError, OciInputError, RuntimeError) as exc:
             result["detail"] = str(exc)
         result["check_seconds"] = round(time.time() - started, 3)
-        checked_at = self.hook.server_time()
         if result["passed"]:
+            checked_at = self.hook.server_time()
             self.hook.mark_verified(self.backup["backup_id"], level, checked_at, self.region)
             result["verified_at"] = checked_at.isoformat()
         else:
-            self.mark_failed(self.backup["backup_id"], level, checked_at)
+            mark_failed(self.hook, result, self.region, self.log)
         context["ti"].xcom_push(key=VERIFY_XCOM_KEY, value=result)
         self.log.info("verification of %s (%s level): %s %s", self.backup["backup_id"], level,
                       "PASS" if result["passed"] else "FAIL", result["detail"])
         if not result["passed"]:
-            raise OciWaitError(f"verification FAILED for volume {self.volume_name(result['source_id'])} "
-                               f"({result['source_id']}; backup {result['backup_id']}, {level} level): "
-                               f"{result['detail']}")
+            raise OciWaitError(failure_text(self.hook, result, self.region))
         return result
-
-    def mark_failed(self, backup_id: str, level: str, at) -> None:
-        """Tag the backup whose test restore failed (best effort: the failure is raised either way), so no later
-        run adopts it as a backup still to prove."""
-        try:
-            self.hook.mark_verified(backup_id, level, at, self.region, passed=False)
-        except Exception as exc:  # the verification's own failure is what the task reports
-            self.log.warning("could not tag %s as failed its test restore: %s", backup_id, exc)
 
     def _check_api(self) -> dict:
         volume = self.hook.get_resource(self.restored["volume_id"], self.region)
-        if volume.lifecycle_state != "AVAILABLE":
-            raise RuntimeError(f"restored volume {volume.id} is {volume.lifecycle_state}, not AVAILABLE")
-        expected = self.backup.get("size_in_gbs")
-        if expected and volume.size_in_gbs < expected:
-            raise RuntimeError(f"restored volume is {volume.size_in_gbs} GB, the backup {expected} GB")
-        return {"detail": f"restored volume AVAILABLE, {volume.size_in_gbs} GB"}
+        return {"detail": api_check(volume.lifecycle_state, volume.size_in_gbs, self.backup.get("size_in_gbs"),
+                                    volume.id)}
 
     def _check_boot(self, context) -> dict:
         import oci

@@ -16,15 +16,16 @@ import time
 
 from common.errors import OciInputError, OciWaitError
 from common.ids import ocid_kind, validate_ocid
-from common.tags import GROUP_TAG, restored_tags
+from common.tags import GROUP_TAG, VERIFIED_LEVELS, restored_tags
 from common.xcom import VERIFY_XCOM_KEY
 from forms.checks import validate_backup_type
 from forms.params import listed
 from hooks.block_storage import backup_result
+from triggers.results import group_api_rows, group_verification
 
 from operators.backup_policy import OciPlanBackupsOperator, choose_verifications, group_item
 from operators.base import OciBaseOperator, oci_template_fields
-from operators.verify import OciVerifyRestoreOperator
+from operators.verify import OciVerifyRestoreOperator, mark_failed
 
 
 class OciPlanGroupBackupsOperator(OciPlanBackupsOperator):
@@ -269,7 +270,8 @@ class OciRestoreVolumeGroupOperator(OciBaseOperator):
     `airflow-temporary` marks a test restore for the teardown, and such a restore keeps none of its backup's tags.
 
     XCom: volume_group_id, volumes ({restored volume id: member backup id}), seconds_to_available (OCI's clock,
-    from the group's creation to the end of the wait), region.
+    from the group's creation to the end of the wait), region; with ``verification_level`` ``api``, also
+    verification (the group's check, as OciVerifyGroupRestoreOperator's XCom).
 
     :param volume_group_backup_id: the volume group backup to restore (templated)
     :param display_name: the new volume group's display name (1 to 255 characters); None: the backup's with
@@ -278,16 +280,25 @@ class OciRestoreVolumeGroupOperator(OciBaseOperator):
     :param freeform_tags: freeform tags added to the volume group and to each restored volume (the managing DAG's
         tags are added too) (templated)
     :param compartment_id: the compartment to restore in; None: the backup's (templated)
+    :param verification_level: a test restore's verification level; at ``api`` the restore checks every member
+        itself (AVAILABLE with its member backup's size) and carries the group's check as ``verification`` (also
+        under that XCom key), as OciVerifyGroupRestoreOperator would; a failed check fails the task, naming the
+        group; other levels and None: no check here (templated)
+    :param backup: the group backup (``OciBackupVolumeGroupOperator``'s XCom), for the member backups' sizes at
+        the ``api`` level (templated)
     """
 
     plan_operation = "CreateVolumeGroup"
     template_fields = oci_template_fields("volume_group_backup_id", "display_name", "availability_domain",
-                                          "freeform_tags", "compartment_id")
+                                          "freeform_tags", "compartment_id", "verification_level", "backup")
 
     def __init__(self, *, volume_group_backup_id: str, display_name: str | None = None,
                  availability_domain: str | None = None, freeform_tags: dict | None = None,
-                 compartment_id: str | None = None, **kwargs):
+                 compartment_id: str | None = None, verification_level: str | None = None,
+                 backup: dict | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.verification_level = verification_level
+        self.backup = backup
         self.compartment_id = compartment_id
         self.volume_group_backup_id = volume_group_backup_id
         self.display_name = display_name
@@ -296,6 +307,11 @@ class OciRestoreVolumeGroupOperator(OciBaseOperator):
 
     def validate_inputs(self) -> None:
         validate_ocid(self.volume_group_backup_id, "volume_group_backup_id", "volumegroupbackup")
+        if self.verification_level is not None and self.verification_level not in VERIFIED_LEVELS:
+            raise OciInputError(f"verification_level {self.verification_level!r}: one of {VERIFIED_LEVELS} or None")
+        if self.verification_level == "api" and not isinstance((self.backup or {}).get("member_backups"), list):
+            raise OciInputError(f"backup: the XCom dict of the group backup task (with 'member_backups'), got "
+                                f"{type(self.backup).__name__}")
 
     def execute(self, context) -> dict:
         import oci
@@ -325,10 +341,12 @@ class OciRestoreVolumeGroupOperator(OciBaseOperator):
         storage = self.hook.get_client("blockstorage", self.region)
         group = storage.get_volume_group(result["volume_group_id"]).data
         seconds = round((self.hook.server_time() - group.time_created).total_seconds(), 1)
-        volumes = {}
+        volumes, seen = {}, []
         for volume_id in group.volume_ids:
             volume = self.hook.get_resource(volume_id, self.region)
             volumes[volume_id] = volume.source_details.id
+            seen.append({"id": volume_id, "lifecycle_state": volume.lifecycle_state,
+                         "size_in_gbs": volume.size_in_gbs, "source_backup_id": volume.source_details.id})
             # OCI applies the request's tags to the restored volumes; should a member still differ (a member
             # backup's tags), it is tagged now: a test restore must never look protected or grouped
             tags = {**restored_tags(volume.freeform_tags, self.freeform_tags),
@@ -339,8 +357,17 @@ class OciRestoreVolumeGroupOperator(OciBaseOperator):
                 else:
                     storage.update_volume(volume_id, oci.core.models.UpdateVolumeDetails(freeform_tags=tags))
         self._made.clear()
-        return {"volume_group_id": group.id, "volumes": volumes, "seconds_to_available": seconds,
+        xcom = {"volume_group_id": group.id, "volumes": volumes, "seconds_to_available": seconds,
                 "region": self.hook.region}
+        if self.verification_level == "api":  # the members were just read: that read is the check
+            xcom[VERIFY_XCOM_KEY] = check = group_verification(
+                group_api_rows(seen, self.backup["member_backups"]), self.backup, xcom, "api", 0.0)
+            failure = settle_group_check(self, context, check, self.backup)
+            if failure:
+                from airflow.sdk.exceptions import AirflowFailException
+
+                raise AirflowFailException(failure)  # not retried: a new try would check the same restore
+        return xcom
 
 
 class OciVerifyGroupRestoreOperator(OciVerifyRestoreOperator):
@@ -392,24 +419,29 @@ class OciVerifyGroupRestoreOperator(OciVerifyRestoreOperator):
                 results.append(row)
         finally:
             self.restored, self.backup = group_restored, group_backup
-        failed = [r for r in results if not r["passed"]]
-        result = {"volume_group_backup_id": group_backup["volume_group_backup_id"],
-                  "restored_volume_group_id": group_restored.get("volume_group_id"), "level": self.level,
-                  "passed": bool(results) and not failed, "members": results,
-                  "detail": "; ".join(f"{r['source_id']}: {r['detail']}" for r in failed)
-                  or f"{len(results)} restored volumes checked together",
-                  "restore_seconds": group_restored.get("seconds_to_available"),
-                  "check_seconds": round(time.time() - started, 3)}
-        if result["passed"]:
-            checked_at = self.hook.server_time()
-            self.hook.mark_verified(group_backup["volume_group_backup_id"], self.level, checked_at, self.region)
-            for row in results:
-                self.hook.mark_verified(row["backup_id"], row["level"], checked_at, self.region)
-            result["verified_at"] = checked_at.isoformat()
-        else:
-            self.mark_failed(group_backup["volume_group_backup_id"], self.level, self.hook.server_time())
-        context["ti"].xcom_push(key=VERIFY_XCOM_KEY, value=result)
-        if not result["passed"]:
-            raise OciWaitError(f"verification FAILED for backup group {group_backup.get('group')!r} (group backup "
-                               f"{result['volume_group_backup_id']}, {self.level} level): {result['detail']}")
+        result = group_verification(results, group_backup, group_restored, self.level,
+                                    round(time.time() - started, 3))
+        failure = settle_group_check(self, context, result, group_backup)
+        if failure:
+            raise OciWaitError(failure)
         return result
+
+
+def settle_group_check(op: OciBaseOperator, context, result: dict, group_backup: dict) -> str | None:
+    """After a group's check (the verify task's, or an `api`-level restore's): tag the group backup and every
+    member backup `verified-at`, or the group backup as failed; push the check under `verification`. Returns
+    the failure's message (naming the group) for the caller to raise, or None."""
+    if result["passed"]:
+        checked_at = op.hook.server_time()
+        op.hook.mark_verified(group_backup["volume_group_backup_id"], result["level"], checked_at, op.region)
+        for row in result["members"]:
+            op.hook.mark_verified(row["backup_id"], row["level"], checked_at, op.region)
+        result["verified_at"] = checked_at.isoformat()
+    else:
+        mark_failed(op.hook, {"backup_id": group_backup["volume_group_backup_id"], "level": result["level"]},
+                    op.region, op.log)
+    context["ti"].xcom_push(key=VERIFY_XCOM_KEY, value=result)
+    if result["passed"]:
+        return None
+    return (f"verification FAILED for backup group {group_backup.get('group')!r} (group backup "
+            f"{result['volume_group_backup_id']}, {result['level']} level): {result['detail']}")

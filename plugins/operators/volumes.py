@@ -6,38 +6,17 @@ that grows with size, so its time (the RTO) is measured and returned.
 
 from __future__ import annotations
 
-import email.utils
-
 from common.errors import OciInputError
 from common.ids import ocid_kind, validate_ocid
-from common.tags import inherited, restored_tags
+from common.tags import VERIFIED_LEVELS, inherited, restored_tags
+from common.xcom import VERIFY_XCOM_KEY
 from forms.params import flag
 from hooks.block_storage import OciBlockStorageHook
+from triggers.results import new_volume_xcom, verified, volume_result
 
 from operators.base import OciBaseOperator, oci_template_fields, renamed
 
 ATTACHMENT_TYPES = ("paravirtualized", "iscsi")
-
-
-def volume_result(volume, region: str) -> dict:
-    """The XCom dict of a volume or boot volume: what downstream tasks need, never more."""
-    return {"volume_id": volume.id, "kind": ocid_kind(volume.id), "display_name": volume.display_name,
-            "availability_domain": volume.availability_domain, "compartment_id": volume.compartment_id,
-            "size_in_gbs": volume.size_in_gbs, "lifecycle_state": volume.lifecycle_state, "region": region}
-
-
-def new_volume_xcom(data: dict, result: dict, hook) -> dict:
-    """A clone's or restore's XCom from the volume as the trigger saw it AVAILABLE (`end_task`): the time to
-    AVAILABLE on OCI's clock, from `time_created` to that look."""
-    from datetime import datetime
-    from types import SimpleNamespace
-
-    volume = SimpleNamespace(**data)
-    created = datetime.fromisoformat(str(data["time_created"]).replace("Z", "+00:00"))
-    ready = email.utils.parsedate_to_datetime(result["ready_at"]) if result.get("ready_at") else created
-    return volume_result(volume, result.get("region") or hook.region) | {
-        "seconds_to_available": round(max(0.0, (ready - created).total_seconds()), 3),
-        "rto_source": "OCI clock: time_created to the first poll that saw it AVAILABLE"}
 
 
 class _NewVolumeOperator(OciBaseOperator):
@@ -45,10 +24,10 @@ class _NewVolumeOperator(OciBaseOperator):
 
     hook_class = OciBlockStorageHook
 
-    end_task = "operators.volumes.new_volume_xcom"
+    end_task = "new_volume"  # triggers.results.new_volume_xcom, which `finish` uses too
     multiple_outputs = True  # `task.output["volume_id"]`
 
-    def create_volume(self, context, kind: str, details) -> dict:
+    def create_volume(self, context, kind: str, details, check: dict | None = None) -> dict:
         client = self.hook.get_client("blockstorage", self.region)
         create = client.create_volume if kind == "volume" else client.create_boot_volume
         made = create(details, opc_retry_token=self.retry_token(context)).data
@@ -56,23 +35,35 @@ class _NewVolumeOperator(OciBaseOperator):
         self.link(context, made.id)
         self.log.info("%s %s requested (%s)", kind, made.id, made.lifecycle_state)
         # ready_at: the trigger fills in OCI's clock at the first look that saw the volume AVAILABLE
-        result = volume_result(made, self.hook.region) | {"ready_at": None}
+        result = volume_result(made, self.hook.region) | {"ready_at": None} | ({"check": check} if check else {})
         return self.wait_or_defer(context, self.hook.lifecycle_spec(made.id, ["AVAILABLE"]), result)
 
     def finish(self, context, result: dict) -> dict:
-        """The time to AVAILABLE (a restore's RTO) on OCI's clock: the volume's `time_created` to the first look
-        that saw it AVAILABLE (the trigger's), or to this read right after a blocking wait; never this
-        machine's clock, so it does not include the time a deferred task waited to resume."""
+        """The XCom as the trigger would have ended the task with it (`new_volume_xcom`): the time to AVAILABLE
+        (a restore's RTO) on OCI's clock, to the trigger's first look that saw it AVAILABLE or to this read right
+        after a blocking wait; never this machine's clock, so it does not include the time a deferred task
+        waited to resume. An `api`-level check's failure fails the task here, after tagging the backup."""
+        import oci
+
         service, getter, _, _ = self.hook.resource_api(result["volume_id"])
         response = getattr(self.hook.get_client(service, self.region), getter)(result["volume_id"])
-        volume = response.data
-        ready_at = result.get("ready_at")
-        ready = email.utils.parsedate_to_datetime(ready_at or response.headers["date"])
+        xcom = new_volume_xcom(oci.util.to_dict(response.data),
+                               {**result, "region": self.hook.region, "read_at": response.headers["date"]})
         self._made.clear()  # it is made: no longer on_kill's to remove
-        return volume_result(volume, self.hook.region) | {
-            "seconds_to_available": round(max(0.0, (ready - volume.time_created).total_seconds()), 3),
-            "rto_source": "OCI clock: time_created to the first poll that saw it AVAILABLE" if ready_at else
-                          "OCI clock: time_created to the read right after the wait"}
+        mark = verified(xcom)
+        if mark:
+            self.hook.mark_verified(*mark, self.region)
+        check = xcom.get(VERIFY_XCOM_KEY)
+        if check and not check["passed"]:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from operators.verify import failure_text, mark_failed
+
+            mark_failed(self.hook, check, self.region, self.log)
+            context["ti"].xcom_push(key=VERIFY_XCOM_KEY, value=check)
+            # not retried: a new try would check the same restored volume again
+            raise AirflowFailException(failure_text(self.hook, check, self.region))
+        return xcom
 
 
 class OciCloneVolumeOperator(_NewVolumeOperator):
@@ -140,7 +131,8 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
     """Restore a volume backup (→ block volume) or boot volume backup (→ boot volume) into a new volume.
 
     XCom: volume_id, kind, display_name, availability_domain, compartment_id, size_in_gbs, lifecycle_state, region,
-    seconds_to_available, rto_source.
+    seconds_to_available, rto_source With ``verification_level`` ``api``, also verification (source_id, backup_id,
+    restored_volume_id, level, passed, restore_seconds, detail, check_seconds, verified_at).
 
     :param backup_id: the volume backup (restored as a block volume) or boot volume backup (as a boot volume)
         (templated)
@@ -152,16 +144,22 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
         added too); with ``airflow-temporary`` (a test restore) the backup's own are not copied, so the restore
         never looks protected or grouped, from the create request on (templated)
     :param compartment_id: the compartment to restore in; None: the backup's (templated)
+    :param verification_level: a test restore's verification level; at ``api`` (and at ``boot`` for a block volume,
+        which is checked at ``api`` level) the restore checks itself (AVAILABLE
+        with the backup's size, in the look that ends the wait) and carries the result as ``verification`` (also
+        under that XCom key), tagging the backup ``verified-at``; a failed check fails the task, naming the volume;
+        other levels and None: no check here (templated)
     """
 
     plan_operation = "CreateVolume"
     template_fields = oci_template_fields("backup_id", "display_name", "availability_domain", "freeform_tags",
-                                          "compartment_id")
+                                          "compartment_id", "verification_level")
 
     def __init__(self, *, backup_id: str, availability_domain: str | None = None, display_name: str | None = None,
                  size_in_gbs: int | None = None, freeform_tags: dict | None = None,
-                 compartment_id: str | None = None, **kwargs):
+                 compartment_id: str | None = None, verification_level: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.verification_level = verification_level
         self.compartment_id = compartment_id
         self.backup_id = backup_id
         self.availability_domain = availability_domain
@@ -173,6 +171,8 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
         validate_ocid(self.backup_id, "backup_id")
         if ocid_kind(self.backup_id) not in ("volumebackup", "bootvolumebackup"):
             raise OciInputError(f"backup_id {self.backup_id!r}: must be a volume backup or boot volume backup OCID")
+        if self.verification_level is not None and self.verification_level not in VERIFIED_LEVELS:
+            raise OciInputError(f"verification_level {self.verification_level!r}: one of {VERIFIED_LEVELS} or None")
 
     def execute(self, context) -> dict:
         import oci
@@ -189,12 +189,17 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
                   "freeform_tags": self.managed_tags(context, {
                       **restored_tags(backup.freeform_tags, self.freeform_tags), **(self.freeform_tags or {})})}
         m = oci.core.models
+        # api level (and boot level for a block volume, which cannot boot): the look that ends the wait is the
+        # check (triggers/results.py, new_volume_xcom)
+        check = {"level": "api", "backup_id": backup.id, "size_in_gbs": backup.size_in_gbs,
+                 "source_id": backup.boot_volume_id if is_boot else backup.volume_id} \
+            if self.verification_level == "api" or (self.verification_level == "boot" and not is_boot) else None
         if is_boot:
             details = m.CreateBootVolumeDetails(
                 source_details=m.BootVolumeSourceFromBootVolumeBackupDetails(id=backup.id), **common)
-            return self.create_volume(context, "bootvolume", details)
+            return self.create_volume(context, "bootvolume", details, check)
         details = m.CreateVolumeDetails(source_details=m.VolumeSourceFromVolumeBackupDetails(id=backup.id), **common)
-        return self.create_volume(context, "volume", details)
+        return self.create_volume(context, "volume", details, check)
 
     def _source_ad(self, backup, is_boot: bool) -> str:
         """Restore next to the source volume unless told otherwise; a copied backup has no source here."""

@@ -105,10 +105,12 @@ def verification_of(newest: dict | None, seen: dict[str, dict]) -> dict:
             "backup_id": newest["backup_id"]}
 
 
-def dr_status(policy: BackupPolicy, backup_ids: set[str], copies: list[dict]) -> str:
+def dr_status(policy: BackupPolicy, backup_ids: set[str], copies: dict[str, list[dict]]) -> str:
+    """The newest DR copy of any of the volume's backups in its policy's DR region; `copies` by source backup id
+    (indexed once for the page, so each volume looks only at its own)."""
     if not policy.dr_region:
         return "not required"
-    mine = [c for c in copies if c["region"] == policy.dr_region and c["source_backup_id"] in backup_ids]
+    mine = [c for b in backup_ids for c in copies.get(b, ()) if c["region"] == policy.dr_region]
     if not mine:
         return f"MISSING in {policy.dr_region}"
     newest = max(mine, key=lambda c: c["time_created"] or "")
@@ -200,6 +202,8 @@ def evidence_task(dag_id: str, row: dict) -> str | None:
         return None
     step = "verify_restore" if row.get("verification") or str(row.get("status", "")).startswith(
         "VERIFICATION") else ("backup_group" if task["group_id"] == "protect_group" else "backup_volume")
+    if step == "verify_restore" and (row.get("verification") or {}).get("level") == "api":
+        step = "restore_for_test"  # an `api`-level check ends the test restore itself (no verify task runs)
     return task_path(dag_id, row.get("run_id"), f"{task['group_id']}.{step}", task["map_index"])
 
 
@@ -278,6 +282,9 @@ def build(oci: dict, airflow: dict, config: Config, dag_id: str = DAG_ID) -> dic
     by_volume = defaultdict(list)
     for backup in oci["backups"]:
         by_volume[backup["source_id"]].append(backup)
+    copies = defaultdict(list)
+    for copy in oci["copies"]:
+        copies[copy["source_backup_id"]].append(copy)
     history = history_of(runs)
     protected, unprotected = [], []
     for vol in oci["volumes"]:
@@ -317,7 +324,7 @@ def build(oci: dict, airflow: dict, config: Config, dag_id: str = DAG_ID) -> dic
                "rto_target_minutes": policy.rto_minutes,
                "rpo_seconds": rpo, "rpo_target_seconds": round(target),
                "compliant": rpo is not None and rpo <= target,
-               "dr_copy": dr_status(policy, {b["backup_id"] for b in backups}, oci["copies"]),
+               "dr_copy": dr_status(policy, {b["backup_id"] for b in backups}, copies),
                "backups_kept": len(backups), "console_url": link, "restore_url": restore_path(vol["volume_id"]),
                # the page's extras, not in the API
                "unique_size": newest and unique_size(newest),

@@ -12,7 +12,6 @@ resource being ready (see `Batch`). A wait alone polls on its own, as before.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -115,8 +114,9 @@ class OciWaitTrigger(BaseTrigger):
     :param max_interval: the longest pause between two looks, in seconds
     :param timeout: seconds until the trigger gives up with an error event
     :param result: the task's partial XCom; it comes back in the event, so resuming needs nothing else
-    :param end_task: ``module.function`` building the task's XCom from the resource: on success the trigger ends the
-        task itself instead of resuming it on a worker
+    :param end_task: the name in ``triggers.results.RESULTS`` of the pure function building the task's XCom from the
+        resource (the one the operator's ``finish`` uses too): on success the trigger ends the task itself instead
+        of resuming it on a worker (not when that XCom carries a failed check: the task resumes to fail)
     :param multiple_outputs: with ``end_task``, also push each key of that XCom on its own, as a worker does for an
         operator with ``multiple_outputs`` (so ``task.output["backup_id"]`` reads the same either way)
     """
@@ -125,8 +125,9 @@ class OciWaitTrigger(BaseTrigger):
                  max_interval: float = 60.0, timeout: float = 3600.0, result: dict | None = None,
                  end_task: str | None = None, multiple_outputs: bool = False):
         super().__init__()
-        # "module.function" building the task's XCom from the resource: on success the trigger ends the task
-        # (TaskSuccessEvent) instead of resuming it on a worker; an error still resumes it, to fail with the text.
+        # the name of the pure function (triggers/results.py) building the task's XCom from the resource: on success
+        # the trigger ends the task (TaskSuccessEvent) instead of resuming it on a worker; an error (or a failed
+        # check) still resumes it, to fail with the text.
         self.end_task = end_task
         # ... pushing each key of that XCom too, as a worker does for an operator with `multiple_outputs`
         self.multiple_outputs = multiple_outputs
@@ -169,18 +170,25 @@ class OciWaitTrigger(BaseTrigger):
         if early > 0:
             await asyncio.sleep(early)
         if self.end_task and event.get("status") == "success":
+            from triggers.results import RESULTS, ends_task, verified
+
             try:
-                module, name = self.end_task.rsplit(".", 1)
                 if data is None:
                     data = (await asyncio.to_thread(hook.poll_once, spec)).data
-                xcom = getattr(importlib.import_module(module), name)(data, result, hook)
+                xcom = RESULTS[self.end_task](data, {"region": spec.region, **result})
+                mark = verified(xcom) if ends_task(xcom) else None
+                if mark:  # the check passed in this look: the backup is tagged as a resumed task would tag it
+                    await asyncio.to_thread(hook.mark_verified, *mark, spec.region)
+                    self.log.info("verification of %s (%s level): PASS %s", mark[0], mark[1],
+                                  xcom["verification"]["detail"])
             except Exception as exc:  # the task resumes on a worker instead, as without end_task
                 self.log.warning("could not end the task from the trigger (%s: %s); it resumes on a worker",
                                  type(exc).__name__, exc)
             else:
-                keys = xcom if self.multiple_outputs and isinstance(xcom, dict) else {}
-                yield TaskEndedByTrigger(spec.resource_id, event["state"], xcoms={**keys, "return_value": xcom})
-                return
+                if ends_task(xcom):
+                    keys = xcom if self.multiple_outputs and isinstance(xcom, dict) else {}
+                    yield TaskEndedByTrigger(spec.resource_id, event["state"], xcoms={**keys, "return_value": xcom})
+                    return
         yield TriggerEvent({"resource_id": spec.resource_id, "result": result, **event})
 
     def _batch(self, hook, spec, data: dict) -> Batch | None:

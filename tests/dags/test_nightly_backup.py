@@ -188,6 +188,13 @@ def test_the_variable_configures_a_run_without_conf_and_a_conf_key_wins(estate):
         report = xcom(DAG_ID, last_run_id(DAG_ID), "report")
         assert report["totals"]["backed_up"] == 3 and report["totals"]["verified"] == 3
         assert {row["verification"]["level"] for row in report["volumes"]} == {"api"}
+        # at api level each test restore checked itself (in its trigger, or on resuming): no verify task started
+        verify = {t: s for t, s in tasks.items() if t.startswith("protect_volume.verify_restore")}
+        assert verify and set(verify.values()) == {"skipped"} and tasks["verify_on_worker"] == "skipped", tasks
+        assert all(row["verification"]["passed"] and row["verification"]["detail"].startswith(
+            "restored volume AVAILABLE") for row in report["volumes"])
+        tagged = {b["id"]: (b.get("freeform_tags") or {}).get("verified-level") for b in _backups(sim)}
+        assert all(tagged[row["backup_id"]] == "api" for row in report["volumes"])
 
         sim.admin.reset_counters()
         # what the UI's form sends: every field, at its default, but the level changed; the level wins, the

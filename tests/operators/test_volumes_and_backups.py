@@ -28,6 +28,11 @@ def test_backup_restore_clone_attach_copy_and_cleanup(airflow_oci, mode):
     restored = xcom(dag_id, run_id, "restore_for_test")
     assert restored["kind"] == "volume" and restored["lifecycle_state"] == "AVAILABLE"
     assert restored["seconds_to_available"] >= 0
+    # the api-level check, made on resuming (or after the blocking wait) by the function the trigger uses
+    check = restored["verification"]
+    assert check["passed"] and check["level"] == "api" and check["backup_id"] == backup["backup_id"]
+    assert check["source_id"] == volume_id and check["restored_volume_id"] == restored["volume_id"]
+    assert xcom(dag_id, run_id, "restore_for_test", key="verification") == check
     assert sim.admin.sha256(restored["volume_id"], length=source["length"])["sha256"] == source["sha256"]
 
     clone = xcom(dag_id, run_id, "clone_volume")
@@ -47,5 +52,6 @@ def test_backup_restore_clone_attach_copy_and_cleanup(airflow_oci, mode):
     assert backups[copy["backup_id"]]["_region"] == "us-phoenix-1"
     assert backups[copy["backup_id"]]["lifecycle_state"] == "TERMINATED"
     assert backups[backup["backup_id"]]["lifecycle_state"] == "AVAILABLE"
+    assert backups[backup["backup_id"]]["freeform_tags"]["verified-level"] == "api"
     attachments = {a["id"]: a for a in sim.admin.resources("volumeattachment")}
     assert attachments[attach["attachment_id"]]["lifecycle_state"] == "DETACHED"

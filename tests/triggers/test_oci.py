@@ -174,11 +174,45 @@ def test_trigger_that_ends_the_task_pushes_each_key_as_a_worker_would(airflow_oc
     spec = OciHook().lifecycle_spec(backup_id, ["AVAILABLE"], region="us-ashburn-1")
     result = {"backup_id": backup_id, "region": "us-ashburn-1"}
     ended = first_event(round_trip(*OciWaitTrigger(spec.to_dict(), poll_interval=0.05, result=result,
-                                                   end_task="operators.backups.backup_xcom",
+                                                   end_task="backup",
                                                    multiple_outputs=True).serialize()))
     xcoms = ended.xcoms
     assert xcoms["return_value"]["backup_id"] == backup_id and xcoms["return_value"]["lifecycle_state"] == "AVAILABLE"
     assert {k: v for k, v in xcoms.items() if k != "return_value"} == xcoms["return_value"]
     single = first_event(OciWaitTrigger(spec.to_dict(), poll_interval=0.05, result=result,
-                                        end_task="operators.backups.backup_xcom"))
+                                        end_task="backup"))
     assert list(single.xcoms) == ["return_value"]
+
+
+def test_api_level_restore_is_checked_in_the_trigger_and_a_failed_check_resumes(airflow_oci):
+    """A test restore at `api` level: the look that ends the wait is the check. Passed, the trigger ends the task
+    with the check under `verification` (the verify task's fields) and tags the backup `verified-at`, as the
+    resumed operator would (one pure function, triggers/results.py). Failed (a restore smaller than the backup),
+    it does not end the task: the event resumes it on a worker, which fails naming the volume."""
+    sim = airflow_oci
+    backup_id = available_backup(sim, "api-check")
+    storage = sim.client(oci.core.BlockstorageClient)
+    backup = storage.get_volume_backup(backup_id).data
+    volume = storage.get_volume(backup.volume_id).data
+    restored = storage.create_volume(oci.core.models.CreateVolumeDetails(
+        compartment_id=volume.compartment_id, availability_domain=volume.availability_domain,
+        source_details=oci.core.models.VolumeSourceFromVolumeBackupDetails(id=backup_id))).data
+    spec = OciHook().lifecycle_spec(restored.id, ["AVAILABLE"], region="us-ashburn-1")
+    check = {"level": "api", "backup_id": backup_id, "source_id": backup.volume_id, "size_in_gbs": backup.size_in_gbs}
+    result = {"volume_id": restored.id, "region": "us-ashburn-1", "ready_at": None, "check": check}
+    sim.admin.advance(3600)
+    ended = first_event(round_trip(*OciWaitTrigger(spec.to_dict(), poll_interval=0.05, result=result,
+                                                   end_task="new_volume", multiple_outputs=True).serialize()))
+    verification = ended.xcoms["verification"]
+    assert verification == ended.xcoms["return_value"]["verification"]
+    assert verification["passed"] and verification["level"] == "api" and verification["source_id"] == volume.id
+    assert set(verification) == {"source_id", "backup_id", "restored_volume_id", "level", "passed",
+                                 "restore_seconds", "detail", "check_seconds", "verified_at"}
+    tags = storage.get_volume_backup(backup_id).data.freeform_tags
+    assert tags["verified-level"] == "api" and tags["verified-at"] == verification["verified_at"]
+
+    bigger = {**result, "check": {**check, "size_in_gbs": backup.size_in_gbs + 1}}
+    resumed = first_event(OciWaitTrigger(spec.to_dict(), poll_interval=0.05, result=bigger, end_task="new_volume",
+                                         multiple_outputs=True))
+    assert not hasattr(resumed, "xcoms") or resumed.xcoms is None
+    assert resumed.payload["status"] == "success" and resumed.payload["result"]["check"] == bigger["check"]

@@ -26,7 +26,7 @@ for mode in ("blocking", "deferrable"):
         backup = OciCreateBackupOperator(task_id="backup_volume", volume_id="{{ params.volume_id }}",
                                          backup_type="FULL", **common)
         restore = OciRestoreVolumeOperator(task_id="restore_for_test", backup_id=_pull("backup_volume", "backup_id"),
-                                           **common)
+                                           verification_level="api", **common)
         clone = OciCloneVolumeOperator(task_id="clone_volume", volume_id="{{ params.volume_id }}",
                                        display_name="clone-{{ params.volume_id[-6:] }}", **common)
         attach = OciAttachVolumeOperator(task_id="attach_clone", instance_id="{{ params.instance_id }}",
