@@ -1,4 +1,4 @@
-"""Each database's backup-mode statements and how their answers are read (pure: bracket.py runs them through the
+"""Each database's backup-mode statements and how their answers are read (pure: quiescers.py runs them through the
 providers' hooks, and the unit tests check them without a server).
 
 - PostgreSQL 15+: `pg_backup_start(label, fast => true)` and `pg_backup_stop()` in one session; the server ends

@@ -45,8 +45,8 @@ def build_row(item: dict, backup: dict | None, restore: dict | None, verificatio
 
 
 def consistency_line(row: dict) -> str:
-    """A line's consistency (quiesce/bracket.py's evidence; empty when the backup failed)."""
-    from quiesce.bracket import evidence_text
+    """A line's consistency (quiesce/evidence.py's words for the bracket's evidence; empty when the backup failed)."""
+    from quiesce.evidence import evidence_text
 
     return f"; {evidence_text(row.get('consistency'))}" if row.get("backup_id") else ""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from common.errors import OciInputError
 from quiesce import statements as sql
-from quiesce.bracket import consistency_text, evidence_text
+from quiesce.evidence import consistency_text, evidence_text
 from quiesce.spec import normalised, parse, plan_quiesce, policy_settings, volume_quiesce
 
 AT = "volume db (ocid1.volume.oc1..x) tag backup-quiesce"
