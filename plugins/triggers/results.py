@@ -19,9 +19,9 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from common.ids import ocid_kind
 from common.xcom import VERIFY_XCOM_KEY
 from hooks.block_storage import backup_result
-from hooks.oci import ocid_kind
 
 
 def _time(value: Any) -> datetime | None:
