@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 from pathlib import Path
 
@@ -69,13 +70,21 @@ def make(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return done
 
 
-def wait_for(what: str, check, timeout: float, every: float = 2.0):
+def wait_for(what: str, check, timeout: float, every: float = 1.0):
+    """check() until it returns something, polled every `every` seconds. A poll the api-server did not answer in
+    time (a loaded machine) counts as "not yet", until the deadline."""
     deadline = time.monotonic() + timeout
+    last_error = ""
     while True:
-        value = check()
+        try:
+            value = check()
+        except (TimeoutError, urllib.error.URLError) as exc:
+            if isinstance(exc, urllib.error.HTTPError):
+                raise
+            value, last_error = None, f" (last poll: {exc})"
         if value:
             return value
-        assert time.monotonic() < deadline, f"{what}: not after {timeout:.0f} s"
+        assert time.monotonic() < deadline, f"{what}: not after {timeout:.0f} s{last_error}"
         time.sleep(every)
 
 
@@ -196,8 +205,8 @@ class Walk:
     def wait(self, dag_id: str, run_id: str | None, timeout: float) -> dict:
         def ended():
             self.seen.update(stack_pids(self.layout))  # task processes come and go: remember each for the end
-            ids = [run_id] if run_id else [r["dag_run_id"] for r in self.runs(dag_id)]
-            run = next((r for r in self.runs(dag_id) if r["dag_run_id"] in ids), None)
+            runs = self.runs(dag_id)  # one call per poll
+            run = next((r for r in runs if run_id in (None, r["dag_run_id"])), None)
             return run if run and run["state"] in ("success", "failed") else None
         return wait_for(f"{dag_id} run {run_id or '(the first)'}", ended, timeout)
 
