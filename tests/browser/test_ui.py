@@ -100,7 +100,7 @@ def alive(pids) -> list[int]:
 
 
 def test_ui_walk_through_every_form_the_nightly_run_its_names_and_the_protection_page(stack, tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (never a downloaded browser)"
     clock, layout, url = stack.clock, stack.layout, stack.url
@@ -128,7 +128,10 @@ def test_ui_walk_through_every_form_the_nightly_run_its_names_and_the_protection
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             walk.page = page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(30_000)
+            # a loaded machine (CI, other jobs on both cores) renders slowly: waits that pass in seconds when it
+            # is idle get a minute, and cost nothing more when it is not loaded
+            page.set_default_timeout(60_000)
+            expect.set_options(timeout=30_000)
             login(page, url, f"/dags/{DAG_ID}/runs")
             corrupted = walk.second_night_and_forms()
             clock.lap(f"forms: nightly (its {corrupted} backup corrupted: verification failed); golden image, "
@@ -143,6 +146,7 @@ def test_ui_walk_through_every_form_the_nightly_run_its_names_and_the_protection
             clock.lap("the nightly's mapped group, its tasks by volume name")
         finally:
             browser.close()
+            expect.set_options(timeout=5_000)
     SHOTS.mkdir(parents=True, exist_ok=True)
     for shot in [*shots, *walk.shots, tmp_path / "oci_protection.jpg"]:
         shutil.copy(shot, SHOTS / shot.name)
