@@ -1,5 +1,6 @@
-"""The approval before an in-place restore, through the real oci_restore DAG (dag.test) against ocisim, answered
-the way a person's browser does: Airflow's REST API (the api-server app, its auth manager, the hitlDetails
+"""The approval gates: before an in-place restore (the real oci_restore DAG), an emergency clone's launch and the
+nightly's retention (OCI_APPROVAL_RETENTION_OVER), each through dag.test() against ocisim, answered the way a
+person's browser does: Airflow's REST API (the api-server app, its auth manager, the hitlDetails
 endpoint) on the same metadata database, from a second thread while the run waits in AWAITING_INPUT.
 
 dag.test() has no scheduler: the timeout case runs the scheduler's own timeout sweep (the method its loop
