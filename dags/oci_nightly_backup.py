@@ -63,7 +63,7 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    # queued + running task instances of a run; deferred waits do not count (see the README's "Concurrency")
+    # queued + running task instances of a run; deferred waits do not count (docs/nightly-backup.md, "Concurrency")
     max_active_tasks=settings.NIGHTLY_MAX_ACTIVE_TASKS.value(),
     dagrun_timeout=timedelta(hours=8),
     doc_md=DOC,

@@ -51,7 +51,7 @@ def start_ocisim(state: Path, port: int) -> subprocess.Popen:
 
 
 def tag_with_cli(state: Path, endpoint: str, volume_id: str, tags: dict) -> None:
-    """How a user opts a volume into the nightly backup: the real `oci` CLI (.venv-cli), as the README shows."""
+    """How a user opts a volume into the nightly backup: the real `oci` CLI (.venv-cli), as docs/ocisim.md shows."""
     cli = ROOT / ".venv-cli" / "bin" / "oci"
     subprocess.run([str(cli), "--config-file", str(state / "config"), "--endpoint", endpoint, "bv", "volume", "update",
                     "--volume-id", volume_id, "--freeform-tags", json.dumps(tags), "--force"],

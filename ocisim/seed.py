@@ -23,7 +23,8 @@ import json
 from pathlib import Path
 
 from .disks import ext4_blocks
-from .sim import DEFAULT_REGIONS, Region, Sim
+from .sim import Sim
+from .state import DEFAULT_REGIONS, Region
 
 DEFAULT_SEED = {
     "compartments": [{"name": "ocisim"}],

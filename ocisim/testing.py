@@ -17,7 +17,8 @@ from pathlib import Path
 from .bootstrap import ensure_identity, read_tenancy, write_client_files
 from .seed import apply_seed, default_seed_applied
 from .server import ADMIN_TOKEN_HEADER, Running
-from .sim import DEFAULT_REGIONS, Sim
+from .sim import Sim
+from .state import DEFAULT_REGIONS
 
 
 def free_port(pair: bool = False) -> int:

@@ -19,17 +19,17 @@ import shutil
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from .. import guest
 from ..clock import iso
 from ..content import apply, diff
 from ..errors import OciError, incorrect_state, invalid, missing, not_found
+from ..state import State
 from .base import Backend, one_of, whole_number
-
-if TYPE_CHECKING:
-    from ..sim import Sim
+from .blockstorage import BlockStorageBackend
+from .compute import ComputeBackend
+from .objectstorage import ObjectStorageBackend
 
 log = logging.getLogger("ocisim.agent")
 
@@ -65,11 +65,15 @@ def _stop_running_scripts() -> None:
 
 
 class AgentBackend(Backend):
-    def __init__(self, sim: Sim):
-        super().__init__(sim)
+    def __init__(self, state: State, compute: ComputeBackend, blockstorage: BlockStorageBackend,
+                 objectstorage: ObjectStorageBackend):
+        super().__init__(state)
+        self.compute = compute
+        self.blockstorage = blockstorage
+        self.objectstorage = objectstorage
         # Working directories of guest scripts live under the state directory, so a crash leaves nothing
         # elsewhere and the next start removes what is left.
-        self.guest_root = sim.state_dir / "guest"
+        self.guest_root = state.state_dir / "guest"
         self._abandon_unfinished()
 
     # -- commands --------------------------------------------------------------------------------------
@@ -93,7 +97,7 @@ class AgentBackend(Backend):
         if instance.get("lifecycle_state") != "RUNNING":
             raise incorrect_state(f"Instance {instance_id} is {instance.get('lifecycle_state')}: Run Command "
                                   "needs a RUNNING instance with Oracle Cloud Agent.")
-        now = self.sim.now()
+        now = self.state.now()
         display_name = details.get("display_name") or \
             "instanceagentcommand" + datetime.fromtimestamp(now, UTC).strftime("%Y%m%d%H%M%S")
         cmd = self.new(KIND, "instanceagentcommand", region, compartment_id=compartment_id,
@@ -103,8 +107,8 @@ class AgentBackend(Backend):
                        _lifecycle_state="ACCEPTED", _delivery_state="VISIBLE", _time_updated=iso(now),
                        _sequence_number=int(now * 1000) * 1000 + secrets.randbelow(1000),
                        _exit_code=None, _message=None, _text=None, _text_sha256=None,
-                       _runner="guest" if self.sim.guest_exec else "disabled")
-        if self.sim.guest_exec:
+                       _runner="guest" if self.state.guest_exec else "disabled")
+        if self.state.guest_exec:
             self.store.put(cmd)
             self._start_guest(cmd["id"])
         else:
@@ -171,7 +175,7 @@ class AgentBackend(Backend):
     def guest_state_dir(self, instance_id: str) -> Path:
         """What the emulated guest tools keep of one instance (frozen filesystems, their log); kept across
         commands, outside the working directories that the next start removes."""
-        return self.sim.state_dir / "guest-instances" / "".join(c for c in instance_id if c.isalnum() or c in ".-")
+        return self.state.state_dir / "guest-instances" / "".join(c for c in instance_id if c.isalnum() or c in ".-")
 
     def _start_guest(self, command_id: str) -> None:
         cancel = threading.Event()
@@ -211,8 +215,8 @@ class AgentBackend(Backend):
                          _message=message, **_text_fields(content, message + "\n"))
             return
         disks = []
-        for device, volume_id in self.sim.compute.attached_devices(cmd["target"]["instance_id"]):
-            found = self.sim.blockstorage.content_of(volume_id)
+        for device, volume_id in self.compute.attached_devices(cmd["target"]["instance_id"]):
+            found = self.blockstorage.content_of(volume_id)
             if found is not None:
                 disks.append(guest.Disk(device, volume_id, found[0], found[1]))
         result = guest.run_script(self.content, source, disks, cmd["execution_time_out_in_seconds"], cancel,
@@ -250,9 +254,9 @@ class AgentBackend(Backend):
         for volume_id, after in written.items():
             try:
                 with self.store.lock:
-                    current = self.sim.blockstorage.blocks_of(volume_id)
+                    current = self.blockstorage.blocks_of(volume_id)
                     changed = diff(before[volume_id], after)
-                    self.sim.blockstorage.set_blocks(volume_id, apply(current, changed))
+                    self.blockstorage.set_blocks(volume_id, apply(current, changed))
             except OciError:
                 notes.append(f"Writes to volume {volume_id} were lost: it no longer exists.")
         return notes
@@ -263,13 +267,13 @@ class AgentBackend(Backend):
         if source["source_type"] == "TEXT":
             return source["text"], "script.sh"
         region, namespace, bucket, name = _object_location(source, "source", cmd["_region"])
-        info = self.sim.objectstorage.object_info(region, namespace, bucket, name)
-        data = self.sim.objectstorage.read_object(region, namespace, bucket, name, 0, info["size"])
+        info = self.objectstorage.object_info(region, namespace, bucket, name)
+        data = self.objectstorage.read_object(region, namespace, bucket, name, 0, info["size"])
         return data.decode("utf-8", errors="replace"), name.rsplit("/", 1)[-1]
 
     def _save_output(self, cmd: dict, output: dict, data: bytes) -> None:
         region, namespace, bucket, name = _object_location(output, "output", cmd["_region"])
-        self.sim.objectstorage.write_object(region, namespace, bucket, name, [data],
+        self.objectstorage.write_object(region, namespace, bucket, name, [data],
                                             content_type="text/plain")
 
     def _update(self, command_id: str, **fields) -> dict | None:

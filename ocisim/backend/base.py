@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..clock import iso
 from ..errors import OciError, invalid, missing, not_found
 from ..ids import new_ocid
-
-if TYPE_CHECKING:
-    from ..sim import Sim
+from ..state import State
 
 GB = 1 << 30
 MIB = 1 << 20
@@ -19,14 +15,17 @@ TAG_NAMESPACES = {"oracle-tags": {"createdby", "createdon"}}
 
 
 class Backend:
-    def __init__(self, sim: Sim):
-        self.sim = sim
-        self.store = sim.store
-        self.content = sim.content
+    """One service's rules over the shared state. A service that calls another takes it as a constructor
+    argument, so backends never reach for each other through the Sim."""
+
+    def __init__(self, state: State):
+        self.state = state
+        self.store = state.store
+        self.content = state.content
 
     def new(self, kind: str, ocid_type: str, region: str, **fields) -> dict:
         """A fresh resource dict (not yet stored): id, time_created, and the private kind/region."""
-        res = {"id": new_ocid(ocid_type, self.sim.region(region).key), "time_created": iso(self.sim.now()),
+        res = {"id": new_ocid(ocid_type, self.state.region(region).key), "time_created": iso(self.state.now()),
                "_kind": kind, "_region": region}
         res.update(fields)
         return res
@@ -67,7 +66,7 @@ class Backend:
         return base_seconds + seconds_per_gb * size_bytes / GB
 
     def now_iso(self) -> str:
-        return iso(self.sim.now())
+        return iso(self.state.now())
 
 
 def whole_number(value) -> int | None:

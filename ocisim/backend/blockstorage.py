@@ -19,7 +19,10 @@ from datetime import UTC, datetime
 from ..content import BlockMap, apply, diff
 from ..errors import OciError, conflict, incorrect_state, invalid, missing
 from ..faults import Injected
+from ..state import State
 from .base import GB, MIB, Backend
+from .identity import IdentityBackend
+from .workrequests import WorkRequestBackend
 
 VOLUME, BOOT = "volume", "bootvolume"
 VOLUME_BACKUP, BOOT_BACKUP = "volumebackup", "bootvolumebackup"
@@ -57,6 +60,11 @@ def _tags(base: dict | None, override: dict | None) -> dict:
 
 
 class BlockStorageBackend(Backend):
+    def __init__(self, state: State, identity: IdentityBackend, workrequests: WorkRequestBackend):
+        super().__init__(state)
+        self.identity = identity
+        self.workrequests = workrequests
+
     # -- internal API ----------------------------------------------------------------------------------
     def make_volume(self, kind: str, region: str, compartment_id: str, availability_domain: str,
                     display_name: str, size_in_gbs: int, blocks: dict | None = None,
@@ -68,7 +76,7 @@ class BlockStorageBackend(Backend):
         ready_after=0 makes it AVAILABLE at once (seeding)."""
         if kind not in VOLUME_KINDS:
             raise ValueError(f"make_volume: kind {kind!r} is not one of {VOLUME_KINDS}")
-        now = self.sim.now()
+        now = self.state.now()
         fields = dict(
             availability_domain=availability_domain, compartment_id=compartment_id, defined_tags={},
             system_tags={}, display_name=display_name or _default_name(
@@ -172,7 +180,7 @@ class BlockStorageBackend(Backend):
         ad = details.get("availability_domain")
         if not ad:
             raise missing("availabilityDomain")
-        if ad not in self.sim.identity.ad_names(region):
+        if ad not in self.identity.ad_names(region):
             raise invalid(f"availabilityDomain '{ad}' is not an availability domain of {region}.")
         source = details.get("source_details")
         if kind == VOLUME and not source and details.get("volume_backup_id"):
@@ -342,7 +350,7 @@ class BlockStorageBackend(Backend):
             if vol["lifecycle_state"] != "AVAILABLE":
                 raise incorrect_state(f"{'Volume' if volume_kind == VOLUME else 'Boot volume'} {volume_id} is "
                                       f"{vol['lifecycle_state']}; only an AVAILABLE volume can be backed up.")
-            now = self.sim.now()
+            now = self.state.now()
             blocks: BlockMap = dict(vol.get("_blocks") or {})
             previous = self._latest_backup(kind, volume_id, region)
             if backup_type == "FULL":
@@ -445,9 +453,9 @@ class BlockStorageBackend(Backend):
             path = "volumeBackups" if kind == VOLUME_BACKUP else "bootVolumeBackups"
             resource = {"entity_type": kind, "identifier": copy["id"], "entity_uri": f"/20160918/{path}/{copy['id']}"}
             operation = "CopyVolumeBackup" if kind == VOLUME_BACKUP else "CopyBootVolumeBackup"
-            wr = self.sim.workrequests.start(operation, source["compartment_id"], region, [resource], delay,
+            wr = self.workrequests.start(operation, source["compartment_id"], region, [resource], delay,
                                              injected=injected)
-            final = "FAULTY" if self.sim.workrequests.failed(wr) else "AVAILABLE"
+            final = "FAULTY" if self.workrequests.failed(wr) else "AVAILABLE"
             copy = self.store.schedule(copy, [(delay, {"lifecycle_state": final})])
             return copy, wr
 
@@ -455,7 +463,7 @@ class BlockStorageBackend(Backend):
         destination = details.get("destination_region")
         if not destination:
             raise missing("destinationRegion")
-        known = {r.name for r in self.sim.regions}
+        known = {r.name for r in self.state.regions}
         if destination not in known:
             raise invalid(f"destinationRegion '{destination}' is not a region of this realm "
                           f"({', '.join(sorted(known))}).")
@@ -492,7 +500,7 @@ class BlockStorageBackend(Backend):
         ad = details.get("availability_domain")
         if not ad:
             raise missing("availabilityDomain")
-        if ad not in self.sim.identity.ad_names(region):
+        if ad not in self.identity.ad_names(region):
             raise invalid(f"availabilityDomain '{ad}' is not an availability domain of {region}.")
         self.check_references(details)
         source = details.get("source_details") or {}
@@ -564,7 +572,7 @@ class BlockStorageBackend(Backend):
                 volumes.append(vol)
             group = self._new_group(region, compartment_id, ad, details, volumes,
                                     {"type": source["type"], source_field: source_id})
-            now = self.sim.now()
+            now = self.state.now()
             for vol in volumes:
                 vol["volume_group_id"] = group["id"]
                 self.store.put(vol)
@@ -578,7 +586,7 @@ class BlockStorageBackend(Backend):
         return self.new(
             GROUP, GROUP, region, availability_domain=ad, compartment_id=compartment_id,
             defined_tags=details.get("defined_tags") or {},
-            display_name=details.get("display_name") or _default_name("volumegroup", self.sim.now()),
+            display_name=details.get("display_name") or _default_name("volumegroup", self.state.now()),
             freeform_tags=details.get("freeform_tags") or {}, lifecycle_state="PROVISIONING",
             size_in_mbs=size * 1024, size_in_gbs=size, source_details=source_details,
             volume_ids=[m["id"] for m in members], is_hydrated=True, volume_group_replicas=None)
@@ -628,7 +636,7 @@ class BlockStorageBackend(Backend):
             if group["lifecycle_state"] != "AVAILABLE":
                 raise incorrect_state(f"Volume group {group_id} is {group['lifecycle_state']}, not AVAILABLE.")
             compartment_id = self.compartment(details.get("compartment_id") or group["compartment_id"])
-            now = self.sim.now()
+            now = self.state.now()
             hold = self.take_hold()
             group_backup = self.new(
                 GROUP_BACKUP, GROUP_BACKUP, region, compartment_id=compartment_id, _held=hold,
@@ -682,7 +690,7 @@ class BlockStorageBackend(Backend):
             if hold["count"] <= 0:
                 self._hold = None
         ms = hold["milliseconds"]
-        return {"until": None if ms is None else time.time() + ms / 1000, "since": self.sim.now(),
+        return {"until": None if ms is None else time.time() + ms / 1000, "since": self.state.now(),
                 "milliseconds": ms}
 
     def held_backups(self) -> list[dict]:
@@ -699,7 +707,7 @@ class BlockStorageBackend(Backend):
         with self.store.lock:
             released = []
             for res in self.held_backups():
-                res["_held"].update(until=0.0, released_at=self.sim.now())
+                res["_held"].update(until=0.0, released_at=self.state.now())
                 self.store.put(res)
                 released.append(res["id"])
         return {"released": released}
@@ -775,9 +783,9 @@ class BlockStorageBackend(Backend):
             copy["volume_backup_ids"] = [m["id"] for m in members]
             resource = {"entity_type": GROUP_BACKUP, "identifier": copy["id"],
                         "entity_uri": f"/20160918/volumeGroupBackups/{copy['id']}"}
-            wr = self.sim.workrequests.start("CopyVolumeGroupBackup", source["compartment_id"], region, [resource],
+            wr = self.workrequests.start("CopyVolumeGroupBackup", source["compartment_id"], region, [resource],
                                              took, injected=injected)
-            final = "FAULTY" if self.sim.workrequests.failed(wr) else "AVAILABLE"
+            final = "FAULTY" if self.workrequests.failed(wr) else "AVAILABLE"
             for member in members:
                 self.store.schedule(member, [(took, {"lifecycle_state": final})])
             return self.store.schedule(copy, [(took, {"lifecycle_state": final})]), wr

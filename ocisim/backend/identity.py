@@ -15,18 +15,18 @@ class IdentityBackend(Backend):
 
     def create_tenancy(self, name: str = "ocisim", home_region: str | None = None,
                        ads: tuple[str, ...] = ("AD-1", "AD-2", "AD-3")) -> dict:
-        home = home_region or self.sim.regions[0].name
+        home = home_region or self.state.regions[0].name
         tenancy = {"id": new_ocid("tenancy"), "name": name, "description": "ocisim tenancy",
-                   "home_region_key": self.sim.region(home).key, "lifecycle_state": "ACTIVE",
-                   "time_created": iso(self.sim.now()), "_kind": "tenancy", "_region": home,
+                   "home_region_key": self.state.region(home).key, "lifecycle_state": "ACTIVE",
+                   "time_created": iso(self.state.now()), "_kind": "tenancy", "_region": home,
                    "_ads": list(ads), "_ad_prefix": "Uocm"}
         return self.store.put(tenancy)
 
     def create_compartment(self, parent_id: str, name: str, description: str = "") -> dict:
         comp = {"id": new_ocid("compartment"), "compartment_id": parent_id, "name": name,
                 "description": description or name, "lifecycle_state": "ACTIVE", "is_accessible": True,
-                "time_created": iso(self.sim.now()), "freeform_tags": {}, "defined_tags": {},
-                "_kind": "compartment", "_region": self.sim.regions[0].name}
+                "time_created": iso(self.state.now()), "freeform_tags": {}, "defined_tags": {},
+                "_kind": "compartment", "_region": self.state.regions[0].name}
         return self.store.put(comp)
 
     def get_tenancy(self, tenancy_id: str) -> dict:
@@ -62,7 +62,7 @@ class IdentityBackend(Backend):
         """ListRegionSubscriptions: every emulated region is subscribed and READY."""
         tenancy = self.get_tenancy(tenancy_id)
         return [{"region_key": r.key, "region_name": r.name, "status": "READY",
-                 "is_home_region": r.key == tenancy["home_region_key"]} for r in self.sim.regions]
+                 "is_home_region": r.key == tenancy["home_region_key"]} for r in self.state.regions]
 
     def get_compartment(self, compartment_id: str) -> dict:
         res = self.store.get(("compartment", "tenancy"), compartment_id)
@@ -86,4 +86,4 @@ class IdentityBackend(Backend):
         return [self.ad_name(region, ad) for ad in self.tenancy()["_ads"]]
 
     def regions(self) -> list[dict]:
-        return [{"key": r.key, "name": r.name} for r in self.sim.regions]
+        return [{"key": r.key, "name": r.name} for r in self.state.regions]

@@ -119,7 +119,7 @@ class ObjectStorageBackend(Backend):
     # -- namespace -------------------------------------------------------------------------------------
     def namespace(self) -> str:
         """The tenancy's one namespace: generated once (12 lower-case characters, as OCI's) and persisted."""
-        with self.sim.lock:
+        with self.state.lock:
             name = self.store.meta_get("objectstorage_namespace")
             if not name:
                 alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -162,7 +162,7 @@ class ObjectStorageBackend(Backend):
         if tier not in ("Standard", "Archive"):
             raise invalid(f"Invalid storageTier '{tier}'; must be one of Archive, Standard.")
         identity = self.store.meta_get("identity") or {}
-        with self.sim.lock:
+        with self.state.lock:
             if self.find_bucket(region, name) is not None:
                 raise conflict(f"Either the bucket '{name}' in namespace '{namespace}' already exists or you "
                                f"are not authorized to create it", code="BucketAlreadyExists")
@@ -183,7 +183,7 @@ class ObjectStorageBackend(Backend):
         """UpdateBucket: tags, metadata, public access, events, versioning, auto-tiering, compartment and name;
         a new ETag each time. Versioning once Enabled can only be Suspended, as on OCI."""
         self.check_references(details)
-        with self.sim.lock:
+        with self.state.lock:
             bucket = self.get_bucket(region, namespace, name)
             public = details.get("public_access_type")
             if public is not None and public not in ("NoPublicAccess", "ObjectRead", "ObjectReadWithoutList"):
@@ -548,14 +548,14 @@ class ObjectStorageBackend(Backend):
         if not RESTORE_HOURS[0] <= hours <= RESTORE_HOURS[1]:
             raise invalid(f"hours {hours}: a restored object stays available for {RESTORE_HOURS[0]} to "
                           f"{RESTORE_HOURS[1]} hours.")
-        with self.sim.lock:
+        with self.state.lock:
             obj = self.object_info(region, namespace, bucket, name)
             if obj.get("storage_tier") != "Archive":
                 raise invalid(f"The object '{name}' is in the {obj.get('storage_tier')} tier; only Archive-tier "
                               f"objects are restored.")
             if obj.get("archival_state") in ("Restoring", "Restored"):
                 return obj
-            now = self.sim.now()
+            now = self.state.now()
             until = now + RESTORE_SECONDS + hours * 3600
             obj["archival_state"] = "Restoring"
             return self.store.schedule(obj, [
@@ -575,7 +575,7 @@ class ObjectStorageBackend(Backend):
             if not details.get(field):
                 raise missing(wire)
         dest_region = details["destination_region"]
-        if dest_region not in {r.name for r in self.sim.regions}:
+        if dest_region not in {r.name for r in self.state.regions}:
             raise invalid(f"destinationRegion '{dest_region}' is not a region of this realm.")
         tier = details.get("destination_object_storage_tier")
         if tier is not None and tier not in STORAGE_TIERS:
@@ -604,7 +604,7 @@ class ObjectStorageBackend(Backend):
             raise missing("sourceName")
         if not new_name:
             raise missing("newName")
-        with self.sim.lock:
+        with self.state.lock:
             source = self.object_info(region, namespace, bucket, source_name)
             _check_etags(source, details.get("src_obj_if_match_etag"),
                          self.store.find(self._object_key(region, bucket, new_name)), new_name,
@@ -618,7 +618,7 @@ class ObjectStorageBackend(Backend):
 
     def _work_request(self, operation: str, compartment_id: str, region: str, obj: dict, took: float) -> dict:
         """An Object Storage work request: ACCEPTED, IN_PROGRESS, then COMPLETED (Object Storage's word)."""
-        now = self.sim.now()
+        now = self.state.now()
         uri = f"/n/{obj['namespace']}/b/{obj['bucket']}/o/{obj['name']}"
         resource = {"entity_type": "object", "identifier": obj["name"], "entity_uri": uri,
                     "metadata": {"REGION": obj["_region"], "NAMESPACE": obj["namespace"], "BUCKET": obj["bucket"],
@@ -636,7 +636,7 @@ class ObjectStorageBackend(Backend):
     def get_work_request(self, work_request_id: str) -> dict:
         wr = self.store.get(WORK_REQUEST, work_request_id)
         if wr["status"] == "IN_PROGRESS":
-            wr["percent_complete"] = round(min(99.0, 100.0 * (self.sim.now() - wr["_t0"]) / wr["_duration"]), 1)
+            wr["percent_complete"] = round(min(99.0, 100.0 * (self.state.now() - wr["_t0"]) / wr["_duration"]), 1)
         return wr
 
     # -- pre-authenticated requests --------------------------------------------------------------------
@@ -657,7 +657,7 @@ class ObjectStorageBackend(Backend):
             expires_at = parse_iso(expires)
         except ValueError as exc:
             raise invalid(f"timeExpires '{expires}' is not an RFC 3339 time.") from exc
-        if expires_at <= self.sim.now():
+        if expires_at <= self.state.now():
             raise invalid(f"timeExpires '{expires}' is in the past.")
         object_name = details.get("object_name")
         if access.startswith("Object") and not object_name:
@@ -703,7 +703,7 @@ class ObjectStorageBackend(Backend):
         if not found:
             raise denied
         par = found[0]
-        if par["_expires"] <= self.sim.now() or par["namespace"] != namespace or par["bucket"] != bucket:
+        if par["_expires"] <= self.state.now() or par["namespace"] != namespace or par["bucket"] != bucket:
             raise denied
         if object_name is None:
             if par["bucket_listing_action"] != "ListObjects":

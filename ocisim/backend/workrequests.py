@@ -25,7 +25,7 @@ class WorkRequestBackend(Backend):
         """
         if fail is None and injected is not None:
             fail = injected.take_work_request_failure()
-        now = self.sim.now()
+        now = self.state.now()
         wr = self.new(KIND, "coreservicesworkrequest", region, operation_type=operation_type,
                       status="ACCEPTED", compartment_id=compartment_id, percent_complete=0.0,
                       time_accepted=iso(now), time_started=None, time_finished=None,
@@ -52,7 +52,7 @@ class WorkRequestBackend(Backend):
     def get_wr(self, wr_id: str, region: str) -> dict:
         wr = self.get(KIND, wr_id, region)
         if wr["status"] == "IN_PROGRESS":
-            wr["percent_complete"] = round(min(99.0, 100.0 * (self.sim.now() - wr["_t0"]) / wr["_duration"]), 1)
+            wr["percent_complete"] = round(min(99.0, 100.0 * (self.state.now() - wr["_t0"]) / wr["_duration"]), 1)
         return wr
 
     def list_wrs(self, region: str, compartment_id: str | None, resource_id: str | None) -> list[dict]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from . import SECTOR, Source, corrupt, rechunk, unsupported
+from .common import SECTOR, Source, corrupt, rechunk, unsupported
 
 MAGIC = b"QFI\xfb"
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from . import SECTOR, Source, corrupt, rechunk, unsupported
+from .common import SECTOR, Source, corrupt, rechunk, unsupported
 
 MAGIC = b"KDMV"
 SUBFORMATS = ("streamOptimized", "monolithicSparse")

@@ -20,7 +20,7 @@ def set_run_note(dag_id: str, run_id: str, note: str, conn_id: str = "airflow_ap
     try:
         conn = BaseHook.get_connection(conn_id)
     except Exception:
-        return f"run note not set: no connection {conn_id!r} (see README, 'The report in the UI')"
+        return f"run note not set: no connection {conn_id!r} (see docs/nightly-backup.md, 'The report in the UI')"
     base = (conn.host or "").rstrip("/")
     if conn.port and f":{conn.port}" not in base:
         base = f"{base}:{conn.port}"

@@ -69,7 +69,7 @@ class OciTaskMixin:
     # Old argument names still taken (each with a DeprecationWarning): {old: new}. See `renamed`.
     renamed_arguments: ClassVar[dict[str, str]] = {}
     # Arguments `validate_inputs` requires though their signature defaults to None (so that their old name, in
-    # `renamed_arguments`, may give them instead): the README's operator table shows them as required.
+    # `renamed_arguments`, may give them instead): docs/operators.md's table shows them as required.
     required_arguments: ClassVar[tuple[str, ...]] = ()
     oci_conn_id: str
     region: str | None

@@ -5,7 +5,7 @@
 - instances.py: launch, power actions, termination.
 - attachments.py: volume and boot volume attachments.
 
-Compute reads block storage's rows but changes them only through `sim.blockstorage`'s methods.
+Compute reads block storage's rows but changes them only through the block storage backend it is given.
 
 Internal API the agent, seed, admin API and block storage rely on (keep these signatures):
 `make_subnet`, `make_image`, `make_instance`, `make_attachment`, `attached_devices`, `content_of`,

@@ -29,11 +29,11 @@ class AttachmentBackend(ComputeBase):
         if ready:
             return self.store.put(att)
         return self.store.schedule(att, [(delay, {"lifecycle_state": "ATTACHED",
-                                                  "time_updated": iso(self.sim.now() + delay)})])
+                                                  "time_updated": iso(self.state.now() + delay)})])
 
     def make_attachment(self, instance_id: str, volume_id: str, attachment_type: str, device: str | None) -> dict:
         """An ATTACHED volume attachment (seeding)."""
-        with self.sim.lock:
+        with self.state.lock:
             instance = self.store.get("instance", instance_id)
             volume = self.store.get(("volume", "bootvolume"), volume_id)
             att = self._new_attachment(instance, volume, attachment_type, device, None, False, False,
@@ -96,7 +96,7 @@ class AttachmentBackend(ComputeBase):
             if not m or m.group(1) == "a":
                 raise invalid(f"device '{device}' is not a valid device path; use a free one from "
                               f"ListInstanceDevices, e.g. /dev/oracleoci/oraclevdb (oraclevda is the boot volume).")
-        with self.sim.lock:
+        with self.state.lock:
             instance = self.get("instance", d["instance_id"], region)
             volume = self.store.find(d["volume_id"])
             if volume is None or volume["_kind"] not in ("volume", "bootvolume") or volume["_region"] != region:
@@ -125,7 +125,7 @@ class AttachmentBackend(ComputeBase):
             if kind == "paravirtualized":
                 att["is_pv_encryption_in_transit_enabled"] = bool(d.get("is_pv_encryption_in_transit_enabled"))
             wr = self._work_request("AttachVolume", att, ATTACH_SECONDS, injected=injected)
-            done = {"lifecycle_state": "DETACHED"} if self.sim.workrequests.failed(wr) \
+            done = {"lifecycle_state": "DETACHED"} if self.workrequests.failed(wr) \
                 else {"lifecycle_state": "ATTACHED"}
             if kind == "iscsi" and done["lifecycle_state"] == "ATTACHED":
                 done["iscsi_login_state"] = "LOGIN_SUCCEEDED" if att["is_agent_auto_iscsi_login_enabled"] \
@@ -140,7 +140,7 @@ class AttachmentBackend(ComputeBase):
         return self.store.list("volumeattachment", region, where=lambda a: a["compartment_id"] == compartment_id)
 
     def detach_volume(self, attachment_id: str, region: str, injected: Injected | None = None) -> dict:
-        with self.sim.lock:
+        with self.state.lock:
             att = self.get("volumeattachment", attachment_id, region)
             if att["lifecycle_state"] != "ATTACHED":
                 raise incorrect_state(f"Volume attachment {attachment_id} is {att['lifecycle_state']}; only an "
@@ -153,8 +153,8 @@ class AttachmentBackend(ComputeBase):
         self.store.schedule(att, [(0, {"lifecycle_state": "DETACHING"}), (took, {"lifecycle_state": "DETACHED"})])
 
     def _detach_boot(self, att: dict, took: float) -> None:
-        self.store.schedule(att, [(0, {"lifecycle_state": "DETACHING"}),
-                                  (took, {"lifecycle_state": "DETACHED", "time_updated": iso(self.sim.now() + took)})])
+        done = {"lifecycle_state": "DETACHED", "time_updated": iso(self.state.now() + took)}
+        self.store.schedule(att, [(0, {"lifecycle_state": "DETACHING"}), (took, done)])
 
     def detach_all(self, instance_id: str, volumes_after: float, boot_after: float) -> None:
         """A terminated instance lets go of every volume and its boot volume."""
@@ -180,7 +180,7 @@ class AttachmentBackend(ComputeBase):
                 raise missing(field.replace("_id", "Id").replace("boot_volume", "bootVolume"))
         transit = d.get("encryption_in_transit_type") or "NONE"
         one_of("encryptionInTransitType", transit, ("NONE", "BM_ENCRYPTION_IN_TRANSIT"))
-        with self.sim.lock:
+        with self.state.lock:
             instance = self.get("instance", d["instance_id"], region)
             boot = self.get("bootvolume", d["boot_volume_id"], region)
             state = instance["lifecycle_state"]
@@ -201,7 +201,7 @@ class AttachmentBackend(ComputeBase):
                 att["display_name"] = d["display_name"]
             att["encryption_in_transit_type"] = transit
             wr = self._work_request("AttachBootVolume", att, ATTACH_SECONDS, injected=injected)
-            if self.sim.workrequests.failed(wr):
+            if self.workrequests.failed(wr):
                 return self.store.schedule(att, [(ATTACH_SECONDS, {"lifecycle_state": "DETACHED"})]), wr
             self.store.put(att)
             instance["_boot_volume_id"] = boot["id"]
@@ -211,7 +211,7 @@ class AttachmentBackend(ComputeBase):
     def detach_boot_volume(self, attachment_id: str, region: str, injected: Injected | None = None) -> dict:
         """DetachBootVolume: only from a STOPPED instance; the instance then cannot start until a boot volume
         is attached again, and terminating it no longer touches the detached volume."""
-        with self.sim.lock:
+        with self.state.lock:
             att = self.get("bootvolumeattachment", attachment_id, region)
             if att["lifecycle_state"] != "ATTACHED":
                 raise incorrect_state(f"Boot volume attachment {attachment_id} is {att['lifecycle_state']}; only an "

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from ...clock import iso
 from ...faults import Injected
+from ...state import State
 from ..base import Backend
+from ..blockstorage import BlockStorageBackend
+from ..identity import IdentityBackend
+from ..objectstorage import ObjectStorageBackend
+from ..workrequests import WorkRequestBackend
 
 ACTIVE_ATTACHMENT = ("ATTACHING", "ATTACHED")
 
@@ -24,12 +29,20 @@ LAUNCH_OPTIONS = {
 
 
 class ComputeBase(Backend):
+    def __init__(self, state: State, identity: IdentityBackend, workrequests: WorkRequestBackend,
+                 blockstorage: BlockStorageBackend, objectstorage: ObjectStorageBackend):
+        super().__init__(state)
+        self.identity = identity
+        self.workrequests = workrequests
+        self.blockstorage = blockstorage
+        self.objectstorage = objectstorage
+
     def _work_request(self, operation: str, res: dict, took: float, fail=None,
                       injected: Injected | None = None) -> dict:
         kind = res["_kind"]
         path = {"image": "images", "instance": "instances", "volumeattachment": "volumeAttachments",
                 "bootvolumeattachment": "bootVolumeAttachments"}[kind]
-        return self.sim.workrequests.start(
+        return self.workrequests.start(
             operation, res["compartment_id"], res["_region"],
             [{"entity_type": kind, "identifier": res["id"], "entity_uri": f"/20160918/{path}/{res['id']}"}],
             took, fail=fail, injected=injected)

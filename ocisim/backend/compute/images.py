@@ -87,9 +87,9 @@ class ImageBackend(ComputeBase):
     def _image_from_instance(self, region: str, compartment_id: str, instance_id: str,
                              details: dict, injected: Injected | None = None) -> tuple[dict, dict]:
         """The instance's boot volume as it is now, under OCI's imaging rules (see the module docstring)."""
-        with self.sim.lock:
+        with self.state.lock:
             instance = self.get("instance", instance_id, region)
-            now = self.sim.now()
+            now = self.state.now()
             allowed_after = instance.get("_image_allowed_after") or 0.0
             if now < allowed_after:  # Conflict, which the SDK does not retry: the caller waits for the window
                 raise conflict(
@@ -111,7 +111,7 @@ class ImageBackend(ComputeBase):
             if not boot_id:
                 raise incorrect_state(f"Instance {instance_id} has no boot volume attached; an image is taken of "
                                       f"an instance's boot volume.")
-            blocks, size = self.sim.blockstorage.content_of(boot_id)
+            blocks, size = self.blockstorage.content_of(boot_id)
             base = self.store.find(instance.get("image_id") or "") or {}
             image = self._new_image(
                 region, compartment_id, details.get("display_name") or default_name("image", now),
@@ -122,7 +122,7 @@ class ImageBackend(ComputeBase):
             image["_shapes"] = compatibility.defaults("instance", image["launch_mode"], base or None)
             took = self.duration(420, self.content.stored_bytes(blocks), 60)
             wr = self._work_request("CreateImage", image, took, injected=injected)
-            failed = self.sim.workrequests.failed(wr)
+            failed = self.workrequests.failed(wr)
             self.store.schedule(image, [(took, {"lifecycle_state": "DELETED" if failed else "AVAILABLE"})])
             instance["_image_started"] = now
             instance["_image_allowed_after"] = now + IMAGE_WINDOW_SECONDS
@@ -144,7 +144,7 @@ class ImageBackend(ComputeBase):
             one_of("sourceImageType", wanted, IMPORT_FORMATS)
         launch_mode = one_of("launchMode", details.get("launch_mode") or "PARAVIRTUALIZED", IMPORT_LAUNCH_MODES)
         blocks, size, stored_size, reason = self._decode_object(obj_region, namespace, bucket, name, wanted)
-        now = self.sim.now()
+        now = self.state.now()
         image = self._new_image(
             region, compartment_id, details.get("display_name") or default_name("image", now),
             source.get("operating_system") or "Custom", source.get("operating_system_version") or "",
@@ -159,16 +159,16 @@ class ImageBackend(ComputeBase):
             image["_blocks"] = None
         took = self.duration(600, stored_size, 120)
         fail = ("ImageImportFailed", f"The image could not be imported: {reason}") if reason else None
-        with self.sim.lock:
+        with self.state.lock:
             wr = self._work_request("CreateImage", image, took, fail=fail, injected=injected)
-            failed = self.sim.workrequests.failed(wr)
+            failed = self.workrequests.failed(wr)
             self.store.schedule(image, [(took, {"lifecycle_state": "DELETED" if failed else "AVAILABLE"})])
         return image, wr
 
     def _decode_object(self, region: str, namespace: str, bucket: str, name: str,
                        wanted: str | None) -> tuple[dict | None, int, int, str | None]:
         """(blocks, virtual size, file size, failure reason) of an object holding a disk image."""
-        objects = self.sim.objectstorage
+        objects = self.objectstorage
         try:
             info = objects.object_info(region, namespace, bucket, name)
         except OciError:
@@ -228,7 +228,7 @@ class ImageBackend(ComputeBase):
                           f"https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object>.")
         host = parts.hostname or ""
         host_region = re.match(r"^objectstorage\.([a-z0-9-]+)\.oraclecloud\.com$", host)
-        known = {r.name for r in self.sim.regions}
+        known = {r.name for r in self.state.regions}
         if host_region and host_region.group(1) in known:
             region = host_region.group(1)
         return region, unquote(m.group(1)), unquote(m.group(2)), unquote(m.group(3))
@@ -257,7 +257,7 @@ class ImageBackend(ComputeBase):
     def add_image_shape(self, image_id: str, shape_name: str, region: str, details: dict) -> dict:
         """AddImageShapeCompatibilityEntry (PUT): adds the shape or replaces its entry."""
         entry = compatibility.added(shape_name, details)
-        with self.sim.lock:
+        with self.state.lock:
             image = self.get("image", image_id, region)
             if image["lifecycle_state"] == "DELETED":
                 raise incorrect_state(f"Image {image_id} is DELETED; its compatible shapes cannot change.")
@@ -266,7 +266,7 @@ class ImageBackend(ComputeBase):
             return compatibility.shown(image, shape_name, entry)
 
     def remove_image_shape(self, image_id: str, shape_name: str, region: str) -> None:
-        with self.sim.lock:
+        with self.state.lock:
             image = self.get("image", image_id, region)
             entries = dict(compatibility.entries_of(image))
             if entries.pop(shape_name, None) is None:
@@ -277,7 +277,7 @@ class ImageBackend(ComputeBase):
     def update_image(self, image_id: str, region: str, details: dict) -> dict:
         """UpdateImage: name, tags and the operating system labels; a DELETED image cannot change."""
         self.check_references(details)
-        with self.sim.lock:
+        with self.state.lock:
             image = self.get("image", image_id, region)
             if image["lifecycle_state"] == "DELETED":
                 raise incorrect_state(f"Image {image_id} is DELETED; it cannot be updated.")
@@ -288,7 +288,7 @@ class ImageBackend(ComputeBase):
             return self.store.put(image)
 
     def delete_image(self, image_id: str, region: str) -> None:
-        with self.sim.lock:
+        with self.state.lock:
             image = self.get("image", image_id, region)
             state = image["lifecycle_state"]
             if state in ("PROVISIONING", "IMPORTING", "EXPORTING"):
@@ -318,14 +318,14 @@ class ImageBackend(ComputeBase):
             raise invalid(f"Image {image_id} is {image['_size'] / GB:.0f} GB; images over "
                           f"{IMAGE_LIMIT_GB} GB cannot be exported.")
         took = self.duration(300, self.content.stored_bytes(image["_blocks"]), 60)
-        self.sim.objectstorage.get_bucket(obj_region, namespace, bucket)  # 404 now, before any work starts
-        with self.sim.lock:
+        self.objectstorage.get_bucket(obj_region, namespace, bucket)  # 404 now, before any work starts
+        with self.state.lock:
             wr = self._work_request("ExportImage", image, took, injected=injected)
-            failed = self.sim.workrequests.failed(wr)
+            failed = self.workrequests.failed(wr)
         if not failed:
-            self.sim.objectstorage.write_object(obj_region, namespace, bucket, name,
+            self.objectstorage.write_object(obj_region, namespace, bucket, name,
                                                 self._exported_chunks(image, fmt))
-        with self.sim.lock:
+        with self.state.lock:
             image = self.get("image", image_id, region)
             image["lifecycle_state"] = "EXPORTING"
             self.store.schedule(image, [(took, {"lifecycle_state": "AVAILABLE"})])
@@ -333,7 +333,7 @@ class ImageBackend(ComputeBase):
 
     def _exported_chunks(self, image: dict, fmt: str) -> Iterator[bytes]:
         """The image file, made in a scratch file (QCOW2 needs to seek back) and streamed out in pieces."""
-        scratch = self.sim.state_dir / "tmp"
+        scratch = self.state.state_dir / "tmp"
         scratch.mkdir(exist_ok=True)
         with tempfile.TemporaryFile(dir=scratch) as out:
             formats.write_image(out, fmt, image["_size"], self.content.iter_blocks(image["_blocks"]),

@@ -45,7 +45,7 @@ class InstanceBackend(ComputeBase):
                       os_name: str = "Linux", hostname_label: str | None = None,
                       freeform_tags: dict | None = None, metadata: dict | None = None) -> dict:
         """A RUNNING instance on an existing boot volume, with its boot volume attachment and VNIC (seeding)."""
-        with self.sim.lock:
+        with self.state.lock:
             image = self.store.find(image_id) if image_id else None
             launch_mode = (image or {}).get("launch_mode") or "NATIVE"
             if image_id:
@@ -70,7 +70,7 @@ class InstanceBackend(ComputeBase):
                       source_details: dict, metadata: dict, extended_metadata: dict, freeform_tags: dict,
                       defined_tags: dict, agent_config: dict | None, boot_volume_id: str, os_name: str,
                       check_shape: bool = False) -> dict:
-        region_key = self.sim.region(region).key.lower()
+        region_key = self.state.region(region).key.lower()
         instance = self.new(
             "instance", "instance", region, availability_domain=availability_domain,
             compartment_id=compartment_id, defined_tags=defined_tags, display_name=display_name,
@@ -100,9 +100,9 @@ class InstanceBackend(ComputeBase):
         ad = d.get("availability_domain")
         if not ad:
             raise missing("availabilityDomain")
-        if ad not in self.sim.identity.ad_names(region):
+        if ad not in self.identity.ad_names(region):
             raise invalid(f"Invalid availabilityDomain '{ad}'; must be one of "
-                          f"{', '.join(self.sim.identity.ad_names(region))}.")
+                          f"{', '.join(self.identity.ad_names(region))}.")
         shape = d.get("shape")
         if not shape:
             raise missing("shape")
@@ -123,7 +123,7 @@ class InstanceBackend(ComputeBase):
         if not source:
             raise missing("sourceDetails")
         self.check_references(source, "sourceDetails.")
-        with self.sim.lock:
+        with self.state.lock:
             subnet = self.get("subnet", subnet_id, region)
             if hostname is not None:
                 if not HOSTNAME_RE.match(hostname):
@@ -133,7 +133,7 @@ class InstanceBackend(ComputeBase):
                     raise invalid(f"hostnameLabel '{hostname}': subnet {subnet_id} has no DNS label, so its "
                                   f"VNICs cannot have hostnames.")
             source_type = source.get("source_type")
-            now = self.sim.now()
+            now = self.state.now()
             display_name = d.get("display_name") or default_name("instance", now)
             if source_type == "image":
                 image, boot_size = self._launch_image(source, region)
@@ -177,9 +177,9 @@ class InstanceBackend(ComputeBase):
                 fail = ("vcn-error", f"A problem occurred while preparing the instance's VNIC. (Hostname "
                                      f"{hostname} is already used in subnet {subnet_id})")
             wr = self._work_request("LaunchInstance", instance, took, fail=fail, injected=injected)
-            failed = self.sim.workrequests.failed(wr)
+            failed = self.workrequests.failed(wr)
             if source_type == "image":
-                boot = self.sim.blockstorage.make_volume(
+                boot = self.blockstorage.make_volume(
                     "bootvolume", region, compartment_id, ad, f"{display_name} (Boot Volume)", boot_size,
                     blocks=dict(image["_blocks"]), freeform_tags=d.get("freeform_tags") or {},
                     image_id=image_id, ready_after=took / 2)
@@ -188,7 +188,7 @@ class InstanceBackend(ComputeBase):
                 self.store.schedule(instance, [(took / 2, {"lifecycle_state": "TERMINATING"}),
                                                (took, {"lifecycle_state": "TERMINATED"})])
                 if source_type == "image":
-                    self.sim.blockstorage.terminate_later(boot["id"], took * 0.8, took)
+                    self.blockstorage.terminate_later(boot["id"], took * 0.8, took)
                 return instance, wr
             self.store.schedule(instance, [(took, {"lifecycle_state": "RUNNING"})])
             self._boot_attachment(instance, boot["id"], ready=False, delay=took * 0.8)
@@ -241,7 +241,7 @@ class InstanceBackend(ComputeBase):
     def list_shapes(self, region: str, compartment_id: str, availability_domain: str | None) -> list[dict]:
         """ListShapes: what one AD offers, or every shape any AD of the region offers."""
         self.compartment(compartment_id)
-        ads = self.sim.identity.ad_names(region)
+        ads = self.identity.ad_names(region)
         if availability_domain and availability_domain not in ads:
             raise invalid(f"Invalid availabilityDomain '{availability_domain}'; must be one of {', '.join(ads)}.")
         numbers = {_ad_number(availability_domain)} if availability_domain else {_ad_number(a) for a in ads}
@@ -257,7 +257,7 @@ class InstanceBackend(ComputeBase):
     def terminate_instance(self, instance_id: str, region: str, preserve_boot_volume: bool,
                            injected: Injected | None = None) -> dict | None:
         """TerminateInstance: every attachment goes DETACHED, the boot volume TERMINATED unless preserved."""
-        with self.sim.lock:
+        with self.state.lock:
             instance = self.get("instance", instance_id, region)
             state = instance["lifecycle_state"]
             if state in ("TERMINATING", "TERMINATED"):
@@ -272,7 +272,7 @@ class InstanceBackend(ComputeBase):
             self.detach_all(instance_id, volumes_after=took * 0.5, boot_after=took * 0.8)
             self.release_vnics(instance_id, took * 0.8)
             if not preserve_boot_volume and instance.get("_boot_volume_id"):
-                self.sim.blockstorage.terminate_later(instance["_boot_volume_id"], took * 0.8, took)
+                self.blockstorage.terminate_later(instance["_boot_volume_id"], took * 0.8, took)
             return wr
 
     def update_instance(self, instance_id: str, region: str, d: dict,
@@ -283,7 +283,7 @@ class InstanceBackend(ComputeBase):
         self.check_references(d)
         if d.get("metadata") is not None:
             _check_metadata(d["metadata"])
-        with self.sim.lock:
+        with self.state.lock:
             instance = self.get("instance", instance_id, region)
             state = instance["lifecycle_state"]
             if state in ("TERMINATING", "TERMINATED"):
@@ -327,7 +327,7 @@ class InstanceBackend(ComputeBase):
         if not action:
             raise missing("action")
         one_of("action", action, ACTIONS)
-        with self.sim.lock:
+        with self.state.lock:
             instance = self.get("instance", instance_id, region)
             state = instance["lifecycle_state"]
             pending = self.store.pending(instance)

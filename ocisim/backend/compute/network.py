@@ -16,7 +16,7 @@ class NetworkBackend(ComputeBase):
                     dns_label: str) -> dict:
         """A subnet (and its VCN) to launch into; AVAILABLE at once."""
         net = ipaddress.ip_network(cidr_block, strict=False)
-        with self.sim.lock:
+        with self.state.lock:
             vcn = next((v for v in self.store.list("vcn", region)
                         if net.subnet_of(ipaddress.ip_network(v["cidr_block"]))), None)
             if vcn is None:
@@ -38,7 +38,7 @@ class NetworkBackend(ComputeBase):
 
     def _make_vcn(self, region: str, compartment_id: str, subnet_net) -> dict:
         cidr = subnet_net.supernet(new_prefix=16) if subnet_net.prefixlen > 16 else subnet_net
-        key = self.sim.region(region).key.lower()
+        key = self.state.region(region).key.lower()
         vcn = self.new("vcn", "vcn", region, cidr_block=str(cidr), cidr_blocks=[str(cidr)],
                        compartment_id=compartment_id, display_name="ocisim-vcn", dns_label="ocisimvcn",
                        freeform_tags={}, defined_tags={}, lifecycle_state="AVAILABLE",

@@ -1,5 +1,5 @@
 """ocisim's layering rules (docs/architecture.md, "ocisim's layering"), read from the source: compute and the
-agent change block storage's rows only through `sim.blockstorage`'s methods, faults reach a backend as an
+agent change block storage's rows only through the block storage backend's methods, faults reach a backend as an
 argument (no thread-local side channel), and the fault kinds are acted on only in faults.py."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _is_block_storage_read(value: ast.AST, name: str) -> bool:
     if not isinstance(value, ast.Call):
         return False
     func = _dotted(value.func)
-    if func.startswith("self.sim.blockstorage."):
+    if func.startswith("self.blockstorage."):
         return True
     if func in ("self.store.get", "self.store.list", "self.get"):
         return bool(_kinds(value.args[0]) & BLOCK_STORAGE_KINDS) if value.args else False
@@ -75,7 +75,7 @@ def test_the_check_finds_a_write_into_a_block_storage_row():
         "    volume = self.store.get(('volume', 'bootvolume'), volume_id)\n"
         "    volume['lifecycle_state'] = 'IN_USE'\n"
         "    self.store.put(volume)\n"
-        "    boot = self.sim.blockstorage.get_boot_volume(volume_id)\n"
+        "    boot = self.blockstorage.get_boot_volume(volume_id)\n"
         "    boot.update(size_in_gbs=1)\n"
     )
     assert len(block_storage_writes(bad)) == 3
@@ -85,7 +85,7 @@ def test_the_check_finds_a_write_into_a_block_storage_row():
         "    instance = self.store.get('instance', instance_id)\n"
         "    instance['_boot_volume_id'] = volume['id']\n"
         "    self.store.put(instance)\n"
-        "    self.sim.blockstorage.set_blocks(volume_id, {})\n"
+        "    self.blockstorage.set_blocks(volume_id, {})\n"
     )
     assert block_storage_writes(good) == []
 
@@ -94,7 +94,7 @@ def test_compute_and_the_agent_change_block_storage_only_through_its_methods():
     files = [*sorted((ROOT / "backend" / "compute").glob("*.py")), ROOT / "backend" / "agent.py"]
     assert len(files) >= 6
     found = [w for path in files for w in block_storage_writes(path.read_text(), str(path.relative_to(ROOT)))]
-    assert found == [], "write through sim.blockstorage's methods instead"
+    assert found == [], "write through the block storage backend's methods instead"
 
 
 def test_no_side_channel_between_layers():
