@@ -15,6 +15,7 @@ from common import pools
 from forms.nightly import check_nightly, nightly_params
 from notify.callbacks import on_run_failure, on_run_success, record_error, rpo_deadline
 from operators import volume_groups as groups
+from operators.approval import OciApprovePruneOperator
 from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOperator, OciPruneBackupsOperator
 from operators.backups import OciCopyBackupOperator, OciCreateBackupOperator
 from operators.base import wait_settings
@@ -160,16 +161,26 @@ with DAG(
     cleanup = OciCleanupTestResourcesOperator(task_id="delete_test_restores", compartment_ids=config["compartment_ids"],
                                               include_subcompartments=config["include_subcompartments"],
                                               retries=0).as_teardown()
+    # a person approves retention that would delete more than OCI_APPROVAL_RETENTION_OVER backups (0: no such task)
+    gate = OciApprovePruneOperator(
+        task_id="approve_prune", volumes=discover.output, policies=config["policies"], dry_run=config["dry_run"],
+        approvers=config["approvers"], timeout_minutes=config["approval_timeout_minutes"], trigger_rule="all_done",
+    ) if settings.APPROVAL_RETENTION_OVER.value() else None
     prune = OciPruneBackupsOperator(task_id="prune_backups", volumes=discover.output, policies=config["policies"],
-                                    dry_run=config["dry_run"], trigger_rule="all_done", retries=0)
+                                    dry_run=config["dry_run"], trigger_rule="all_done", retries=0,
+                                    approval_task_id=gate and gate.task_id)
     report = OciBackupReportOperator(task_id="report", plan=plan.output, groups=plan_groups.output,
                                      discovered=discover.output,
                                      prune_result=prune.output, retries=0,
-                                     steps=["copy_to_dr_region", "delete_test_restores", "prune_backups"])
+                                     steps=["copy_to_dr_region", "delete_test_restores", "prune_backups"],
+                                     retention_gate=gate and gate.task_id)
     # retention needs tonight's verifications, not the teardown: both run at once, then the report
     protected >> [cleanup, prune] >> report
     protected_groups >> [cleanup, prune]
     # the verify tasks are skipped at once at `api` level: the closing steps also wait for every test restore
-    [dag.get_task("protect_volume.restore_for_test"), dag.get_task("protect_group.restore_for_test")] >> cleanup
-    [dag.get_task("protect_volume.restore_for_test"), dag.get_task("protect_group.restore_for_test")] >> prune
+    restores = [dag.get_task("protect_volume.restore_for_test"), dag.get_task("protect_group.restore_for_test")]
+    restores >> cleanup
+    restores >> prune
+    if gate:
+        [protected, protected_groups, *restores] >> gate >> prune
     copies >> report

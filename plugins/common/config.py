@@ -114,12 +114,16 @@ APPROVAL_IN_PLACE = Setting("OCI_APPROVAL_IN_PLACE", True,
                             "an in-place restore waits for a person's approval before it stops the instance")
 APPROVAL_CLONE_LAUNCH = Setting("OCI_APPROVAL_CLONE_LAUNCH", False,
                                 "an emergency clone waits for a person's approval before it launches an instance")
+APPROVAL_RETENTION_OVER = Setting("OCI_APPROVAL_RETENTION_OVER", 0,
+                                  "a nightly run whose retention would delete more than this many backups waits "
+                                  "for a person's approval first; 0: never asks (the DAG has no approval task)",
+                                  parsed=True)
 
 SETTINGS: tuple[Setting, ...] = (
     POLL_INTERVAL, POLL_MAX_INTERVAL, TRIGGER_MIN_EVENT_AGE, TRIGGER_BATCH_FROM, TRIGGER_END_TASK, UPLOAD_ROOTS,
     API_POOL, API_POOL_SLOTS, INCLUDE_DIR, NIGHTLY_SCHEDULE, NIGHTLY_MAX_ACTIVE_TASKS, PROTECTION_DAG,
     PROTECTION_CONN_ID, PROTECTION_CACHE_SECONDS, PROTECTION_WAIT_SECONDS, PROTECTION_FIRST_WAIT_SECONDS,
-    APPROVAL_IN_PLACE, APPROVAL_CLONE_LAUNCH, RPO_DEADLINE_HOURS, RPO_DEADLINE)
+    APPROVAL_IN_PLACE, APPROVAL_CLONE_LAUNCH, APPROVAL_RETENTION_OVER, RPO_DEADLINE_HOURS, RPO_DEADLINE)
 
 
 def include_dir() -> Path:
@@ -144,7 +148,9 @@ NIGHTLY_DEFAULTS: dict[str, Any] = {
     "compartment_ids": None, "include_subcompartments": False, "tag_key": "backup-policy",
     "policies": DEFAULT_POLICIES, "verification_level": "script", "verifier_instance_id": None, "subnet_id": None,
     "canary_path": "/canary.txt", "heartbeat_path": "/.heartbeat", "dry_run": False,
-    "plan_only": False}
+    "plan_only": False,
+    # who may approve retention, and how long it waits, where OCI_APPROVAL_RETENTION_OVER asks (docs/approvals.md)
+    "approvers": None, "approval_timeout_minutes": 60}
 # notifications (docs/notifications.md): every DAG takes these keys, the nightly as Params, the others from their
 # Variable or conf; notify/config.py checks them
 NOTIFY_DEFAULTS: dict[str, Any] = {"notify_to": [], "notify_smtp_conn_id": "smtp_default", "notify_summary": False,

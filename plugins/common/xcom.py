@@ -13,6 +13,7 @@ from typing import Any
 
 VERIFY_XCOM_KEY = "verification"  # OciVerifyRestoreOperator: the check's result, passed or not
 TEARDOWN_XCOM_KEY = "teardown"  # OciCleanupTestResourcesOperator: what it deleted and what it left
+RETENTION_PLAN_KEY = "retention_plan"  # OciApprovePruneOperator: the backups retention may delete, asked or not
 PRUNE_XCOM_KEY = "prune"  # OciPruneBackupsOperator: what retention deleted and what it could not
 
 

@@ -42,6 +42,13 @@ def nightly_params() -> dict:
         "heartbeat_path": field(d["heartbeat_path"], "string", "Heartbeat file", "Its time shows how fresh the "
                                 "restored data is (script level). Example: /.heartbeat", verify),
         "dry_run": field(d["dry_run"], "boolean", "Dry run", "Retention only reports what it would delete", then),
+        "approvers": field(d["approvers"], "array", "Retention: approvers", "The Airflow user ids who may approve "
+                           "retention that deletes more backups than the deployment allows unasked "
+                           "(OCI_APPROVAL_RETENTION_OVER; empty: anyone who may answer). Example: alice", then,
+                           items={"type": "string"}),
+        "approval_timeout_minutes": field(d["approval_timeout_minutes"], "number", "Retention: approval timeout "
+                                          "(minutes)", "Then retention deletes nothing and the run fails; 0.1 to "
+                                          "10080", then, minimum=0.1, maximum=10080),
         "notify_to": field(d["notify_to"], ["array", "string"], "Mail to", "Addresses told of a failed run, one per "
                            "line (empty: no mail). Example: ops@example.com", notify, items={"type": "string"}),
         "notify_smtp_conn_id": field(d["notify_smtp_conn_id"], "string", "SMTP connection", "The connection the mails "

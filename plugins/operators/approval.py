@@ -195,3 +195,73 @@ class OciApproveLaunchOperator(OciApprovalOperator):
                 ("Subnet", f"`{plan.get('subnet_id')}`"),
                 ("Boot volume", f"{boot.display_name} `{boot.id}` ({boot.size_in_gbs} GB, a clone)")]
 
+
+
+class OciApprovePruneOperator(OciApprovalOperator):
+    """Approval before the nightly's retention deletes more backups than the deployment lets it delete unasked
+    (`OCI_APPROVAL_RETENTION_OVER`; the DAG has this task only when it is above 0): which backups of which volumes,
+    read from OCI (list calls only). With no more than that many, or a dry run, it asks nobody and skips itself.
+    Either way retention (``OciPruneBackupsOperator``) deletes only the backups listed here.
+
+    XCom key ``retention_plan``: ``backup_ids`` (what retention may delete), ``asked`` (whether a person decides),
+    ``over`` (the limit).
+
+    :param volumes: the discovered volumes (``OciDiscoverVolumesOperator``'s XCom) (templated)
+    :param policies: backup policies by name, as retention reads them (templated)
+    :param dry_run: retention only reports: nothing to approve (templated)
+    :param over: ask when more than this many backups would be deleted; None: the setting
+        ``OCI_APPROVAL_RETENTION_OVER`` (templated)
+    :param subject: the headline; the count is filled in when it is read (templated)
+    :param gate: the deployment setting that switches it on, ``OCI_APPROVAL_RETENTION_OVER`` by default
+    """
+
+    template_fields: Sequence[str] = (*OciApprovalOperator.template_fields, "volumes", "policies", "dry_run", "over")
+    SHOWN = 20  # backups listed by name in the approval; the rest are counted
+
+    def __init__(self, *, volumes: Any, policies: Any, dry_run: Any = False, over: Any = None,
+                 subject: str = "Approve retention deleting backups", gate: str = "OCI_APPROVAL_RETENTION_OVER",
+                 **kwargs):
+        super().__init__(subject=subject, gate=gate, **kwargs)
+        self.volumes = volumes
+        self.policies = policies
+        self.dry_run = dry_run
+        self.over = over
+
+    def validate(self) -> None:
+        from common import config
+        from common.errors import OciInputError
+        from forms.params import flag
+
+        from operators.backup_policy import load_policies
+
+        super().validate()
+        self._policies = load_policies(self.policies)
+        self.dry_run = flag(self.dry_run, "dry_run")
+        over = config.APPROVAL_RETENTION_OVER.value() if self.over in (None, "") else self.over
+        if isinstance(over, bool) or not isinstance(over, int) or over < 0:
+            raise OciInputError(f"over {over!r}: a whole number of backups, not negative")
+        self.over = over
+
+    def describe(self, context) -> list[tuple[str, str]]:
+        from airflow.sdk.exceptions import AirflowSkipException
+        from common.xcom import RETENTION_PLAN_KEY
+
+        from operators.backup_policy import retention_plan
+
+        doomed, kept, _ = retention_plan(self.hook, self.volumes, self._policies, self.hook.server_time(),
+                                         context["ti"].dag_id, self.region)
+        asked = not self.dry_run and len(doomed) > self.over
+        context["ti"].xcom_push(key=RETENTION_PLAN_KEY, value={
+            "backup_ids": [b["backup_id"] for b in doomed], "asked": asked, "over": self.over})
+        if not asked:
+            why = "a dry run deletes nothing" if self.dry_run else f"not more than {self.over}"
+            raise AirflowSkipException(f"retention deletes {len(doomed)} backups ({why}): no approval needed")
+        self.subject = f"Approve retention deleting {len(doomed)} backups (more than {self.over})"
+        rows = [(b["name"], f"{b['type']} `{b['backup_id']}`, made {str(b['time_created']).replace('+00:00', '')} "
+                            f"UTC") for b in doomed[:self.SHOWN]]
+        if len(doomed) > self.SHOWN:
+            rows.append(("…", f"{len(doomed) - self.SHOWN} more (the task's log lists them all)"))
+            self.log.info("all backups retention would delete:\n%s", "\n".join(
+                f"{b['name']}: {b['backup_id']} ({b['type']}, {b['time_created']})" for b in doomed))
+        return [("Deletes", f"{len(doomed)} backups (the limit without approval: {self.over}); keeps {kept}"),
+                *rows, ("Reject", "deletes nothing tonight; the next run asks again")]

@@ -35,6 +35,8 @@ class OciBackupReportOperator(OciBaseOperator):
     :param groups: the group plan (``OciPlanGroupBackupsOperator``'s XCom): one row per backup group (templated)
     :param groups_group_id: the task group whose mapped tasks (backup_group, restore_for_test, verify_restore,
         copy_to_dr_region) are read per backup group
+    :param retention_gate: the task id of the approval gate before retention (``OciApprovePruneOperator``); None:
+        no gate. Its decision goes into the report; a gate that failed (no answer in time) fails the run
     :param discovered: the discovered volumes (``OciDiscoverVolumesOperator``'s XCom): those not planned
         (``skipped``: temporaries, members of a volume group the project did not make) are named (templated)
     """
@@ -45,7 +47,8 @@ class OciBackupReportOperator(OciBaseOperator):
 
     def __init__(self, *, plan: list[dict], group_id: str = "protect_volume", prune_result: dict | None = None,
                  note_conn_id: str = "airflow_api", steps: list[str] | None = None, groups: list[dict] | None = None,
-                 groups_group_id: str = "protect_group", discovered: list[dict] | None = None, **kwargs):
+                 groups_group_id: str = "protect_group", discovered: list[dict] | None = None,
+                 retention_gate: str | None = None, **kwargs):
         from airflow.sdk import AssetAlias
 
         kwargs.setdefault("trigger_rule", "all_done")
@@ -60,6 +63,9 @@ class OciBackupReportOperator(OciBaseOperator):
         self.note_conn_id = note_conn_id
         # steps outside the per-volume group whose failure fails the run: DR copy, teardown, retention
         self.steps = list(steps or [])
+        self.retention_gate = retention_gate
+        if retention_gate:
+            self.steps.append(retention_gate)
 
     def _pull(self, ti, task: str, index: int, key: str = "return_value", group_id: str | None = None):
         from common.xcom import xcom_value
@@ -92,6 +98,10 @@ class OciBackupReportOperator(OciBaseOperator):
                 bad = outcome.get("failed") or []
                 detail = ("backups not deleted: " + "; ".join(f"{f['backup_id']}: {f['error']}" for f in bad)
                           if bad else "failed before it applied retention")
+            elif step == self.retention_gate:
+                asked = ti.xcom_pull(task_ids=step, key="asked")
+                detail = (f"no approval of retention within {asked['timeout_minutes']:g} min; nothing deleted"
+                          if asked else "failed before it asked; nothing deleted")
             elif index.isdigit():
                 if copies is None:  # pulled once, however many copies failed
                     copies = ti.xcom_pull(task_ids="select_dr_copies") or []
@@ -161,6 +171,8 @@ class OciBackupReportOperator(OciBaseOperator):
                   "duplicates": [{"display_name": r["display_name"], **d} for r in rows + groups
                                  for d in r["duplicates"]]}
         report["failed_steps"] = self.failed_steps(ti)
+        if self.retention_gate:  # who approved or rejected retention, when and why (None: nobody was asked)
+            report["retention_approval"] = ti.xcom_pull(task_ids=self.retention_gate, key="decision")
         text = render_text(report)
         self.log.info("\n%s", text)
         for r in rows:

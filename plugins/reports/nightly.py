@@ -81,6 +81,15 @@ def dr_copy_text(dr_copy: dict) -> str:
     return f"; DR copy {dr_copy['backup_id'] or '-'} in {dr_copy['region']}"
 
 
+def retention_approval_text(decision: dict, reason_limit: int = 500) -> str:
+    """Who approved or rejected tonight's retention (operators/approval.py's OciApprovePruneOperator), when, why."""
+    reason = f": {decision['reason'][:reason_limit]}" if decision.get("reason") else ""
+    at = str(decision.get("at") or "-")[:16].replace("T", " ")
+    if decision.get("approved"):
+        return f"Retention approved by {decision['by']} at {at} UTC{reason}"
+    return f"Retention REJECTED by {decision['by']} at {at} UTC{reason}; no backup deleted"
+
+
 def render_text(report: dict) -> str:
     lines = [f"OCI nightly backup report, {report['generated_at']} (OCI time)",
              f"{report['totals']['volumes']} volumes, {report['totals']['backed_up']} backed up, "
@@ -88,6 +97,8 @@ def render_text(report: dict) -> str:
              f"{report['totals']['pruned']} pruned", ""]
     for step in report.get("failed_steps") or []:
         lines.append(f"STEP FAILED: {step['step']} ({step['state']}): {step['detail']}")
+    if report.get("retention_approval"):
+        lines.append(retention_approval_text(report["retention_approval"]))
     for d in report.get("duplicates") or []:
         lines.append(f"DUPLICATE BACKUP of {d['display_name']}: {d['backup_id']} ({d['type']}, "
                      f"{d['lifecycle_state']}, made {d['time_created']} by run {d['run']}): kept, not used by this "
@@ -142,4 +153,6 @@ def render_note(report: dict) -> str:
              for r in report.get("groups") or []]
     rows.sort(key=lambda pair: not pair[0])  # failed first, else in the plan's order
     tail = [f"STEP FAILED: {s['step']} ({s['state']}): {s['detail'][:120]}" for s in report.get("failed_steps") or []]
+    if report.get("retention_approval"):
+        tail.append(retention_approval_text(report["retention_approval"], 120))
     return note(heading, ["Volume", "Status", "Backup", "Check", "RTO", "RPO"], [r for _, r in rows], tail)

@@ -1,19 +1,18 @@
-"""The OCI key never comes back out of Airflow, against `make up`'s real api-server (on free ports, a random
-database). An oci connection with a known key, encrypted with a known pass phrase, is made through the REST API and
-the airflow CLI; every connections response (by id, the list, create, edit, test) read as the admin and as `op`
-(the simple auth manager's lowest role that may read connections; `viewer` may not read them at all: 403) holds
-neither the key's body nor the pass phrase. Edited through the REST API with its masked values, then in Chromium's
-edit form (which shows only `***`), the stored key still signs requests to ocisim: the Test button and
-`POST /api/v2/connections/test` succeed and ocisim counts the signed calls. Every file of `make up`'s folder that
-holds a key or a password is its owner's alone (mode 600), and `oci_default` is listed under Admin > Connections
-with a working Test button."""
+"""The OCI key never comes back out of Airflow, against `make up`'s real api-server (the session's stack,
+tests/browser/conftest.py: free ports, a random database). An oci connection with a known key, encrypted with a
+known pass phrase, is made through the REST API and the airflow CLI; every connections response (by id, the list,
+create, edit, test) read as the admin and as `op` (the simple auth manager's lowest role that may read connections;
+`viewer` may not read them at all: 403) holds neither the key's body nor the pass phrase. Edited through the REST
+API with its masked values, then in Chromium's edit form (which shows only `***`), the stored key still signs
+requests to ocisim: the Test button and `POST /api/v2/connections/test` succeed and ocisim counts the signed calls.
+Every file of `make up`'s folder that holds a key or a password is its owner's alone (mode 600), and `oci_default`
+is listed under Admin > Connections with a working Test button."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import secrets
 import shlex
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.stack import LOGINS, Layout, drop_database, free_port
+from demo.stack import LOGINS, Layout
 from ocisim.testing import AdminClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,13 +68,6 @@ class Rest:
         return answer
 
 
-def make(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    done = subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
-    print(done.stdout + done.stderr, flush=True)
-    return done
-
-
 def encrypted_key(out: Path) -> str:
     """ocisim's API key (so ocisim accepts its signatures) as PKCS#8 encrypted with PASS_PHRASE: a PEM body no
     file holds, so any occurrence in a response came from the connection."""
@@ -117,89 +109,83 @@ def check_file_modes(out: Path) -> int:
     return len(holding)
 
 
-def test_the_oci_key_never_comes_back_out_of_the_api_or_the_ui(tmp_path):
+def test_the_oci_key_never_comes_back_out_of_the_api_or_the_ui(stack, tmp_path):
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (never a downloaded browser)"
-    out, port, db = tmp_path / "up", free_port(), f"airflow_up_test_{secrets.token_hex(4)}"
-    args = [f"UP_DIR={out}", f"PORT={port}", f"UP_DB={db}"]
-    url = f"http://127.0.0.1:{port}"
-    try:
-        started = make("up", *args)
-        assert started.returncode == 0, "make up failed"
-        assert f"make down UP_DIR={out}" in started.stdout, "make up prints the full stop command"
-        secret_files = check_file_modes(out)
+    out, url = stack.out, stack.url
+    assert f"make down UP_DIR={out}" in stack.started.stdout, "make up prints the full stop command"
+    secret_files = check_file_modes(out)
 
-        bodies: list[str] = []  # every connections response any reader got
-        admin, op = Rest(url, "admin", bodies), Rest(url, "op", bodies)
-        viewer = Rest(url, "viewer", [])
-        layout = Layout(out)
-        sim = AdminClient(json.loads(layout.info.read_text())["ocisim"]["us-ashburn-1"],
-                          (layout.sim_state / "admin_token").read_text())
+    bodies: list[str] = []  # every connections response any reader got
+    admin, op = Rest(url, "admin", bodies), Rest(url, "op", bodies)
+    viewer = Rest(url, "viewer", [])
+    layout = Layout(out)
+    sim = AdminClient(json.loads(layout.info.read_text())["ocisim"]["us-ashburn-1"],
+                      (layout.sim_state / "admin_token").read_text())
 
-        # oci_default is in the metadata database: listed, and its Test reaches ocisim
-        listed = {c["connection_id"]: c for c in admin.ok("GET", "/api/v2/connections")["connections"]}
-        assert listed["oci_default"]["conn_type"] == "oci"
-        sim.reset_counters()
-        tested = admin.ok("POST", "/api/v2/connections/test", listed["oci_default"])
-        assert tested["status"] is True, tested
-        assert sim.counters().get("ListRegions") == 1
+    # oci_default is in the metadata database: listed (its Test reaches ocisim: below)
+    listed = {c["connection_id"]: c for c in admin.ok("GET", "/api/v2/connections")["connections"]}
+    assert listed["oci_default"]["conn_type"] == "oci"
 
-        # an oci connection with a key and a pass phrase, through REST (port 0: the Test button, below)
-        pem = encrypted_key(out)
-        needles = [line for line in pem.splitlines() if not line.startswith("-----")] + [PASS_PHRASE]
-        tenancy = json.loads((layout.sim_state / "tenancy.json").read_text())
-        extra = {"auth": "api_key", "tenancy": tenancy["tenancy_id"], "user": tenancy["user_id"],
-                 "fingerprint": tenancy["fingerprint"], "key_content": pem, "pass_phrase": PASS_PHRASE,
-                 "region": tenancy["home_region"], "service_endpoints": tenancy["regions"]}
-        sent = {"connection_id": CONN_ID, "conn_type": "oci", "port": 0, "extra": json.dumps(extra)}
-        assert occurrences([json.dumps(sent)], needles) == len(needles), "the scan finds what it looks for"
-        admin.ok("POST", "/api/v2/connections", sent)
-        # ... and one through the airflow CLI, as an operator would
-        cli = subprocess.run([sys.executable, "-m", "airflow", "connections", "add", "oci_cli_check", "--conn-json",
-                              json.dumps({"conn_type": "oci", "extra": extra})], env=stack_env(out), cwd=ROOT,
-                             capture_output=True, text=True, timeout=300)
-        assert cli.returncode == 0, cli.stdout + cli.stderr
+    # an oci connection with a key and a pass phrase, through REST (port 0: the Test button, below)
+    pem = encrypted_key(out)
+    needles = [line for line in pem.splitlines() if not line.startswith("-----")] + [PASS_PHRASE]
+    tenancy = json.loads((layout.sim_state / "tenancy.json").read_text())
+    extra = {"auth": "api_key", "tenancy": tenancy["tenancy_id"], "user": tenancy["user_id"],
+             "fingerprint": tenancy["fingerprint"], "key_content": pem, "pass_phrase": PASS_PHRASE,
+             "region": tenancy["home_region"], "service_endpoints": tenancy["regions"]}
+    sent = {"connection_id": CONN_ID, "conn_type": "oci", "port": 0, "extra": json.dumps(extra)}
+    assert occurrences([json.dumps(sent)], needles) == len(needles), "the scan finds what it looks for"
+    admin.ok("POST", "/api/v2/connections", sent)
+    # ... and one through the airflow CLI, as an operator would
+    cli = subprocess.run([sys.executable, "-m", "airflow", "connections", "add", "oci_cli_check", "--conn-json",
+                          json.dumps({"conn_type": "oci", "extra": extra})], env=stack_env(out), cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
 
-        # every reader: by id and in the list; a viewer may not read connections at all
-        for reader in (admin, op):
-            for conn_id in (CONN_ID, "oci_cli_check"):
-                got = reader.ok("GET", f"/api/v2/connections/{conn_id}")
-                assert json.loads(got["extra"])["key_content"] == "***", got
-                assert json.loads(got["extra"])["pass_phrase"] == "***", got
-            reader.ok("GET", "/api/v2/connections?limit=100")
-        assert viewer.call("GET", f"/api/v2/connections/{CONN_ID}")[0] == 403
-        assert viewer.call("GET", "/api/v2/connections")[0] == 403
+    # every reader: by id and in the list; a viewer may not read connections at all
+    for reader in (admin, op):
+        for conn_id in (CONN_ID, "oci_cli_check"):
+            got = reader.ok("GET", f"/api/v2/connections/{conn_id}")
+            assert json.loads(got["extra"])["key_content"] == "***", got
+            assert json.loads(got["extra"])["pass_phrase"] == "***", got
+        reader.ok("GET", "/api/v2/connections?limit=100")
+    assert viewer.call("GET", f"/api/v2/connections/{CONN_ID}")[0] == 403
+    assert viewer.call("GET", "/api/v2/connections")[0] == 403
 
-        # edited through the API with the masked values it returned (a client's round trip), and with an update
-        # mask: the stored key and pass phrase stay, and still sign
-        got = op.ok("GET", f"/api/v2/connections/{CONN_ID}")
-        op.ok("PATCH", f"/api/v2/connections/{CONN_ID}", {**got, "description": "edited through REST"})
-        op.ok("PATCH", f"/api/v2/connections/{CONN_ID}?update_mask=description",
-              {"connection_id": CONN_ID, "conn_type": "oci", "description": "edited through REST, masked"})
-        got = op.ok("GET", f"/api/v2/connections/{CONN_ID}")
-        assert got["description"] == "edited through REST, masked"
-        sim.reset_counters()
-        tested = op.ok("POST", "/api/v2/connections/test", got)
-        assert tested == {"status": True, "message": "Connected to us-ashburn-1; 2 regions visible"}, tested
-        assert sim.counters().get("ListRegions") == 1, "the test signed its calls with the stored key"
+    # edited through the API with the masked values it returned (a client's round trip), and with an update
+    # mask: the stored key and pass phrase stay, and still sign
+    got = op.ok("GET", f"/api/v2/connections/{CONN_ID}")
+    op.ok("PATCH", f"/api/v2/connections/{CONN_ID}", {**got, "description": "edited through REST"})
+    op.ok("PATCH", f"/api/v2/connections/{CONN_ID}?update_mask=description",
+          {"connection_id": CONN_ID, "conn_type": "oci", "description": "edited through REST, masked"})
+    got = op.ok("GET", f"/api/v2/connections/{CONN_ID}")
+    assert got["description"] == "edited through REST, masked"
 
-        browser_bodies = edit_and_test_in_the_browser(url, tmp_path, needles)
-        sim.reset_counters()
-        tested = admin.ok("POST", "/api/v2/connections/test", admin.ok("GET", f"/api/v2/connections/{CONN_ID}"))
-        assert tested["status"] is True, f"edited in the UI, the connection no longer authenticates: {tested}"
-        assert sim.counters().get("ListRegions") == 1
+    # ocisim's call counters tell a test's calls apart only once the stack's first nightly run (which also calls
+    # ListRegions, for OCI's clock) has ended: all of the above ran meanwhile
+    stack.first_night()
+    sim.reset_counters()
+    tested = admin.ok("POST", "/api/v2/connections/test", listed["oci_default"])
+    assert tested["status"] is True, tested
+    assert sim.counters().get("ListRegions") == 1
+    sim.reset_counters()
+    tested = op.ok("POST", "/api/v2/connections/test", got)
+    assert tested == {"status": True, "message": "Connected to us-ashburn-1; 2 regions visible"}, tested
+    assert sim.counters().get("ListRegions") == 1, "the test signed its calls with the stored key"
 
-        found = occurrences(bodies + browser_bodies, needles)
-        print(f"[connections] {len(bodies)} REST and {len(browser_bodies)} browser responses: {found} occurrences "
-              f"of the key's {len(needles) - 1} body lines or the pass phrase; {secret_files} secret files, "
-              "all mode 600", flush=True)
-        assert found == 0
-        check_file_modes(out)
-    finally:
-        stopped = make("down", *args)
-        if stopped.returncode or (out / "pids").exists():
-            subprocess.run(["make", "down", *args], cwd=ROOT, timeout=120)
-        with contextlib.suppress(Exception):
-            drop_database(db)
+    browser_bodies = edit_and_test_in_the_browser(url, tmp_path, needles)
+    sim.reset_counters()
+    tested = admin.ok("POST", "/api/v2/connections/test", admin.ok("GET", f"/api/v2/connections/{CONN_ID}"))
+    assert tested["status"] is True, f"edited in the UI, the connection no longer authenticates: {tested}"
+    assert sim.counters().get("ListRegions") == 1
+
+    found = occurrences(bodies + browser_bodies, needles)
+    print(f"[connections] {len(bodies)} REST and {len(browser_bodies)} browser responses: {found} occurrences "
+          f"of the key's {len(needles) - 1} body lines or the pass phrase; {secret_files} secret files, "
+          "all mode 600", flush=True)
+    assert found == 0
+    check_file_modes(out)
+    stack.clock.lap("connections: REST, CLI and the edit form never return the key; Test works")
 
 
 def edit_and_test_in_the_browser(url: str, tmp_path: Path, needles: list[str]) -> list[str]:

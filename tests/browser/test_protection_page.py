@@ -1,24 +1,22 @@
-"""The OCI Protection page in a real browser against `make up`'s stack (as test_ui.py starts it): after the
-scheduled nightly run, Debian's headless Chromium logs in, opens OCI Protection from the navigation, checks that
-the tiles add up to the rows and the volumes, follows a row's run link to the run in Airflow's UI, its task-log
-link to the mapped task, and its "Restore…" link into the restore form pre-filled with the volume; submitting it
-creates an `oci_restore` run with that `volume_id` (checked through the REST API). Then `make down`."""
+"""The OCI Protection page in a real browser against the session's `make up` stack (tests/browser/conftest.py),
+after the walk-through (test_ui.py) and its second night: Debian's headless Chromium logs in, opens OCI
+Protection from the navigation, checks that the tiles add up to the rows and the volumes, follows a row's run
+link to the run in Airflow's UI, its task-log link to the mapped task, and its "Restore…" link into the restore
+form pre-filled with the volume; submitting it creates an `oci_restore` run with that `volume_id` (checked
+through the REST API)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import secrets
 import shutil
-import subprocess
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from demo.stack import Api, Layout, drop_database, free_port, stack_pids
-from tests.browser.test_ui import CHROMIUM, CHROMIUM_ARGS, SHOTS, Clock, alive, login, make, wait_for
+from demo.stack import Api, stack_pids
+from tests.browser.test_ui import CHROMIUM, CHROMIUM_ARGS, SHOTS, login, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_ID = "oci_nightly_backup"
@@ -28,45 +26,31 @@ pytestmark = pytest.mark.skipif(os.environ.get("OCI_BROWSER") != "1",
                                 reason="the browser test runs with `make test-browser` (OCI_BROWSER=1)")
 
 
-def test_protection_page_tiles_add_up_and_rows_lead_to_their_run_and_a_prefilled_restore(tmp_path):
+def test_protection_page_tiles_add_up_and_rows_lead_to_their_run_and_a_prefilled_restore(stack, tmp_path):
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (never a downloaded browser)"
-    clock = Clock()
-    out, port, db = tmp_path / "up", free_port(), f"airflow_up_test_{secrets.token_hex(4)}"
-    layout, seen = Layout(out), set()
-    args = [f"UP_DIR={out}", f"PORT={port}", f"UP_DB={db}"]
-    try:
-        assert make("up", *args).returncode == 0, "make up failed"
-        url = f"http://127.0.0.1:{port}"
-        seen |= stack_pids(layout)
-        api = Api(url)
-        runs_path = f"/api/v2/dags/{DAG_ID}/dagRuns"
+    api = Api(stack.url)
+    runs_path = f"/api/v2/dags/{DAG_ID}/dagRuns"
 
-        def scheduled_done():
-            seen.update(stack_pids(layout))
-            runs = api.call("GET", f"{runs_path}?limit=5")["dag_runs"]
-            run = next((r for r in runs if r["run_type"] == "scheduled"), None)
-            return run if run and run["state"] in ("success", "failed") else None
+    def scheduled_done():
+        stack.seen.update(stack_pids(stack.layout))
+        runs = api.call("GET", f"{runs_path}?limit=50")["dag_runs"]
+        run = next((r for r in runs if r["run_type"] == "scheduled"), None)
+        return run if run and run["state"] in ("success", "failed") else None
 
-        run = wait_for("the scheduled nightly run", scheduled_done, 420)
-        assert run["state"] == "success", f"{run['dag_run_id']} did not succeed; logs in {out}"
-        clock.lap("make up and the scheduled nightly run")
-        volume_id, shot = browse(url, run["dag_run_id"], tmp_path)
-        restores = api.call("GET", "/api/v2/dags/oci_restore/dagRuns?limit=5")["dag_runs"]
-        assert [r["conf"] for r in restores] == [{"volume_id": volume_id}], restores
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        for path in (shot, shot.with_suffix(".jpg")):
-            shutil.copy(path, SHOTS / path.name)
-        clock.lap("Chromium: tiles, run link, task link, restore form, triggered")
-    finally:
-        seen |= stack_pids(layout)
-        stopped = make("down", *args)
-        if layout.pids.exists() or stopped.returncode:
-            subprocess.run(["make", "down", *args], cwd=ROOT, timeout=120)
-        with contextlib.suppress(Exception):
-            drop_database(db)
-        print(clock.summary(), flush=True)
-    assert stopped.returncode == 0
-    assert alive(seen) == [], f"processes of the stack left after make down: {alive(seen)}"
+    run = wait_for("the scheduled nightly run", scheduled_done, 420)
+    assert run["state"] == "success", f"{run['dag_run_id']} did not succeed; logs in {stack.out}"
+    # the walk-through ran first (conftest.py): a green row's evidence is the newest nightly run, its second night
+    ended = [r for r in api.call("GET", f"{runs_path}?limit=50")["dag_runs"] if r["state"] in ("success", "failed")]
+    newest = max(ended, key=lambda r: r["run_after"])["dag_run_id"]
+    before = {r["dag_run_id"] for r in api.call("GET", "/api/v2/dags/oci_restore/dagRuns?limit=100")["dag_runs"]}
+    volume_id, shot = browse(stack.url, newest, tmp_path)
+    restores = [r for r in api.call("GET", "/api/v2/dags/oci_restore/dagRuns?limit=100")["dag_runs"]
+                if r["dag_run_id"] not in before]
+    assert [r["conf"] for r in restores] == [{"volume_id": volume_id}], restores
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for path in (shot, shot.with_suffix(".jpg")):
+        shutil.copy(path, SHOTS / path.name)
+    stack.clock.lap("OCI Protection in Chromium: tiles, run link, task link, restore form, triggered")
 
 
 def browse(url: str, run_id: str, tmp_path: Path) -> tuple[str, Path]:

@@ -1,5 +1,6 @@
-"""The Airflow UI in a real browser against `make up`'s stack, as an operator walks through it: `make up` on free
-ports in a temporary out directory; the nightly run that unpausing starts must succeed. Debian's headless Chromium
+"""The Airflow UI in a real browser against `make up`'s stack, as an operator walks through it: the session's one
+`make up` (tests/browser/conftest.py: free ports, a temporary out directory); the nightly run that unpausing
+starts must succeed. Debian's headless Chromium
 (driven by Playwright, never a downloaded browser) logs in and triggers everything through the DAGs' forms, typing
 into the form's fields (never the JSON editor): the nightly's form opens with Trigger enabled and, with the next
 block volume backup corrupted as it is made (ocisim's admin API), its run must fail that volume's verification;
@@ -8,7 +9,7 @@ that exclude each other is refused naming both. Then the good nightly run's note
 task's OCI Console link and the OCI Protection page are read; the restore form refuses a bad OCID naming the
 field, takes the corrected one, and its run must succeed. Last, the nightly's mapped group is expanded and its
 tasks read by volume name. Screenshots go to the test's directory, out/browser/ and (the ones the README shows)
-docs/img/. Finally `make down`, and no process of the stack may be left (checked by PID)."""
+docs/img/. Last of the session, `make down`, and no process of the stack may be left (checked by PID)."""
 
 from __future__ import annotations
 
@@ -16,17 +17,17 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 from pathlib import Path
 
 import pytest
 from reports.names import short_ocid
 
-from demo.stack import Api, Layout, drop_database, free_port, port_free, read_pids, stack_pids
+from demo.stack import Api, Layout, port_free, read_pids, stack_pids
 from ocisim.testing import AdminClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,13 +70,21 @@ def make(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return done
 
 
-def wait_for(what: str, check, timeout: float, every: float = 2.0):
+def wait_for(what: str, check, timeout: float, every: float = 1.0):
+    """check() until it returns something, polled every `every` seconds. A poll the api-server did not answer in
+    time (a loaded machine) counts as "not yet", until the deadline."""
     deadline = time.monotonic() + timeout
+    last_error = ""
     while True:
-        value = check()
+        try:
+            value = check()
+        except (TimeoutError, urllib.error.URLError) as exc:
+            if isinstance(exc, urllib.error.HTTPError):
+                raise
+            value, last_error = None, f" (last poll: {exc})"
         if value:
             return value
-        assert time.monotonic() < deadline, f"{what}: not after {timeout:.0f} s"
+        assert time.monotonic() < deadline, f"{what}: not after {timeout:.0f} s{last_error}"
         time.sleep(every)
 
 
@@ -90,80 +99,73 @@ def alive(pids) -> list[int]:
     return left
 
 
-def test_ui_walk_through_every_form_the_nightly_run_its_names_and_the_protection_page(tmp_path):
-    from playwright.sync_api import sync_playwright
+def test_ui_walk_through_every_form_the_nightly_run_its_names_and_the_protection_page(stack, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
 
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (never a downloaded browser)"
-    clock = Clock()
-    out, port, db = tmp_path / "up", free_port(), f"airflow_up_test_{secrets.token_hex(4)}"
-    layout, seen = Layout(out), set()
-    args = [f"UP_DIR={out}", f"PORT={port}", f"UP_DB={db}"]
-    try:
-        started = make("up", *args)
-        assert started.returncode == 0, "make up failed"
-        url = f"http://127.0.0.1:{port}"
-        assert f"Airflow   {url}    login: admin / admin" in started.stdout
-        records = read_pids(layout)
-        assert [name for name, _, _ in records] == ["ocisim", "api-server", "scheduler", "dag-processor",
-                                                    "triggerer", "mailcatcher"]
-        seen |= stack_pids(layout)
-        clock.lap("make up (PostgreSQL db, ocisim, 4 Airflow services, DAGs unpaused)")
+    clock, layout, url = stack.clock, stack.layout, stack.url
+    assert f"Airflow   {url}    login: admin / admin" in stack.started.stdout
+    records = read_pids(layout)
+    assert [name for name, _, _ in records] == ["ocisim", "api-server", "scheduler", "dag-processor", "triggerer",
+                                                "mailcatcher"]
 
-        api = Api(url)
-        dags = {d["dag_id"]: d for d in api.call("GET", "/api/v2/dags?limit=100")["dags"]}
-        assert DAG_ID in dags
-        assert not any(d["is_paused"] for d in dags.values()), "make up leaves every DAG unpaused"
-        walk = Walk(None, url, api, layout, tmp_path, seen)
-        # unpausing started the latest scheduled interval. 420 s leaves room for one 2-minute retry of a deferred
-        # task hit by Airflow 3.3's stale defer-exit event race (apache/airflow#71580, #72716): the run still
-        # succeeds, a try later
-        run = walk.wait(DAG_ID, walk.newest(DAG_ID, "scheduled"), 420)
-        run_id = run["dag_run_id"]
-        assert run["state"] == "success", f"{run_id} did not succeed; logs in {out}"
-        assert run["note"].startswith("**OCI nightly backup report"), f"no report in the run note: {run['note']!r}"
-        assert re.search(r"\b3 volumes, 3 backed up, 3 verified, 0 failed\b", run["note"]), run["note"]
-        clock.lap("the scheduled nightly backup (unpaused by make up) succeeded")
+    api = Api(url)
+    dags = {d["dag_id"]: d for d in api.call("GET", "/api/v2/dags?limit=100")["dags"]}
+    assert DAG_ID in dags
+    assert not any(d["is_paused"] for d in dags.values()), "make up leaves every DAG unpaused"
+    walk = Walk(None, url, api, layout, tmp_path, stack.seen)
+    # unpausing started the latest scheduled interval. 420 s leaves room for one 2-minute retry of a deferred
+    # task hit by Airflow 3.3's stale defer-exit event race (apache/airflow#71580, #72716): the run still
+    # succeeds, a try later
+    run = walk.wait(DAG_ID, walk.newest(DAG_ID, "scheduled"), 420)
+    run_id = run["dag_run_id"]
+    assert run["state"] == "success", f"{run_id} did not succeed; logs in {stack.out}"
+    assert run["note"].startswith("**OCI nightly backup report"), f"no report in the run note: {run['note']!r}"
+    assert re.search(r"\b3 volumes, 3 backed up, 3 verified, 0 failed\b", run["note"]), run["note"]
+    clock.lap("the scheduled nightly backup (unpaused by make up) succeeded")
 
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-            try:
-                walk.page = page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(30_000)
-                login(page, url, f"/dags/{DAG_ID}/runs")
-                corrupted = walk.second_night_and_forms()
-                clock.lap(f"forms: nightly (its {corrupted} backup corrupted: verification failed); golden image, "
-                          f"VMDK migration, clone succeeded; a restore with two exclusive fields refused")
-                shots = browse(page, url, run_id, run["note"], corrupted, tmp_path)
-                clock.lap("Chromium: the good run, its note, the Console link, OCI Protection")
-                walk.restore_form()
-                clock.lap("the restore form: a bad OCID refused naming the field, then the run succeeded")
-                walk.approve_in_place()
-                clock.lap("an in-place restore approved under Browse > Required Actions, then swapped")
-                shots += walk.mapped_names(run_id)
-                clock.lap("the nightly's mapped group, its tasks by volume name")
-            finally:
-                browser.close()
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        for shot in [*shots, *walk.shots, tmp_path / "oci_protection.jpg"]:
-            shutil.copy(shot, SHOTS / shot.name)
-        for shot, name in README_SHOTS.items():
-            shutil.copy(tmp_path / shot, ROOT / "docs" / "img" / name)
-    finally:
-        seen |= stack_pids(layout)
-        stopped = make("down", *args)
-        if layout.pids.exists() or stopped.returncode:
-            subprocess.run(["make", "down", *args], cwd=ROOT, timeout=120)
-        with contextlib.suppress(Exception):
-            drop_database(db)
-        clock.lap("make down, database dropped")
-        print(clock.summary(), flush=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            walk.page = page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            # a loaded machine (CI, other jobs on both cores) renders slowly: waits that pass in seconds when it
+            # is idle get a minute, and cost nothing more when it is not loaded
+            page.set_default_timeout(60_000)
+            expect.set_options(timeout=30_000)
+            login(page, url, f"/dags/{DAG_ID}/runs")
+            corrupted = walk.second_night_and_forms()
+            clock.lap(f"forms: nightly (its {corrupted} backup corrupted: verification failed); golden image, "
+                      f"VMDK migration, clone succeeded; a restore with two exclusive fields refused")
+            shots = browse(page, url, run_id, run["note"], corrupted, tmp_path)
+            clock.lap("Chromium: the good run, its note, the Console link, OCI Protection")
+            walk.restore_form()
+            clock.lap("the restore form: a bad OCID refused naming the field, then the run succeeded")
+            walk.approve_in_place()
+            clock.lap("an in-place restore approved under Browse > Required Actions, then swapped")
+            shots += walk.mapped_names(run_id)
+            clock.lap("the nightly's mapped group, its tasks by volume name")
+        finally:
+            browser.close()
+            expect.set_options(timeout=5_000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for shot in [*shots, *walk.shots, tmp_path / "oci_protection.jpg"]:
+        shutil.copy(shot, SHOTS / shot.name)
+    for shot, name in README_SHOTS.items():
+        shutil.copy(tmp_path / shot, ROOT / "docs" / "img" / name)
+
+
+def test_make_down_stops_every_process_of_the_stack(stack):
+    """Last of the session (tests/browser/conftest.py orders it): `make down` stops every process the stack ran,
+    task processes included (checked by PID), frees the port, and is safe to run twice."""
+    stopped = stack.down()
+    stack.clock.lap("make down")
     assert stopped.returncode == 0
     assert "[down] stopped" in stopped.stdout
-    assert not layout.pids.exists(), "make down removes the pids file"
-    assert len(seen) >= 5
-    assert alive(seen) == [], f"processes of the stack left after make down: {alive(seen)}"
-    assert port_free(port), f"port {port} still in use after make down"
-    again = make("down", *args)
+    assert not stack.layout.pids.exists(), "make down removes the pids file"
+    assert len(stack.seen) >= 5
+    assert alive(stack.seen) == [], f"processes of the stack left after make down: {alive(stack.seen)}"
+    assert port_free(stack.port), f"port {stack.port} still in use after make down"
+    again = make("down", *stack.args)
     assert again.returncode == 0 and "nothing to stop" in again.stdout, "make down is safe to run twice"
 
 
@@ -207,8 +209,8 @@ class Walk:
     def wait(self, dag_id: str, run_id: str | None, timeout: float) -> dict:
         def ended():
             self.seen.update(stack_pids(self.layout))  # task processes come and go: remember each for the end
-            ids = [run_id] if run_id else [r["dag_run_id"] for r in self.runs(dag_id)]
-            run = next((r for r in self.runs(dag_id) if r["dag_run_id"] in ids), None)
+            runs = self.runs(dag_id)  # one call per poll
+            run = next((r for r in runs if run_id in (None, r["dag_run_id"])), None)
             return run if run and run["state"] in ("success", "failed") else None
         return wait_for(f"{dag_id} run {run_id or '(the first)'}", ended, timeout)
 

@@ -1,5 +1,6 @@
-"""The approval before an in-place restore, through the real oci_restore DAG (dag.test) against ocisim, answered
-the way a person's browser does: Airflow's REST API (the api-server app, its auth manager, the hitlDetails
+"""The approval gates: before an in-place restore (the real oci_restore DAG), an emergency clone's launch and the
+nightly's retention (OCI_APPROVAL_RETENTION_OVER), each through dag.test() against ocisim, answered the way a
+person's browser does: Airflow's REST API (the api-server app, its auth manager, the hitlDetails
 endpoint) on the same metadata database, from a second thread while the run waits in AWAITING_INPUT.
 
 dag.test() has no scheduler: the timeout case runs the scheduler's own timeout sweep (the method its loop
@@ -8,6 +9,7 @@ calls) once the deadline has passed.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -202,3 +204,123 @@ def test_an_emergency_clone_launch_waits_for_approval_where_the_deployment_asks(
     report = xcom("oci_emergency_clone", last_run_id("oci_emergency_clone"), "report", key="report")
     assert [r["clone_id"] for r in report["volumes"]] and all(r["clone_id"] for r in report["volumes"])
     assert any("rejected by alice" in p and "not now" in p for p in report["problems"]), report["problems"]
+
+
+# -- the nightly's retention gate (OCI_APPROVAL_RETENTION_OVER) ------------------------------------------------
+NIGHTLY = "oci_nightly_backup"
+
+
+def _expired_backups(sim, count: int) -> tuple[str, list[str]]:
+    """db-data alone under a tag of its own (one volume keeps the run short), with `count` verified backups the
+    nightly made 40 emulated days ago: tonight's run verifies a new one, and retention (30 days) would delete
+    all of them. Returns db-data's OCID and the old backups' OCIDs."""
+    import oci
+
+    volume = sim.tenancy["volumes"]["db-data"]
+    storage = sim.client(oci.core.BlockstorageClient)
+    tags = {**storage.get_volume(volume).data.freeform_tags, "retention-gate": "default"}
+    storage.update_volume(volume, oci.core.models.UpdateVolumeDetails(freeform_tags=tags))
+    old = []
+    for _ in range(count):
+        backup = _backup(sim, volume, verified=True)
+        ours = {**storage.get_volume_backup(backup.id).data.freeform_tags, "managed-by": "airflow-oci",
+                "airflow-dag": NIGHTLY}
+        storage.update_volume_backup(backup.id, oci.core.models.UpdateVolumeBackupDetails(freeform_tags=ours))
+        old.append(backup.id)
+    sim.admin.advance(40 * 86400)
+    sim.admin.reset_counters()
+    return volume, old
+
+
+def _nightly(sim, monkeypatch, over: str) -> tuple:
+    monkeypatch.setenv("OCI_APPROVAL_RETENTION_OVER", over)  # read when the DAG file is parsed
+    dag = load_dag(NIGHTLY)
+    run = dag.test(run_conf={"compartment_ids": sim.tenancy["compartments"]["prod"], "tag_key": "retention-gate",
+                             "verification_level": "api", "approvers": ["alice"],
+                             "policies": {"default": {"full_interval_days": 7, "retention_days": 30}}})
+    return run, task_states(NIGHTLY, run.run_id)
+
+
+def test_retention_over_the_limit_waits_and_an_approval_deletes_what_it_listed(api, estate, monkeypatch):
+    from reports.nightly import render_note
+
+    client, tokens = api
+    sim = estate
+    _, old = _expired_backups(sim, 3)
+    seen: dict = {}
+
+    def answer(run_id: str, path: str):
+        detail = client.get(path, headers=_auth(tokens["alice"])).json()
+        seen["detail"] = detail
+        seen["counters"] = sim.admin.counters()  # nothing deleted while it waits
+        got = client.patch(path, json={"chosen_options": ["Approve"], "params_input": {"reason": "CHG-7"}},
+                           headers=_auth(tokens["alice"]))
+        assert got.status_code == 200, got.text
+
+    thread = _answer_when_asked(client, answer, dag_id=NIGHTLY, gate="approve_prune")
+    run, tasks = _run_nightly_then_join(sim, monkeypatch, thread, over="2")
+
+    assert seen["detail"]["subject"] == "Approve retention deleting 3 backups (more than 2)", seen["detail"]
+    assert all(b in seen["detail"]["body"] for b in old) and "db-data" in seen["detail"]["body"]
+    assert seen["detail"]["assigned_users"] == [{"id": "alice", "name": "alice"}]
+    assert seen["counters"].get("DeleteVolumeBackup", 0) == 0
+    assert run.state == "success", tasks
+    assert tasks["approve_prune"] == "success" and tasks["prune_backups"] == "success", tasks
+    assert sim.admin.counters().get("DeleteVolumeBackup", 0) == 3
+    assert sorted(b["lifecycle_state"] for b in sim.admin.resources("volumebackup") if b["id"] in old) != [] and all(
+        b["lifecycle_state"] in ("TERMINATING", "TERMINATED") for b in sim.admin.resources("volumebackup")
+        if b["id"] in old)
+    report = xcom(NIGHTLY, run.run_id, "report")
+    assert report["retention_approval"] == {**report["retention_approval"], "approved": True, "by": "alice",
+                                            "reason": "CHG-7"}
+    assert report["totals"]["pruned"] == 3
+    assert re.search(r"^Retention approved by alice at \d{4}-\d\d-\d\d \d\d:\d\d UTC: CHG-7$",
+                     render_note(report), re.M), render_note(report)
+
+
+def test_a_rejected_retention_deletes_nothing_and_the_report_names_who(api, estate, monkeypatch):
+    from reports.nightly import render_note
+
+    client, tokens = api
+    sim = estate
+    _, old = _expired_backups(sim, 3)
+
+    def answer(run_id: str, path: str):
+        got = client.patch(path, json={"chosen_options": ["Reject"], "params_input": {"reason": "audit hold"}},
+                           headers=_auth(tokens["alice"]))
+        assert got.status_code == 200, got.text
+
+    thread = _answer_when_asked(client, answer, dag_id=NIGHTLY, gate="approve_prune")
+    run, tasks = _run_nightly_then_join(sim, monkeypatch, thread, over="2")
+
+    # the backups are protected; only retention was declined: the run succeeds, its note says who declined
+    assert run.state == "success", tasks
+    assert tasks["approve_prune"] == "success" and tasks["prune_backups"] == "skipped", tasks
+    assert sim.admin.counters().get("DeleteVolumeBackup", 0) == 0
+    assert all(b["lifecycle_state"] == "AVAILABLE" for b in sim.admin.resources("volumebackup") if b["id"] in old)
+    report = xcom(NIGHTLY, run.run_id, "report")
+    assert report["retention_approval"]["approved"] is False and report["totals"]["pruned"] == 0
+    assert re.search(r"^Retention REJECTED by alice at .+ UTC: audit hold; no backup deleted$", render_note(report),
+                     re.M), render_note(report)
+
+
+def test_the_retention_gate_is_no_task_when_off_and_does_not_ask_under_its_limit(estate, monkeypatch):
+    """Off (the default): the nightly has no approval task, so a run executes nothing more. On, with no more
+    backups to delete than the limit: the gate skips itself without asking, and retention deletes them."""
+    monkeypatch.delenv("OCI_APPROVAL_RETENTION_OVER", raising=False)
+    assert "approve_prune" not in load_dag(NIGHTLY).task_ids
+    sim = estate
+    _, old = _expired_backups(sim, 2)
+    run, tasks = _nightly(sim, monkeypatch, over="2")
+    assert run.state == "success", tasks
+    assert tasks["approve_prune"] == "skipped" and tasks["prune_backups"] == "success", tasks
+    assert sim.admin.counters().get("DeleteVolumeBackup", 0) == 2
+    assert {d["backup_id"] for d in xcom(NIGHTLY, run.run_id, "prune_backups")["deleted"]} == set(old)
+    assert xcom(NIGHTLY, run.run_id, "report").get("retention_approval") is None
+
+
+def _run_nightly_then_join(sim, monkeypatch, thread, over: str) -> tuple:
+    run, tasks = _nightly(sim, monkeypatch, over)
+    thread.join(5)
+    assert not thread.errors and not thread.is_alive(), thread.errors or "the run ended before it asked"
+    return run, tasks
