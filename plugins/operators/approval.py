@@ -21,6 +21,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param
 from common.ids import validate_ocid, validate_region
 from forms.approval import REASON, approval_timeout, approval_users, decision
+from hooks.block_storage import OciBlockStorageHook
 from hooks.compute import OciComputeHook
 
 from operators.base import OciTaskMixin
@@ -214,6 +215,8 @@ class OciApprovePruneOperator(OciApprovalOperator):
     :param subject: the headline; the count is filled in when it is read (templated)
     :param gate: the deployment setting that switches it on, ``OCI_APPROVAL_RETENTION_OVER`` by default
     """
+
+    hook_class = OciBlockStorageHook  # retention reads the backups
 
     template_fields: Sequence[str] = (*OciApprovalOperator.template_fields, "volumes", "policies", "dry_run", "over")
     SHOWN = 20  # backups listed by name in the approval; the rest are counted

@@ -178,7 +178,10 @@ class OciWaitTrigger(BaseTrigger):
                 xcom = RESULTS[self.end_task](data, {"region": spec.region, **result})
                 mark = verified(xcom) if ends_task(xcom) else None
                 if mark:  # the check passed in this look: the backup is tagged as a resumed task would tag it
-                    await asyncio.to_thread(hook.mark_verified, *mark, spec.region)
+                    from hooks.block_storage import OciBlockStorageHook
+
+                    storage = OciBlockStorageHook(self.oci_conn_id, region=spec.region)
+                    await asyncio.to_thread(storage.mark_verified, *mark, spec.region)
                     self.log.info("verification of %s (%s level): PASS %s", mark[0], mark[1],
                                   xcom["verification"]["detail"])
             except Exception as exc:  # the task resumes on a worker instead, as without end_task

@@ -87,13 +87,15 @@ def post(api, path: str, body: dict, who: str = "admin"):
 
 def _nights() -> int:
     """The nightly runs in Airflow's metadata (up to the page's 30): this module's one, plus any an earlier test
-    module of the session ran (the database is the session's)."""
+    module of the session ran (the database is the session's), less plan runs (plan_only: no night of the
+    history)."""
     from airflow import settings
     from airflow.models import DagRun
     from protection.catalogue import HISTORY_NIGHTS
 
     with settings.Session() as session:
-        return min(session.query(DagRun).filter(DagRun.dag_id == DAG_ID).count(), HISTORY_NIGHTS)
+        runs = session.query(DagRun).filter(DagRun.dag_id == DAG_ID).all()
+        return min(sum(1 for run in runs if not (run.conf or {}).get("plan_only")), HISTORY_NIGHTS)
 
 
 def volumes(sim) -> dict[str, str]:
