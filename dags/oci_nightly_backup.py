@@ -14,14 +14,17 @@ from common import config as settings
 from common import pools
 from forms.nightly import check_nightly, nightly_params
 from notify.callbacks import on_run_failure, on_run_success, record_error, rpo_deadline
-from operators import volume_groups as groups
 from operators.approval import OciApprovePruneOperator
-from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOperator, OciPruneBackupsOperator
+from operators.backup_plan import OciPlanBackupsOperator, OciPlanGroupBackupsOperator
 from operators.backups import OciCopyBackupOperator, OciCreateBackupOperator
 from operators.base import wait_settings
+from operators.discovery import OciDiscoverVolumesOperator
+from operators.group_restore import OciRestoreVolumeGroupOperator, OciVerifyGroupRestoreOperator
 from operators.report import OciBackupReportOperator
+from operators.retention import OciPruneBackupsOperator
 from operators.run_config import OciRunConfigOperator
 from operators.verify import OciCleanupTestResourcesOperator, OciVerifyRestoreOperator
+from operators.volume_groups import OciBackupVolumeGroupOperator
 from operators.volumes import OciRestoreVolumeOperator
 from reports.names import item_name, volume_name
 
@@ -107,17 +110,17 @@ with DAG(
 
     protected = protect_volume.expand_kwargs(plan.output)
     # volumes sharing a `backup-group` tag: one crash-consistent volume group backup, restored and checked as one
-    plan_groups = groups.OciPlanGroupBackupsOperator(task_id="plan_groups", volumes=discover.output,
+    plan_groups = OciPlanGroupBackupsOperator(task_id="plan_groups", volumes=discover.output,
                                                      policies=config["policies"])
 
     @task_group(group_id="protect_group", default_args={"map_index_template": item_name("plan_groups")})
     def protect_group(group: dict):
-        backup = groups.OciBackupVolumeGroupOperator(task_id="backup_group", planned=group, deferrable=True)
-        restore = groups.OciRestoreVolumeGroupOperator(
+        backup = OciBackupVolumeGroupOperator(task_id="backup_group", planned=group, deferrable=True)
+        restore = OciRestoreVolumeGroupOperator(
             task_id="restore_for_test", volume_group_backup_id=backup.output["volume_group_backup_id"],
             enabled=backup.output["verify"], freeform_tags={"airflow-temporary": "true"}, deferrable=True,
             verification_level=config["verification_level"], backup=backup.output)
-        groups.OciVerifyGroupRestoreOperator(
+        OciVerifyGroupRestoreOperator(
             task_id="verify_restore", restored=restore.output, backup=backup.output, retries=0,
             level=config["verification_level"], verifier_instance_id=config["verifier_instance_id"],
             subnet_id=config["subnet_id"], canary_path=config["canary_path"], heartbeat_path=config["heartbeat_path"])
