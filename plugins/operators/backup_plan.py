@@ -1,5 +1,6 @@
 """The nightly's plan and preflight: FULL or INCREMENTAL per volume and per `backup-group`, which new backups
-get a test restore, and everything the run needs checked before its first backup."""
+get a test restore, and everything the run needs checked before its first backup; and the two plain functions the
+DAG runs as tasks on the plan (`verify_on_worker`, `select_dr_copies`)."""
 
 from __future__ import annotations
 
@@ -205,3 +206,20 @@ class OciPlanGroupBackupsOperator(OciPlanBackupsOperator):
         choose_verifications(plan, self._policies)
         self.log_plan(plan)
         return plan
+
+
+def verify_on_worker(level: str) -> str:
+    """Once per run: skipped at `api` level, so no verify_restore starts (the restores checked themselves)."""
+    if level == "api":
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException("api level: each test restore is checked where its wait ends")
+    return level
+
+
+def select_dr_copies(plan: list[dict]) -> list[dict]:
+    """The volumes whose policy names a DR region (once per run): the DR copy is mapped over these only,
+    so no task starts just to skip itself."""
+    # a backup the plan adopted (an earlier run's) is copied by its id: it is not "this run's backup"
+    return [({"backup_id": i["adopt_backup_id"]} if i.get("adopt_backup_id") else {"volume_id": i["volume_id"]})
+            | {"destination_region": i["dr_region"]} for i in plan if i["dr_region"]]
