@@ -44,31 +44,10 @@ WHAT, WHERE, THEN = "What to clone", "Where to", "Afterwards (optional): launch 
 DOC = """
 ### Emergency clone
 
-Makes an immediate, **point-in-time deep copy** (an OCI *clone*) of boot and/or block volumes, with no
-backup/restore round-trip. Each clone holds the source's bytes as they were when its clone request was
-accepted; writes to the source afterwards do not reach it.
-
-**What to clone** (give one):
-- `instance_id`: the instance's **boot volume and every attached block volume**;
-- `volume_ids`: a list of block volume and/or boot volume OCIDs.
-
-**Optionally bring it up** (`launch_instance`): a new instance is launched on the **cloned boot volume** with
-`hostname` (Linux: `hostname_label` + cloud-init; Windows: cloudbase-init renames the computer), `shape`,
-`ocpus`/`memory_in_gbs` (Flex shapes), `subnet_id` and `os_type`; the cloned block volumes are attached to it
-(`attach_cloned_volumes`) with the **same attachment type and device paths as on the source** when known.
-Unset shape and subnet default to the source instance's.
-
-Tasks: `validate_request` (every field checked before any API call) → `resolve_volumes` (the boot volume
-attachment and volume attachments of the instance) → `clone_volume` (one per volume) → `plan_launch` (the
-cloned boot volume, shape, subnet) → `launch_on_clone` → `attach_cloned_volume` (one per block volume) → `report`
-(what was made; the run fails if anything was not).
-
-Notes:
-- Clones of several volumes are requested in parallel, each consistent on its own; for one crash-consistent
-  point across volumes, put them in a volume group and clone the group.
-- A clone keeps the source's freeform tags (so a clone of a protected volume carries `backup-policy` and is
-  backed up by the nightly DAG) plus `cloned-from` and this DAG's `managed-by`/`airflow-*` tags.
-- Clones and the instance are **kept**: they are the result. Delete them yourself when done.
+Point-in-time deep copies (OCI clones) of an instance's boot and block volumes (`instance_id`) or of
+`volume_ids`, with no backup/restore round-trip; optionally an instance is launched on the cloned boot volume,
+the cloned block volumes attached at the source's device paths. Every field is checked before any API call.
+Clones and the instance are kept: delete them yourself when done. More: docs/dags.md in the repository.
 """
 
 

@@ -29,40 +29,10 @@ WHICH, IMAGE, EXPORT = "Which instance", "The image", "Afterwards (optional): ex
 DOC = """
 ### Golden image
 
-Makes a **custom image of an instance** you have configured (the golden image), optionally **exports** it to
-Object Storage, and optionally **launches a fleet** from it, each instance with its own hostname.
-
-**Source**: `instance_id` (RUNNING or STOPPED). OCI stops a running instance while its image is taken (several
-minutes) and starts it again; `create_golden_image` waits until it is back.
-
-**iSCSI volumes** (`iscsi_policy`): OCI images an instance only with its iSCSI volumes disconnected.
-- `refuse` (default): the run fails before anything changes, naming each iSCSI attachment (volume, device).
-- `detach_and_reattach`: through Run Command the instance logs out of each iSCSI target and removes its iscsid
-  node records, the attachments are detached, the image is made, and each volume is attached again with the
-  same type and device (also when imaging fails). Paravirtualized volumes are never touched.
-
-**Export** (optional): `export_bucket` (+ `export_namespace`, your tenancy's Object Storage namespace) gets the
-image as `export_format` (VMDK or QCOW2) at `export_object_name` (default `golden-images/<image name>.<format>`).
-
-**Fleet** (optional): `fleet_count` instances named by `hostname_pattern` (`web-{index:02d}` gives web-01,
-web-02, ...) with one `os_type`, or an explicit `fleet` list of `{"hostname": ..., "os_type": ...}`; `shape`
-(+ `ocpus` / `memory_in_gbs`), `subnet_id`, `availability_domain`, `ssh_authorized_keys` (Linux). Hostnames are
-checked before anything changes (labels, Windows names at most 15 characters, no duplicates, none in use in
-the subnet).
-
-**Runs in parallel, one image per instance at a time.** Runs for *different* instances run side by side (up to
-`max_active_runs`). OCI makes one image of an instance at a time and refuses another one for 20 minutes after
-the last one started; runs for the *same* instance are serialised by `create_golden_image` itself: it waits
-while the instance is busy imaging, and when OCI answers 409 inside the 20-minute window it waits with backoff
-and asks again (never failing on the window, never hammering) until the window opens. No pool is needed (a pool
-would serialise all instances, not each one). If an overlapping run of the same instance re-attached iSCSI
-volumes meanwhile, the next attempt is refused for iSCSI and the task's retry detaches them again.
-
-Tasks: `validate_request` (every field, before any API call) → `check_fleet_hostnames` (read-only) →
-`create_golden_image` → `check_image_shape` (the image takes the fleet's shape, or `add_shape_compatibility` adds
-it) → `export_image` (only with `export_bucket`) → `launch_fleet` (one per instance, each
-waits RUNNING) → `report` (image, export, instances, hostnames and IPs; an Asset event `oci://<region>/<image id>`
-through the alias `oci-images`; the run fails when something asked for was not made). Everything made is kept.
+Makes a custom image of an instance you configured, optionally exports it to Object Storage and launches a
+fleet from it, each instance with its own hostname. iSCSI volumes are refused, or detached and re-attached
+(`iscsi_policy`); runs for one instance wait for OCI's image window, runs for different instances run side by
+side. Everything made is kept. More: docs/dags.md in the repository.
 """
 
 

@@ -14,14 +14,22 @@ from common import config as settings
 from common import pools
 from forms.nightly import check_nightly, nightly_params
 from notify.callbacks import on_run_failure, on_run_success, record_error, rpo_deadline
-from operators import volume_groups as groups
 from operators.approval import OciApprovePruneOperator
-from operators.backup_policy import OciDiscoverVolumesOperator, OciPlanBackupsOperator, OciPruneBackupsOperator
+from operators.backup_plan import (
+    OciPlanBackupsOperator,
+    OciPlanGroupBackupsOperator,
+    select_dr_copies,
+    verify_on_worker,
+)
 from operators.backups import OciCopyBackupOperator, OciCreateBackupOperator
 from operators.base import wait_settings
+from operators.discovery import OciDiscoverVolumesOperator
+from operators.group_restore import OciRestoreVolumeGroupOperator, OciVerifyGroupRestoreOperator
 from operators.report import OciBackupReportOperator
+from operators.retention import OciPruneBackupsOperator
 from operators.run_config import OciRunConfigOperator
 from operators.verify import OciCleanupTestResourcesOperator, OciVerifyRestoreOperator
+from operators.volume_groups import OciBackupVolumeGroupOperator
 from operators.volumes import OciRestoreVolumeOperator
 from reports.names import item_name, volume_name
 
@@ -30,31 +38,11 @@ DAG_ID = settings.NIGHTLY_DAG_ID
 DOC = """
 ### Nightly backup with verified test restores
 
-Every **boot and block volume** carrying the freeform tag `backup-policy` (configurable) in the configured
-compartments is backed up, **FULL** or **INCREMENTAL** by its policy (FULL when the last FULL is older than the
-policy's `full_interval_days`, or none exists; never by weekday, so a missed night heals itself).
-
-Each new backup is **restored to a temporary volume and verified** (`api`: the volume is AVAILABLE with the
-backup's size; `boot`: an instance boots from a restored boot volume; `script`: the volume is attached read-only
-to the verifier instance and checked with `e2fsck -fn` and a canary/heartbeat read through Run Command).
-`plan_backups` checks everything the run needs before the first backup (verifier instance RUNNING with Run
-Command, the subnet at `boot` level, DR regions, policies). `copy_to_dr_region` runs only for volumes whose
-policy names a DR region. `delete_test_restores` then removes every temporary, this run's and any an earlier
-run left (it runs even when a step failed), `prune_backups` applies retention (only backups this DAG made;
-never a volume's newest restorable verified backup; `dry_run` available), and `report` writes per volume:
-backup, type, size and unique size, restore time (RTO, from OCI's clock), verification, age of the newest
-verified backup (RPO). Volumes sharing a `backup-group` tag value are backed up as one volume group backup (one
-point in time), test-restored as a group and verified member by member, and copied as one to its policy's DR
-region (`protect_group`). The run **fails**
-when any backup, verification, copy, teardown or prune failed, after cleanup, and the report says which step.
-
-OCI API work runs in the Airflow pool `oci_api` (`OCI_API_POOL`, size `OCI_API_POOL_SLOTS`); the DAG's
-`max_active_tasks` is `OCI_BACKUP_MAX_ACTIVE_TASKS` (default 32), its schedule `OCI_BACKUP_SCHEDULE`
-(default `0 2 * * *`, UTC).
-
-**Configuration** (later wins): the Params' defaults, the Variable `oci_nightly_backup` (JSON with the same
-keys as the Params, e.g. `{"compartment_ids": "ocid1.compartment...", "verification_level": "api"}`), then
-the conf of a manual trigger. An unknown key fails `resolve_config` and names it.
+Every boot and block volume tagged `backup-policy` (configurable) in the configured compartments is backed up,
+FULL or INCREMENTAL by its policy; each new backup is restored to a temporary volume and verified, copied to its
+policy's DR region, and retention prunes this DAG's expired backups. `report` gives each volume's RTO and RPO and
+fails the run, naming the step, when any step failed. Configuration (later wins): the Params, the Variable
+`oci_nightly_backup`, a manual trigger's conf. More: docs/dags.md and docs/nightly-backup.md in the repository.
 """
 
 
@@ -107,17 +95,17 @@ with DAG(
 
     protected = protect_volume.expand_kwargs(plan.output)
     # volumes sharing a `backup-group` tag: one crash-consistent volume group backup, restored and checked as one
-    plan_groups = groups.OciPlanGroupBackupsOperator(task_id="plan_groups", volumes=discover.output,
+    plan_groups = OciPlanGroupBackupsOperator(task_id="plan_groups", volumes=discover.output,
                                                      policies=config["policies"])
 
     @task_group(group_id="protect_group", default_args={"map_index_template": item_name("plan_groups")})
     def protect_group(group: dict):
-        backup = groups.OciBackupVolumeGroupOperator(task_id="backup_group", planned=group, deferrable=True)
-        restore = groups.OciRestoreVolumeGroupOperator(
+        backup = OciBackupVolumeGroupOperator(task_id="backup_group", planned=group, deferrable=True)
+        restore = OciRestoreVolumeGroupOperator(
             task_id="restore_for_test", volume_group_backup_id=backup.output["volume_group_backup_id"],
             enabled=backup.output["verify"], freeform_tags={"airflow-temporary": "true"}, deferrable=True,
             verification_level=config["verification_level"], backup=backup.output)
-        groups.OciVerifyGroupRestoreOperator(
+        OciVerifyGroupRestoreOperator(
             task_id="verify_restore", restored=restore.output, backup=backup.output, retries=0,
             level=config["verification_level"], verifier_instance_id=config["verifier_instance_id"],
             subnet_id=config["subnet_id"], canary_path=config["canary_path"], heartbeat_path=config["heartbeat_path"])
@@ -129,31 +117,15 @@ with DAG(
     plan >> plan_groups
     # At `api` level each test restore checks itself where its wait ends (in the triggerer): this gate skips,
     # and the scheduler skips every verify_restore without starting one (two task executions per volume).
-    @task(pool="default_pool")
-    def verify_on_worker(level: str) -> str:
-        """Once per run: skipped at `api` level, so no verify_restore starts (the restores checked themselves)."""
-        if level == "api":
-            from airflow.sdk.exceptions import AirflowSkipException
-
-            raise AirflowSkipException("api level: each test restore is checked where its wait ends")
-        return level
-
-    gate = verify_on_worker(config["verification_level"])
+    gate = task(verify_on_worker, pool="default_pool")(config["verification_level"])
     gate >> [dag.get_task("protect_volume.verify_restore"), dag.get_task("protect_group.verify_restore")]
-
-    @task(pool="default_pool")
-    def select_dr_copies(plan: list[dict]) -> list[dict]:
-        """The volumes whose policy names a DR region (once per run): the DR copy is mapped over these only,
-        so no task starts just to skip itself."""
-        # a backup the plan adopted (an earlier run's) is copied by its id: it is not "this run's backup"
-        return [({"backup_id": i["adopt_backup_id"]} if i.get("adopt_backup_id") else {"volume_id": i["volume_id"]})
-                | {"destination_region": i["dr_region"]} for i in plan if i["dr_region"]]
 
     # Each copy copies the backup this run made of its volume, once every backup is done (failed or not). Not
     # retried by Airflow: the hook retries each call, and a retry would replay a FAILED copy under its token.
     copies = OciCopyBackupOperator.partial(
         task_id="copy_to_dr_region", deferrable=True, trigger_rule="all_done", retries=0,
-        map_index_template=volume_name("select_dr_copies", "plan_backups")).expand_kwargs(select_dr_copies(plan.output))
+        map_index_template=volume_name("select_dr_copies", "plan_backups")).expand_kwargs(
+        task(select_dr_copies, pool="default_pool")(plan.output))
     dag.get_task("protect_volume.backup_volume") >> copies
     # The closing tasks run whatever failed before (all_done) and are not retried: the hook already retries
     # each API call, and a run whose configuration failed has nothing to clean, prune or report. The report is

@@ -40,34 +40,10 @@ WHICH, WHERE, THEN = "Which backup", "Where to", "Afterwards (optional): attach,
 DOC = """
 ### Restore from a backup
 
-Restores a **block volume backup** (to a new block volume) or a **boot volume backup** (to a new boot volume).
-The source volume is never touched.
-
-**Which backup** (give one):
-- `backup_id`: exactly this backup (it must be AVAILABLE);
-- `volume_id`: that volume's **newest verified backup**, the newest one carrying the `verified-at` tag that a
-  passed test restore of the nightly DAG sets. With no verified backup the run **fails** and says so, unless
-  `allow_unverified` is on: then the newest AVAILABLE backup is used, with a warning in the log and the report.
-
-**Where**: `availability_domain` (empty: the source volume's), `compartment_id` (empty: the backup's),
-`display_name` (empty: `<backup name>-restore`).
-
-**Then, optionally**:
-- a restored **block volume** is attached to `attach_instance_id` (paravirtualized, at `device` if given);
-- on a restored **boot volume** an instance is launched (`launch_instance`) with `hostname`, `shape`,
-  `ocpus`/`memory_in_gbs` (Flex shapes), `subnet_id` and `os_type` (Windows gets cloudbase-init to rename the
-  computer, since OCI does not apply a custom hostname to a Windows instance launched from a restore);
-- or a restored **boot volume** is swapped **in place** (`in_place`) into the instance booted from the backup's
-  source boot volume (or `instance_id`): stop, detach the old boot volume, attach the restored one, start. The
-  instance keeps its OCID, IPs and hostname; the old boot volume is **kept** (reported) for you to delete. Before
-  the instance stops, a person **approves** (`approve_swap`, under Browse → Required Actions; `approvers` may
-  answer, within `approval_timeout_minutes`, else the run fails with nothing changed; docs/approvals.md).
-
-Tasks: `validate_request` (every field checked before any API call) → `choose_backup` → `restore_volume`
-(deferrable; its time to AVAILABLE is the restore time, the RTO) → `attach_restored_volume` /
-`launch_on_restored_boot_volume` / `approve_swap` → `swap_boot_volume` → `report`. The restored volume gets the
-backup's tags back (so a restore of a protected volume is protected by the nightly DAG), plus
-`restored-from-backup`; it is **kept**.
+Restores a block or boot volume backup (`backup_id`, or a `volume_id`'s newest verified backup) to a new volume;
+the source is never touched. Then, optionally, the volume is attached, an instance launched on it, or (after a
+person approves) it is swapped in place as an instance's boot volume. Every field is checked before any API
+call; what is made is kept. More: docs/dags.md in the repository.
 """
 
 with DAG(

@@ -30,38 +30,10 @@ WHICH, IMAGE = "Which disk image", "The image"
 DOC = """
 ### VMDK migration
 
-Turns a **VMDK or QCOW2 disk image** (exported from VMware, KVM, another cloud) into an **OCI custom image**, and
-optionally launches a **fleet** of instances from it, each with its own hostname.
-
-**Source** (give one):
-- `source_uri`: the object's URI, `https://objectstorage.<region>.oraclecloud.com/n/<namespace>/b/<bucket>/o/<object>`;
-- `namespace`, `bucket` and `object_name` of an object already in Object Storage;
-- `local_path`: a file on the Airflow worker, **uploaded first** to `bucket` / `object_name` (default
-  `migrations/<file name>`) in parts of `part_size_mb` (multipart, parallel, resumable by a retry, MD5 checked).
-
-**Image**: `image_name` (default: the object's file name), `source_image_type` (`VMDK` monolithicSparse or
-streamOptimized, or `QCOW2`), `launch_mode`, `operating_system` / `operating_system_version`, `compartment_id`
-(default: the bucket's). Before the import the object is checked: it exists, its first bytes are a header of
-that type, and its virtual disk is at most 400 GB (OCI would fail the import only minutes later).
-
-**Fleet** (optional): `fleet_count` instances named by `hostname_pattern` (`app-{index:02d}` gives app-01, app-02,
-...) with one `os_type`, or an explicit `fleet` list of `{"hostname": ..., "os_type": "linux"|"windows"}` for a
-mixed fleet; `shape` (+ `ocpus` / `memory_in_gbs` for Flex shapes), `subnet_id`, `availability_domain`,
-`ssh_authorized_keys` (Linux). Linux instances get their hostname through the VNIC's `hostname_label` and
-cloud-init; Windows instances also get cloudbase-init user data that renames the computer and reboots once.
-Hostnames are checked before anything is made (valid labels, Windows names at most 15 characters and not all
-digits, no duplicates in the fleet, none already taken in the subnet).
-
-Tasks: `validate_request` (every field, before any API call) → `check_fleet_hostnames` (read-only: the subnet
-has a DNS label and none of the hostnames is in use there) → `upload_disk` (only for `local_path`) →
-`import_image` (deferred while OCI imports) → `check_image_shape` (the image is compatible with the fleet's
-shape, or with `add_shape_compatibility` the shape is added, with `compatible_ocpus` / `compatible_memory_in_gbs`
-ranges for a Flex shape; else the run stops naming the shapes the image allows) → `launch_instance` (one per
-instance, each waits RUNNING) → `report` (image, instances, hostnames and IPs in the log and XCom; an Asset
-event `oci://<region>/<image id>` through the alias `oci-images`; the run fails when something asked for was not
-made).
-
-The image and instances are **kept**: they are the result. An uploaded object stays in its bucket.
+Turns a VMDK or QCOW2 disk image (an Object Storage object, or a file on the worker uploaded first) into an OCI
+custom image, and optionally launches a fleet from it, each instance with its own hostname. Every field, the
+object's header and the fleet's hostnames are checked before anything is made; the image and instances are kept.
+More: docs/dags.md in the repository.
 """
 
 

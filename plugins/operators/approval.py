@@ -249,7 +249,7 @@ class OciApprovePruneOperator(OciApprovalOperator):
         from airflow.sdk.exceptions import AirflowSkipException
         from common.xcom import RETENTION_PLAN_KEY
 
-        from operators.backup_policy import retention_plan
+        from operators.retention import retention_plan
 
         doomed, kept, _ = retention_plan(self.hook, self.volumes, self._policies, self.hook.server_time(),
                                          context["ti"].dag_id, self.region)

@@ -15,10 +15,11 @@ from __future__ import annotations
 import datetime
 
 from airflow.sdk import DAG
-from operators.backup_policy import OciDiscoverVolumesOperator
 from operators.compute import OciLaunchInstanceOperator
+from operators.discovery import OciDiscoverVolumesOperator
+from operators.group_restore import OciRestoreVolumeGroupOperator
 from operators.verify import OciVerifyRestoreOperator
-from operators.volume_groups import OciBackupVolumeGroupOperator, OciRestoreVolumeGroupOperator
+from operators.volume_groups import OciBackupVolumeGroupOperator
 
 START = datetime.datetime(2026, 1, 1)
 PARAMS = {"image_id": "", "subnet_id": "", "availability_domain": ""}

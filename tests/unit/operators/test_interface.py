@@ -146,7 +146,7 @@ def test_every_boolean_argument_goes_through_flag(cls):
 
 
 def test_a_templated_boolean_becomes_a_bool_and_a_wrong_one_is_refused():
-    from operators.backup_policy import OciPruneBackupsOperator
+    from operators.retention import OciPruneBackupsOperator
 
     task = OciPruneBackupsOperator(task_id="t", volumes=[], policies={"default": {}}, dry_run="True",
                                    deferrable="false")
