@@ -3,19 +3,22 @@ random database): starting the stack costs about 20 s and each nightly run about
 and overlap their waits with the nights instead of each waiting in turn.
 
 The order is fixed (pytest_collection_modifyitems, ORDER below) because the tests share OCI state and ocisim's
-global request counters:
+global request counters, and it puts work where the CPU has room (2 cores: the first night's window is full):
 1. the walk-through starts every form's run while the first (scheduled) nightly run is still running: the golden
    image, VMDK migration and clone forms, a restore refused for two exclusive fields, and the nightly's form,
    whose run waits for the first (max_active_runs 1) with the next block volume backup corrupted;
-2. meanwhile the connections test (it counts only the calls that its own Test makes);
-3. the walk-through waits for the two nights and the form runs and checks how each ended;
-4. a plan run of each of the five DAGs is triggered: from here to 6, only reads (the browser reading the UI and
-   the Protection page), so ocisim's counters show every mutating call the plan runs made;
-5. the walk-through reads the good night in Chromium, the Protection page (3 protected volumes: no restore has
-   made a fourth yet) and the mapped group's names; the Protection page test reads its tiles and links;
+2. once the first night has succeeded, while the second runs: the connections test (it counts only the calls its
+   own Test makes), the good night's note and Console link, and the mapped group's names in Chromium;
+3. the second night and the form runs have ended as they should; the OCI Protection page shows 3 protected
+   volumes (no restore has made a fourth yet), the corrupted one at risk, and 2 nights (before any plan run: the
+   page tells a plan run from a night by what its configuration task resolved, so it would count one that has
+   not got that far);
+4. a plan run of each of the five DAGs is triggered: from here to 6, only reads (the browser reading the
+   Protection page), so ocisim's counters show every mutating call the plan runs made;
+5. the Protection page's tiles add up and a row's run and task-log links lead into Airflow;
 6. the plan runs have ended with 0 mutating calls and notes that say what they would do;
-7. an in-place restore is requested (REST); the Protection page's "Restore…" link opens a pre-filled form whose
-   run starts; the restore form; then the in-place restore approved under Required Actions (their runs make
+7. an in-place restore is requested (REST); the restore form; the Protection page's "Restore…" link opens a
+   pre-filled form whose run starts; then the in-place restore approved under Required Actions (their runs make
    volumes a later night would protect);
 8. last, `make down` stops every process. Phase times are printed at the end."""
 
@@ -35,15 +38,18 @@ from demo.stack import Layout, drop_database, free_port, stack_pids
 ROOT = Path(__file__).resolve().parents[2]
 # the order the tests run in (a test not listed runs after these, in collection order)
 ORDER = ("test_ui.py::test_forms_started_while_the_first_night_runs",
+         "test_ui.py::test_the_first_night_succeeded",
          "test_connections.py::test_the_oci_key_never_comes_back_out_of_the_api_or_the_ui",
-         "test_ui.py::test_the_two_nights_and_the_form_runs_end_as_they_should",
+         "test_ui.py::test_the_good_night_its_note_console_link_and_mapped_names_in_chromium",
+         "test_ui.py::test_the_second_night_and_the_form_runs_end_as_they_should",
+         "test_ui.py::test_the_protection_page_shows_the_corrupted_volume_at_risk_once",
          "test_plan_runs.py::test_a_plan_run_of_each_dag_is_triggered",
-         "test_ui.py::test_the_good_night_its_note_the_protection_page_and_the_mapped_names_in_chromium",
          "test_protection_page.py::test_protection_page_tiles_add_up_and_rows_lead_to_their_run",
          "test_plan_runs.py::test_the_plan_runs_made_no_mutating_call_and_their_notes_say_what_would_happen",
          "test_ui.py::test_an_in_place_restore_is_requested",
+         "test_ui.py::test_the_restore_form_refuses_a_bad_ocid_naming_the_field_then_starts_the_run",
          "test_protection_page.py::test_a_rows_restore_link_opens_a_prefilled_restore_form",
-         "test_ui.py::test_the_restore_form_and_an_in_place_restore_approved_under_required_actions",
+         "test_ui.py::test_an_in_place_restore_approved_under_required_actions_and_the_restore_form_run",
          "test_ui.py::test_make_down_stops_every_process_of_the_stack")
 
 

@@ -120,10 +120,8 @@ def test_forms_started_while_the_first_night_runs(stack, walk):
                     "exclusive fields")
 
 
-def test_the_two_nights_and_the_form_runs_end_as_they_should(stack, walk):
-    """The first night succeeded with its report in the note; the second failed the corrupted volume's verification;
-    the golden image, VMDK migration and clone runs succeeded; the restore with two exclusive fields was refused
-    naming both."""
+def test_the_first_night_succeeded(stack, walk):
+    """The first night succeeded with its report in the note; the second starts now."""
     # 420 s leaves room for one 2-minute retry of a deferred task hit by Airflow 3.3's stale defer-exit event race
     # (apache/airflow#71580, #72716): the run still succeeds, a try later
     run = walk.wait(DAG_ID, stack.runs["first night"], 420)
@@ -132,20 +130,35 @@ def test_the_two_nights_and_the_form_runs_end_as_they_should(stack, walk):
     assert re.search(r"\b3 volumes, 3 backed up, 3 verified, 0 failed\b", run["note"]), run["note"]
     stack.shared["first night"] = run
     stack.clock.lap("the scheduled nightly backup (unpaused by make up) succeeded")
+
+
+def test_the_good_night_its_note_console_link_and_mapped_names_in_chromium(stack, walk):
+    """While the second night runs: the good night's run, its note and the backup task's OCI Console link; the
+    nightly's mapped group by volume name."""
+    run = stack.shared["first night"]
+    shots = browse(walk.page, stack.url, run["dag_run_id"], run["note"], walk.tmp)
+    stack.clock.lap("Chromium: the good run, its note, the Console link")
+    walk.mapped_names(run["dag_run_id"])
+    stack.clock.lap("the nightly's mapped group, its tasks by volume name")
+    keep_shots([*shots, *walk.shots])
+
+
+def test_the_second_night_and_the_form_runs_end_as_they_should(stack, walk):
+    """The second night failed the corrupted volume's verification; the golden image, VMDK migration and clone runs
+    succeeded; the restore with two exclusive fields was refused naming both."""
     stack.shared["corrupted"] = walk.form_runs_ended(stack.runs)
     stack.clock.lap(f"form runs: the second night failed {stack.shared['corrupted']}'s verification; golden "
                     "image, VMDK migration, clone succeeded; the restore with two exclusive fields refused")
 
 
-def test_the_good_night_its_note_the_protection_page_and_the_mapped_names_in_chromium(stack, walk):
-    """Reads only (the plan runs are counting mutating calls meanwhile): the good night's run, its note and the
-    backup task's OCI Console link; the OCI Protection page; the nightly's mapped group by volume name."""
-    run = stack.shared["first night"]
-    shots = browse(walk.page, stack.url, run["dag_run_id"], run["note"], stack.shared["corrupted"], walk.tmp)
-    stack.clock.lap("Chromium: the good run, its note, the Console link, OCI Protection")
-    walk.mapped_names(run["dag_run_id"])
-    stack.clock.lap("the nightly's mapped group, its tasks by volume name")
-    keep_shots([*shots, walk.tmp / "oci_protection.jpg", *walk.shots])
+def test_the_protection_page_shows_the_corrupted_volume_at_risk_once(stack, walk):
+    """The OCI Protection page after the two nights, before any restore has made a volume and before the plan
+    runs (conftest.py)."""
+    shot = walk.tmp / "oci_protection.png"
+    protection(walk.page, stack.url, stack.shared["corrupted"], shot)
+    assert shot.stat().st_size > 20_000, f"{shot} looks empty"
+    keep_shots([shot, shot.with_suffix(".jpg")])
+    stack.clock.lap("Chromium: OCI Protection, the corrupted volume at risk, counted once")
 
 
 def test_an_in_place_restore_is_requested(stack, walk):
@@ -156,14 +169,18 @@ def test_an_in_place_restore_is_requested(stack, walk):
     assert run["conf"]["in_place"] is True and run["state"] in ("queued", "running"), run
 
 
-def test_the_restore_form_and_an_in_place_restore_approved_under_required_actions(stack, walk):
-    """The restore form: a bad OCID refused naming the field, then the corrected run; then the in-place restore's
-    approval under Browse > Required Actions. Both runs must succeed."""
-    restored = walk.restore_form()
+def test_the_restore_form_refuses_a_bad_ocid_naming_the_field_then_starts_the_run(stack, walk):
+    """The restore form: a bad OCID refused naming the field, then the corrected run starts (checked below)."""
+    stack.runs["restore form"] = walk.restore_form()
     stack.clock.lap("the restore form: a bad OCID refused naming the field, then triggered")
+
+
+def test_an_in_place_restore_approved_under_required_actions_and_the_restore_form_run(stack, walk):
+    """The in-place restore's approval under Browse > Required Actions: it swaps. The restore form's run
+    succeeded."""
     walk.approve_in_place(stack.runs["in place"])
     stack.clock.lap("the in-place restore approved under Browse > Required Actions: it swapped")
-    run = walk.wait("oci_restore", restored, 300)
+    run = walk.wait("oci_restore", stack.runs["restore form"], 300)
     assert run["state"] == "success", run
     assert run["note"].startswith("**OCI restore: done**"), run["note"]
     assert re.search(r"\| new volume \| \S+ \| volume…\w+ \| AVAILABLE after", run["note"]), run["note"]
@@ -444,14 +461,12 @@ class Walk:
         self.shot("nightly_mapped_names.png")
 
 
-def browse(page, url: str, run_id: str, note: str, corrupted: str, tmp_path: Path) -> list[Path]:
-    """The good nightly run, its report in the note and the backup task's OCI Console link; then the OCI
-    Protection page from the navigation."""
+def browse(page, url: str, run_id: str, note: str, tmp_path: Path) -> list[Path]:
+    """The good nightly run, its report in the note and the backup task's OCI Console link."""
     from playwright.sync_api import expect
 
     quoted = urllib.parse.quote(run_id, safe="")
-    shots = [tmp_path / f"{name}.png" for name in ("nightly_run", "nightly_run_report", "backup_task_console_link",
-                                                   "oci_protection")]
+    shots = [tmp_path / f"{name}.png" for name in ("nightly_run", "nightly_run_report", "backup_task_console_link")]
     page.goto(f"{url}/dags/{DAG_ID}/runs")
     latest = page.get_by_role("link", name=run_id)
     expect(latest.first).to_be_visible()
@@ -481,7 +496,6 @@ def browse(page, url: str, run_id: str, note: str, corrupted: str, tmp_path: Pat
     expect(link).to_be_visible()
     href = link.get_attribute("href")
     page.screenshot(path=str(shots[2]), animations="disabled")
-    protection(page, url, corrupted, shots[3])
     match = re.fullmatch(r"https://cloud\.oracle\.com/block-storage/(?:boot-volume-)?backups/"
                          r"(ocid1\.(?:boot)?volumebackup\.oc1\.iad\.\w+)\?region=us-ashburn-1", href or "")
     assert match, f"OCI Console link {href!r} is not a console URL of a backup in us-ashburn-1"
