@@ -64,7 +64,9 @@ with DAG(
     default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=2),
                   "on_failure_callback": record_error,  # the error line for the run's mail
                   "execution_timeout": timedelta(hours=2), "pool": pools.oci_api_pool(),
-                  **wait_settings(deferrable=False)},
+                  # a volume's later steps run before other volumes' backups (the oldest work first), so test
+                  # restores and verifications go on while backups are still queued
+                  "weight_rule": "upstream", **wait_settings(deferrable=False)},
     params=nightly_params(),
 ) as dag:
     # Params defaults < the Variable oci_nightly_backup < the trigger conf; checked before any OCI call
