@@ -41,7 +41,7 @@ test-unit: system-packages venv
 
 # test-unit first, then the rest; the distributed stack has a target of its own (PostgreSQL and Redis on loopback)
 test: system-packages venv cli-venv lint test-unit
-	$(BIN)/python -m pytest --ignore=tests/distributed --ignore=tests/unit
+	$(BIN)/python -m pytest --ignore=tests/distributed --ignore=tests/unit --durations=30
 
 # docker-compose's stack without Docker: PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379, CeleryExecutor
 test-distributed: venv
