@@ -27,7 +27,7 @@ from operators.discovery import OciDiscoverVolumesOperator
 from operators.group_restore import OciRestoreVolumeGroupOperator, OciVerifyGroupRestoreOperator
 from operators.report import OciBackupReportOperator
 from operators.retention import OciPruneBackupsOperator
-from operators.run_config import OciRunConfigOperator
+from operators.run_config import config_task
 from operators.verify import OciCleanupTestResourcesOperator, OciVerifyRestoreOperator
 from operators.volume_groups import OciBackupVolumeGroupOperator
 from operators.volumes import OciRestoreVolumeOperator
@@ -70,7 +70,7 @@ with DAG(
     params=nightly_params(),
 ) as dag:
     # Params defaults < the Variable oci_nightly_backup < the trigger conf; checked before any OCI call
-    config = OciRunConfigOperator(task_id="resolve_config", check=check_nightly, pool="default_pool").output
+    config = task(config_task(check_nightly), task_id="resolve_config", multiple_outputs=True, pool="default_pool")()
     discover = OciDiscoverVolumesOperator(task_id="discover_volumes", compartment_ids=config["compartment_ids"],
                                           tag_key=config["tag_key"],
                                           include_subcompartments=config["include_subcompartments"])

@@ -167,8 +167,7 @@ class OciPlanBackupsOperator(OciBaseOperator):
                     raise OciInputError(f"policy {policy.name!r} dr_region {policy.dr_region!r}: not a region "
                                         f"this connection knows ({exc})") from None
 
-    def execute(self, context) -> list[dict]:
-        self.validate()
+    def execute_step(self, context) -> list[dict]:
         self.preflight()
         now = self.hook.server_time()
         wanted = [volume for volume in protected(self.volumes) if not volume.get("group")]
@@ -195,8 +194,7 @@ class OciPlanGroupBackupsOperator(OciPlanBackupsOperator):
     ([{volume_id, display_name, kind, size_in_gbs}]), compartment_id, availability_domain, region, size_in_gbs,
     backup_type, reason, verification_due, last_verified_backup_id, dr_region, planned_at, verify."""
 
-    def execute(self, context) -> list[dict]:
-        self.validate()
+    def execute_step(self, context) -> list[dict]:
         now = self.hook.server_time()
         plan = []
         for name, members in sorted(self._groups.items()):
