@@ -16,6 +16,7 @@ from forms.nightly import check_nightly, nightly_params
 from notify.callbacks import on_run_failure, on_run_success, record_error, rpo_deadline
 from operators.approval import OciApprovePruneOperator
 from operators.backup_plan import (
+    FULL_PLAN_KEY,
     OciPlanBackupsOperator,
     OciPlanGroupBackupsOperator,
     select_dr_copies,
@@ -143,7 +144,7 @@ with DAG(
     prune = OciPruneBackupsOperator(task_id="prune_backups", volumes=discover.output, policies=config["policies"],
                                     dry_run=config["dry_run"], trigger_rule="all_done", retries=0,
                                     approval_task_id=gate and gate.task_id)
-    report = OciBackupReportOperator(task_id="report", plan=plan.output, groups=plan_groups.output,
+    report = OciBackupReportOperator(task_id="report", plan=plan.output[FULL_PLAN_KEY], groups=plan_groups.output,
                                      discovered=discover.output,
                                      prune_result=prune.output, retries=0,
                                      steps=["copy_to_dr_region", "delete_test_restores", "prune_backups"],
