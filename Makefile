@@ -39,9 +39,13 @@ system-packages:
 test-unit: system-packages venv
 	$(BIN)/python -m pytest tests/unit -q
 
+# Test files spread over this many processes (pytest-xdist; one file stays in one process: its module fixtures,
+# and the fixed database names of tests/quiesce, are never shared); TEST_WORKERS=0 runs them in this process
+TEST_WORKERS ?= 2
+
 # test-unit first, then the rest; the distributed stack has a target of its own (PostgreSQL and Redis on loopback)
 test: system-packages venv cli-venv lint test-unit
-	$(BIN)/python -m pytest --ignore=tests/distributed --ignore=tests/unit
+	$(BIN)/python -m pytest --ignore=tests/distributed --ignore=tests/unit --durations=30 -n $(TEST_WORKERS) --dist loadfile
 
 # docker-compose's stack without Docker: PostgreSQL 127.0.0.1:5432, Redis 127.0.0.1:6379, CeleryExecutor
 test-distributed: venv

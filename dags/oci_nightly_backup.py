@@ -16,6 +16,7 @@ from forms.nightly import check_nightly, nightly_params
 from notify.callbacks import on_run_failure, on_run_success, record_error, rpo_deadline
 from operators.approval import OciApprovePruneOperator
 from operators.backup_plan import (
+    FULL_PLAN_KEY,
     OciPlanBackupsOperator,
     OciPlanGroupBackupsOperator,
     select_dr_copies,
@@ -27,7 +28,7 @@ from operators.discovery import OciDiscoverVolumesOperator
 from operators.group_restore import OciRestoreVolumeGroupOperator, OciVerifyGroupRestoreOperator
 from operators.report import OciBackupReportOperator
 from operators.retention import OciPruneBackupsOperator
-from operators.run_config import OciRunConfigOperator
+from operators.run_config import config_task
 from operators.verify import OciCleanupTestResourcesOperator, OciVerifyRestoreOperator
 from operators.volume_groups import OciBackupVolumeGroupOperator
 from operators.volumes import OciRestoreVolumeOperator
@@ -64,11 +65,13 @@ with DAG(
     default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=2),
                   "on_failure_callback": record_error,  # the error line for the run's mail
                   "execution_timeout": timedelta(hours=2), "pool": pools.oci_api_pool(),
-                  **wait_settings(deferrable=False)},
+                  # a volume's later steps run before other volumes' backups (the oldest work first), so test
+                  # restores and verifications go on while backups are still queued
+                  "weight_rule": "upstream", **wait_settings(deferrable=False)},
     params=nightly_params(),
 ) as dag:
     # Params defaults < the Variable oci_nightly_backup < the trigger conf; checked before any OCI call
-    config = OciRunConfigOperator(task_id="resolve_config", check=check_nightly, pool="default_pool").output
+    config = task(config_task(check_nightly), task_id="resolve_config", multiple_outputs=True, pool="default_pool")()
     discover = OciDiscoverVolumesOperator(task_id="discover_volumes", compartment_ids=config["compartment_ids"],
                                           tag_key=config["tag_key"],
                                           include_subcompartments=config["include_subcompartments"])
@@ -141,7 +144,7 @@ with DAG(
     prune = OciPruneBackupsOperator(task_id="prune_backups", volumes=discover.output, policies=config["policies"],
                                     dry_run=config["dry_run"], trigger_rule="all_done", retries=0,
                                     approval_task_id=gate and gate.task_id)
-    report = OciBackupReportOperator(task_id="report", plan=plan.output, groups=plan_groups.output,
+    report = OciBackupReportOperator(task_id="report", plan=plan.output[FULL_PLAN_KEY], groups=plan_groups.output,
                                      discovered=discover.output,
                                      prune_result=prune.output, retries=0,
                                      steps=["copy_to_dr_region", "delete_test_restores", "prune_backups"],

@@ -92,7 +92,7 @@ with DAG(
         bucket=request["upload_bucket"], object_name=request["upload_object_name"],
         namespace=request["upload_namespace"], part_size_mb=request["upload_part_size_mb"],
         disk_image_type=request["source_image_type"],
-        execution_timeout=timedelta(hours=8), **WAIT)
+        execution_timeout=timedelta(hours=8))
     import_image = OciImportImageOperator(
         task_id="import_image", trigger_rule="none_failed",  # runs after a skipped upload too
         display_name=request["image_name"],

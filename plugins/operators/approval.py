@@ -77,7 +77,16 @@ class OciApprovalOperator(OciTaskMixin, ApprovalOperator):
         self.enabled = enabled
 
     def validate(self) -> None:
-        """The arguments, after templating and before any call: region, approvers, timeout."""
+        """Run by `execute` before the step: skip a gate whose `enabled` is falsy, then check the arguments after
+        templating and before any call: region, approvers, timeout (`validate_inputs`)."""
+        if not self.enabled:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(f"{self.task_id}: not asked for ({self.enabled!r})")
+        self.validate_inputs()
+
+    def validate_inputs(self) -> None:
+        """The gate's own arguments: region, approvers, timeout."""
         if self.region is not None:
             validate_region(self.region)
         self.assigned_users = approval_users(self.approvers) or None
@@ -94,14 +103,11 @@ class OciApprovalOperator(OciTaskMixin, ApprovalOperator):
             context["ti"].xcom_push(key="decision", value=decision(event))
         return ApprovalOperator.execute_complete(self, context, event)
 
-    def execute(self, context):
+    def execute_step(self, context):
         from airflow.sdk.exceptions import AirflowSkipException
 
-        if not self.enabled:
-            raise AirflowSkipException(f"{self.task_id}: not asked for ({self.enabled!r})")
         if not gate_on(self.gate):
             raise AirflowSkipException(f"{self.task_id}: approval gate off ({self.gate}=0 in this deployment)")
-        self.validate()
         from common import plan
 
         if plan.plan_run(context):  # nobody is asked in a plan run: the step it guards is not made either
@@ -115,7 +121,8 @@ class OciApprovalOperator(OciTaskMixin, ApprovalOperator):
         # what was asked, for the report (an answer arrives in this same try's XCom; none: the gate timed out)
         context["ti"].xcom_push(key="asked", value={"subject": self.subject, "timeout_minutes": minutes,
                                                     "approvers": [u["id"] for u in self.assigned_users or []]})
-        return super().execute(context)
+        # Airflow's HITL wait: named, since OciTaskMixin.execute (validate, then this step) comes first in the MRO
+        return ApprovalOperator.execute(self, context)
 
 
 class OciApproveSwapOperator(OciApprovalOperator):
@@ -230,14 +237,14 @@ class OciApprovePruneOperator(OciApprovalOperator):
         self.dry_run = dry_run
         self.over = over
 
-    def validate(self) -> None:
+    def validate_inputs(self) -> None:
         from common import config
         from common.errors import OciInputError
         from forms.params import flag
 
         from operators.backup_policy import load_policies
 
-        super().validate()
+        super().validate_inputs()
         self._policies = load_policies(self.policies)
         self.dry_run = flag(self.dry_run, "dry_run")
         over = config.APPROVAL_RETENTION_OVER.value() if self.over in (None, "") else self.over

@@ -30,6 +30,13 @@ from operators.base import OciBaseOperator, oci_template_fields
 
 RUN_COMMAND_PLUGIN = "Compute Instance Run Command"
 
+# Each task mapped over the plan (the `protect_volume` group, its grid names, the DR copies) pulls the whole list to
+# read its own item, so what is pulled N times per run holds only what those tasks read; the full plan, read once
+# by the report, is XCom `backup_plan` (at 1000 volumes: 0.3 MB pulled per task instead of 0.7 MB)
+TASK_KEYS = ("volume_id", "display_name", "backup_type", "availability_domain", "verify", "adopt_backup_id",
+             "quiesce", "dr_region")
+FULL_PLAN_KEY = "backup_plan"
+
 
 class OciPlanBackupsOperator(OciBaseOperator):
     """FULL or INCREMENTAL per volume, and whether its new backup gets a test restore.
@@ -41,9 +48,9 @@ class OciPlanBackupsOperator(OciBaseOperator):
     Volumes of a `backup-group` are not planned here (OciPlanGroupBackupsOperator plans their group), but their
     grouping is checked here, before any backup.
 
-    XCom: a list, one dict per volume: the discovered volume's fields plus policy, backup_type, reason,
-    verification_due, last_verified_backup_id, dr_region, planned_at, verify, adopt_backup_id, adopted_run,
-    duplicates.
+    XCom `backup_plan`: a list, one dict per volume: the discovered volume's fields plus policy, backup_type,
+    reason, verification_due, last_verified_backup_id, dr_region, planned_at, verify, adopt_backup_id, adopted_run,
+    duplicates. The return value: the same list with only the TASK_KEYS, what the mapped tasks read.
 
     `adopt_backup_id` is the backup an earlier try of this run, or a killed earlier run (`adopted_run`), made: taken
     instead of a new one; `duplicates` are the other backups of the volume such runs made: reported, not deleted.
@@ -167,8 +174,7 @@ class OciPlanBackupsOperator(OciBaseOperator):
                     raise OciInputError(f"policy {policy.name!r} dr_region {policy.dr_region!r}: not a region "
                                         f"this connection knows ({exc})") from None
 
-    def execute(self, context) -> list[dict]:
-        self.validate()
+    def execute_step(self, context) -> list[dict]:
         self.preflight()
         now = self.hook.server_time()
         wanted = [volume for volume in protected(self.volumes) if not volume.get("group")]
@@ -183,7 +189,8 @@ class OciPlanBackupsOperator(OciBaseOperator):
         if self._groups:
             self.log.info("%d volumes in %d backup groups are planned by group: %s", sum(map(
                 len, self._groups.values())), len(self._groups), sorted(self._groups))
-        return plan
+        context["ti"].xcom_push(key=FULL_PLAN_KEY, value=plan)
+        return [{key: item.get(key) for key in TASK_KEYS} for item in plan]
 
 
 class OciPlanGroupBackupsOperator(OciPlanBackupsOperator):
@@ -195,8 +202,7 @@ class OciPlanGroupBackupsOperator(OciPlanBackupsOperator):
     ([{volume_id, display_name, kind, size_in_gbs}]), compartment_id, availability_domain, region, size_in_gbs,
     backup_type, reason, verification_due, last_verified_backup_id, dr_region, planned_at, verify."""
 
-    def execute(self, context) -> list[dict]:
-        self.validate()
+    def execute_step(self, context) -> list[dict]:
         now = self.hook.server_time()
         plan = []
         for name, members in sorted(self._groups.items()):

@@ -13,7 +13,7 @@ from forms.checks import validate_backup_type
 from hooks.block_storage import backup_result
 from triggers.results import backup_xcom
 
-from operators.base import OciBaseOperator, oci_template_fields, renamed
+from operators.base import OciBaseOperator, OciWaitingOperator, oci_template_fields, renamed
 
 # source OCID type → (create method, details model, id field, backup kind)
 SOURCES = {
@@ -29,7 +29,7 @@ COPIES = {
 }
 
 
-class OciCreateBackupOperator(OciBaseOperator):
+class OciCreateBackupOperator(OciWaitingOperator):
     """Back up a block volume, boot volume or volume group; wait AVAILABLE; return sizes for the report.
 
     XCom: backup_id, kind, source_id, type, display_name, lifecycle_state, size_in_gbs, unique_size_in_gbs,
@@ -123,13 +123,12 @@ class OciCreateBackupOperator(OciBaseOperator):
             self._bracket.close(aborting=True)
         super().on_kill()
 
-    def execute(self, context) -> dict:
+    def execute_step(self, context) -> dict:
         import contextlib
 
         import oci
         from quiesce.bracket import Bracket
 
-        self.validate()
         earlier = self.earlier_backup(context)
         if earlier:
             self.link(context, earlier["backup_id"])
@@ -178,7 +177,7 @@ class OciCreateBackupOperator(OciBaseOperator):
                            {**result, "region": self.hook.region})
 
 
-class OciCopyBackupOperator(OciBaseOperator):
+class OciCopyBackupOperator(OciWaitingOperator):
     """Copy a volume, boot volume or volume group backup to another region (DR) and wait there for it to be
     AVAILABLE. A volume group backup's copy is one request that copies every member backup with it; a copy of any
     backup already in the destination region (an earlier try's or run's) is adopted, not made again.
@@ -237,10 +236,9 @@ class OciCopyBackupOperator(OciBaseOperator):
                                f"(its backup failed or is not done)")
         return mine[0]["backup_id"]
 
-    def execute(self, context) -> dict:
+    def execute_step(self, context) -> dict:
         import oci
 
-        self.validate()
         if self.volume_id:
             self.backup_id = self.backup_of_this_run(context)
         method, model = COPIES[ocid_kind(self.backup_id)]
@@ -288,7 +286,7 @@ class OciCopyBackupOperator(OciBaseOperator):
         return backup_result(copy, self.destination_region) | extra
 
 
-class OciDeleteBackupOperator(OciBaseOperator):
+class OciDeleteBackupOperator(OciWaitingOperator):
     """Delete a backup of any kind; already gone is success.
 
     XCom: backup_id, deleted, existed, region.
@@ -309,8 +307,7 @@ class OciDeleteBackupOperator(OciBaseOperator):
         if ocid_kind(self.backup_id) not in ("volumebackup", "bootvolumebackup", "volumegroupbackup"):
             raise OciInputError(f"backup_id {self.backup_id!r}: must be a backup OCID")
 
-    def execute(self, context) -> dict:
-        self.validate()
+    def execute_step(self, context) -> dict:
         existed = self.hook.delete_resource(self.backup_id, self.region)
         return self.wait_or_defer(context, self.hook.lifecycle_spec(self.backup_id, ["TERMINATED"], []),
                                   {"backup_id": self.backup_id, "deleted": True, "existed": existed,
@@ -342,8 +339,7 @@ class OciListBackupsOperator(OciBaseOperator):
         if ocid_kind(self.volume_id) not in ("volume", "bootvolume"):
             raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume or boot volume OCID")
 
-    def execute(self, context) -> list[dict]:
-        self.validate()
+    def execute_step(self, context) -> list[dict]:
         backups = self.hook.list_backups(self.volume_id, self.compartment_id, self.region, self.lifecycle_state)
         self.log.info("%d backups of %s", len(backups), self.volume_id)
         return backups

@@ -1,10 +1,14 @@
-"""The base of every OCI operator, generic over its hook (the amazon provider's pattern).
+"""The bases of every OCI operator, generic over its hook (the amazon provider's pattern).
 
-It owns what all of them share: `oci_conn_id`, `region`, waiting or deferring with one trigger, the retry
-token, the console link, and input validation before any API call. Subclasses say only what is theirs:
-`validate_inputs`, `execute` (via `create`/`wait_spec`), and `finish`. `compartment_id` is not shared: only the
-operators that make or list resources in a compartment take it (an explicit argument, in their template fields);
-the base validates it where it is set, and any other operator refuses it as an unknown argument, as Airflow does.
+`OciBaseOperator` owns what all of them share: `oci_conn_id`, `region`, `enabled`, the retry token, the console
+link, plan mode, and input validation before any API call. `execute` is the same for every operator (and every
+OCI sensor: OciTaskMixin's): `validate()`, then the operator's own `execute_step(context)`; a subclass writes the
+step, never `execute`.
+`OciWaitingOperator` adds waiting (blocking or deferred on one trigger) and its arguments, for the operators
+that wait; the others do not take them. Subclasses say only what is theirs: `validate_inputs`, `execute_step`
+(with `wait_or_defer` where they wait), and `finish`. `compartment_id` is not shared: only the operators that
+make or list resources in a compartment take it (an explicit argument, in their template fields); the base
+validates it where it is set, and any other operator refuses it as an unknown argument, as Airflow does.
 """
 
 from __future__ import annotations
@@ -52,9 +56,10 @@ def renamed(new: str, value: Any, old: str, old_value: Any) -> Any:
 
 
 class OciTaskMixin:
-    """What OCI operators and OCI sensors share: the hook (built once, after templating), the console link, and
-    the one deferral: defer on OciWaitTrigger, resume in `execute_complete`, raise with OCI's text on an error
-    event, else `finish`. The class using it provides `oci_conn_id`, `region` and Airflow's `defer`."""
+    """What OCI operators, OCI sensors and the approval gates share: the one `execute` (`validate()`, then the
+    class's `execute_step`), the hook (built once, after templating), the console link, and the one deferral:
+    defer on OciWaitTrigger, resume in `execute_complete`, raise with OCI's text on an error event, else
+    `finish`. The class using it provides `oci_conn_id`, `region`, `validate` and Airflow's `defer`."""
 
     # the hook of the operator's OCI service (hooks/compute.py, block_storage.py, ...); OciHook, all of them, for
     # an operator whose work spans services
@@ -74,6 +79,20 @@ class OciTaskMixin:
     @cached_property
     def hook(self) -> OciBaseHook:
         return self.hook_class(self.oci_conn_id, region=self.region)
+
+    def execute(self, context) -> Any:
+        """Airflow's entry point, the same for every OCI task: `validate()` (the arguments after templating,
+        before any call to OCI; it may skip the task), then the task's own `execute_step`. A deferred task
+        resumes in `execute_complete` instead, without a second validation."""
+        self.validate()
+        return self.execute_step(context)
+
+    def validate(self) -> None:
+        """The checks before any call (each base says which: OciBaseOperator, _OciSensor, OciApprovalOperator)."""
+
+    def execute_step(self, context) -> Any:
+        """What the task does once its arguments are checked: each operator's own."""
+        raise NotImplementedError(f"{type(self).__name__}: implement execute_step(context)")
 
     def render_template(self, content: Any, context, jinja_env=None, seen_oids: set[int] | None = None) -> Any:
         """Airflow's, except that a value resolved from an XComArg that a trigger pushed when it ended its task
@@ -117,23 +136,14 @@ class OciTaskMixin:
 
 class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
     """The arguments every OCI operator takes, documented here once (each operator documents only its own):
-    where to work, and how to wait for what it asked OCI to do.
+    where to work, and whether to run at all. An operator that waits takes more (OciWaitingOperator).
 
     :param oci_conn_id: the Airflow connection to OCI (type ``oci``) (templated)
     :param region: the OCI region to work in, such as ``us-ashburn-1``; None: the connection's (templated)
-    :param wait_for_completion: wait until the resource reaches its final state (True, the default), or end the task
-        as soon as OCI accepted the request
-    :param deferrable: wait in the triggerer (OciWaitTrigger) rather than on a worker; default: Airflow's
-        ``[operators] default_deferrable``
-    :param poll_interval: seconds before the first look at OCI; later looks back off up to ``max_interval``
-    :param max_interval: the longest pause between two looks, in seconds
-    :param timeout: seconds a wait may take before the task fails (a deferral's own deadline is a minute later)
     :param enabled: per mapped item on or off: a falsy value skips the task (for example an empty DR region)
         (templated)
-    :param max_wait: deprecated: the old name of ``timeout``
     """
 
-    renamed_arguments: ClassVar[dict[str, str]] = {"max_wait": "timeout"}
     template_fields: Sequence[str] = BASE_TEMPLATE_FIELDS
     operator_extra_links = (OciConsoleLink(),)
     ui_color = "#f80000"
@@ -148,13 +158,7 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
     compartment_id: str | None = None
 
     def __init__(self, *, oci_conn_id: str = OciBaseHook.default_conn_name, region: str | None = None,
-                 wait_for_completion: bool = True,
-                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-                 poll_interval: float = 10.0, max_interval: float = 60.0, timeout: float = 3600.0,
-                 enabled=True, max_wait: float | None = None, **kwargs):
-        # max_wait: the name before `timeout` (a sensor's max_wait is another thing), still taken
-        if max_wait is not None:
-            timeout = renamed("timeout", None, "max_wait", max_wait)
+                 enabled=True, **kwargs):
         # subclasses whose XCom dict is read key by key (`task.output["backup_id"]`) set the class attribute
         kwargs.setdefault("multiple_outputs", type(self).multiple_outputs)
         super().__init__(**kwargs)
@@ -162,11 +166,6 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
         self.enabled = enabled
         self.oci_conn_id = oci_conn_id
         self.region = region
-        self.wait_for_completion = wait_for_completion
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.max_interval = max_interval
-        self.timeout = timeout
         self._made: list[tuple[str, str | None]] = []  # (id, region) this try created, for on_kill
 
     hook: HookT  # OciTaskMixin.hook, typed by the subclass's hook_class
@@ -177,15 +176,14 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
             validate_region(self.region)
         if self.compartment_id is not None:
             validate_ocid(self.compartment_id, "compartment_id")
-        self.wait_for_completion = flag(self.wait_for_completion, "wait_for_completion")
-        self.deferrable = flag(self.deferrable, "deferrable")
-        if self.poll_interval <= 0 or self.timeout <= 0:
-            raise OciInputError("poll_interval and timeout: must be greater than 0")
 
     def validate_inputs(self) -> None:
         """Subclasses check their own fields here; called after templating, before any API call."""
 
     def validate(self) -> None:
+        """Run by `execute` before the step: skip a task whose `enabled` is falsy, check the shared arguments
+        (`validate_common`) and the operator's own (`validate_inputs`), and in a plan run record the first
+        mutating call and skip (common/plan.py)."""
         if not self.enabled:
             from airflow.sdk.exceptions import AirflowSkipException
 
@@ -250,7 +248,57 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
             return f"Airflow tries this task again (try {ti.try_number + 1} of {tries})"
         return f"this was the last try ({ti.try_number} of {tries}): no try of this task follows"
 
-    # -- waiting ---------------------------------------------------------------------------------------
+    # -- cleanup ---------------------------------------------------------------------------------------
+    def remember(self, resource_id: str, region: str | None = None) -> None:
+        self._made.append((resource_id, region or self.region))
+
+    def on_kill(self) -> None:
+        """Remove what this try made: a killed task must not leave half-made resources behind."""
+        for resource_id, region in reversed(self._made):
+            try:
+                self.hook.delete_resource(resource_id, region)
+                self.log.info("on_kill: deleted %s", resource_id)
+            except Exception as exc:  # best effort: report and continue with the rest
+                self.log.warning("on_kill: could not delete %s: %s", resource_id, exc)
+
+
+class OciWaitingOperator(OciBaseOperator[HookT]):
+    """An operator that waits for what it asked OCI to do: blocking on a worker, or deferred to the triggerer
+    (OciWaitTrigger), with one backoff. The wait arguments are documented here once.
+
+    :param wait_for_completion: wait until the resource reaches its final state (True, the default), or end the task
+        as soon as OCI accepted the request
+    :param deferrable: wait in the triggerer (OciWaitTrigger) rather than on a worker; default: Airflow's
+        ``[operators] default_deferrable``
+    :param poll_interval: seconds before the first look at OCI; later looks back off up to ``max_interval``
+    :param max_interval: the longest pause between two looks, in seconds
+    :param timeout: seconds a wait may take before the task fails (a deferral's own deadline is a minute later)
+    :param max_wait: deprecated: the old name of ``timeout``
+    """
+
+    renamed_arguments: ClassVar[dict[str, str]] = {"max_wait": "timeout"}
+
+    def __init__(self, *, wait_for_completion: bool = True,
+                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+                 poll_interval: float = 10.0, max_interval: float = 60.0, timeout: float = 3600.0,
+                 max_wait: float | None = None, **kwargs):
+        # max_wait: the name before `timeout` (a sensor's max_wait is another thing), still taken
+        if max_wait is not None:
+            timeout = renamed("timeout", None, "max_wait", max_wait)
+        super().__init__(**kwargs)
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.max_interval = max_interval
+        self.timeout = timeout
+
+    def validate_common(self) -> None:
+        super().validate_common()
+        self.wait_for_completion = flag(self.wait_for_completion, "wait_for_completion")
+        self.deferrable = flag(self.deferrable, "deferrable")
+        if self.poll_interval <= 0 or self.timeout <= 0:
+            raise OciInputError("poll_interval and timeout: must be greater than 0")
+
     def poll(self) -> Poll:
         return Poll(self.poll_interval, self.max_interval, self.timeout)
 
@@ -264,19 +312,6 @@ class OciBaseOperator(OciTaskMixin, BaseOperator, Generic[HookT]):
                             timeout=self.timeout, method_name=method_name)
         self.hook.wait(spec, self.poll())
         return self.finish(context, result)
-
-    # -- cleanup ---------------------------------------------------------------------------------------
-    def remember(self, resource_id: str, region: str | None = None) -> None:
-        self._made.append((resource_id, region or self.region))
-
-    def on_kill(self) -> None:
-        """Remove what this try made: a killed task must not leave half-made resources behind."""
-        for resource_id, region in reversed(self._made):
-            try:
-                self.hook.delete_resource(resource_id, region)
-                self.log.info("on_kill: deleted %s", resource_id)
-            except Exception as exc:  # best effort: report and continue with the rest
-                self.log.warning("on_kill: could not delete %s: %s", resource_id, exc)
 
 
 def wait_settings(deferrable: bool = True) -> dict:

@@ -25,12 +25,12 @@ from common.tags import SWAP_TAG, SWAPPED_TAG, swap_record
 from hooks.compute import LIVE_ATTACHMENT, OciComputeHook
 from hooks.waiting import WaitSpec
 
-from operators.base import OciBaseOperator, oci_template_fields
+from operators.base import OciWaitingOperator, oci_template_fields
 
 STATE_XCOM_KEY = "swap_state"  # a failed try's account of where the instance stands, for the report
 
 
-class OciSwapBootVolumeOperator(OciBaseOperator):
+class OciSwapBootVolumeOperator(OciWaitingOperator):
     """Swap `boot_volume_id` (a restored boot volume, AVAILABLE, in the instance's AD) into `instance_id` in
     place; keep the old boot volume. Waits block (the swap is a sequence of short steps, each read back).
 
@@ -57,6 +57,13 @@ class OciSwapBootVolumeOperator(OciBaseOperator):
         self.unfinished_swap = unfinished_swap
 
     def validate_inputs(self) -> None:
+        if not self.boot_volume_id and isinstance(self.unfinished_swap, dict):
+            # validate_request found this swap unfinished (or done by this run) and chose to finish it: the
+            # restore was not made again, the swap's own restored boot volume is used
+            self.boot_volume_id = self.unfinished_swap.get("new")
+            self.log.info("finishing the swap %s -> %s that run %s started (found %s); nothing restored again",
+                          self.unfinished_swap.get("old"), self.boot_volume_id, self.unfinished_swap.get("run"),
+                          self.unfinished_swap.get("found"))
         validate_ocid(self.instance_id, "instance_id", "instance")
         validate_ocid(self.boot_volume_id, "boot_volume_id", "bootvolume")
         if self.unfinished_swap is not None and not isinstance(self.unfinished_swap, dict):
@@ -214,15 +221,7 @@ class OciSwapBootVolumeOperator(OciBaseOperator):
                              + " (or re-run the restore with the same request, which finishes the swap)", start)
 
     # -- run ---------------------------------------------------------------------------------------------------
-    def execute(self, context) -> dict:
-        if not self.boot_volume_id and isinstance(self.unfinished_swap, dict):
-            # validate_request found this swap unfinished (or done by this run) and chose to finish it: the
-            # restore was not made again, the swap's own restored boot volume is used
-            self.boot_volume_id = self.unfinished_swap.get("new")
-            self.log.info("finishing the swap %s -> %s that run %s started (found %s); nothing restored again",
-                          self.unfinished_swap.get("old"), self.boot_volume_id, self.unfinished_swap.get("run"),
-                          self.unfinished_swap.get("found"))
-        self.validate()
+    def execute_step(self, context) -> dict:
         instance = self._instance()
         self.link(context, self.instance_id)
         if instance.lifecycle_state in ("TERMINATING", "TERMINATED"):

@@ -15,7 +15,7 @@ from forms.params import flag
 from guest.user_data import build_metadata, validate_hostname, validate_os_type
 from hooks.compute import OciComputeHook
 
-from operators.base import OciBaseOperator, oci_template_fields
+from operators.base import OciWaitingOperator, oci_template_fields
 
 # action → the state it ends in
 INSTANCE_ACTIONS = {"STOP": "STOPPED", "SOFTSTOP": "STOPPED", "START": "RUNNING", "RESET": "RUNNING",
@@ -25,7 +25,7 @@ SHAPE_CONFIG_KEYS = ("ocpus", "vcpus", "memory_in_gbs", "baseline_ocpu_utilizati
 BOOT_VOLUME_GBS = (50, 32768)
 
 
-class OciLaunchInstanceOperator(OciBaseOperator):
+class OciLaunchInstanceOperator(OciWaitingOperator):
     """Launch one instance from an image or an existing boot volume (a clone or a restore) with a hostname;
     wait RUNNING. Every input, the hostname and the rendered user data's size are checked before any call.
 
@@ -132,7 +132,7 @@ class OciLaunchInstanceOperator(OciBaseOperator):
                 raise OciInputError(f"shape_config {unknown}: allowed keys are {SHAPE_CONFIG_KEYS}")
         if self.freeform_tags is not None and not isinstance(self.freeform_tags, dict):
             raise OciInputError(f"freeform_tags {self.freeform_tags!r}: a dict of strings")
-        # Renders the user data and checks the 32,000-byte limit (again with the subnet's domain in execute).
+        # Renders the user data and checks the 32,000-byte limit (again with the subnet's domain in execute_step).
         build_metadata(self.hostname, self.os_type, None, self.extra_user_data, self.ssh_authorized_keys,
                        self.metadata)
 
@@ -153,10 +153,9 @@ class OciLaunchInstanceOperator(OciBaseOperator):
         return None
 
     # -- launch ----------------------------------------------------------------------------------------
-    def execute(self, context) -> dict:
+    def execute_step(self, context) -> dict:
         import oci
 
-        self.validate()
         network = self.hook.get_client("network", self.region)
         subnet = network.get_subnet(self.subnet_id).data
         if not subnet.dns_label:
@@ -245,7 +244,7 @@ class OciLaunchInstanceOperator(OciBaseOperator):
                 self.log.warning("on_kill: could not terminate %s: %s", instance_id, exc)
 
 
-class OciTerminateInstanceOperator(OciBaseOperator):
+class OciTerminateInstanceOperator(OciWaitingOperator):
     """Terminate an instance and wait TERMINATED; its boot volume is deleted unless `preserve_boot_volume`.
     Already terminated (or gone) is success, so teardowns rerun safely.
 
@@ -268,10 +267,9 @@ class OciTerminateInstanceOperator(OciBaseOperator):
         validate_ocid(self.instance_id, "instance_id", "instance")
         self.preserve_boot_volume = flag(self.preserve_boot_volume, "preserve_boot_volume")
 
-    def execute(self, context) -> dict:
+    def execute_step(self, context) -> dict:
         import oci
 
-        self.validate()
         client = self.hook.get_client("compute", self.region)
         result = {"instance_id": self.instance_id, "terminated": True, "existed": False,
                   "preserve_boot_volume": self.preserve_boot_volume, "boot_volume_id": None,
@@ -301,7 +299,7 @@ class OciTerminateInstanceOperator(OciBaseOperator):
         return result
 
 
-class OciInstanceActionOperator(OciBaseOperator):
+class OciInstanceActionOperator(OciWaitingOperator):
     """A power action (STOP, START, SOFTSTOP, SOFTRESET, RESET); wait for the state it ends in (STOPPED or
     RUNNING). Repeating an action that is already done (STOP on a STOPPED instance) is success.
 
@@ -325,8 +323,7 @@ class OciInstanceActionOperator(OciBaseOperator):
         if self.action not in INSTANCE_ACTIONS:
             raise OciInputError(f"action {self.action!r}: one of {sorted(INSTANCE_ACTIONS)}")
 
-    def execute(self, context) -> dict:
-        self.validate()
+    def execute_step(self, context) -> dict:
         target = INSTANCE_ACTIONS[self.action]
         client = self.hook.get_client("compute", self.region)
         instance = client.get_instance(self.instance_id).data

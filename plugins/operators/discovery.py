@@ -52,8 +52,7 @@ class OciDiscoverVolumesOperator(OciBaseOperator):
             raise OciInputError(f"tag_key {self.tag_key!r}: a freeform tag key")
         self.include_subcompartments = flag(self.include_subcompartments, "include_subcompartments")
 
-    def execute(self, context) -> list[dict]:
-        self.validate()
+    def execute_step(self, context) -> list[dict]:
         found: list[dict] = []
         compartments = self.hook.compartment_tree(self.compartment_ids, self.include_subcompartments)
         if len(compartments) > len(self.compartment_ids):

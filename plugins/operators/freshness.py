@@ -24,7 +24,7 @@ class OciFreshnessWatchdogOperator(OciBaseOperator):
         super().__init__(**kwargs)
         self.nightly_dag_id = nightly_dag_id
 
-    def execute(self, context) -> dict:
+    def execute_step(self, context) -> dict:
         import json
 
         from airflow.sdk import Variable
@@ -37,7 +37,6 @@ class OciFreshnessWatchdogOperator(OciBaseOperator):
         from protection.catalogue import Config, read_oci
         from protection.view import build
 
-        self.validate()
         variable = parse_variable(self.nightly_dag_id, Variable.get(self.nightly_dag_id, default=None))
         config = layered(NIGHTLY_DEFAULTS, variable, dag_id=self.nightly_dag_id)
         values = check_notify(config)

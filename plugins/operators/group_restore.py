@@ -13,11 +13,11 @@ from common.tags import VERIFIED_LEVELS, restored_tags
 from common.xcom import VERIFY_XCOM_KEY
 from triggers.results import group_api_rows, group_verification
 
-from operators.base import OciBaseOperator, oci_template_fields
+from operators.base import OciBaseOperator, OciWaitingOperator, oci_template_fields
 from operators.verify import OciVerifyRestoreOperator, mark_failed
 
 
-class OciRestoreVolumeGroupOperator(OciBaseOperator):
+class OciRestoreVolumeGroupOperator(OciWaitingOperator):
     """Restore a volume group backup as a new volume group (every member restored from the same point in
     time); wait (or defer) for it AVAILABLE. `freeform_tags` go on the group and, in the create request itself, on
     each restored volume (OCI tags a restored volume like its member backup unless the request gives tags, so
@@ -68,10 +68,9 @@ class OciRestoreVolumeGroupOperator(OciBaseOperator):
             raise OciInputError(f"backup: the XCom dict of the group backup task (with 'member_backups'), got "
                                 f"{type(self.backup).__name__}")
 
-    def execute(self, context) -> dict:
+    def execute_step(self, context) -> dict:
         import oci
 
-        self.validate()
         storage = self.hook.get_client("blockstorage", self.region)
         backup = storage.get_volume_group_backup(self.volume_group_backup_id).data
         if backup.lifecycle_state != "AVAILABLE":
@@ -152,8 +151,7 @@ class OciVerifyGroupRestoreOperator(OciVerifyRestoreOperator):
         script and backup time), and one token would adopt the first member's attachment or command."""
         return super().retry_token(context, f"{purpose}:{self.restored.get('volume_id')}", request)
 
-    def execute(self, context) -> dict:
-        self.validate()
+    def execute_step(self, context) -> dict:
         started = time.time()
         group_restored, group_backup = self.restored, self.backup
         member_backups = {b["backup_id"]: b for b in group_backup["member_backups"]}

@@ -28,12 +28,12 @@ from forms.params import blank_to_none
 from hooks.compute import OciComputeHook
 from hooks.waiting import WaitSpec
 
-from operators.base import OciBaseOperator, oci_template_fields
+from operators.base import OciWaitingOperator, oci_template_fields
 from operators.images import image_fields
 
 
 # -- import -----------------------------------------------------------------------------------------------
-class OciImportImageOperator(OciBaseOperator):
+class OciImportImageOperator(OciWaitingOperator):
     """Import a VMDK or QCOW2 object from Object Storage as a custom image; wait for the work request.
 
     Before CreateImage: the object must exist (head), its first 64 KiB must be a VMDK or QCOW2 header of
@@ -109,10 +109,9 @@ class OciImportImageOperator(OciBaseOperator):
         self._target = object_target(self.source_uri, "source_uri", self.namespace, self.bucket, self.object_name,
                                      self.region)
 
-    def execute(self, context) -> Any:
+    def execute_step(self, context) -> Any:
         import oci
 
-        self.validate()
         target = self._target
         region = target["region"] or self.hook.region
         where = f"object {target['object']!r} in bucket {target['bucket']!r} of namespace {target['namespace']!r} " \
@@ -175,7 +174,7 @@ class OciImportImageOperator(OciBaseOperator):
 
 
 # -- export -----------------------------------------------------------------------------------------------
-class OciExportImageOperator(OciBaseOperator):
+class OciExportImageOperator(OciWaitingOperator):
     """Export an image to Object Storage as VMDK or QCOW2; wait for the work request and the image AVAILABLE.
 
     Refuses, before ExportImage: an image over OCI's 400 GB export limit (``size_in_mbs``), one not AVAILABLE, a
@@ -218,10 +217,9 @@ class OciExportImageOperator(OciBaseOperator):
         self._target = object_target(self.destination_uri, "destination_uri", self.namespace, self.bucket,
                                      self.object_name, self.region)
 
-    def execute(self, context) -> Any:
+    def execute_step(self, context) -> Any:
         import oci
 
-        self.validate()
         target = self._target
         region = target["region"] or self.hook.region
         compute = self.hook.get_client("compute", self.region)

@@ -21,7 +21,7 @@ from disks.headers import LAUNCH_MODES
 from forms.params import blank_to_none, flag
 from hooks.compute import OciComputeHook
 
-from operators.base import OciBaseOperator, oci_template_fields
+from operators.base import OciBaseOperator, OciWaitingOperator, oci_template_fields
 from operators.detached_volumes import ISCSI_CLEANUP_COMMANDS, DetachedVolumes, check_cleanup_template
 
 IMAGEABLE = ("RUNNING", "STOPPED")  # the states OCI makes an image of an instance in
@@ -59,7 +59,7 @@ def iscsi_refusal(instance_id: str, instance_state: str, attachments: list, deta
 
 
 # -- create from an instance ------------------------------------------------------------------------------
-class OciCreateImageFromInstanceOperator(OciBaseOperator):
+class OciCreateImageFromInstanceOperator(OciWaitingOperator):
     """A custom image of an instance's boot volume (the golden image), under OCI's imaging rules.
 
     Preflight: every ATTACHED iSCSI attachment blocks imaging. With ``detach_iscsi=False`` (the default) the task
@@ -131,8 +131,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
                 raise OciInputError(f"script_timeout {self.script_timeout!r}: 1 to 3600")
 
     # -- the task: preflight, detach, image; after the wait, re-attach ----------------------------------
-    def execute(self, context) -> Any:
-        self.validate()
+    def execute_step(self, context) -> Any:
         compute = self.hook.get_client("compute", self.region)
         instance = self._imageable_instance(compute)
         compartment_id = self.compartment_id or instance.compartment_id
@@ -255,7 +254,7 @@ class OciCreateImageFromInstanceOperator(OciBaseOperator):
 
 
 # -- delete -----------------------------------------------------------------------------------------------
-class OciDeleteImageOperator(OciBaseOperator):
+class OciDeleteImageOperator(OciWaitingOperator):
     """Delete a custom image; wait DELETED. Already gone is success (teardowns rerun safely).
 
     XCom: image_id, deleted, existed, region.
@@ -274,8 +273,7 @@ class OciDeleteImageOperator(OciBaseOperator):
     def validate_inputs(self) -> None:
         validate_ocid(self.image_id, "image_id", "image")
 
-    def execute(self, context) -> Any:
-        self.validate()
+    def execute_step(self, context) -> Any:
         existed = self.hook.delete_resource(self.image_id, self.region)
         result = {"image_id": self.image_id, "deleted": True, "existed": existed, "region": self.hook.region}
         return self.wait_or_defer(context, self.hook.lifecycle_spec(self.image_id, ["DELETED"], []), result)
@@ -326,8 +324,7 @@ class OciCheckImageShapeOperator(OciBaseOperator):
             raise OciInputError(f"shape_compatibility {wanted!r}: a dict with shape, shape_config, "
                                 f"availability_domain, add, ocpus, memory_in_gbs")
 
-    def execute(self, context) -> Any:
-        self.validate()
+    def execute_step(self, context) -> Any:
         wanted = self.shape_compatibility
         result = {"image_id": self.image_id, "shape": None, "compatible": True, "added": False, "entry": None,
                   "region": self.hook.region}

@@ -141,10 +141,9 @@ class OciUploadFileOperator(OciBaseOperator):
                                 f"least {need}")
 
     # -- upload ----------------------------------------------------------------------------------------
-    def execute(self, context) -> dict:
+    def execute_step(self, context) -> dict:
         import oci
 
-        self.validate()
         client = self.hook.get_client("object_storage", self.region)
         namespace = self.namespace or client.get_namespace().data
         part_size = self.part_size_mb * MIB

@@ -110,8 +110,7 @@ class OciPruneBackupsOperator(OciBaseOperator):
             return set()
         return set(plan["backup_ids"])
 
-    def execute(self, context) -> dict:
-        self.validate()
+    def execute_step(self, context) -> dict:
         now = self.hook.server_time()
         dag_id = context["ti"].dag_id
         deleted, failed, held = [], [], []

@@ -13,7 +13,7 @@ from common.ids import validate_ocid
 from forms.params import flag
 from hooks.compute import OciComputeHook, command_failure, command_spec
 
-from operators.base import OciBaseOperator, oci_template_fields
+from operators.base import OciWaitingOperator, oci_template_fields
 
 XCOM_OUTPUT_LIMIT = 64 * 1024  # characters of output kept in XCom (the end of it)
 MAX_TIMEOUT_SECONDS = 86_400
@@ -24,7 +24,7 @@ class OciCommandError(AirflowException):
     """A script that ran and failed (non-zero exit), timed out or was canceled."""
 
 
-class OciRunCommandOperator(OciBaseOperator):
+class OciRunCommandOperator(OciWaitingOperator):
     """Run a script on an instance through the instance agent; log its exit code and output; fail on a
     non-zero exit (unless `fail_on_nonzero=False`), a timeout or a cancel. Deferrable: the trigger waits for
     the execution, `finish` fetches the output.
@@ -68,8 +68,7 @@ class OciRunCommandOperator(OciBaseOperator):
             raise OciInputError(f"script_timeout {timeout!r}: a whole number of seconds from 1 to "
                                 f"{MAX_TIMEOUT_SECONDS}")
 
-    def execute(self, context) -> dict:
-        self.validate()
+    def execute_step(self, context) -> dict:
         ti = context["ti"]
         # A task retry runs the script again (a new command); retries of one API call within a try reuse it.
         token = self.retry_token(context, f"run-command-try-{ti.try_number}")

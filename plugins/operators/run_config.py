@@ -1,15 +1,17 @@
 """A DAG run's configuration as one task, so every DAG resolves it the same way and later tasks take it as
-XComArgs (`config.output["compartment_ids"]`). The order is common/config.py's `layered`."""
+XComArgs (`config["compartment_ids"]`). The order is common/config.py's `layered`. The task makes no OCI call
+and needs no hook, so it is a plain function run with `@task`, not an operator."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from common.config import layered, parse_variable
 from common.errors import OciInputError
 from notify.config import check_notify
 
-from operators.base import OciBaseOperator, oci_template_fields
+log = logging.getLogger(__name__)
 
 
 def run_config(context) -> dict:
@@ -26,33 +28,27 @@ def run_config(context) -> dict:
     return config
 
 
-class OciRunConfigOperator(OciBaseOperator):
-    """The run's configuration in the documented order: the DAG's Params defaults, then the Variable named after
-    the DAG (JSON, the same keys as the Params), then the trigger conf; a key no Param has is refused, naming it.
-    No OCI call (the hook is never made).
+def config_task(check: Callable[[dict], dict] | None = None) -> Callable[[], dict]:
+    """The function of a DAG's configuration task, for
+    `task(config_task(check), task_id="resolve_config", multiple_outputs=True)()`: the run's configuration in the
+    documented order (the DAG's Params defaults, then the Variable named after the DAG, JSON with the same keys
+    as the Params, then the trigger conf; a key no Param has is refused, naming it), checked by `check` when
+    given: a function that takes the configuration and returns it checked, raising OciInputError naming the
+    field (e.g. `forms.nightly.check_nightly`). XCom: the configuration dict, and each of its keys under its own
+    key. `check` is bound here, not passed as a task argument: a function is no value to template or
+    serialize."""
+    if check is not None and not callable(check):
+        raise OciInputError(f"check {check!r}: a function (configuration) -> configuration, or None")
 
-    :param check: optional function that takes the resolved configuration and returns it checked (raising
-        OciInputError naming the field), e.g. `forms.nightly.check_nightly`.
+    def resolve_config() -> dict:
+        from airflow.sdk import get_current_context
 
-    XCom: the configuration dict, and each of its keys under its own key."""
-
-    multiple_outputs = True  # each key of the XCom on its own (`task.output["compartment_ids"]`)
-    template_fields = oci_template_fields()
-    ui_color = "#f0e4d0"
-    ui_fgcolor = "#000000"
-
-    def __init__(self, *, check: Callable[[dict], dict] | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.check = check
-
-    def validate_inputs(self) -> None:
-        if self.check is not None and not callable(self.check):
-            raise OciInputError(f"check {self.check!r}: a function (configuration) -> configuration, or None")
-
-    def execute(self, context) -> dict:
-        self.validate()
+        context = get_current_context()
         config = run_config(context)
-        if self.check is not None:
-            config = self.check(config)
-        self.log.info("run configuration (Params defaults < Variable %r < trigger conf): %s", self.dag_id, config)
+        if check is not None:
+            config = check(config)
+        log.info("run configuration (Params defaults < Variable %r < trigger conf): %s", context["dag"].dag_id,
+                 config)
         return config
+
+    return resolve_config

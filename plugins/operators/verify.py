@@ -19,7 +19,7 @@ from common.xcom import TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 from forms.params import flag, listed
 from triggers.results import api_check
 
-from operators.base import OciBaseOperator, oci_template_fields
+from operators.base import OciWaitingOperator, oci_template_fields
 
 DEVICE_LETTERS = "cdefghijklmnopqrstuvwxyz"
 
@@ -84,7 +84,7 @@ def mark_failed(hook, check: dict, region: str | None, log) -> None:
         log.warning("could not tag %s as failed its test restore: %s", check["backup_id"], exc)
 
 
-class OciVerifyRestoreOperator(OciBaseOperator):
+class OciVerifyRestoreOperator(OciWaitingOperator):
     """Prove a restored volume is usable, at the configured level; tag the backup `verified-at` on success.
 
     XCom: source_id, backup_id, restored_volume_id, level, passed, restore_seconds, detail, check_seconds,
@@ -153,8 +153,7 @@ class OciVerifyRestoreOperator(OciBaseOperator):
         elif level == "script":
             evidence.update(self._check_script(context))
 
-    def execute(self, context) -> dict:
-        self.validate()
+    def execute_step(self, context) -> dict:
         level = self.effective_level
         started = time.time()
         result = {"source_id": self.backup.get("source_id"), "backup_id": self.backup["backup_id"],
@@ -254,7 +253,7 @@ class OciVerifyRestoreOperator(OciBaseOperator):
                 "command_id": ran.get("command_id"), "output_tail": tail[-500:]}
 
 
-class OciCleanupTestResourcesOperator(OciBaseOperator):
+class OciCleanupTestResourcesOperator(OciWaitingOperator):
     """Teardown: detach, terminate and delete every temporary this DAG made (tagged `airflow-temporary`: restored
     volumes, test instances, restored volume groups with their volumes), in any run: a leftover of an earlier
     run is adopted and removed too. Runs as an Airflow teardown, so a failed verification still cleans up.
@@ -333,8 +332,7 @@ class OciCleanupTestResourcesOperator(OciBaseOperator):
                 if ours(i) and i.lifecycle_state not in live]
         return found
 
-    def execute(self, context) -> dict:
-        self.validate()
+    def execute_step(self, context) -> dict:
         found = self.find_temporaries(context["ti"].dag_id)
         compute = self.hook.get_client("compute", self.region)
 

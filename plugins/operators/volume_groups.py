@@ -17,10 +17,10 @@ from forms.checks import validate_backup_type
 from forms.params import listed
 from hooks.block_storage import backup_result
 
-from operators.base import OciBaseOperator, oci_template_fields
+from operators.base import OciWaitingOperator, oci_template_fields
 
 
-class OciBackupVolumeGroupOperator(OciBaseOperator):
+class OciBackupVolumeGroupOperator(OciWaitingOperator):
     """Back up `volume_ids` together (one point in time) as a volume group backup of the group named
     `group_name`, which is made, or has its members updated, first. Waits (or defers) for the backup AVAILABLE.
 
@@ -170,10 +170,9 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
                 and (b.freeform_tags or {}).get("airflow-task") == ti.task_id]
         return min(mine, key=lambda b: b.time_created) if mine else None
 
-    def execute(self, context) -> dict:
+    def execute_step(self, context) -> dict:
         import oci
 
-        self.validate()
         storage = self.hook.get_client("blockstorage", self.region)
         earlier = self.earlier_backup(context)
         if earlier:
@@ -223,7 +222,7 @@ class OciBackupVolumeGroupOperator(OciBaseOperator):
         summary = {k: v for k, v in backup_result(done, self.hook.region).items()
                    if k in ("backup_id", "type", "size_in_gbs", "unique_size_in_gbs", "unique_size_in_mbs",
                             "time_created")}
-        # a resumed task was not validated again: what execute() resolved rides in `result`
+        # a resumed task was not validated again: what execute_step() resolved rides in `result`
         return {**summary, "volume_group_id": result["volume_group_id"], "volume_group_backup_id": done.id,
                 "backup_type": result["backup_type"], "members": members, "member_backups": member_backups,
                 "group": result["group"], "verify": bool((self.planned or {}).get("verify", True)),

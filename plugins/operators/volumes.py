@@ -14,12 +14,12 @@ from forms.params import flag
 from hooks.block_storage import OciBlockStorageHook
 from triggers.results import new_volume_xcom, verified, volume_result
 
-from operators.base import OciBaseOperator, oci_template_fields, renamed
+from operators.base import OciWaitingOperator, oci_template_fields, renamed
 
 ATTACHMENT_TYPES = ("paravirtualized", "iscsi")
 
 
-class _NewVolumeOperator(OciBaseOperator):
+class _NewVolumeOperator(OciWaitingOperator):
     """Shared by clone and restore: create with a retry token, remember for on_kill, link, wait AVAILABLE."""
 
     hook_class = OciBlockStorageHook
@@ -106,10 +106,9 @@ class OciCloneVolumeOperator(_NewVolumeOperator):
         if ocid_kind(self.volume_id) not in ("volume", "bootvolume"):
             raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume or boot volume OCID")
 
-    def execute(self, context) -> dict:
+    def execute_step(self, context) -> dict:
         import oci
 
-        self.validate()
         kind = ocid_kind(self.volume_id)
         source = self.hook.get_resource(self.volume_id, self.region)
         common = {"compartment_id": self.compartment_id or source.compartment_id,
@@ -174,10 +173,9 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
         if self.verification_level is not None and self.verification_level not in VERIFIED_LEVELS:
             raise OciInputError(f"verification_level {self.verification_level!r}: one of {VERIFIED_LEVELS} or None")
 
-    def execute(self, context) -> dict:
+    def execute_step(self, context) -> dict:
         import oci
 
-        self.validate()
         backup = self.hook.get_resource(self.backup_id, self.region)
         if backup.lifecycle_state != "AVAILABLE":
             raise OciInputError(f"backup_id {self.backup_id!r}: is {backup.lifecycle_state}, must be AVAILABLE")
@@ -211,7 +209,7 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
                                 f"readable in this region ({exc.__class__.__name__})") from exc
 
 
-class OciAttachVolumeOperator(OciBaseOperator):
+class OciAttachVolumeOperator(OciWaitingOperator):
     """Attach a block volume to an instance (paravirtualized or iSCSI) at a device path; wait ATTACHED.
 
     XCom: attachment_id, instance_id, volume_id, attachment_type, device, lifecycle_state, region; iqn, ipv4, port
@@ -250,10 +248,9 @@ class OciAttachVolumeOperator(OciBaseOperator):
             raise OciInputError(f"device {self.device!r}: a device path starts with /dev/ "
                                 f"(OCI's consistent paths are /dev/oracleoci/oraclevd[b-z])")
 
-    def execute(self, context) -> dict:
+    def execute_step(self, context) -> dict:
         import oci
 
-        self.validate()
         m = oci.core.models
         cls = m.AttachParavirtualizedVolumeDetails if self.attachment_type == "paravirtualized" \
             else m.AttachIScsiVolumeDetails
@@ -274,7 +271,7 @@ class OciAttachVolumeOperator(OciBaseOperator):
         return {**result, "device": att.device, "lifecycle_state": att.lifecycle_state, **extra}
 
 
-class OciDetachVolumeOperator(OciBaseOperator):
+class OciDetachVolumeOperator(OciWaitingOperator):
     """Detach a volume attachment; wait DETACHED. Detaching what is already gone is success.
 
     XCom: attachment_id, detached, existed (whether it was still attached), region.
@@ -293,15 +290,14 @@ class OciDetachVolumeOperator(OciBaseOperator):
     def validate_inputs(self) -> None:
         validate_ocid(self.attachment_id, "attachment_id", "volumeattachment")
 
-    def execute(self, context) -> dict:
-        self.validate()
+    def execute_step(self, context) -> dict:
         existed = self.hook.delete_resource(self.attachment_id, self.region)
         result = {"attachment_id": self.attachment_id, "detached": True, "existed": existed,
                   "region": self.hook.region}
         return self.wait_or_defer(context, self.hook.lifecycle_spec(self.attachment_id, ["DETACHED"], []), result)
 
 
-class OciDeleteVolumeOperator(OciBaseOperator):
+class OciDeleteVolumeOperator(OciWaitingOperator):
     """Delete a block or boot volume; wait TERMINATED. Already gone is success (teardowns rerun safely).
 
     XCom: volume_id, deleted, existed, region.
@@ -322,8 +318,7 @@ class OciDeleteVolumeOperator(OciBaseOperator):
         if ocid_kind(self.volume_id) not in ("volume", "bootvolume"):
             raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume or boot volume OCID")
 
-    def execute(self, context) -> dict:
-        self.validate()
+    def execute_step(self, context) -> dict:
         existed = self.hook.delete_resource(self.volume_id, self.region)
         result = {"volume_id": self.volume_id, "deleted": True, "existed": existed, "region": self.hook.region}
         return self.wait_or_defer(context, self.hook.lifecycle_spec(self.volume_id, ["TERMINATED"], []), result)

@@ -139,9 +139,15 @@ def read_airflow(dag_id: str = DAG_ID, nights: int = HISTORY_NIGHTS) -> dict:
     from sqlalchemy import select
 
     with settings.Session() as session:
-        runs = session.execute(select(DagRun.id, DagRun.run_id, DagRun.state, DagRun.run_type, DagRun.start_date,
-                                      DagRun.end_date).where(DagRun.dag_id == dag_id)
-                               .order_by(DagRun.id.desc()).limit(nights)).all()
+        runs, offset = [], 0
+        while len(runs) < nights:  # the last `nights` runs that are nights: a plan run (plan_only in its conf) is not
+            page = session.execute(select(DagRun.id, DagRun.run_id, DagRun.state, DagRun.run_type, DagRun.start_date,
+                                          DagRun.end_date, DagRun.conf).where(DagRun.dag_id == dag_id)
+                                   .order_by(DagRun.id.desc()).offset(offset).limit(nights)).all()
+            runs += [r for r in page if not (r.conf or {}).get("plan_only")][:nights - len(runs)]
+            offset += nights
+            if len(page) < nights:
+                break
         ids = [r.id for r in runs]
         xcoms = session.execute(select(XComModel.dag_run_id, XComModel.task_id, XComModel.key, XComModel.value)
                                 .where(XComModel.dag_run_id.in_(ids), XComModel.map_index == -1,

@@ -66,7 +66,8 @@ class _OciSensor(OciTaskMixin, BaseSensorOperator):
         self.max_interval = max_interval
 
     def validate(self) -> None:
-        """As on the operators: the shared fields (`validate_common`), then the sensor's own (`validate_inputs`)."""
+        """Run by `execute` before the step, as on the operators: the shared fields (`validate_common`), then the
+        sensor's own (`validate_inputs`)."""
         self.validate_common()
         self.validate_inputs()
 
@@ -97,11 +98,11 @@ class _OciSensor(OciTaskMixin, BaseSensorOperator):
             raise OciWaitError(polled.error)
         return PokeReturnValue(polled.done, self.xcom_value(polled) if polled.done else None)
 
-    def execute(self, context) -> Any:
-        self.validate()
+    def execute_step(self, context) -> Any:
         self.link_resource(context)
         if not self.deferrable:
-            return super().execute(context)
+            # Airflow's poke loop: named, since OciTaskMixin.execute (validate, then this step) comes first
+            return BaseSensorOperator.execute(self, context)
         first = self.poke(context)
         if first:
             return first.xcom_value

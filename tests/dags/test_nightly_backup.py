@@ -49,6 +49,12 @@ def _assert_each_restore_restored_its_own_volume(sim, run_id: str) -> None:
     index's: the XComArgs inside the mapped group resolve per map index."""
     plan = xcom(DAG_ID, run_id, "plan_backups")
     assert len(plan) >= 3
+    # what every mapped task pulls whole is the plan's TASK_KEYS only; the report's full plan is its own XCom
+    from operators.backup_plan import FULL_PLAN_KEY, TASK_KEYS
+
+    full = xcom(DAG_ID, run_id, "plan_backups", key=FULL_PLAN_KEY)
+    assert all(set(item) == set(TASK_KEYS) for item in plan), plan[0]
+    assert [i["volume_id"] for i in full] == [i["volume_id"] for i in plan] and all(i["reason"] for i in full)
     resources = {r["id"]: r for kind in ("volume", "bootvolume", "volumebackup", "bootvolumebackup")
                  for r in sim.admin.resources(kind)}
     canaries = {sim.tenancy["volumes"]["db-data"]: "db-data canary", sim.tenancy["volumes"]["app-data"]:

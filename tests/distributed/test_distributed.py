@@ -112,6 +112,10 @@ def test_nightly_backup_on_celery_workers_with_deferred_waits_through_the_rest_a
                              if "Trigger fired event" in line and name in line]
                 assert fired and "'status': 'success'" in fired[0], f"{where}: {fired or events}"
 
+        # each worker imported the SDK and the operators once, before its pool forked (plugins/celery_config.py)
+        for worker in ("worker-1", "worker-2"):
+            assert "preloaded" in (stack.logs / f"{worker}.log").read_text(), worker
+
         # the report, read back through the REST API: six volumes backed up and verified
         report = api.get(f"{base}/taskInstances/report/xcomEntries/return_value")["value"]
         assert report["totals"] == {"volumes": 6, "backed_up": 6, "verified": 6, "failed": 0, "pruned": 0}, report

@@ -39,7 +39,7 @@ with _dag("attach") as attach_dag:
     OciAttachVolumeOperator(task_id="op", instance_id=P % "instance_id", volume_id=P % "volume_id", **FAST)
 with _dag("upload") as upload_dag:
     OciUploadFileOperator(task_id="op", local_path=P % "local_path", bucket=P % "bucket", object_name=P % "name",
-                          part_size_mb=1, disk_image_type="QCOW2", **FAST)
+                          part_size_mb=1, disk_image_type="QCOW2")
 with _dag("import") as import_dag:
     OciImportImageOperator(task_id="op", display_name=P % "name", namespace=P % "namespace", bucket=P % "bucket",
                            object_name=P % "object_name", source_image_type="QCOW2", **FAST)

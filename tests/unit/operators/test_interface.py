@@ -14,7 +14,7 @@ import pytest
 import sensors
 from airflow.sdk import BaseOperator
 from common.errors import OciInputError
-from operators.base import OciBaseOperator
+from operators.base import OciBaseOperator, OciWaitingOperator
 
 
 def task_classes() -> list[type[BaseOperator]]:
@@ -89,8 +89,35 @@ def test_a_bad_compartment_or_wait_is_refused_naming_the_field(cls):
         assert "compartment_id" not in cls.template_fields
         with pytest.raises(TypeError, match=r"(?s)Invalid arguments were passed.*compartment_id"):
             build(cls, compartment_id="ocid1.compartment.oc1..aaaa")
-    with pytest.raises(OciInputError, match=r"^poll_interval and timeout: must be greater than 0"):
-        build(cls, poll_interval=0).validate()
+    if issubclass(cls, OciWaitingOperator):
+        with pytest.raises(OciInputError, match=r"^poll_interval and timeout: must be greater than 0"):
+            build(cls, poll_interval=0).validate()
+
+
+# What waits takes the wait arguments (OciWaitingOperator); what never waits does not take them.
+WAIT_ARGUMENTS = ("wait_for_completion", "deferrable", "poll_interval", "max_interval", "timeout")
+
+
+@pytest.mark.parametrize("cls", OPERATORS, ids=lambda cls: cls.__name__)
+def test_only_the_operators_that_wait_take_the_wait_arguments(cls):
+    if issubclass(cls, OciWaitingOperator):
+        assert all(takes(OciWaitingOperator, name) for name in WAIT_ARGUMENTS)
+        return
+    for name in WAIT_ARGUMENTS:
+        with pytest.raises(TypeError, match=rf"(?s)Invalid arguments were passed.*{name}"):
+            build(cls, **{name: 1})
+
+
+def test_no_operator_or_sensor_writes_its_own_execute():
+    """One `execute` for every OCI task (OciTaskMixin's): `validate()`, then the class's `execute_step`; so no
+    class validates by hand or forgets to (operators/report.py and on_demand.py still have their own)."""
+    def own_classes(cls: type) -> tuple[type, ...]:
+        """The class and its bases below the shared ones of operators/base.py."""
+        return cls.__mro__[:next(i for i, k in enumerate(cls.__mro__) if k.__module__ == "operators.base")]
+
+    own = [cls for cls in CLASSES if cls.__module__ not in ("operators.report", "operators.on_demand")]
+    assert len(own) >= 25
+    assert [cls.__name__ for cls in own if any("execute" in vars(k) for k in own_classes(cls))] == []
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)
@@ -147,10 +174,13 @@ def test_every_boolean_argument_goes_through_flag(cls):
 
 def test_a_templated_boolean_becomes_a_bool_and_a_wrong_one_is_refused():
     from operators.retention import OciPruneBackupsOperator
+    from operators.volumes import OciDeleteVolumeOperator
 
-    task = OciPruneBackupsOperator(task_id="t", volumes=[], policies={"default": {}}, dry_run="True",
-                                   deferrable="false")
+    task = OciPruneBackupsOperator(task_id="t", volumes=[], policies={"default": {}}, dry_run="True")
     task.validate()
-    assert task.dry_run is True and task.deferrable is False
+    assert task.dry_run is True
+    waits = OciDeleteVolumeOperator(task_id="t", volume_id="ocid1.volume.oc1.iad.aaaaaaaaabcdefgh", deferrable="false")
+    waits.validate()
+    assert waits.deferrable is False
     with pytest.raises(OciInputError, match=r"^dry_run 'maybe': true or false"):
         OciPruneBackupsOperator(task_id="t", volumes=[], policies={"default": {}}, dry_run="maybe").validate()
