@@ -26,9 +26,6 @@ from demo.stack import LOGINS, Layout
 from ocisim.testing import AdminClient
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASS_PHRASE = "fake pass phrase 7f3c horse battery"
 CONN_ID = "oci_secret_check"
 # files `make up` writes that hold a key, a token or a password (besides any other the content scan finds)
@@ -109,8 +106,7 @@ def check_file_modes(out: Path) -> int:
     return len(holding)
 
 
-def test_the_oci_key_never_comes_back_out_of_the_api_or_the_ui(stack, tmp_path):
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (never a downloaded browser)"
+def test_the_oci_key_never_comes_back_out_of_the_api_or_the_ui(stack, chromium, tmp_path):
     out, url = stack.out, stack.url
     assert f"make down UP_DIR={out}" in stack.started.stdout, "make up prints the full stop command"
     secret_files = check_file_modes(out)
@@ -161,23 +157,21 @@ def test_the_oci_key_never_comes_back_out_of_the_api_or_the_ui(stack, tmp_path):
     got = op.ok("GET", f"/api/v2/connections/{CONN_ID}")
     assert got["description"] == "edited through REST, masked"
 
-    # ocisim's call counters tell a test's calls apart only once the stack's first nightly run (which also calls
-    # ListRegions, for OCI's clock) has ended: all of the above ran meanwhile
-    stack.first_night()
-    sim.reset_counters()
-    tested = admin.ok("POST", "/api/v2/connections/test", listed["oci_default"])
+    # the runs the walk-through started are calling ocisim meanwhile (ListRegions too, for OCI's clock), so a
+    # test's own calls are told apart by GetCompartment, which only a connection test makes (after its ListRegions)
+    tested, calls = connection_test_calls(sim, lambda: admin.ok("POST", "/api/v2/connections/test",
+                                                                listed["oci_default"]))
     assert tested["status"] is True, tested
-    assert sim.counters().get("ListRegions") == 1
-    sim.reset_counters()
-    tested = op.ok("POST", "/api/v2/connections/test", got)
+    assert calls == {"GetCompartment": 1}, calls
+    tested, calls = connection_test_calls(sim, lambda: op.ok("POST", "/api/v2/connections/test", got))
     assert tested == {"status": True, "message": "Connected to us-ashburn-1; 2 regions visible"}, tested
-    assert sim.counters().get("ListRegions") == 1, "the test signed its calls with the stored key"
+    assert calls == {"GetCompartment": 1}, "the test signed its calls with the stored key"
 
-    browser_bodies = edit_and_test_in_the_browser(url, tmp_path, needles)
-    sim.reset_counters()
-    tested = admin.ok("POST", "/api/v2/connections/test", admin.ok("GET", f"/api/v2/connections/{CONN_ID}"))
+    browser_bodies = edit_and_test_in_the_browser(chromium, url, tmp_path, needles)
+    tested, calls = connection_test_calls(sim, lambda: admin.ok("POST", "/api/v2/connections/test",
+                                                                admin.ok("GET", f"/api/v2/connections/{CONN_ID}")))
     assert tested["status"] is True, f"edited in the UI, the connection no longer authenticates: {tested}"
-    assert sim.counters().get("ListRegions") == 1
+    assert calls == {"GetCompartment": 1}, calls
 
     found = occurrences(bodies + browser_bodies, needles)
     print(f"[connections] {len(bodies)} REST and {len(browser_bodies)} browser responses: {found} occurrences "
@@ -188,11 +182,22 @@ def test_the_oci_key_never_comes_back_out_of_the_api_or_the_ui(stack, tmp_path):
     stack.clock.lap("connections: REST, CLI and the edit form never return the key; Test works")
 
 
-def edit_and_test_in_the_browser(url: str, tmp_path: Path, needles: list[str]) -> list[str]:
+def connection_test_calls(sim: AdminClient, test) -> tuple[dict, dict]:
+    """A connection test's answer, and the calls ocisim answered meanwhile that only a connection test makes:
+    GetCompartment of the tenancy (OciHook.test_connection makes it once its ListRegions has answered). ocisim
+    counts only calls whose signature it accepted."""
+    before = sim.counters()
+    answer = test()
+    after = sim.counters()
+    return answer, {op: after[op] - before.get(op, 0) for op in ("GetCompartment",) if after.get(op, 0) >
+                    before.get(op, 0)}
+
+
+def edit_and_test_in_the_browser(chromium, url: str, tmp_path: Path, needles: list[str]) -> list[str]:
     """Admin > Connections in Chromium: the edit form shows the key and pass phrase as `***` and nowhere in clear;
     its description changed and saved without retyping the key; then the row's Test button, and oci_default's,
     succeed. Returns every connections response the page read."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     bodies: list[str] = []
 
@@ -201,50 +206,46 @@ def edit_and_test_in_the_browser(url: str, tmp_path: Path, needles: list[str]) -
             with contextlib.suppress(Exception):
                 bodies.append(response.text())
 
-    expect.set_options(timeout=30_000)  # a loaded machine renders slowly; the default 5 s is restored below
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(30_000)
-            page.on("response", keep)
-            page.goto(f"{url}/connections")
-            page.get_by_label("Username").fill("admin")
-            page.get_by_label("Password").fill("admin")
-            page.get_by_role("button", name="Sign in").click()
-            row = page.locator("tr", has_text=CONN_ID)
-            expect(row).to_be_visible()
-            expect(page.locator("tr", has_text="oci_default")).to_contain_text("oci")
+    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.set_default_timeout(30_000)
+        page.on("response", keep)
+        page.goto(f"{url}/connections")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill("admin")
+        page.get_by_role("button", name="Sign in").click()
+        row = page.locator("tr", has_text=CONN_ID)
+        expect(row).to_be_visible()
+        expect(page.locator("tr", has_text="oci_default")).to_contain_text("oci")
 
-            row.get_by_role("button", name="Edit Connection").click()
-            dialog = page.get_by_role("dialog")
-            expect(dialog.get_by_role("heading", name="Edit Connection")).to_be_visible()
-            key_input = dialog.locator("[name=element_key_content]")
-            expect(key_input).to_have_value("***")
-            expect(key_input).to_have_attribute("type", "password")
-            expect(dialog.locator("[name=element_pass_phrase]")).to_have_value("***")
-            page.screenshot(path=str(tmp_path / "connection_edit_form.png"), animations="disabled")
-            html = page.content()
-            values = [field.input_value() for field in dialog.locator("input, textarea").all()]
-            assert occurrences([html, *values], needles) == 0, "the edit form holds the key or its pass phrase"
+        row.get_by_role("button", name="Edit Connection").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_role("heading", name="Edit Connection")).to_be_visible()
+        key_input = dialog.locator("[name=element_key_content]")
+        expect(key_input).to_have_value("***")
+        expect(key_input).to_have_attribute("type", "password")
+        expect(dialog.locator("[name=element_pass_phrase]")).to_have_value("***")
+        page.screenshot(path=str(tmp_path / "connection_edit_form.png"), animations="disabled")
+        html = page.content()
+        values = [field.input_value() for field in dialog.locator("input, textarea").all()]
+        assert occurrences([html, *values], needles) == 0, "the edit form holds the key or its pass phrase"
 
-            dialog.get_by_role("textbox", name="Description").fill("edited in the UI")
-            with page.expect_response(lambda r: f"/api/v2/connections/{CONN_ID}" in r.url
-                                      and r.request.method == "PATCH") as saved:
-                dialog.get_by_role("button", name="Save").click()
-            assert saved.value.status == 200
-            expect(dialog).to_be_hidden()
-            expect(row).to_contain_text("edited in the UI")
+        dialog.get_by_role("textbox", name="Description").fill("edited in the UI")
+        with page.expect_response(lambda r: f"/api/v2/connections/{CONN_ID}" in r.url
+                                  and r.request.method == "PATCH") as saved:
+            dialog.get_by_role("button", name="Save").click()
+        assert saved.value.status == 200
+        expect(dialog).to_be_hidden()
+        expect(row).to_contain_text("edited in the UI")
 
-            for conn_id in (CONN_ID, "oci_default"):
-                with page.expect_response(lambda r: r.url.endswith("/api/v2/connections/test")) as test:
-                    page.locator("tr", has_text=conn_id).get_by_role("button", name="Test Connection").click()
-                answer = test.value.json()
-                assert answer.get("status") is True, f"the Test button of {conn_id}: {answer}"
-            page.screenshot(path=str(tmp_path / "connection_tested.png"), animations="disabled")
-            bodies.append(page.content())
-        finally:
-            browser.close()
-            expect.set_options(timeout=5_000)
+        for conn_id in (CONN_ID, "oci_default"):
+            with page.expect_response(lambda r: r.url.endswith("/api/v2/connections/test")) as test:
+                page.locator("tr", has_text=conn_id).get_by_role("button", name="Test Connection").click()
+            answer = test.value.json()
+            assert answer.get("status") is True, f"the Test button of {conn_id}: {answer}"
+        page.screenshot(path=str(tmp_path / "connection_tested.png"), animations="disabled")
+        bodies.append(page.content())
+    finally:
+        page.close()
     assert len(bodies) >= 4
     return bodies

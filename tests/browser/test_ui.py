@@ -1,15 +1,16 @@
-"""The Airflow UI in a real browser against `make up`'s stack, as an operator walks through it: the session's one
-`make up` (tests/browser/conftest.py: free ports, a temporary out directory); the nightly run that unpausing
-starts must succeed. Debian's headless Chromium
-(driven by Playwright, never a downloaded browser) logs in and triggers everything through the DAGs' forms, typing
-into the form's fields (never the JSON editor): the nightly's form opens with Trigger enabled and, with the next
-block volume backup corrupted as it is made (ocisim's admin API), its run must fail that volume's verification;
-meanwhile the golden image, VMDK migration and clone forms run and must succeed, and a restore with two fields
-that exclude each other is refused naming both. Then the good nightly run's note (a Markdown table), the backup
-task's OCI Console link and the OCI Protection page are read; the restore form refuses a bad OCID naming the
-field, takes the corrected one, and its run must succeed. Last, the nightly's mapped group is expanded and its
-tasks read by volume name. Screenshots go to the test's directory, out/browser/ and (the ones the README shows)
-docs/img/. Last of the session, `make down`, and no process of the stack may be left (checked by PID)."""
+"""The Airflow UI in a real browser against `make up`'s stack, as an operator walks through it, in steps that the
+session's order (tests/browser/conftest.py) interleaves with the other files' tests on the one stack. Debian's
+headless Chromium (driven by Playwright, never a downloaded browser) logs in and triggers everything through the
+DAGs' forms, typing into the form's fields (never the JSON editor): while the scheduled nightly run that
+unpausing starts is still running, the golden image, VMDK migration and clone forms, then the nightly's form (its
+run, the second night, waits for the first) with the next block volume backup corrupted as it is made (ocisim's
+admin API), and a restore with two fields that exclude each other. Then: the first night succeeded, the second
+failed that volume's verification, the on-demand runs succeeded, the restore was refused naming both fields. The
+good night's note (a Markdown table), the backup task's OCI Console link, the OCI Protection page and the
+nightly's mapped group by volume name are read. Last, the restore form refuses a bad OCID naming the field and
+takes the corrected one, an in-place restore is approved under Browse > Required Actions, and both runs must
+succeed. Screenshots go to the test's directory, out/browser/ and (the ones the README shows) docs/img/. Last of
+the session, `make down`, and no process of the stack may be left (checked by PID)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from pathlib import Path
 import pytest
 from reports.names import short_ocid
 
-from demo.stack import Api, Layout, port_free, read_pids, stack_pids
+from demo.stack import Layout, port_free, read_pids, stack_pids
 from ocisim.testing import AdminClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,8 +55,8 @@ class Clock:
         self.last = now
 
     def summary(self) -> str:
-        rows = [f"  {name:<46} {took:6.1f} s" for name, took in self.rows]
-        return "phase times:\n" + "\n".join(rows) + f"\n  {'total':<46} {time.monotonic() - self.began:6.1f} s"
+        rows = [f"  {name:<100} {took:6.1f} s" for name, took in self.rows]
+        return "phase times:\n" + "\n".join(rows) + f"\n  {'total':<100} {time.monotonic() - self.began:6.1f} s"
 
 
 # `make up` as a deployment runs it: tests/conftest.py switches the in-place approval off for dag.test(), and the
@@ -99,59 +100,92 @@ def alive(pids) -> list[int]:
     return left
 
 
-def test_ui_walk_through_every_form_the_nightly_run_its_names_and_the_protection_page(stack, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
-
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium (never a downloaded browser)"
-    clock, layout, url = stack.clock, stack.layout, stack.url
+def test_forms_started_while_the_first_night_runs(stack, walk):
+    """First of the session, while the scheduled nightly run that unpausing started is still running: the golden
+    image, VMDK migration and clone forms; then, once that night has made its block volume backups (their bytes are
+    taken as each is made), both block volumes change and ocisim corrupts the next block volume backup as it is
+    made, and the nightly's form at its defaults starts the second night (it waits for the first: max_active_runs
+    1); last, a restore naming two fields that exclude each other. Their ends are checked after the connections
+    test (conftest.py's order)."""
+    url = stack.url
     assert f"Airflow   {url}    login: admin / admin" in stack.started.stdout
-    records = read_pids(layout)
-    assert [name for name, _, _ in records] == ["ocisim", "api-server", "scheduler", "dag-processor", "triggerer",
-                                                "mailcatcher"]
-
-    api = Api(url)
-    dags = {d["dag_id"]: d for d in api.call("GET", "/api/v2/dags?limit=100")["dags"]}
+    assert [name for name, _, _ in read_pids(stack.layout)] == ["ocisim", "api-server", "scheduler", "dag-processor",
+                                                                 "triggerer", "mailcatcher"]
+    dags = {d["dag_id"]: d for d in walk.api.call("GET", "/api/v2/dags?limit=100")["dags"]}
     assert DAG_ID in dags
     assert not any(d["is_paused"] for d in dags.values()), "make up leaves every DAG unpaused"
-    walk = Walk(None, url, api, layout, tmp_path, stack.seen)
-    # unpausing started the latest scheduled interval. 420 s leaves room for one 2-minute retry of a deferred
-    # task hit by Airflow 3.3's stale defer-exit event race (apache/airflow#71580, #72716): the run still
-    # succeeds, a try later
-    run = walk.wait(DAG_ID, walk.newest(DAG_ID, "scheduled"), 420)
-    run_id = run["dag_run_id"]
-    assert run["state"] == "success", f"{run_id} did not succeed; logs in {stack.out}"
+    stack.runs["first night"] = wait_for("the scheduled nightly run", lambda: walk.newest(DAG_ID, "scheduled"), 60)
+    stack.runs.update(walk.forms_during_the_first_night(stack.clock))
+    stack.clock.lap("the nightly's form (the second night, a backup to be corrupted), a restore with two "
+                    "exclusive fields")
+
+
+def test_the_first_night_succeeded(stack, walk):
+    """The first night succeeded with its report in the note; the second starts now."""
+    # 420 s leaves room for one 2-minute retry of a deferred task hit by Airflow 3.3's stale defer-exit event race
+    # (apache/airflow#71580, #72716): the run still succeeds, a try later
+    run = walk.wait(DAG_ID, stack.runs["first night"], 420)
+    assert run["state"] == "success", f"{run['dag_run_id']} did not succeed; logs in {stack.out}"
     assert run["note"].startswith("**OCI nightly backup report"), f"no report in the run note: {run['note']!r}"
     assert re.search(r"\b3 volumes, 3 backed up, 3 verified, 0 failed\b", run["note"]), run["note"]
-    clock.lap("the scheduled nightly backup (unpaused by make up) succeeded")
+    stack.shared["first night"] = run
+    stack.clock.lap("the scheduled nightly backup (unpaused by make up) succeeded")
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            walk.page = page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            # a loaded machine (CI, other jobs on both cores) renders slowly: waits that pass in seconds when it
-            # is idle get a minute, and cost nothing more when it is not loaded
-            page.set_default_timeout(60_000)
-            expect.set_options(timeout=30_000)
-            login(page, url, f"/dags/{DAG_ID}/runs")
-            corrupted = walk.second_night_and_forms()
-            clock.lap(f"forms: nightly (its {corrupted} backup corrupted: verification failed); golden image, "
-                      f"VMDK migration, clone succeeded; a restore with two exclusive fields refused")
-            shots = browse(page, url, run_id, run["note"], corrupted, tmp_path)
-            clock.lap("Chromium: the good run, its note, the Console link, OCI Protection")
-            walk.restore_form()
-            clock.lap("the restore form: a bad OCID refused naming the field, then the run succeeded")
-            walk.approve_in_place()
-            clock.lap("an in-place restore approved under Browse > Required Actions, then swapped")
-            shots += walk.mapped_names(run_id)
-            clock.lap("the nightly's mapped group, its tasks by volume name")
-        finally:
-            browser.close()
-            expect.set_options(timeout=5_000)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for shot in [*shots, *walk.shots, tmp_path / "oci_protection.jpg"]:
-        shutil.copy(shot, SHOTS / shot.name)
-    for shot, name in README_SHOTS.items():
-        shutil.copy(tmp_path / shot, ROOT / "docs" / "img" / name)
+
+def test_the_good_night_its_note_console_link_and_mapped_names_in_chromium(stack, walk):
+    """While the second night runs: the good night's run, its note and the backup task's OCI Console link; the
+    nightly's mapped group by volume name."""
+    run = stack.shared["first night"]
+    shots = browse(walk.page, stack.url, run["dag_run_id"], run["note"], walk.tmp)
+    stack.clock.lap("Chromium: the good run, its note, the Console link")
+    walk.mapped_names(run["dag_run_id"])
+    stack.clock.lap("the nightly's mapped group, its tasks by volume name")
+    keep_shots([*shots, *walk.shots])
+
+
+def test_the_second_night_and_the_form_runs_end_as_they_should(stack, walk):
+    """The second night failed the corrupted volume's verification; the golden image, VMDK migration and clone runs
+    succeeded; the restore with two exclusive fields was refused naming both."""
+    stack.shared["corrupted"] = walk.form_runs_ended(stack.runs)
+    stack.clock.lap(f"form runs: the second night failed {stack.shared['corrupted']}'s verification; golden "
+                    "image, VMDK migration, clone succeeded; the restore with two exclusive fields refused")
+
+
+def test_the_protection_page_shows_the_corrupted_volume_at_risk_once(stack, walk):
+    """The OCI Protection page after the two nights, before any restore has made a volume and before the plan
+    runs (conftest.py)."""
+    shot = walk.tmp / "oci_protection.png"
+    protection(walk.page, stack.url, stack.shared["corrupted"], shot)
+    assert shot.stat().st_size > 20_000, f"{shot} looks empty"
+    keep_shots([shot, shot.with_suffix(".jpg")])
+    stack.clock.lap("Chromium: OCI Protection, the corrupted volume at risk, counted once")
+
+
+def test_an_in_place_restore_is_requested(stack, walk):
+    """Once the plan runs have ended: an in-place restore of app1's boot volume through the REST API. It gets to
+    its approval while the next tests use the browser."""
+    stack.runs["in place"] = run_id = walk.request_in_place_restore()
+    run = walk.api.call("GET", f"/api/v2/dags/oci_restore/dagRuns/{urllib.parse.quote(run_id, safe='')}")
+    assert run["conf"]["in_place"] is True and run["state"] in ("queued", "running"), run
+
+
+def test_the_restore_form_refuses_a_bad_ocid_naming_the_field_then_starts_the_run(stack, walk):
+    """The restore form: a bad OCID refused naming the field, then the corrected run starts (checked below)."""
+    stack.runs["restore form"] = walk.restore_form()
+    stack.clock.lap("the restore form: a bad OCID refused naming the field, then triggered")
+
+
+def test_an_in_place_restore_approved_under_required_actions_and_the_restore_form_run(stack, walk):
+    """The in-place restore's approval under Browse > Required Actions: it swaps. The restore form's run
+    succeeded."""
+    walk.approve_in_place(stack.runs["in place"])
+    stack.clock.lap("the in-place restore approved under Browse > Required Actions: it swapped")
+    run = walk.wait("oci_restore", stack.runs["restore form"], 300)
+    assert run["state"] == "success", run
+    assert run["note"].startswith("**OCI restore: done**"), run["note"]
+    assert re.search(r"\| new volume \| \S+ \| volume…\w+ \| AVAILABLE after", run["note"]), run["note"]
+    stack.clock.lap("the restore form's run succeeded")
+    keep_shots(walk.shots)
 
 
 def test_make_down_stops_every_process_of_the_stack(stack):
@@ -172,6 +206,15 @@ def test_make_down_stops_every_process_of_the_stack(stack):
 # the screenshots the README shows, kept current by this test: (this test's name) -> docs/img name
 README_SHOTS = {"restore_form_bad_value.png": "trigger-form.png", "nightly_mapped_names.png": "mapped-names.png",
                 "required_action_in_place.png": "required-action.png"}
+
+
+def keep_shots(shots: list[Path]) -> None:
+    """Screenshots to out/browser/, and the ones the docs show to docs/img/."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for shot in shots:
+        shutil.copy(shot, SHOTS / shot.name)
+        if shot.name in README_SHOTS:
+            shutil.copy(shot, ROOT / "docs" / "img" / README_SHOTS[shot.name])
 
 
 def login(page, url: str, path: str) -> None:
@@ -259,39 +302,59 @@ class Walk:
         self.shots.append(path)
 
     # -- the walk-through ---------------------------------------------------------------------------------------
-    def second_night_and_forms(self) -> str:
-        """The nightly's form at its defaults (the Variable configures the run), with the next block volume backup
-        corrupted: its run fails that volume's verification. Meanwhile the golden image, VMDK migration and clone
-        forms run, and a restore naming two fields that exclude each other is refused naming both (none of them
-        makes a volume the nightly protects, so the Protection page read next counts the same volumes). Returns
-        the corrupted volume's name."""
-        # the second night's first block volume backup is damaged as it is made (ocisim's fault), in the block it
-        # stores: both block volumes change their first block (ext4 leaves its first 1024 bytes unused), so the
-        # damaged block holds the superblock, and e2fsck fails on the restored volume
-        for name in ("db-data", "app-data"):
-            self.sim.write(self.tenancy["volumes"][name], 0, b"night two")
-        self.sim.fault("CreateVolumeBackup", "corrupt_backup", count=1)
-        runs = {DAG_ID: self.trigger(self.open_form(DAG_ID), DAG_ID), **self.image_forms()}
-
+    def forms_during_the_first_night(self, clock: Clock) -> dict[str, str]:
+        """The golden image, VMDK migration and clone forms; the nightly's form at its defaults (the Variable
+        configures the run) with the next block volume backup corrupted, so its run fails that volume's
+        verification; a restore naming two fields that exclude each other. None of them makes a volume the nightly
+        protects, so the Protection page read later counts the same volumes. Returns the runs started by name."""
+        runs = self.image_forms()
         dialog = self.open_form("oci_emergency_clone")  # the untagged scratch volume, by the list field
         self.fill(dialog, "What to clone", {"volume_ids": self.tenancy["volumes"]["scratch"]})
         runs["oci_emergency_clone"] = self.trigger(dialog, "oci_emergency_clone")
+        clock.lap("Chromium signed in; the golden image, VMDK migration and clone forms")
 
-        volume = self.tenancy["volumes"]["db-data"]
-        backup = next(b["id"] for b in self.sim.resources("volumebackup")
-                      if b["volume_id"] == volume and b["lifecycle_state"] == "AVAILABLE")
+        # the first night's block volume backups are made (ocisim takes a backup's bytes as it is made), so the
+        # next CreateVolumeBackup is the second night's
+        volumes = {name: self.tenancy["volumes"][name] for name in ("db-data", "app-data")}
+
+        def first_backups() -> dict | None:
+            made: dict[str, str] = {}
+            for b in self.sim.resources("volumebackup"):  # oldest first; not the DR copies
+                if b["lifecycle_state"] == "AVAILABLE" and b["_region"] == self.tenancy["home_region"]:
+                    made.setdefault(b["volume_id"], b["id"])
+            return made if all(v in made for v in volumes.values()) else None
+
+        backups = wait_for("the first night's block volume backups", first_backups, 300)
+        clock.lap("the first night's block volume backups made")
+        # the second night's first block volume backup is damaged as it is made (ocisim's fault), in the block it
+        # stores: both block volumes change their first block (ext4 leaves its first 1024 bytes unused), so the
+        # damaged block holds the superblock, and e2fsck fails on the restored volume
+        for volume_id in volumes.values():
+            self.sim.write(volume_id, 0, b"night two")
+        self.sim.fault("CreateVolumeBackup", "corrupt_backup", count=1)
+        runs["second night"] = self.trigger(self.open_form(DAG_ID), DAG_ID)  # queued until the first night ends
+
+        volume = volumes["db-data"]
         dialog = self.open_form("oci_restore")
-        self.fill(dialog, "Which backup", {"backup_id": backup, "volume_id": volume})
-        refused_id = self.trigger(dialog, "oci_restore")
+        self.fill(dialog, "Which backup", {"backup_id": backups[volume], "volume_id": volume})
+        runs["refused restore"] = self.trigger(dialog, "oci_restore")
+        runs["refused backup"] = backups[volume]
+        return runs
 
-        ended = self.wait_all(runs, 420)
+    def form_runs_ended(self, runs: dict[str, str]) -> str:
+        """The runs forms_during_the_first_night started ended as they should. Returns the corrupted volume's
+        name."""
+        started = {dag_id: runs[dag_id] for dag_id in ("oci_golden_image", "oci_vmdk_migration",
+                                                       "oci_emergency_clone")}
+        ended = self.wait_all({**started, DAG_ID: runs["second night"]}, 420)
         bad = ended.pop(DAG_ID)
         assert bad["state"] == "failed", f"{bad['dag_run_id']}: a corrupted backup must fail the run"
         assert re.search(r"\b3 volumes, 3 backed up, 2 verified, 1 failed\b", bad["note"]), bad["note"]
         corrupted = re.search(r"^\| ([\w-]+) \| VERIFICATION FAILED \|", bad["note"], re.M).group(1)
-        refused = self.wait("oci_restore", refused_id, 60)
+        refused = self.wait("oci_restore", runs["refused restore"], 60)
         assert refused["state"] == "failed"
         # the run's note (and validate_request's log) says why, naming both fields
+        backup, volume = runs["refused backup"], self.tenancy["volumes"]["db-data"]
         assert refused["note"].startswith("**OCI restore: nothing done**"), refused["note"]
         assert f"refused: backup_id '{short_ocid(backup)}' and volume_id '{short_ocid(volume)}': both given, but " \
                f"they exclude each other" in refused["note"], refused["note"]
@@ -327,15 +390,18 @@ class Walk:
         runs["oci_vmdk_migration"] = self.trigger(dialog, "oci_vmdk_migration")
         return runs
 
-    def approve_in_place(self) -> None:
-        """An in-place restore of app1's boot volume waits before the instance stops (OCI_APPROVAL_IN_PLACE is on
-        in `make up`); a person opens it under Browse > Required Actions, reads what will happen, gives a reason
-        and approves; the run swaps the boot volume and its note says who approved."""
+    def request_in_place_restore(self) -> str:
+        """An in-place restore of app1's boot volume, through the REST API: it waits for a person's approval before
+        the instance stops (OCI_APPROVAL_IN_PLACE is on in `make up`). Returns the run id."""
+        return self.api.call("POST", "/api/v2/dags/oci_restore/dagRuns", {"logical_date": None, "conf": {
+            "volume_id": self.tenancy["boot_volumes"]["app1"], "in_place": True, "approvers": ["admin"]}})["dag_run_id"]
+
+    def approve_in_place(self, run_id: str) -> None:
+        """A person opens the in-place restore's approval under Browse > Required Actions, reads what will happen,
+        gives a reason and approves; the run swaps the boot volume and its note says who approved."""
         from playwright.sync_api import expect
 
         page, instance = self.page, self.tenancy["instances"]["app1"]
-        run_id = self.api.call("POST", "/api/v2/dags/oci_restore/dagRuns", {"logical_date": None, "conf": {
-            "volume_id": self.tenancy["boot_volumes"]["app1"], "in_place": True, "approvers": ["admin"]}})["dag_run_id"]
 
         def awaiting():
             tis = self.api.call("GET", f"/api/v2/dags/oci_restore/dagRuns/{urllib.parse.quote(run_id, safe='')}"
@@ -358,9 +424,9 @@ class Walk:
         assert re.search(r"^\| approved by \| admin \| - \| .*browser walk-through \|$", run["note"], re.M), run["note"]
         assert "| swapped into | app1 |" in run["note"], run["note"]
 
-    def restore_form(self) -> None:
+    def restore_form(self) -> str:
         """The restore form: a bad OCID is refused as the run would be created, naming the field and its rule;
-        corrected, the run restores db-data's newest verified backup."""
+        corrected, the run restores db-data's newest verified backup. Returns the run id."""
         from playwright.sync_api import expect
 
         volume = self.tenancy["volumes"]["db-data"]
@@ -374,12 +440,9 @@ class Walk:
         expect(self.page.get_by_role("status").filter(has_text="Failed to Trigger Dag")).to_have_count(
             0, timeout=30_000)
         self.fill(dialog, "Which backup", {"volume_id": volume})
-        run = self.wait("oci_restore", self.trigger(dialog, "oci_restore"), 300)
-        assert run["state"] == "success", run
-        assert run["note"].startswith("**OCI restore: done**"), run["note"]
-        assert re.search(r"\| new volume \| \S+ \| volume…\w+ \| AVAILABLE after", run["note"]), run["note"]
+        return self.trigger(dialog, "oci_restore")
 
-    def mapped_names(self, run_id: str) -> list[Path]:
+    def mapped_names(self, run_id: str) -> None:
         """The good nightly run's grid: its mapped group `protect_volume` expanded, each task named by its volume."""
         from playwright.sync_api import expect
 
@@ -396,17 +459,14 @@ class Walk:
         print(f"[browser] protect_volume's map indexes: {names}", flush=True)
         assert names == ["app-data", "app1 (Boot Volume)", "db-data"], names
         self.shot("nightly_mapped_names.png")
-        return []
 
 
-def browse(page, url: str, run_id: str, note: str, corrupted: str, tmp_path: Path) -> list[Path]:
-    """The good nightly run, its report in the note and the backup task's OCI Console link; then the OCI
-    Protection page from the navigation."""
+def browse(page, url: str, run_id: str, note: str, tmp_path: Path) -> list[Path]:
+    """The good nightly run, its report in the note and the backup task's OCI Console link."""
     from playwright.sync_api import expect
 
     quoted = urllib.parse.quote(run_id, safe="")
-    shots = [tmp_path / f"{name}.png" for name in ("nightly_run", "nightly_run_report", "backup_task_console_link",
-                                                   "oci_protection")]
+    shots = [tmp_path / f"{name}.png" for name in ("nightly_run", "nightly_run_report", "backup_task_console_link")]
     page.goto(f"{url}/dags/{DAG_ID}/runs")
     latest = page.get_by_role("link", name=run_id)
     expect(latest.first).to_be_visible()
@@ -436,7 +496,6 @@ def browse(page, url: str, run_id: str, note: str, corrupted: str, tmp_path: Pat
     expect(link).to_be_visible()
     href = link.get_attribute("href")
     page.screenshot(path=str(shots[2]), animations="disabled")
-    protection(page, url, corrupted, shots[3])
     match = re.fullmatch(r"https://cloud\.oracle\.com/block-storage/(?:boot-volume-)?backups/"
                          r"(ocid1\.(?:boot)?volumebackup\.oc1\.iad\.\w+)\?region=us-ashburn-1", href or "")
     assert match, f"OCI Console link {href!r} is not a console URL of a backup in us-ashburn-1"
