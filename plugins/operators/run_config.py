@@ -32,7 +32,7 @@ class OciRunConfigOperator(OciBaseOperator):
     No OCI call (the hook is never made).
 
     :param check: optional function that takes the resolved configuration and returns it checked (raising
-        OciInputError naming the field), e.g. `forms.nightly.check_nightly`.
+        OciInputError naming the field), e.g. `workflows.nightly.validate`.
 
     XCom: the configuration dict, and each of its keys under its own key."""
 
