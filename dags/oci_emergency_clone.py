@@ -1,7 +1,7 @@
 """Emergency clone: point-in-time deep copies of boot and block volumes, optionally brought up on a new instance.
 
-Parse-time cost: this file imports only Airflow and the project's operator and hook modules (they import the
-OCI SDK inside their methods). Nothing here calls an API; the request is read and checked at run time.
+Parse-time cost: this file imports only Airflow, the project's operator and hook modules and its workflow module
+(they import the OCI SDK inside their methods). Nothing here calls an API; the request is read and checked at run time.
 """
 
 from __future__ import annotations

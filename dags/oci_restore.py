@@ -1,7 +1,7 @@
 """Restore a volume from a backup (a chosen one, or a volume's newest verified one), optionally attached or booted.
 
-Parse-time cost: this file imports only Airflow and the project's operator and hook modules (they import the
-OCI SDK inside their methods). Nothing here calls an API; the request is read and checked at run time.
+Parse-time cost: this file imports only Airflow, the project's operator and hook modules and its workflow module
+(they import the OCI SDK inside their methods). Nothing here calls an API; the request is read and checked at run time.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """VMDK/QCOW2 migration: a disk image from another platform becomes an OCI custom image and, optionally, a fleet.
 
-Parse-time cost: this file imports only Airflow and the project's operator and hook modules (they import the
-OCI SDK inside their methods). Nothing here calls an API; the request is read and checked at run time.
+Parse-time cost: this file imports only Airflow, the project's operator and hook modules and its workflow module
+(they import the OCI SDK inside their methods). Nothing here calls an API; the request is read and checked at run time.
 """
 
 from __future__ import annotations

@@ -100,9 +100,3 @@ def read(ti, arg: Any, count: int | None = None) -> Any:
         return arg
     return mapped(ti, arg, count) if is_mapped(arg) else one(ti, arg)
 
-
-def task_state(ti, arg: Any) -> str | None:
-    """The state of an unmapped task in this run."""
-    task_id = task_id_of(arg)
-    return ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[task_id]).get(ti.run_id, {}).get(
-        task_id)
