@@ -10,7 +10,7 @@ from common.errors import OciInputError
 from common.ids import ocid_kind, validate_ocid
 from common.tags import VERIFIED_LEVELS, inherited, restored_tags
 from common.xcom import VERIFY_XCOM_KEY
-from forms.checks import check_backup_id
+from forms.checks import check_backup_id, check_volume_id
 from forms.params import flag
 from hooks.block_storage import OciBlockStorageHook
 from triggers.results import new_volume_xcom, verified, volume_result
@@ -103,9 +103,7 @@ class OciCloneVolumeOperator(_NewVolumeOperator):
         self.freeform_tags = freeform_tags
 
     def validate_inputs(self) -> None:
-        validate_ocid(self.volume_id, "volume_id")
-        if ocid_kind(self.volume_id) not in ("volume", "bootvolume"):
-            raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume or boot volume OCID")
+        check_volume_id(self.volume_id)  # the same rule as the clone's and restore's forms (forms/checks.py)
 
     def execute(self, context) -> dict:
         import oci
@@ -317,9 +315,7 @@ class OciDeleteVolumeOperator(OciBaseOperator):
         self.volume_id = volume_id
 
     def validate_inputs(self) -> None:
-        validate_ocid(self.volume_id, "volume_id")
-        if ocid_kind(self.volume_id) not in ("volume", "bootvolume"):
-            raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume or boot volume OCID")
+        check_volume_id(self.volume_id)  # the same rule as the clone's and restore's forms (forms/checks.py)
 
     def execute(self, context) -> dict:
         self.validate()
