@@ -90,14 +90,13 @@ class OciBackupReportOperator(OciBaseOperator):
         """The closing steps that did not succeed, read from Airflow (a step that crashed pushed nothing),
         with what each one recorded: the teardown's leftovers, retention's failed deletions, the copy's volume."""
         from operators.backup_plan import select_dr_copies
-        from operators.task_values import one, task_id_of
+        from operators.task_values import one, states, task_id_of
 
         steps = {task_id_of(task): (role, task) for role, task in self.steps()}
         if not steps:
             return []
-        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=list(steps)).get(ti.run_id, {})
         failed, copies = [], None
-        for key, state in sorted(states.items()):
+        for key, state in sorted(states(ti, [task for _, task in steps.values()]).items()):
             if state not in ("failed", "upstream_failed"):
                 continue
             step, _, index = key.rpartition("_") if key not in steps else (key, "", "")

@@ -50,16 +50,22 @@ def one(ti, arg: Any, key: str | None = None, index: int | None = None) -> Any:
         return None
 
 
+def states(ti, tasks: list) -> dict[str, str]:
+    """The states of these tasks (or XComArgs) in this run, in one query, by task id (`<task id>_<map index>`
+    for each map index of a mapped task)."""
+    task_ids = [task_id_of(task) for task in tasks]
+    return ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=task_ids).get(ti.run_id, {})
+
+
 def map_states(ti, arg: Any) -> dict[int, str]:
     """The state of each map index of a mapped task, in one query."""
     task_id = task_id_of(arg)
-    found = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[task_id]).get(ti.run_id, {})
-    states = {}
-    for name, state in found.items():
+    by_index = {}
+    for name, state in states(ti, [arg]).items():
         head, _, index = name.rpartition("_")
         if head == task_id and index.isdigit():
-            states[int(index)] = state
-    return states
+            by_index[int(index)] = state
+    return by_index
 
 
 def mapped(ti, arg: Any, count: int | None = None, key: str | None = None,
@@ -72,10 +78,10 @@ def mapped(ti, arg: Any, count: int | None = None, key: str | None = None,
         values = [v for v in ti.xcom_pull(task_ids=[task_id_of(arg)], key=key) or [] if v is not None]
     except Exception:  # a task that never ran has no XCom
         values = []
-    states = None
+    by_index = None
     if count is None:
-        states = map_states(ti, arg)
-        count = max(states, default=-1) + 1
+        by_index = map_states(ti, arg)
+        count = max(by_index, default=-1) + 1
     expected = list(range(count)) if expected is None else sorted(i for i in expected if 0 <= i < count)
     out: list = [None] * count
     if not values:
@@ -85,8 +91,8 @@ def mapped(ti, arg: Any, count: int | None = None, key: str | None = None,
             out[index] = xcom_value(value)
         return out
     if key == RETURN_KEY:  # some did not: a return value is there exactly for the indexes that succeeded
-        states = map_states(ti, arg) if states is None else states
-        done = [i for i in sorted(states) if states[i] == "success" and i < count]
+        by_index = map_states(ti, arg) if by_index is None else by_index
+        done = [i for i in sorted(by_index) if by_index[i] == "success" and i < count]
         if len(done) == len(values):
             for index, value in zip(done, values, strict=True):
                 out[index] = xcom_value(value)

@@ -63,3 +63,22 @@ def test_an_xcomarg_names_its_task_and_key_and_a_plain_value_reads_as_itself():
     assert task_id_of(arg) == "approve" and one(ti, arg) == {"approved": True}
     assert read(ti, arg) == {"approved": True} and read(ti, {"plain": 1}) == {"plain": 1}
     assert one(Ti({}), gate) is None
+
+
+def test_the_nightly_report_names_a_failed_closing_step_by_the_task_it_was_handed():
+    from operators.report import OciBackupReportOperator
+
+    class StepsTi(Ti):
+        def get_task_states(self, dag_id, run_ids, task_ids):
+            self.queries += 1
+            return {self.run_id: {"delete_test_restores": "failed", "prune_backups": "success",
+                                  "copy_to_dr_region_1": "failed", "copy_to_dr_region_0": "success"}}
+
+    plan = [{"volume_id": "v0", "dr_region": "r2"}, {"volume_id": "v1", "dr_region": "r3"}]
+    report = OciBackupReportOperator(
+        task_id="report", plan=plan, volume_tasks={}, copies=task("copy_to_dr_region"),
+        teardown=task("delete_test_restores", False), prune=task("prune_backups", False))
+    ti = StepsTi({("delete_test_restores", -1, "teardown"): {"leftovers": [{"name": "t", "id": "i", "error": "500"}]}})
+    assert report.failed_steps(ti) == [
+        {"step": "copy_to_dr_region[1]", "state": "failed", "detail": "copy of the backup of v1 to r3"},
+        {"step": "delete_test_restores", "state": "failed", "detail": "temporaries left: t (i): 500"}]
