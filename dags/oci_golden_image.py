@@ -1,7 +1,7 @@
 """Golden image: a custom image of a configured instance, optionally exported, optionally rolled out as a fleet.
 
-Parse-time cost: this file imports only Airflow and the project's operator and hook modules (they import the
-OCI SDK inside their methods). Nothing here calls an API; the request is read and checked at run time.
+Parse-time cost: this file imports only Airflow, the project's operator and hook modules and its workflow module
+(they import the OCI SDK inside their methods). Nothing here calls an API; the request is read and checked at run time.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, AssetAlias
-from forms.fleet import fleet_params
-from forms.params import choice_field, ocid_field, plan_field, text_field
 from hooks.retries import RETRY_BUDGET
 from notify.callbacks import on_run_failure, record_error
 from operators.base import wait_settings
@@ -19,12 +17,11 @@ from operators.image_transfer import OciExportImageOperator
 from operators.images import OciCheckImageShapeOperator, OciCreateImageFromInstanceOperator
 from operators.on_demand import OciCheckFleetOperator, OciRunReportOperator, OciValidateRequestOperator
 from reports.fleet import IMAGE_ASSET_ALIAS
+from workflows import golden_image as workflow  # its form, request and report
 
 DAG_ID = "oci_golden_image"
 # How often waits look at OCI (backoff from the first to the second); tests shorten them.
 WAIT = wait_settings()
-# the form's sections, in the order a person decides
-WHICH, IMAGE, EXPORT = "Which instance", "The image", "Afterwards (optional): export to Object Storage"
 
 DOC = """
 ### Golden image
@@ -50,33 +47,10 @@ with DAG(
     default_args={"owner": "platform", **RETRY_BUDGET.task_args(),
                   "on_failure_callback": record_error,  # the error line for the run's mail
                   "execution_timeout": timedelta(hours=2)},
-    params={
-        # Which instance
-        "instance_id": ocid_field("instance", "Instance (required)", "The configured instance to image, RUNNING or "
-                                  "STOPPED", WHICH),
-        "iscsi_policy": choice_field("refuse", ["refuse", "detach_and_reattach"], "iSCSI volumes attached",
-                                     "refuse: fail naming them; detach_and_reattach: log out, detach, image and "
-                                     "re-attach", WHICH),
-        # The image
-        "image_name": text_field("Image name", "Empty: golden-<instance>-<time>. Example: web-golden-2026-12",
-                                 IMAGE, maxLength=255),
-        "launch_mode": choice_field(None, [None, "NATIVE", "EMULATED", "PARAVIRTUALIZED", "CUSTOM"], "Launch mode",
-                                    "Of the image (empty: the instance's)", IMAGE),
-        "compartment_id": ocid_field("compartment", "Compartment", "Of the image (empty: the instance's)", IMAGE),
-        # Export
-        "export_bucket": text_field("Export to bucket", "Empty: no export. Example: golden-images", EXPORT,
-                                    pattern=r"^[A-Za-z0-9._-]{0,256}$"),
-        "export_namespace": text_field("Namespace", "Your tenancy's Object Storage namespace (Tenancy details), "
-                                       "required with a bucket. Example: axaxnpcrorw5", EXPORT),
-        "export_object_name": text_field("Object name", "Empty: golden-images/<image name>.<format>", EXPORT,
-                                         maxLength=1024),
-        "export_format": choice_field("VMDK", ["VMDK", "QCOW2"], "Format", "Of the exported image", EXPORT),
-        **fleet_params("web-{index:02d}"),
-        "plan_only": plan_field(),  # check everything, change nothing (common/plan.py)
-    },
+    params=workflow.params(),
 ) as dag:
 
-    request = OciValidateRequestOperator(task_id="validate_request", request="golden_image").output
+    request = OciValidateRequestOperator(task_id="validate_request", request=workflow.check_request).output
     fleet = OciCheckFleetOperator(task_id="check_fleet_hostnames", fleet=request["fleet"]).output
     create = OciCreateImageFromInstanceOperator(
         task_id="create_golden_image", instance_id=request["instance_id"], display_name=request["image_name"],
@@ -96,5 +70,8 @@ with DAG(
         map_index_template="{{ task.hostname }}", **WAIT,
     ).expand_kwargs(fleet)
 
-    report = OciRunReportOperator(task_id="report", report="golden_image", outlets=[AssetAlias(IMAGE_ASSET_ALIAS)])
+    report = OciRunReportOperator(task_id="report", report=workflow.REPORT, outlets=[AssetAlias(IMAGE_ASSET_ALIAS)],
+                                  values={"request": request, "image": create.output,
+                                          "not_reattached": create.output["not_reattached"],
+                                          "exported": export.output, "instances": launch.output})
     fleet >> create >> check_shape >> export >> launch >> report

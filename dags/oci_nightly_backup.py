@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, task, task_group
 from common import config as settings
 from common import pools
-from forms.nightly import check_nightly, nightly_params
 from notify.callbacks import on_run_failure, on_run_success, record_error, rpo_deadline
 from operators.approval import OciApprovePruneOperator
 from operators.backup_plan import (
@@ -33,6 +32,7 @@ from operators.verify import OciCleanupTestResourcesOperator, OciVerifyRestoreOp
 from operators.volume_groups import OciBackupVolumeGroupOperator
 from operators.volumes import OciRestoreVolumeOperator
 from reports.names import item_name, volume_name
+from workflows import nightly as workflow  # its form and rules
 
 DAG_ID = settings.NIGHTLY_DAG_ID
 
@@ -68,10 +68,11 @@ with DAG(
                   # a volume's later steps run before other volumes' backups (the oldest work first), so test
                   # restores and verifications go on while backups are still queued
                   "weight_rule": "upstream", **wait_settings(deferrable=False)},
-    params=nightly_params(),
+    params=workflow.params(),
 ) as dag:
     # Params defaults < the Variable oci_nightly_backup < the trigger conf; checked before any OCI call
-    config = task(config_task(check_nightly), task_id="resolve_config", multiple_outputs=True, pool="default_pool")()
+    config = task(config_task(workflow.validate), task_id="resolve_config", multiple_outputs=True,
+                  pool="default_pool")()
     discover = OciDiscoverVolumesOperator(task_id="discover_volumes", compartment_ids=config["compartment_ids"],
                                           tag_key=config["tag_key"],
                                           include_subcompartments=config["include_subcompartments"])
@@ -79,6 +80,8 @@ with DAG(
     plan = OciPlanBackupsOperator(task_id="plan_backups", volumes=discover.output, policies=config["policies"],
                                   verification_level=config["verification_level"],
                                   verifier_instance_id=config["verifier_instance_id"], subnet_id=config["subnet_id"])
+
+    volume_tasks, group_tasks = {}, {}  # each group's tasks by role, which the report reads (filled below)
 
     # each mapped task shows its volume's (or group's) display name in the grid, not 0, 1, 2
     @task_group(group_id="protect_volume", default_args={"map_index_template": item_name("plan_backups")})
@@ -90,11 +93,12 @@ with DAG(
                                            availability_domain=availability_domain,
                                            freeform_tags={"airflow-temporary": "true"}, deferrable=True,
                                            enabled=verify, verification_level=config["verification_level"])
-        OciVerifyRestoreOperator(
+        check = OciVerifyRestoreOperator(
             task_id="verify_restore", restored=restore.output, backup=backup.output,
             level=config["verification_level"], verifier_instance_id=config["verifier_instance_id"],
             subnet_id=config["subnet_id"], canary_path=config["canary_path"], heartbeat_path=config["heartbeat_path"],
             retries=0)
+        volume_tasks.update(backup=backup, restore=restore, verify=check)
 
     protected = protect_volume.expand_kwargs(plan.output)
     # volumes sharing a `backup-group` tag: one crash-consistent volume group backup, restored and checked as one
@@ -108,13 +112,14 @@ with DAG(
             task_id="restore_for_test", volume_group_backup_id=backup.output["volume_group_backup_id"],
             enabled=backup.output["verify"], freeform_tags={"airflow-temporary": "true"}, deferrable=True,
             verification_level=config["verification_level"], backup=backup.output)
-        OciVerifyGroupRestoreOperator(
+        check = OciVerifyGroupRestoreOperator(
             task_id="verify_restore", restored=restore.output, backup=backup.output, retries=0,
             level=config["verification_level"], verifier_instance_id=config["verifier_instance_id"],
             subnet_id=config["subnet_id"], canary_path=config["canary_path"], heartbeat_path=config["heartbeat_path"])
-        OciCopyBackupOperator(task_id="copy_to_dr_region", backup_id=backup.output["volume_group_backup_id"],
-                              destination_region=backup.output["dr_region"], enabled=backup.output["dr_region"],
-                              deferrable=True, retries=0)
+        copy = OciCopyBackupOperator(task_id="copy_to_dr_region", backup_id=backup.output["volume_group_backup_id"],
+                                     destination_region=backup.output["dr_region"],
+                                     enabled=backup.output["dr_region"], deferrable=True, retries=0)
+        group_tasks.update(backup=backup, restore=restore, verify=check, copy=copy)
 
     protected_groups = protect_group.expand(group=plan_groups.output)
     plan >> plan_groups
@@ -145,10 +150,9 @@ with DAG(
                                     dry_run=config["dry_run"], trigger_rule="all_done", retries=0,
                                     approval_task_id=gate and gate.task_id)
     report = OciBackupReportOperator(task_id="report", plan=plan.output[FULL_PLAN_KEY], groups=plan_groups.output,
-                                     discovered=discover.output,
-                                     prune_result=prune.output, retries=0,
-                                     steps=["copy_to_dr_region", "delete_test_restores", "prune_backups"],
-                                     retention_gate=gate and gate.task_id)
+                                     discovered=discover.output, prune_result=prune.output, retries=0,
+                                     volume_tasks=volume_tasks, group_tasks=group_tasks, copies=copies,
+                                     teardown=cleanup, prune=prune, retention_gate=gate)
     # retention needs tonight's verifications, not the teardown: both run at once, then the report
     protected >> [cleanup, prune] >> report
     protected_groups >> [cleanup, prune]

@@ -1,5 +1,6 @@
-"""Checks of request values that need no API call: local files and disks to upload, and bucket, object and display
-names. One function per rule; each raises OciInputError naming the field, the value (cut short) and the rule.
+"""Checks of request values that need no API call: fields that exclude each other, the OCIDs a restore or clone
+starts from, local files and disks to upload, and bucket, object and display names. One function per rule; each
+raises OciInputError naming the field, the value (cut short) and the rule.
 
 The checks of what a request refers to (instances, subnets, buckets, free hostnames) make read-only calls and
 are OciHook methods (hooks/references.py).
@@ -13,6 +14,7 @@ from typing import Any
 
 from common import config
 from common.errors import OciInputError, shown
+from common.ids import ocid_kind, validate_ocid
 from disks.headers import HEADER_PROBE_BYTES, IMAGE_LIMIT_BYTES, IMAGE_LIMIT_GB, DiskImageError, gb, probe_disk_header
 
 UPLOAD_ROOTS_ENV = config.UPLOAD_ROOTS.name
@@ -75,6 +77,16 @@ def check_local_disk(path: str, image_type: str | None = None, field: str = "loc
     return fmt, size
 
 
+# -- fields that exclude each other ---------------------------------------------------------------------------
+def both_given(first: tuple[str, Any], second: tuple[str, Any], hint: str = "give exactly one") -> None:
+    """Two fields that exclude each other, both set (a form shows both, a person may fill both): refused, naming
+    the two fields and their values, before anything else is read."""
+    (name, value), (other, other_value) = first, second
+    if value not in (None, "", []) and other_value not in (None, "", []):
+        raise OciInputError(f"{name} {value!r} and {other} {other_value!r}: both given, but they exclude each other; "
+                            f"{hint}")
+
+
 # -- names ----------------------------------------------------------------------------------------------------
 def check_object_name(name: Any, field: str = "object_name") -> str:
     """OCI's object name rules, plus what makes a name a path trick: 1 to 1024 bytes of UTF-8, no control
@@ -95,6 +107,23 @@ def check_display_name(name: Any, field: str = "display_name") -> str:
     if not isinstance(name, str) or not 0 < len(name) <= 255 or any(ord(c) < 32 for c in name):
         raise OciInputError(f"{field} {shown(name)}: 1 to 255 characters, no control characters")
     return name
+
+
+# -- what a restore or a clone starts from -----------------------------------------------------------------------
+def check_backup_id(value: Any, field: str = "backup_id") -> str:
+    """A volume backup or boot volume backup OCID: what a restore makes a volume from."""
+    validate_ocid(value, field)
+    if ocid_kind(value) not in ("volumebackup", "bootvolumebackup"):
+        raise OciInputError(f"{field} {value!r}: must be a volume backup or boot volume backup OCID")
+    return value
+
+
+def check_volume_id(value: Any, field: str = "volume_id") -> str:
+    """A block volume or boot volume OCID: what a clone copies, or whose newest verified backup a restore uses."""
+    validate_ocid(value, field)
+    if ocid_kind(value) not in ("volume", "bootvolume"):
+        raise OciInputError(f"{field} {value!r}: must be a block volume or boot volume OCID")
+    return value
 
 
 # -- backups ---------------------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ report. Each is an operator, so your own DAG can use the same parts.
 
 A request is checked in two passes, both before the first mutating call: every field on its own (no API call
 at all), then every reference it names with read-only calls (instances, subnets, hostnames in use, availability
-domains, buckets). The requests are read in forms/requests.py; the checks are forms/checks.py (values) and the
-hook's methods (hooks/references.py: references), one per rule.
+domains, buckets). Each workflow reads its request in its module (plugins/workflows/); the checks are
+forms/checks.py (values) and the hook's methods (hooks/references.py: references), one per rule.
 """
 
 from __future__ import annotations
@@ -17,47 +17,46 @@ from common.errors import OciInputError, OciWaitError
 from common.ids import ocid_kind
 from common.plan import PLAN_KEY
 from common.tags import VERIFIED_TAG, newest_verified
+from forms.launch import launch_defaults
 from forms.params import flag
-from forms.requests import REQUESTS, launch_defaults
 from hooks.block_storage import backup_result
 from hooks.retries import RETRY_BUDGET
+from reports.on_demand import OnDemandReport
 
 from operators.base import OciBaseOperator, oci_template_fields
 
 
 class OciValidateRequestOperator(OciBaseOperator):
-    """Read a DAG run's request with one of REQUESTS, or your own function (params, hook, context) -> dict: every
-    field first with no API call, then every reference with read-only calls. The params are the run's
-    configuration in the one order every DAG uses (common/config.py): Params defaults, the Variable named after
-    the DAG, the trigger conf. XCom: the request, and each of its keys under its own key (so
-    `task.output["hostname"]` works).
+    """Read a DAG run's request with a workflow's function (params, hook, context) -> dict, like
+    `workflows.restore.check_request`: every field first with no API call, then every reference with read-only
+    calls. The params are the run's configuration in the one order every DAG uses (common/config.py): Params
+    defaults, the Variable named after the DAG, the trigger conf. XCom: the request, and each of its keys under its
+    own key (so `task.output["hostname"]` works); a refused request's reason under key `refused`.
 
-    :param request: the name of a request in ``REQUESTS`` (``emergency_clone``, ``restore``, ``vmdk_migration``,
-        ``golden_image``), or a function (params, hook, context) -> dict
+    :param request: the function (params, hook, context) -> dict that reads and checks the request (a workflow
+        module's ``check_request``, plugins/workflows/)
     """
 
     multiple_outputs = True  # each key of the XCom on its own (`task.output["hostname"]`)
     template_fields = oci_template_fields()
 
-    def __init__(self, *, request: str | Callable[[dict, Any, Any], dict], **kwargs):
+    def __init__(self, *, request: Callable[[dict, Any, Any], dict], **kwargs):
         super().__init__(**kwargs)
         self.request = request
 
     def validate_inputs(self) -> None:
-        if (isinstance(self.request, str) and self.request not in REQUESTS) or not (
-                isinstance(self.request, str) or callable(self.request)):
-            raise OciInputError(f"request {self.request!r}: one of {sorted(REQUESTS)} or a function")
+        if not callable(self.request):
+            raise OciInputError(f"request {self.request!r}: a function (params, hook, context) -> dict, like "
+                                f"workflows.restore.check_request")
 
-    def execute(self, context) -> dict:
-        self.validate()
+    def execute_step(self, context) -> dict:
         from operators.run_config import run_config
 
-        parse = REQUESTS[self.request] if isinstance(self.request, str) else self.request
         try:
             config = run_config(context)
             # plan mode (common/plan.py): the mutating tasks record their call and skip
             plan_only = flag(config.get(PLAN_KEY, False), PLAN_KEY)
-            result = {**parse(config, self.hook, context), PLAN_KEY: plan_only}
+            result = {**self.request(config, self.hook, context), PLAN_KEY: plan_only}
         except OciInputError as err:  # the report's run note shows why (XCom key `refused`)
             context["ti"].xcom_push(key="refused", value=str(err)[:500])
             raise
@@ -85,22 +84,29 @@ class OciCheckFleetOperator(OciBaseOperator):
         if not isinstance(self.fleet, list | tuple) or not all(isinstance(f, dict) for f in self.fleet):
             raise OciInputError(f"fleet {str(self.fleet)[:80]!r}: a list of launch requests (dicts)")
 
-    def execute(self, context) -> list[dict]:
-        self.validate()
+    def execute_step(self, context) -> list[dict]:
         return self.hook.check_fleet(list(self.fleet))
 
 
 # -- run reports ------------------------------------------------------------------------------------------------
 class OciRunReportOperator(OciBaseOperator):
-    """The last task of an on-demand DAG: what was made, from each task's XCom (a task that failed left none);
-    an Asset event for an image; fails the run when something asked for was not made, after logging what exists
-    (the report is also pushed under key `report`). `report` is one of REPORTS or your own function
-    (pull, context) -> (lines, result, problems, title).
+    """The last task of an on-demand DAG: what was made, from the values the DAG hands it (a task that failed
+    left none); an Asset event for an image; fails the run when something asked for was not made, after logging
+    what exists (the report is also pushed under key `report`). `report` is a workflow module's ``REPORT``
+    (reports.on_demand.OnDemandReport: title, builder, note), or your own function (values, context) -> (lines,
+    result, problems, title).
+
+    The values are read here, not templated: each XComArg (`task.output`, `task.output["key"]`) or task is read
+    as what it left, None for nothing, a list by map index for a mapped task (operators/task_values.py), so a
+    task that failed or never ran reads as None instead of failing the report. `values["request"]` is the
+    request's XComArg (OciValidateRequestOperator's output): a plan run's report, and a refused request's reason.
 
     XCom: the report's result dict (also under key `report`).
 
-    :param report: the name of a report in ``reports.on_demand.REPORTS``, or a function (pull, context) -> (lines,
-        result, problems, title)
+    :param report: a workflow's ``REPORT`` (``reports.on_demand.OnDemandReport``), or a function (values, context)
+        -> (lines, result, problems, title)
+    :param values: what the report reads, by name: XComArgs or tasks (read at run time), or plain values; must
+        hold ``request``, the request task's output
     :param trigger_rule: Airflow's trigger rule; ``all_done`` by default, so the report runs after failures too
     :param note_conn_id: the Airflow REST API connection the run's note (a table of what was made) is written
         through
@@ -108,46 +114,36 @@ class OciRunReportOperator(OciBaseOperator):
 
     template_fields = oci_template_fields()
 
-    def __init__(self, *, report: str | Callable, trigger_rule: str = "all_done", note_conn_id: str = "airflow_api",
-                 **kwargs):
+    def __init__(self, *, report: OnDemandReport | Callable, values: dict[str, Any], trigger_rule: str = "all_done",
+                 note_conn_id: str = "airflow_api", **kwargs):
         super().__init__(trigger_rule=trigger_rule, **kwargs)
         self.note_conn_id = note_conn_id
         self.retries = 0  # the report reads what the run left; another try would read the same and fail the same
+        if callable(report) and not isinstance(report, OnDemandReport):
+            report = OnDemandReport(getattr(report, "__name__", "report").replace("_", " "), report)
         self.report = report
+        self.values = values
 
     def validate_inputs(self) -> None:
-        from reports.on_demand import REPORTS
+        if not isinstance(self.report, OnDemandReport) or not callable(self.report.build):
+            raise OciInputError(f"report {self.report!r}: a workflow's REPORT (reports.on_demand.OnDemandReport) "
+                                f"or a function (values, context) -> (lines, result, problems, title)")
+        if not isinstance(self.values, dict) or "request" not in self.values:
+            raise OciInputError(f"values {str(self.values)[:80]!r}: a dict of XComArgs by name, with `request` "
+                                f"(the request task's output)")
 
-        if not (self.report in REPORTS or callable(self.report)):
-            raise OciInputError(f"report {self.report!r}: one of {sorted(REPORTS)} or a function")
-
-    def execute(self, context) -> dict:
-        from reports.on_demand import REPORTS
-
-        self.validate()
+    def execute_step(self, context) -> dict:
+        from operators import task_values
         ti = context["ti"]
-
-        def pull(task_id: str, index: int | None = None, key: str = "return_value"):
-            """The XCom as the task pushed it (one a trigger pushed is decoded, see common/xcom.py)."""
-            from common.xcom import xcom_value
-
-            try:
-                if index is None:
-                    return xcom_value(ti.xcom_pull(task_ids=task_id, key=key))
-                return xcom_value(ti.xcom_pull(task_ids=task_id, map_indexes=index, key=key))
-            except Exception:  # a task that never ran has no XCom
-                return None
-
-        request = pull("validate_request")
+        values = {name: task_values.read(ti, arg) for name, arg in self.values.items()}
+        request, title = values["request"], self.report.title
         if isinstance(request, dict) and request.get(PLAN_KEY):
             return self.plan_report(context, request)
-        build = REPORTS[self.report] if isinstance(self.report, str) else self.report
         try:
-            lines, result, problems, title = build(pull, context)
+            lines, result, problems, title = self.report.build(values, context)
         except OciWaitError as err:  # nothing was done (the request was refused): the note says so too
-            refused = pull("validate_request", key="refused")
-            self.set_note(ti, str(self.report).replace("_", " "), {}, [f"refused: {refused}" if refused
-                                                                      else str(err)])
+            refused = task_values.one(ti, self.values["request"], key="refused")
+            self.set_note(ti, title, {}, [f"refused: {refused}" if refused else str(err)])
             raise
         lines.append(f"- retries: {RETRY_BUDGET.describe()}")
         lines += [f"! {p}" for p in problems]
@@ -167,9 +163,8 @@ class OciRunReportOperator(OciBaseOperator):
 
         ti, dag = context["ti"], context["dag"]
         calls = plan.recorded(ti, dag)
-        result = report.on_demand_plan(str(self.report).replace("_", " "), request,
-                                       plan.checked_references(request), calls, plan.not_reached(dag, calls),
-                                       plan.launches(request))
+        result = report.on_demand_plan(self.report.title, request, plan.checked_references(request), calls,
+                                       plan.not_reached(dag, calls), plan.launches(request))
         text = report.render_note(result)
         self.log.info("\n%s", report.render_text(result))
         try:
@@ -185,8 +180,7 @@ class OciRunReportOperator(OciBaseOperator):
         from reports.on_demand import render_note
 
         try:
-            text = render_note(self.report if isinstance(self.report, str) and result else "", title, result,
-                               problems)
+            text = render_note(self.report.note, title, result, problems)
             self.log.info(set_run_note(ti.dag_id, ti.run_id, text, self.note_conn_id))
         except Exception as err:  # the note is a convenience; the report's XCom and log are the record
             self.log.warning("run note not set: %s", err)
@@ -217,9 +211,7 @@ class OciResolveCloneSourcesOperator(OciBaseOperator):
         if not isinstance(self.request, dict):
             raise OciInputError(f"request {str(self.request)[:80]!r}: the checked request (validate_request's XCom)")
 
-    def execute(self, context) -> list[dict]:
-
-        self.validate()
+    def execute_step(self, context) -> list[dict]:
         request, hook = self.request, self.hook
         source_instance = None
         found: list[tuple[Any, dict]] = []  # (volume, attachment facts)
@@ -308,10 +300,8 @@ class OciChooseBackupOperator(OciBaseOperator):
         if not isinstance(self.request, dict):
             raise OciInputError(f"request {str(self.request)[:80]!r}: the checked request (validate_request's XCom)")
 
-    def execute(self, context) -> dict:
+    def execute_step(self, context) -> dict:
         import oci
-
-        self.validate()
         request, hook = self.request, self.hook
         if request["backup_id"]:
             try:

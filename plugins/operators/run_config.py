@@ -34,7 +34,7 @@ def config_task(check: Callable[[dict], dict] | None = None) -> Callable[[], dic
     documented order (the DAG's Params defaults, then the Variable named after the DAG, JSON with the same keys
     as the Params, then the trigger conf; a key no Param has is refused, naming it), checked by `check` when
     given: a function that takes the configuration and returns it checked, raising OciInputError naming the
-    field (e.g. `forms.nightly.check_nightly`). XCom: the configuration dict, and each of its keys under its own
+    field (e.g. `workflows.nightly.validate`). XCom: the configuration dict, and each of its keys under its own
     key. `check` is bound here, not passed as a task argument: a function is no value to template or
     serialize."""
     if check is not None and not callable(check):

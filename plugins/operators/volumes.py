@@ -10,6 +10,7 @@ from common.errors import OciInputError
 from common.ids import ocid_kind, validate_ocid
 from common.tags import VERIFIED_LEVELS, inherited, restored_tags
 from common.xcom import VERIFY_XCOM_KEY
+from forms.checks import check_backup_id, check_volume_id
 from forms.params import flag
 from hooks.block_storage import OciBlockStorageHook
 from triggers.results import new_volume_xcom, verified, volume_result
@@ -102,9 +103,7 @@ class OciCloneVolumeOperator(_NewVolumeOperator):
         self.freeform_tags = freeform_tags
 
     def validate_inputs(self) -> None:
-        validate_ocid(self.volume_id, "volume_id")
-        if ocid_kind(self.volume_id) not in ("volume", "bootvolume"):
-            raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume or boot volume OCID")
+        check_volume_id(self.volume_id)  # the same rule as the clone's and restore's forms (forms/checks.py)
 
     def execute_step(self, context) -> dict:
         import oci
@@ -167,9 +166,7 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
         self.freeform_tags = freeform_tags
 
     def validate_inputs(self) -> None:
-        validate_ocid(self.backup_id, "backup_id")
-        if ocid_kind(self.backup_id) not in ("volumebackup", "bootvolumebackup"):
-            raise OciInputError(f"backup_id {self.backup_id!r}: must be a volume backup or boot volume backup OCID")
+        check_backup_id(self.backup_id)  # the same rule as the restore's form (workflows/restore.py)
         if self.verification_level is not None and self.verification_level not in VERIFIED_LEVELS:
             raise OciInputError(f"verification_level {self.verification_level!r}: one of {VERIFIED_LEVELS} or None")
 
@@ -314,9 +311,7 @@ class OciDeleteVolumeOperator(OciWaitingOperator):
         self.volume_id = volume_id
 
     def validate_inputs(self) -> None:
-        validate_ocid(self.volume_id, "volume_id")
-        if ocid_kind(self.volume_id) not in ("volume", "bootvolume"):
-            raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume or boot volume OCID")
+        check_volume_id(self.volume_id)  # the same rule as the clone's and restore's forms (forms/checks.py)
 
     def execute_step(self, context) -> dict:
         existed = self.hook.delete_resource(self.volume_id, self.region)

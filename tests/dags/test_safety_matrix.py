@@ -93,16 +93,17 @@ class Bad:
 
 
 def _request(kind: str, params: dict):
-    from forms.requests import REQUESTS
+    from importlib import import_module
+
     from hooks.oci import OciHook
 
-    return lambda ctx: REQUESTS[kind](params, OciHook(), {})
+    return lambda ctx: import_module(f"workflows.{kind}").check_request(params, OciHook(), {})
 
 
 def _resolve(params: dict):
-    from forms.requests import clone_request
     from hooks.oci import OciHook
     from operators.on_demand import OciResolveCloneSourcesOperator
+    from workflows.emergency_clone import check_request as clone_request
 
     def call(ctx):
         request = clone_request({"os_type": "linux", **params}, OciHook(), {})
@@ -111,9 +112,9 @@ def _resolve(params: dict):
 
 
 def _choose(params: dict):
-    from forms.requests import restore_request
     from hooks.oci import OciHook
     from operators.on_demand import OciChooseBackupOperator
+    from workflows.restore import check_request as restore_request
 
     def call(ctx):
         request = restore_request(params, OciHook(), {})

@@ -1,6 +1,6 @@
 """Airflow loads every .py file of the plugins folder that .airflowignore does not exclude as a top-level module
-named after the file, replacing any module of that name in sys.modules: plugins/forms/requests.py would replace
-the `requests` library, hooks/oci.py the `oci` SDK. Only the plugin file itself may be found."""
+named after the file, replacing any module of that name in sys.modules: hooks/oci.py would replace the `oci` SDK,
+workflows/restore.py any module named `restore`. Only the plugin file itself may be found."""
 
 from __future__ import annotations
 

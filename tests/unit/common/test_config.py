@@ -10,7 +10,8 @@ import pytest
 from common import config
 from common.config import NIGHTLY_DEFAULTS, SETTINGS, Setting, layered, parse_variable
 from common.errors import OciInputError
-from forms.nightly import check_nightly, nightly_params
+from workflows.nightly import params as nightly_params
+from workflows.nightly import validate as check_nightly
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from common.errors import OciInputError
 from forms.params import blocking_fields
-from forms.requests import clone_request, migration_request, restore_request
+from workflows.emergency_clone import check_request as clone_request
+from workflows.restore import check_request as restore_request
+from workflows.vmdk_migration import check_request as migration_request
 
 DAGS = Path(__file__).resolve().parents[3] / "dags"
 VOLUME = "ocid1.volume.oc1.iad.abuwcljrvolume01"

@@ -110,14 +110,13 @@ def test_only_the_operators_that_wait_take_the_wait_arguments(cls):
 
 def test_no_operator_or_sensor_writes_its_own_execute():
     """One `execute` for every OCI task (OciTaskMixin's): `validate()`, then the class's `execute_step`; so no
-    class validates by hand or forgets to (operators/report.py and on_demand.py still have their own)."""
+    class validates by hand or forgets to."""
     def own_classes(cls: type) -> tuple[type, ...]:
         """The class and its bases below the shared ones of operators/base.py."""
         return cls.__mro__[:next(i for i, k in enumerate(cls.__mro__) if k.__module__ == "operators.base")]
 
-    own = [cls for cls in CLASSES if cls.__module__ not in ("operators.report", "operators.on_demand")]
-    assert len(own) >= 25
-    assert [cls.__name__ for cls in own if any("execute" in vars(k) for k in own_classes(cls))] == []
+    assert len(CLASSES) >= 30
+    assert [cls.__name__ for cls in CLASSES if any("execute" in vars(k) for k in own_classes(cls))] == []
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: cls.__name__)

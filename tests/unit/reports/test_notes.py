@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from reports.names import item_name, short_ocid
 from reports.nightly import build_row, render_note
 from reports.on_demand import render_note as on_demand_note
+from workflows.restore import note as restore_note
 
 NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
 BACKUP = {"backup_id": "ocid1.volumebackup.oc1.iad.bbbbbbbbx7k2qa", "type": "FULL", "size_in_gbs": 50,
@@ -53,12 +54,12 @@ def test_the_restore_note_names_the_backup_and_the_new_volume():
               "restored": {"kind": "bootvolume", "display_name": "app1-restore", "seconds_to_available": 31,
                            "volume_id": "ocid1.bootvolume.oc1.iad.dddddd654321"},
               "attachment": None, "instance": None, "swap": None}
-    text = on_demand_note("restore", "restore", result, [])
+    text = on_demand_note(restore_note, "restore", result, [])
     assert text.splitlines()[0] == "**OCI restore: done**"
     assert "| boot volume backup | nightly-app1 | bootvolumebackup…123456 | made 2026-01-02T02:00, verified " \
            "2026-01-02T02:10 |" in text
     assert "| new bootvolume | app1-restore | bootvolume…654321 | AVAILABLE after 31 s |" in text
-    failed = on_demand_note("restore", "restore", {**result, "restored": None}, ["backup x was not restored"])
+    failed = on_demand_note(restore_note, "restore", {**result, "restored": None}, ["backup x was not restored"])
     assert failed.startswith("**OCI restore: INCOMPLETE, 1 problem(s)**") and "! backup x was not restored" in failed
 
 
@@ -77,7 +78,7 @@ def test_a_map_index_template_renders_the_items_name_or_its_index():
 
 
 def test_a_refused_request_gets_a_note_that_says_why():
-    text = on_demand_note("", "restore", {}, ["refused: backup_id 'ocid1.volumebackup.oc1.iad.aaaa123456' and "
+    text = on_demand_note(None, "restore", {}, ["refused: backup_id 'ocid1.volumebackup.oc1.iad.aaaa123456' and "
                                               "volume_id 'ocid1.volume.oc1.iad.bbbb654321': both given"])
     assert text == ("**OCI restore: nothing done**\n\n! refused: backup_id 'volumebackup…123456' and volume_id "
                     "'volume…654321': both given")

@@ -1,5 +1,12 @@
-"""The nightly backup's trigger form and its rules on the resolved configuration (the defaults are deployment
-configuration: common/config.py's `NIGHTLY_DEFAULTS`)."""
+"""The nightly backup workflow (dags/oci_nightly_backup.py): its trigger form and its rules on the resolved
+configuration (the defaults are deployment configuration: common/config.py's `NIGHTLY_DEFAULTS`).
+
+The DAG wires these: `params()` is its form, `validate` the check of resolve_config (`config_task(validate)`).
+The references the run names (the verifier, the subnet, the DR regions, the policies) are checked by its preflight,
+plan_backups (OciPlanBackupsOperator), before the first backup. Its report is OciBackupReportOperator
+(operators/report.py), which the DAG hands the tasks it reads; the rows and text are reports/nightly.py's, which
+the failure mail (notify/) shares.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,10 @@ import copy
 
 from common.config import NIGHTLY_DAG_ID, NIGHTLY_DEFAULTS
 from common.errors import OciInputError
-
 from forms.params import OCID_SHAPES, choice_field, field, flag, listed, ocid_field, plan_field, text_field
 
 
-def nightly_params() -> dict:
+def params() -> dict:
     """The nightly's trigger form: `NIGHTLY_DEFAULTS` with their schemas (no environment, no Variable here)."""
     what, verify, then = "What to protect", "How to verify", "Afterwards: retention"
     notify = "Who is told (optional)"
@@ -61,7 +67,7 @@ def nightly_params() -> dict:
     }
 
 
-def check_nightly(config: dict) -> dict:
+def validate(config: dict) -> dict:
     """The nightly's rules on its resolved configuration: compartments as a list, at least one, a verifier
     instance for the `script` level, and `plan_only` true or false."""
     config = {**config, "compartment_ids": listed(config.get("compartment_ids") or [])}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from forms.requests import clone_attach_arguments, clone_launch_plan
+from workflows.emergency_clone import attach_arguments as clone_attach_arguments
+from workflows.emergency_clone import launch_plan as clone_launch_plan
 
 BOOT_CLONE = {"volume_id": "ocid1.bootvolume.oc1..clone0", "compartment_id": "ocid1.compartment.oc1..c"}
 RESOLVED = [{"launch": {"shape": "VM.Standard.E4.Flex", "shape_config": {"ocpus": 1}, "subnet_id": "s"},
