@@ -165,7 +165,9 @@ class Proc:
     name: str
     popen: subprocess.Popen
     log: Path
-    seen: set[int] = field(default_factory=set)  # descendants met while it ran (task processes have own groups)
+    # descendants met while it ran (task processes have own groups), as (pid, start time): a PID is reused once its
+    # process ended (a night of 500 volumes starts thousands), so only the very process seen is ever killed
+    seen: set[tuple[int, float]] = field(default_factory=set)
 
 
 @dataclass
@@ -281,7 +283,8 @@ class Stack:
 
         for proc in self.procs:
             with contextlib.suppress(psutil.Error):
-                proc.seen.update(c.pid for c in psutil.Process(proc.popen.pid).children(recursive=True))
+                proc.seen.update((c.pid, c.create_time())
+                                 for c in psutil.Process(proc.popen.pid).children(recursive=True))
 
     def _wait(self, what: str, ready, timeout: float, every: float = 1.0):
         deadline = time.monotonic() + timeout
@@ -394,9 +397,10 @@ class Stack:
                     if proc.popen.poll() is None:
                         proc.popen.kill()
                     proc.popen.wait(timeout=10)
-                    for pid in proc.seen:
+                    for pid, started in proc.seen:
                         with contextlib.suppress(psutil.Error):
-                            psutil.Process(pid).kill()
+                            if (process := psutil.Process(pid)).create_time() == started:
+                                process.kill()
         if self.db_created:
             with self.phases("drop database, flush Redis DB"):
                 _pg(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
@@ -408,11 +412,12 @@ class Stack:
         """PIDs of started processes or their descendants still alive (after stop(): none)."""
         import psutil
 
-        pids = {p.popen.pid for p in self.procs} | {pid for p in self.procs for pid in p.seen}
         alive = []
-        for pid in sorted(pids):
+        for pid, started in sorted({(p.popen.pid, None) for p in self.procs} | {s for p in self.procs for s in p.seen},
+                                   key=lambda seen: seen[0]):
             with contextlib.suppress(psutil.Error):
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                process = psutil.Process(pid)
+                if process.status() != psutil.STATUS_ZOMBIE and started in (None, process.create_time()):
                     alive.append(pid)
         return alive
 
