@@ -24,6 +24,7 @@ before the trigger and after the run), and the task processes started per volume
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -140,6 +141,56 @@ def xcom_bytes(database: str, run_id: str) -> int:
                       DAG_ID, run_id)[0][0])
 
 
+def cpu_seconds(stack) -> dict[str, float]:
+    """CPU seconds so far of each stack process (with its descendants, live and ended), of PostgreSQL and of
+    Redis: where a night's CPU goes on two cores."""
+    import psutil
+
+    def total(proc: psutil.Process) -> float:
+        # a reaped child's time is in its parent's children_*; a live one's in its own
+        t = proc.cpu_times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    seconds: dict[str, float] = {}
+    for proc in stack.procs:
+        try:
+            top = psutil.Process(proc.popen.pid)
+            family = [top, *top.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        name = "workers" if proc.name.startswith("worker-") else proc.name
+        for member in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                seconds[name] = seconds.get(name, 0.0) + total(member)
+    for member in psutil.process_iter(["name"]):
+        name = member.info["name"] or ""
+        if name.startswith(("postgres", "redis-server")):
+            try:
+                key = "postgres" if name.startswith("postgres") else "redis"
+                seconds[key] = seconds.get(key, 0.0) + total(member)
+            except psutil.NoSuchProcess:
+                pass
+    return seconds
+
+
+def latencies(database: str, run_id: str) -> str:
+    """Median and 90th percentile seconds of the per-volume tasks' steps, from the metadata database: scheduled
+    to queued (the scheduler), queued to started (the executor and a worker), started to ended (the task, its
+    wait included). Where a night's wall goes when the cores are not busy."""
+    sql = ("SELECT task_id, extract(epoch FROM queued_dttm - scheduled_dttm), "
+           "extract(epoch FROM start_date - queued_dttm), extract(epoch FROM end_date - start_date) "
+           "FROM task_instance WHERE dag_id = %s AND run_id = %s AND map_index >= 0 AND queued_dttm IS NOT NULL")
+    rows = _query(database, sql, DAG_ID, run_id)
+    parts = []
+    for task_id in sorted({r[0] for r in rows}):
+        for i, step in ((1, "sched_to_queued"), (2, "queued_to_start"), (3, "start_to_end")):
+            values = sorted(float(r[i]) for r in rows if r[0] == task_id and r[i] is not None)
+            if values:
+                parts.append(f"{task_id.split('.')[-1]}.{step}=p50 {values[len(values) // 2]:.1f}s "
+                             f"p90 {values[int(len(values) * 0.9)]:.1f}s")
+    return "; ".join(parts)
+
+
 def page_load(stack) -> tuple[float, float]:
     """The Protection page (/oci/) after the run: the first request (its cache cold) and the second, seconds."""
     times = []
@@ -163,6 +214,7 @@ def run_once(n: int, executor: str, time_scale: float, workdir: Path) -> str:
         api.patch(f"/dags/{DAG_ID}", {"is_paused": False})
         conf = {"compartment_ids": tenancy["compartments"]["prod"], "verification_level": "api"}
         rows_before = count_rows(stack.database)
+        cpu_before = cpu_seconds(stack)
         run_id = api.post(f"/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
         base = f"/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
         state = stack.wait(f"run {run_id}", lambda: (s := api.get(base)["state"]) in ("success", "failed") and s,
@@ -175,6 +227,8 @@ def run_once(n: int, executor: str, time_scale: float, workdir: Path) -> str:
             ti = api.get(f"{base}/taskInstances/{task_id}")
             return _when(ti["end_date"]) - _when(ti["start_date"]) if ti["end_date"] and ti["start_date"] else -1
 
+        cpu_after = cpu_seconds(stack)
+        cpu = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
         rows = count_rows(stack.database) - rows_before
         executions = ran_on_a_worker(stack.database, run_id)
         starts = count_executions(stack.workdir / "airflow" / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}")
@@ -185,6 +239,9 @@ def run_once(n: int, executor: str, time_scale: float, workdir: Path) -> str:
         print(f"[bench] N={n} {executor}: discovery={took('discover_volumes'):.1f}s "
               f"protection_page={page_cold:.2f}s (then {page_warm:.2f}s) db_rows={rows} ({rows / n:.1f} per volume) "
               f"log_starts_per_volume={starts / n:.2f}", flush=True)
+        print(f"[bench] N={n} {executor}: cpu_s total={sum(cpu.values()):.0f} (of {2 * wall:.0f} on 2 cores) "
+              + " ".join(f"{k}={v:.0f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1])), flush=True)
+        print(f"[bench] N={n} {executor}: {latencies(stack.database, run_id)}", flush=True)
         if state != "success":
             print(f"[bench] run {run_id} ended {state}", flush=True)
         return (f"nightly N={n} executor={executor} wall={wall:.1f}s critical={critical:.1f}s "

@@ -246,6 +246,9 @@ class Stack:
             # DAG files change with a deployment, not during a night: parse them every 5 minutes, not every 30 s
             # (each parse of the nightly costs about a CPU-second; at 30 s the dag-processor took 14% of 2 cores)
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "300",
+            # a task supervisor that sees its task's sockets close a moment before the process can be reaped
+            # sleeps up to this long before it looks again, holding the worker slot (docs/running.md)
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
             "AIRFLOW__API__BASE_URL": base_url,
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
