@@ -331,7 +331,8 @@ def dag_ids() -> list[str]:
 
 # -- up -------------------------------------------------------------------------------------------------------
 def _env(layout: Layout, tenancy: dict, info: dict, keys: dict) -> dict:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}  # no caller's Airflow config
+    # no caller's Airflow config; bytecode of dags/ and plugins/ is kept, or every DAG-file parse compiles them
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k != "PYTHONDONTWRITEBYTECODE"}
     env = airflow_env(tenancy, layout.sim_state, home=layout.home, base=base)
     url = info["url"]
     env.update({
