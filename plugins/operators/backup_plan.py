@@ -8,8 +8,8 @@ from dataclasses import asdict
 from datetime import datetime
 
 from common.errors import OciInputError
-from common.ids import validate_ocid
-from common.tags import VERIFIED_LEVELS, newest_verified
+from common.tags import newest_verified
+from common.verification import check_level, check_level_inputs
 from quiesce.spec import plan_quiesce
 
 from operators.backup_policy import (
@@ -79,18 +79,9 @@ class OciPlanBackupsOperator(OciBaseOperator):
 
     def validate_inputs(self) -> None:
         self._policies = load_policies(self.policies)
-        level = self.verification_level
-        if level is not None and level not in VERIFIED_LEVELS:
-            raise OciInputError(f"verification_level {level!r}: one of {VERIFIED_LEVELS}")
-        if level == "script":
-            if not self.verifier_instance_id:
-                raise OciInputError("verifier_instance_id: required for the script verification level")
-            validate_ocid(self.verifier_instance_id, "verifier_instance_id", "instance")
-        if level == "boot" and any(v.get("kind") == "bootvolume" for v in self.volumes or []):
-            if not self.subnet_id:
-                raise OciInputError("subnet_id: required for the boot verification level (test instances boot "
-                                    "in it)")
-            validate_ocid(self.subnet_id, "subnet_id", "subnet")
+        check_level(self.verification_level, optional=True)
+        check_level_inputs(self.verification_level, self.verifier_instance_id, self.subnet_id,
+                           boots=any(v.get("kind") == "bootvolume" for v in self.volumes or []))
         check_tag_values(protected(self.volumes))
         self._groups = group_members(protected(self.volumes))
 
