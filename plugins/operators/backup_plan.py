@@ -28,8 +28,6 @@ from operators.backup_policy import (
 )
 from operators.base import OciBaseOperator, oci_template_fields
 
-RUN_COMMAND_PLUGIN = "Compute Instance Run Command"
-
 # Each task mapped over the plan (the `protect_volume` group, its grid names, the DR copies) pulls the whole list to
 # read its own item, so what is pulled N times per run holds only what those tasks read; the full plan, read once
 # by the report, is XCom `backup_plan` (at 1000 volumes: 0.3 MB pulled per task instead of 0.7 MB)
@@ -125,31 +123,11 @@ class OciPlanBackupsOperator(OciBaseOperator):
 
     def preflight(self) -> None:
         """Read what the run will use; refuse with the field and the rule before anything is made."""
-        import oci
-
-        def read(field: str, value: str, call):
-            try:
-                return call(value).data
-            except oci.exceptions.ServiceError as err:
-                if err.status in (400, 404):
-                    raise OciInputError(f"{field} {value!r}: not found in region {self.hook.region} "
-                                        f"({err.status} {err.code})") from None
-                raise
-
         if self.verification_level == "script":
-            inst = read("verifier_instance_id", self.verifier_instance_id,
-                        self.hook.get_client("compute", self.region).get_instance)
-            if inst.lifecycle_state != "RUNNING":
-                raise OciInputError(f"verifier_instance_id {inst.id!r}: is {inst.lifecycle_state}, must be RUNNING "
-                                    f"(Run Command runs the check on it)")
-            agent = inst.agent_config
-            disabled = [p.name for p in (getattr(agent, "plugins_config", None) or [])
-                        if p.name == RUN_COMMAND_PLUGIN and p.desired_state == "DISABLED"]
-            if agent and (agent.is_management_disabled or agent.are_all_plugins_disabled or disabled):
-                raise OciInputError(f"verifier_instance_id {inst.id!r}: the Oracle Cloud Agent plugin "
-                                    f"'{RUN_COMMAND_PLUGIN}' must be enabled (agent_config)")
+            self.hook.check_verifier(self.verifier_instance_id, region=self.region)
         if self.verification_level == "boot" and self.subnet_id:
-            read("subnet_id", self.subnet_id, self.hook.get_client("network", self.region).get_subnet)
+            # test instances boot with no hostname (operators/verify.py), so the subnet needs no DNS label
+            self.hook.check_subnet(self.subnet_id, needs_dns_label=False, region=self.region)
         # the permissions the run needs, proved by reads before its first backup (hooks/permissions.py)
         self.hook.prove_reads(self.hook.nightly_reads(self.volumes, self.verification_level,
                                                       self.verifier_instance_id, self.subnet_id))
