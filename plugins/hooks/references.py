@@ -1,6 +1,6 @@
 """OciHook's read-only checks of the references a request names (mixed into OciHook: the same clients, retries
-and paging): regions, instances, subnets, volumes, backups, availability domains, buckets, free hostnames, the
-instance an in-place restore swaps into.
+and paging): regions, instances, the verifier instance, subnets, volumes, backups, availability domains, buckets,
+free hostnames, the instance an in-place restore swaps into.
 
 Each makes only Get/List/Head calls and raises OciInputError naming the field, the value and the rule, so a DAG
 or operator runs every one of them before its first mutating call.
@@ -12,6 +12,8 @@ from typing import Any
 
 from common.errors import OciInputError, shown
 from common.ids import ocid_kind, validate_ocid, validate_region
+
+RUN_COMMAND_PLUGIN = "Compute Instance Run Command"
 
 
 def _not_found(err) -> bool:
@@ -69,6 +71,23 @@ class OciReferenceChecks:
         instance = self._get_checked(field, instance_id, "instance", "compute", "get_instance", region)
         if states and instance.lifecycle_state not in states:
             raise OciInputError(f"{field} {instance_id!r}: is {instance.lifecycle_state}; must be one of {states}")
+        return instance
+
+    def check_verifier(self, instance_id: Any, field: str = "verifier_instance_id", region: str | None = None):
+        """The verifier instance (SDK model) of the `script` verification level: it must be RUNNING with the Oracle
+        Cloud Agent's Run Command plugin enabled, since Run Command runs the check of each restored volume on it.
+
+        :param instance_id: the instance's OCID
+        :param field: the request field named in errors
+        :param region: its region; None: the connection's
+        """
+        instance = self.check_instance(instance_id, field, ("RUNNING",), region)
+        agent = instance.agent_config
+        disabled = [p.name for p in (getattr(agent, "plugins_config", None) or [])
+                    if p.name == RUN_COMMAND_PLUGIN and p.desired_state == "DISABLED"]
+        if agent and (agent.is_management_disabled or agent.are_all_plugins_disabled or disabled):
+            raise OciInputError(f"{field} {instance_id!r}: the Oracle Cloud Agent plugin '{RUN_COMMAND_PLUGIN}' must "
+                                f"be enabled (agent_config), since Run Command runs the check on it")
         return instance
 
     def check_subnet(self, subnet_id: Any, field: str = "subnet_id", needs_dns_label: bool = True,

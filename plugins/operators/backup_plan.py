@@ -8,8 +8,8 @@ from dataclasses import asdict
 from datetime import datetime
 
 from common.errors import OciInputError
-from common.ids import validate_ocid
-from common.tags import VERIFIED_LEVELS, newest_verified
+from common.tags import newest_verified
+from common.verification import check_level, check_level_inputs
 from quiesce.spec import plan_quiesce
 
 from operators.backup_policy import (
@@ -27,8 +27,6 @@ from operators.backup_policy import (
     verification_due,
 )
 from operators.base import OciBaseOperator, oci_template_fields
-
-RUN_COMMAND_PLUGIN = "Compute Instance Run Command"
 
 # Each task mapped over the plan (the `protect_volume` group, its grid names, the DR copies) pulls the whole list to
 # read its own item, so what is pulled N times per run holds only what those tasks read; the full plan, read once
@@ -79,18 +77,9 @@ class OciPlanBackupsOperator(OciBaseOperator):
 
     def validate_inputs(self) -> None:
         self._policies = load_policies(self.policies)
-        level = self.verification_level
-        if level is not None and level not in VERIFIED_LEVELS:
-            raise OciInputError(f"verification_level {level!r}: one of {VERIFIED_LEVELS}")
-        if level == "script":
-            if not self.verifier_instance_id:
-                raise OciInputError("verifier_instance_id: required for the script verification level")
-            validate_ocid(self.verifier_instance_id, "verifier_instance_id", "instance")
-        if level == "boot" and any(v.get("kind") == "bootvolume" for v in self.volumes or []):
-            if not self.subnet_id:
-                raise OciInputError("subnet_id: required for the boot verification level (test instances boot "
-                                    "in it)")
-            validate_ocid(self.subnet_id, "subnet_id", "subnet")
+        check_level(self.verification_level, optional=True)
+        check_level_inputs(self.verification_level, self.verifier_instance_id, self.subnet_id,
+                           boots=any(v.get("kind") == "bootvolume" for v in self.volumes or []))
         check_tag_values(protected(self.volumes))
         self._groups = group_members(protected(self.volumes))
 
@@ -134,31 +123,11 @@ class OciPlanBackupsOperator(OciBaseOperator):
 
     def preflight(self) -> None:
         """Read what the run will use; refuse with the field and the rule before anything is made."""
-        import oci
-
-        def read(field: str, value: str, call):
-            try:
-                return call(value).data
-            except oci.exceptions.ServiceError as err:
-                if err.status in (400, 404):
-                    raise OciInputError(f"{field} {value!r}: not found in region {self.hook.region} "
-                                        f"({err.status} {err.code})") from None
-                raise
-
         if self.verification_level == "script":
-            inst = read("verifier_instance_id", self.verifier_instance_id,
-                        self.hook.get_client("compute", self.region).get_instance)
-            if inst.lifecycle_state != "RUNNING":
-                raise OciInputError(f"verifier_instance_id {inst.id!r}: is {inst.lifecycle_state}, must be RUNNING "
-                                    f"(Run Command runs the check on it)")
-            agent = inst.agent_config
-            disabled = [p.name for p in (getattr(agent, "plugins_config", None) or [])
-                        if p.name == RUN_COMMAND_PLUGIN and p.desired_state == "DISABLED"]
-            if agent and (agent.is_management_disabled or agent.are_all_plugins_disabled or disabled):
-                raise OciInputError(f"verifier_instance_id {inst.id!r}: the Oracle Cloud Agent plugin "
-                                    f"'{RUN_COMMAND_PLUGIN}' must be enabled (agent_config)")
+            self.hook.check_verifier(self.verifier_instance_id, region=self.region)
         if self.verification_level == "boot" and self.subnet_id:
-            read("subnet_id", self.subnet_id, self.hook.get_client("network", self.region).get_subnet)
+            # test instances boot with no hostname (operators/verify.py), so the subnet needs no DNS label
+            self.hook.check_subnet(self.subnet_id, needs_dns_label=False, region=self.region)
         # the permissions the run needs, proved by reads before its first backup (hooks/permissions.py)
         self.hook.prove_reads(self.hook.nightly_reads(self.volumes, self.verification_level,
                                                       self.verifier_instance_id, self.subnet_id))

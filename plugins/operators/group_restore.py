@@ -9,7 +9,8 @@ import time
 
 from common.errors import OciInputError, OciWaitError
 from common.ids import ocid_kind, validate_ocid
-from common.tags import VERIFIED_LEVELS, restored_tags
+from common.tags import restored_tags
+from common.verification import check_level, check_level_inputs
 from common.xcom import VERIFY_XCOM_KEY
 from triggers.results import group_api_rows, group_verification
 
@@ -62,8 +63,7 @@ class OciRestoreVolumeGroupOperator(OciWaitingOperator):
 
     def validate_inputs(self) -> None:
         validate_ocid(self.volume_group_backup_id, "volume_group_backup_id", "volumegroupbackup")
-        if self.verification_level is not None and self.verification_level not in VERIFIED_LEVELS:
-            raise OciInputError(f"verification_level {self.verification_level!r}: one of {VERIFIED_LEVELS} or None")
+        check_level(self.verification_level, optional=True)
         if self.verification_level == "api" and not isinstance((self.backup or {}).get("member_backups"), list):
             raise OciInputError(f"backup: the XCom dict of the group backup task (with 'member_backups'), got "
                                 f"{type(self.backup).__name__}")
@@ -141,10 +141,8 @@ class OciVerifyGroupRestoreOperator(OciVerifyRestoreOperator):
                 raise OciInputError(f"{name}: the XCom dict of the upstream group task (with {key!r}), got "
                                     f"{type(value).__name__}")
         validate_ocid(self.backup.get("volume_group_backup_id"), "backup.volume_group_backup_id", "volumegroupbackup")
-        if self.level == "script":
-            validate_ocid(self.verifier_instance_id, "verifier_instance_id", "instance")
-        if self.level == "boot" and any(ocid_kind(v) == "bootvolume" for v in self.restored["volumes"]):
-            validate_ocid(self.subnet_id, "subnet_id", "subnet")
+        check_level_inputs(self.level, self.verifier_instance_id, self.subnet_id,
+                           boots=any(ocid_kind(v) == "bootvolume" for v in self.restored["volumes"]))
 
     def retry_token(self, context, purpose: str = "", request=None) -> str:
         """One token per member for each request of its check: the members' checks are alike (the same device,

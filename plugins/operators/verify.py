@@ -14,7 +14,8 @@ from datetime import datetime
 
 from common.errors import OciInputError, OciWaitError
 from common.ids import ocid_kind, validate_ocid
-from common.tags import TEMPORARY_TAG, VERIFIED_LEVELS
+from common.tags import TEMPORARY_TAG
+from common.verification import check_level, check_level_inputs
 from common.xcom import TEARDOWN_XCOM_KEY, VERIFY_XCOM_KEY
 from forms.params import flag, listed
 from triggers.results import api_check
@@ -125,17 +126,13 @@ class OciVerifyRestoreOperator(OciWaitingOperator):
         self.script_timeout = script_timeout
 
     def validate_inputs(self) -> None:
-        if self.level not in VERIFIED_LEVELS:
-            raise OciInputError(f"level {self.level!r}: one of {VERIFIED_LEVELS}")
+        check_level(self.level, "level")
         for name, value in (("restored", self.restored), ("backup", self.backup)):
             if not isinstance(value, dict):
                 raise OciInputError(f"{name}: the XCom dict of the upstream task, got {type(value).__name__}")
         validate_ocid(self.restored.get("volume_id"), "restored.volume_id")
         validate_ocid(self.backup.get("backup_id"), "backup.backup_id")
-        if self.effective_level == "script":
-            validate_ocid(self.verifier_instance_id, "verifier_instance_id", "instance")
-        if self.effective_level == "boot":
-            validate_ocid(self.subnet_id, "subnet_id", "subnet")
+        check_level_inputs(self.effective_level, self.verifier_instance_id, self.subnet_id)
 
     @property
     def effective_level(self) -> str:

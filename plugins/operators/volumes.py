@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from common.errors import OciInputError
 from common.ids import ocid_kind, validate_ocid
-from common.tags import VERIFIED_LEVELS, inherited, restored_tags
+from common.tags import inherited, restored_tags
+from common.verification import check_level
 from common.xcom import VERIFY_XCOM_KEY
 from forms.checks import check_backup_id, check_volume_id
 from forms.params import flag
@@ -167,8 +168,7 @@ class OciRestoreVolumeOperator(_NewVolumeOperator):
 
     def validate_inputs(self) -> None:
         check_backup_id(self.backup_id)  # the same rule as the restore's form (workflows/restore.py)
-        if self.verification_level is not None and self.verification_level not in VERIFIED_LEVELS:
-            raise OciInputError(f"verification_level {self.verification_level!r}: one of {VERIFIED_LEVELS} or None")
+        check_level(self.verification_level, optional=True)
 
     def execute_step(self, context) -> dict:
         import oci

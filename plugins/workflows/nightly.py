@@ -14,6 +14,7 @@ import copy
 
 from common.config import NIGHTLY_DAG_ID, NIGHTLY_DEFAULTS
 from common.errors import OciInputError
+from common.verification import check_level_inputs
 from forms.params import OCID_SHAPES, choice_field, field, flag, listed, ocid_field, plan_field, text_field
 
 
@@ -75,6 +76,8 @@ def validate(config: dict) -> dict:
         raise OciInputError(f"compartment_ids: empty; set it in the Variable {NIGHTLY_DAG_ID!r} (JSON, same keys "
                             f"as the Params) or in the trigger's conf")
     config["plan_only"] = flag(config.get("plan_only", False), "plan_only")
-    if config.get("verification_level") == "script" and not config.get("verifier_instance_id"):
-        raise OciInputError("verifier_instance_id: required for the script verification level")
+    # the verifier's OCID, the subnet (needed only when a boot volume is protected) and whether both exist and are
+    # usable are checked by the preflight (plan_backups), after discovery
+    check_level_inputs(config.get("verification_level"), config.get("verifier_instance_id"), config.get("subnet_id"),
+                       boots=False, ids=False)
     return config

@@ -63,9 +63,9 @@ CASES = {
                                           "verifier_instance_id": sim.tenancy["volumes"]["db-data"]},
                              "verifier_instance_id 'ocid1.volume.", "expected an OCID of type 'instance'"),
     "verifier does not exist": (lambda sim: {"verification_level": "script", "verifier_instance_id": GONE_INSTANCE},
-                                f"verifier_instance_id '{GONE_INSTANCE}': not found", "404"),
+                                f"verifier_instance_id '{GONE_INSTANCE}': no such instance", "(or no access to it)"),
     "verifier stopped": (lambda sim: {"verification_level": "script", "verifier_instance_id": _stopped(sim)},
-                         "verifier_instance_id 'ocid1.instance.", "is STOPPED, must be RUNNING"),
+                         "verifier_instance_id 'ocid1.instance.", "is STOPPED; must be one of ('RUNNING',)"),
     "verifier without Run Command": (
         lambda sim: {"verification_level": "script", "verifier_instance_id": _launch(sim, plugins_config=[
             oci.core.models.InstanceAgentPluginConfigDetails(name="Compute Instance Run Command",
@@ -74,7 +74,7 @@ CASES = {
     "boot level without subnet": (lambda sim: {"verification_level": "boot", "subnet_id": ""},
                                   "subnet_id: required for the boot verification level", "boot"),
     "boot level, subnet gone": (lambda sim: {"verification_level": "boot", "subnet_id": GONE_SUBNET},
-                                f"subnet_id '{GONE_SUBNET}': not found", "404"),
+                                f"subnet_id '{GONE_SUBNET}': no such subnet", "(or no access to it)"),
     "unknown DR region": (lambda sim: {"policies": {"default": {**POLICIES["default"], "dr_region": "eu-frankfurt-1"}}},
                           "policy 'default' dr_region 'eu-frankfurt-1': not a region this connection knows",
                           "service_endpoints"),

@@ -18,6 +18,10 @@ def test_references_that_exist_come_back_and_missing_ones_name_the_field(airflow
     with pytest.raises(OciInputError, match=r"^instance_id '.*': is RUNNING; must be one of \('STOPPED',\)$"):
         hook.check_instance(linux1, states=("STOPPED",))
     assert hook.check_subnet(sim.tenancy["subnet_id"]).dns_label == "app"
+    # the script level's verifier: RUNNING with Run Command (the nightly's preflight calls this)
+    assert hook.check_verifier(linux1).id == linux1
+    with pytest.raises(OciInputError, match=r"^verifier_instance_id '.*notthere': no such instance in us-ashburn-1"):
+        hook.check_verifier("ocid1.instance.oc1.iad.aaaaaaaanotthere")
     assert hook.check_volume(sim.tenancy["volumes"]["data1"], "volume_ids[0]").display_name == "data1"
     assert hook.check_volume(sim.tenancy["boot_volumes"]["linux1"]).size_in_gbs == 47
     with pytest.raises(OciInputError, match=r"^volume_ids\[1\] '.*notthere': no such volume in us-ashburn-1 \(or no "
