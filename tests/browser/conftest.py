@@ -71,7 +71,7 @@ class Stack:
     db: str
     started: subprocess.CompletedProcess
     clock: object
-    seen: set[int] = field(default_factory=set)
+    seen: set[tuple[int, float]] = field(default_factory=set)  # (PID, start time)
     stopped: subprocess.CompletedProcess | None = None
     runs: dict = field(default_factory=dict)
     shared: dict = field(default_factory=dict)
@@ -89,16 +89,16 @@ class Stack:
         return [f"UP_DIR={self.out}", f"PORT={self.port}", f"UP_DB={self.db}"]
 
     def down(self) -> subprocess.CompletedProcess:
-        from tests.browser.test_ui import make
+        from tests.browser.test_ui import make, started
 
-        self.seen |= stack_pids(self.layout)
+        self.seen |= started(stack_pids(self.layout))
         self.stopped = make("down", *self.args)
         return self.stopped
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    from tests.browser.test_ui import Clock, make
+    from tests.browser.test_ui import Clock, make, started
 
     if os.environ.get("OCI_BROWSER") != "1":
         pytest.skip("the browser tests run with `make test-browser` (OCI_BROWSER=1)")
@@ -109,7 +109,7 @@ def stack(tmp_path_factory):
     try:
         running.started = make("up", *running.args)
         assert running.started.returncode == 0, "make up failed"
-        running.seen |= stack_pids(running.layout)
+        running.seen |= started(stack_pids(running.layout))
         clock.lap("make up (PostgreSQL db, ocisim, 4 Airflow services, DAGs unpaused)")
         yield running
     finally:

@@ -14,7 +14,7 @@ import urllib.parse
 import pytest
 
 from demo.stack import Api, stack_pids
-from tests.browser.test_ui import keep_shots, wait_for
+from tests.browser.test_ui import keep_shots, started, wait_for
 
 DAG_ID = "oci_nightly_backup"
 STATES = ("ok", "at_risk", "out", "not_protected")
@@ -28,7 +28,7 @@ def test_protection_page_tiles_add_up_and_rows_lead_to_their_run(stack, walk, tm
     runs_path = f"/api/v2/dags/{DAG_ID}/dagRuns"
 
     def scheduled_done():
-        stack.seen.update(stack_pids(stack.layout))
+        stack.seen.update(started(stack_pids(stack.layout)))
         runs = api.call("GET", f"{runs_path}?limit=50")["dag_runs"]
         run = next((r for r in runs if r["run_type"] == "scheduled"), None)
         return run if run and run["state"] in ("success", "failed") else None

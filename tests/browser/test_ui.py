@@ -89,13 +89,27 @@ def wait_for(what: str, check, timeout: float, every: float = 1.0):
         time.sleep(every)
 
 
-def alive(pids) -> list[int]:
+def started(pids) -> set[tuple[int, float]]:
+    """Each PID with its process's start time: once a process ends its PID is reused (a night starts many task
+    processes), and a later process under the same PID is not the one seen."""
+    import psutil
+
+    found = set()
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            found.add((pid, psutil.Process(pid).create_time()))
+    return found
+
+
+def alive(seen) -> list[int]:
+    """The processes seen (PID, start time) still running: the same PID and the same start time."""
     import psutil
 
     left = []
-    for pid in sorted(pids):
+    for pid, began in sorted(seen):
         with contextlib.suppress(psutil.Error):
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            proc = psutil.Process(pid)
+            if proc.create_time() == began and proc.status() != psutil.STATUS_ZOMBIE:
                 left.append(pid)
     return left
 
@@ -251,7 +265,7 @@ class Walk:
 
     def wait(self, dag_id: str, run_id: str | None, timeout: float) -> dict:
         def ended():
-            self.seen.update(stack_pids(self.layout))  # task processes come and go: remember each for the end
+            self.seen.update(started(stack_pids(self.layout)))  # task processes come and go: remember each for the end
             runs = self.runs(dag_id)  # one call per poll
             run = next((r for r in runs if run_id in (None, r["dag_run_id"])), None)
             return run if run and run["state"] in ("success", "failed") else None
