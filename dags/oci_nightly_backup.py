@@ -31,7 +31,7 @@ from operators.run_config import config_task
 from operators.verify import OciCleanupTestResourcesOperator, OciVerifyRestoreOperator
 from operators.volume_groups import OciBackupVolumeGroupOperator
 from operators.volumes import OciRestoreVolumeOperator
-from reports.names import item_name, volume_name
+from reports.names import item_name, planned_name, volume_name
 from workflows import nightly as workflow  # its form and rules
 
 DAG_ID = settings.NIGHTLY_DAG_ID
@@ -84,15 +84,17 @@ with DAG(
     volume_tasks, group_tasks = {}, {}  # each group's tasks by role, which the report reads (filled below)
 
     # each mapped task shows its volume's (or group's) display name in the grid, not 0, 1, 2
-    @task_group(group_id="protect_volume", default_args={"map_index_template": item_name("plan_backups")})
-    def protect_volume(volume_id, backup_type, availability_domain, verify, adopt_backup_id, quiesce):
-        """One volume's plan item (its keys are the arguments); each XComArg below reads this map index's XCom."""
-        backup = OciCreateBackupOperator(task_id="backup_volume", volume_id=volume_id, backup_type=backup_type,
-                                         adopt_backup_id=adopt_backup_id, quiesce=quiesce, deferrable=True)
+    @task_group(group_id="protect_volume",
+                default_args={"map_index_template": planned_name("protect_volume.backup_volume")})
+    def protect_volume(item):
+        """One volume's plan item: the backup takes it whole (one pull of the plan per volume), and the later
+        tasks read what they need from the backup's XCom, which carries it on (as a group backup's does)."""
+        backup = OciCreateBackupOperator(task_id="backup_volume", planned=item, deferrable=True)
         restore = OciRestoreVolumeOperator(task_id="restore_for_test", backup_id=backup.output["backup_id"],
-                                           availability_domain=availability_domain,
+                                           availability_domain=backup.output["availability_domain"],
                                            freeform_tags={"airflow-temporary": "true"}, deferrable=True,
-                                           enabled=verify, verification_level=config["verification_level"])
+                                           enabled=backup.output["verify"],
+                                           verification_level=config["verification_level"])
         check = OciVerifyRestoreOperator(
             task_id="verify_restore", restored=restore.output, backup=backup.output,
             level=config["verification_level"], verifier_instance_id=config["verifier_instance_id"],
@@ -100,7 +102,7 @@ with DAG(
             retries=0)
         volume_tasks.update(backup=backup, restore=restore, verify=check)
 
-    protected = protect_volume.expand_kwargs(plan.output)
+    protected = protect_volume.expand(item=plan.output)
     # volumes sharing a `backup-group` tag: one crash-consistent volume group backup, restored and checked as one
     plan_groups = OciPlanGroupBackupsOperator(task_id="plan_groups", volumes=discover.output,
                                                      policies=config["policies"])

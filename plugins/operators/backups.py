@@ -11,7 +11,7 @@ from common.errors import OciInputError, OciWaitError
 from common.ids import ocid_kind, validate_ocid, validate_region
 from forms.checks import validate_backup_type
 from hooks.block_storage import backup_result
-from triggers.results import backup_xcom
+from triggers.results import CARRIED, backup_xcom
 
 from operators.base import OciBaseOperator, OciWaitingOperator, oci_template_fields, renamed
 
@@ -33,7 +33,12 @@ class OciCreateBackupOperator(OciWaitingOperator):
     """Back up a block volume, boot volume or volume group; wait AVAILABLE; return sizes for the report.
 
     XCom: backup_id, kind, source_id, type, display_name, lifecycle_state, size_in_gbs, unique_size_in_gbs,
-    unique_size_in_mbs, time_created, freeform_tags, region; with `quiesce`, consistency.
+    unique_size_in_mbs, time_created, freeform_tags, region; with `quiesce`, consistency; with `planned`, also
+    availability_domain, verify, dr_region and volume_name (the item's display_name) for the volume's later tasks.
+
+    Give `planned`, an item of the nightly's plan (OciPlanBackupsOperator's return value), instead of volume_id,
+    backup_type, adopt_backup_id and quiesce: a mapped task resolves each argument taken from its item by pulling
+    the whole plan, so one argument is one pull where four were four (at 1000 volumes, 0.25 MB each).
 
     :param volume_id: the block volume, boot volume or volume group to back up (templated)
     :param backup_type: ``FULL`` or ``INCREMENTAL`` (templated)
@@ -43,6 +48,7 @@ class OciCreateBackupOperator(OciWaitingOperator):
     :param adopt_backup_id: a backup of ``volume_id`` that an earlier run or try made (the nightly plan's
         ``adopt_backup_id``): waited for and returned instead of making another, unless it is gone or failed
         (templated)
+    :param planned: an item of the nightly plan, instead of the four above (templated)
     :param source_id: deprecated: the old name of ``volume_id``
     :param quiesce: quiesce the application on the volume around OCI's point in time (docs/quiesce.md): a spec
         such as ``postgres:pg_orders``, ``mariadb:shop``, ``oracle:erp``, ``fsfreeze:/data`` or
@@ -60,18 +66,19 @@ class OciCreateBackupOperator(OciWaitingOperator):
         boot = isinstance(self.volume_id, str) and ".bootvolume." in self.volume_id
         return "CreateBootVolumeBackup" if boot else "CreateVolumeBackup"
     template_fields = oci_template_fields("volume_id", "backup_type", "display_name", "freeform_tags",
-                                          "adopt_backup_id", "quiesce")
+                                          "adopt_backup_id", "quiesce", "planned")
     end_task = "backup"  # triggers.results.backup_xcom, which `finish` uses too
     renamed_arguments = {"source_id": "volume_id"}
-    required_arguments = ("volume_id",)
+    required_arguments = ("volume_id",)  # or `planned`, which fills it
     multiple_outputs = True  # `task.output["backup_id"]`
 
     def __init__(self, *, volume_id: str | None = None, backup_type: str = "INCREMENTAL",
                  display_name: str | None = None, freeform_tags: dict | None = None,
                  adopt_backup_id: str | None = None, source_id: str | None = None,
                  quiesce: str | dict | None = None, max_quiesce_seconds: float | None = None,
-                 on_quiesce_failure: str | None = None, **kwargs):
+                 on_quiesce_failure: str | None = None, planned: dict | None = None, **kwargs):
         super().__init__(**kwargs)
+        self.planned = planned
         self.volume_id = renamed("volume_id", volume_id, "source_id", source_id)
         self.backup_type = backup_type
         self.display_name = display_name
@@ -83,6 +90,12 @@ class OciCreateBackupOperator(OciWaitingOperator):
         self._bracket = None
 
     def validate_inputs(self) -> None:
+        if self.planned is not None:
+            if not isinstance(self.planned, dict) or not self.planned.get("volume_id"):
+                raise OciInputError(f"planned {self.planned!r}: an item of the nightly plan (with volume_id)")
+            self.volume_id, self.adopt_backup_id = self.planned["volume_id"], self.planned.get("adopt_backup_id")
+            self.backup_type = self.planned.get("backup_type", self.backup_type)
+            self.quiesce = self.planned.get("quiesce")
         validate_ocid(self.volume_id, "volume_id")
         if ocid_kind(self.volume_id) not in SOURCES:
             raise OciInputError(f"volume_id {self.volume_id!r}: must be a volume, boot volume or volume group OCID")
@@ -138,14 +151,15 @@ class OciCreateBackupOperator(OciWaitingOperator):
             if self._quiesce:  # the earlier try's bracket may still hold the application: end it first
                 Bracket(self.hook, self._quiesce, context, self.log, self.region).recover()
             return self.wait_or_defer(context, self.hook.lifecycle_spec(earlier["backup_id"], ["AVAILABLE"]),
-                                      {"backup_id": earlier["backup_id"], "region": self.hook.region})
+                                      {"backup_id": earlier["backup_id"], "region": self.hook.region,
+                                       **self.carried()})
         if self._quiesce:
             self._bracket = Bracket(self.hook, self._quiesce, context, self.log, self.region)
         with self._bracket or contextlib.nullcontext():
             made = self._request(context, oci)
             if self._bracket:
                 self._bracket.wait_point_in_time(made.id)
-        result = {"backup_id": made.id, "region": self.hook.region}
+        result = {"backup_id": made.id, "region": self.hook.region, **self.carried()}
         if self._bracket:
             self._bracket.tag([made.id])
             result["consistency"] = self._bracket.evidence
@@ -153,6 +167,13 @@ class OciCreateBackupOperator(OciWaitingOperator):
                 self.log.error("backup %s is %s", made.id, result["consistency"]["text"])
         targets = ["AVAILABLE", "COMMITTED"] if ocid_kind(made.id) == "volumegroupbackup" else ["AVAILABLE"]
         return self.wait_or_defer(context, self.hook.lifecycle_spec(made.id, targets), result)
+
+    def carried(self) -> dict:
+        """The plan values the XCom passes on to the volume's later tasks (triggers/results.py, CARRIED)."""
+        if self.planned is None:
+            return {}
+        item = {**self.planned, "volume_name": self.planned.get("display_name")}
+        return {key: item.get(key) for key in CARRIED}
 
     def _request(self, context, oci):
         method, model, id_field, _ = SOURCES[ocid_kind(self.volume_id)]

@@ -16,6 +16,15 @@ def item_name(task_id: str, key: str = "display_name") -> str:
             "{{ items[ti.map_index]['" + key + "'] if ti.map_index < items | length else ti.map_index }}")
 
 
+def planned_name(backup_task_id: str) -> str:
+    """The map index template of the tasks of a group mapped over plan items, whose backup task takes the item
+    (`planned`): the backup task reads the name from its own rendered item; the later tasks from the backup's
+    `volume_name` XCom at their map index. One small read, where `item_name` pulls the whole plan."""
+    return ("{%- if task.planned is defined and task.planned -%}{{ task.planned['display_name'] }}"
+            "{%- else -%}{{ ti.xcom_pull(task_ids='" + backup_task_id + "', key='volume_name', "
+            "map_indexes=ti.map_index) or ti.map_index }}{%- endif -%}")
+
+
 def volume_name(task_id: str, plan_task_id: str) -> str:
     """The map index template of a task mapped over `task_id`'s list of {volume_id, ...} items: the volume's
     display name, looked up in `plan_task_id`'s list (which has volume_id and display_name), and where it goes."""

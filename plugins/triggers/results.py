@@ -82,11 +82,18 @@ def new_volume_xcom(data: dict, result: dict) -> dict:
     return xcom
 
 
+# what a backup of a nightly plan item passes on from that item to the volume's later tasks (as a volume group
+# backup does): where its test restore goes, whether there is one, its DR region and the volume's name
+CARRIED = ("availability_domain", "verify", "dr_region", "volume_name")
+
+
 def backup_xcom(data: dict, result: dict) -> dict:
-    """A backup task's XCom from the backup as last seen AVAILABLE, with the quiesce evidence it carries."""
+    """A backup task's XCom from the backup as last seen AVAILABLE, with the quiesce evidence and the plan
+    values it carries."""
     backup = SimpleNamespace(**data)
     backup.time_created = _time(backup.time_created)
-    return backup_result(backup, result["region"]) | consistency_of(result)
+    return backup_result(backup, result["region"]) | consistency_of(result) | \
+        {key: result[key] for key in CARRIED if key in result}
 
 
 def consistency_of(result: dict) -> dict:

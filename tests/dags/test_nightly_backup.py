@@ -161,8 +161,10 @@ def test_corrupted_backup_fails_verification_names_the_volume_and_cleans_up(esta
     # the error names the volume by its display name, then its OCID
     assert f"verification FAILED for volume {bad[0]['display_name']} ({bad[0]['volume_id']};" in out
     # the grid names each mapped task by its volume (map_index_template), the failed one too
-    assert rendered_map_indexes(DAG_ID, last_run_id(DAG_ID), "protect_volume.verify_restore") == [
-        item["display_name"] for item in xcom(DAG_ID, last_run_id(DAG_ID), "plan_backups")]
+    # (the backup from the plan item it takes, the later tasks from the name its XCom carries)
+    names = [item["display_name"] for item in xcom(DAG_ID, last_run_id(DAG_ID), "plan_backups")]
+    for task_id in ("backup_volume", "restore_for_test", "verify_restore"):
+        assert rendered_map_indexes(DAG_ID, last_run_id(DAG_ID), f"protect_volume.{task_id}") == names, task_id
     _assert_nothing_left(sim)
 
 

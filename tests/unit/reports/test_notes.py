@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from reports.names import item_name, short_ocid
+from reports.names import item_name, planned_name, short_ocid
 from reports.nightly import build_row, render_note
 from reports.on_demand import render_note as on_demand_note
 from workflows.restore import note as restore_note
@@ -75,6 +75,26 @@ def test_a_map_index_template_renders_the_items_name_or_its_index():
 
     template = Environment().from_string(item_name("plan"))
     assert [template.render(ti=Ti(i)) for i in (0, 1, 2)] == ["db-data", "app1 (Boot Volume)", "2"]
+
+
+def test_a_planned_name_comes_from_the_item_or_from_the_backups_xcom_at_the_same_index():
+    from types import SimpleNamespace
+
+    from jinja2 import Environment
+
+    class Ti:
+        def __init__(self, index):
+            self.map_index = index
+
+        def xcom_pull(self, task_ids, key, map_indexes):
+            names = {0: "db-data", 1: "app1 (Boot Volume)"}
+            return names.get(map_indexes) if (task_ids, key) == ("group.backup", "volume_name") else None
+
+    template = Environment().from_string(planned_name("group.backup"))
+    backup = SimpleNamespace(planned={"display_name": "db-data", "volume_id": "v"})
+    assert template.render(ti=Ti(0), task=backup) == "db-data"  # the backup: its own item, no read
+    later = SimpleNamespace(backup_id="b")  # a later task of the group: no `planned`
+    assert [template.render(ti=Ti(i), task=later) for i in (0, 1, 2)] == ["db-data", "app1 (Boot Volume)", "2"]
 
 
 def test_a_refused_request_gets_a_note_that_says_why():

@@ -58,3 +58,25 @@ def test_every_end_task_name_an_operator_gives_has_its_function():
 
     for operator in (OciCreateBackupOperator, OciCloneVolumeOperator, OciRestoreVolumeOperator):
         assert operator.end_task in RESULTS
+
+
+def test_a_planned_backup_carries_its_items_values_on_and_checks_the_item():
+    from common.errors import OciInputError
+    from operators.backups import OciCreateBackupOperator
+    from triggers.results import backup_xcom
+
+    item = {"volume_id": "ocid1.volume.oc1.iad." + "a" * 24, "display_name": "db-data", "backup_type": "FULL",
+            "availability_domain": "AD-1", "verify": False, "adopt_backup_id": None, "quiesce": None,
+            "dr_region": "us-phoenix-1"}
+    op = OciCreateBackupOperator(task_id="b", planned=item)
+    op.validate_inputs()
+    assert (op.volume_id, op.backup_type, op.adopt_backup_id) == (item["volume_id"], "FULL", None)
+    data = {"id": "ocid1.volumebackup.oc1.iad." + "b" * 24, "volume_id": item["volume_id"], "type": "FULL",
+            "display_name": "b", "lifecycle_state": "AVAILABLE", "time_created": "2026-12-07T01:00:00+00:00",
+            "freeform_tags": {}}
+    xcom = backup_xcom(data, {"region": "us-ashburn-1", **op.carried()})
+    assert {k: xcom[k] for k in ("availability_domain", "verify", "dr_region", "volume_name")} == {
+        "availability_domain": "AD-1", "verify": False, "dr_region": "us-phoenix-1", "volume_name": "db-data"}
+    assert "verify" not in backup_xcom(data, {"region": "us-ashburn-1"})  # an unplanned backup carries nothing
+    with pytest.raises(OciInputError, match=r"planned .*an item of the nightly plan"):
+        OciCreateBackupOperator(task_id="b", planned={"display_name": "x"}).validate_inputs()
